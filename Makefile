@@ -1,0 +1,75 @@
+# nodeguard's front door. `make test` and `make demo` are the two commands that
+# matter; both install what they need on a fresh Debian machine (as root).
+
+BUILD_DIR      ?= build
+ASAN_BUILD_DIR ?= build-asan
+BUILD_TYPE     ?= RelWithDebInfo
+CTEST_ARGS     ?=
+JOBS           ?= $(shell nproc)
+
+CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNODEGUARD_WERROR=ON
+
+.PHONY: all deps build build-asan test test-unit test-asan test-cluster cluster-components \
+        demo demo-down format format-check fuzz bench clean help
+
+all: build
+
+help:
+	@echo "make test      install deps, build, run every test suite (unit, ASan/UBSan unit, integration, e2e)"
+	@echo "make demo      start a local simulated cluster and watch nodeguard act on it"
+	@echo "make deps      install Debian packages (idempotent, as root)"
+	@echo "make build     configure and build into $(BUILD_DIR)/"
+	@echo "make format    apply .clang-format to all C++ sources"
+
+deps:
+	@.ci/install-deps
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+$(ASAN_BUILD_DIR)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD_DIR) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DNODEGUARD_SANITIZE=ON
+
+build-asan: deps $(ASAN_BUILD_DIR)/build.ninja
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+
+# Pinned control-plane binaries, cached outside the repository.
+cluster-components: deps
+	@tests/cluster/build-components.sh >/dev/null
+
+test-unit: build
+	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+
+test-cluster: build cluster-components
+	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
+
+# Everything CI proves: unit tests, the same under ASan/UBSan, then the suites
+# that run against a real local control plane.
+test: build build-asan cluster-components
+	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+	cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
+
+demo: build cluster-components
+	@echo "make demo: the full demo lands with the [ship] issue; for now: make test" >&2
+	@exit 1
+
+demo-down:
+	@echo "nothing to stop yet" >&2
+
+format: deps
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+format-check: deps
+	git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

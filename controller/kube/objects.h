@@ -1,0 +1,158 @@
+#pragma once
+
+// Slim, typed views of the Kubernetes objects nodeguard watches. Informers
+// decode watch events straight into these structs (see decode.h) and cache
+// only them: never a JSON tree. Add a field here only when a feature reads it.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kube/symbol.h"
+
+namespace nodeguard::kube {
+
+// Wall-clock instant with second precision or better; a default-constructed
+// Time (the epoch) means "unset", as an absent metav1.Time does.
+using Time = std::chrono::system_clock::time_point;
+inline bool IsSet(Time t) { return t.time_since_epoch().count() != 0; }
+
+using Labels = std::vector<std::pair<std::string, std::string>>;  // Sorted by key.
+
+// Returns the value for key, or nullptr.
+const std::string* FindLabel(const Labels& labels, std::string_view key);
+
+struct ObjectMeta {
+  std::string name;
+  Symbol namespace_;  // Empty for cluster-scoped objects.
+  std::string uid;
+  std::string resource_version;
+  int64_t generation = 0;
+  Time creation_timestamp{};
+  Time deletion_timestamp{};  // Unset unless the object is terminating.
+};
+
+// ---------------------------------------------------------------- Node
+
+enum class ConditionStatus : uint8_t { kUnknown, kTrue, kFalse };
+const char* ConditionStatusName(ConditionStatus s);
+
+struct NodeCondition {
+  std::string type;  // "Ready", "MemoryPressure", ...
+  ConditionStatus status = ConditionStatus::kUnknown;
+  std::string reason;
+  std::string message;
+  Time last_transition_time{};
+  Time last_heartbeat_time{};
+};
+
+enum class TaintEffect : uint8_t { kNoSchedule, kPreferNoSchedule, kNoExecute };
+const char* TaintEffectName(TaintEffect e);
+
+struct Taint {
+  std::string key;
+  std::string value;
+  TaintEffect effect = TaintEffect::kNoSchedule;
+  Time time_added{};
+  friend bool operator==(const Taint&, const Taint&) = default;
+};
+
+// Resource amounts in canonical units: CPU in millicores, bytes otherwise.
+struct NodeResources {
+  int64_t cpu_millis = 0;
+  int64_t memory_bytes = 0;
+  int64_t ephemeral_storage_bytes = 0;
+  int64_t pods = 0;
+};
+
+struct Node {
+  ObjectMeta meta;
+  Labels labels;
+  // Only annotations whose key starts with "nodeguard.io/": the rest are never read.
+  Labels nodeguard_annotations;
+  bool unschedulable = false;
+  std::vector<Taint> taints;
+  std::vector<NodeCondition> conditions;
+  NodeResources capacity;
+  NodeResources allocatable;
+  std::string boot_id;                    // status.nodeInfo.bootID
+  std::string container_runtime_version;  // e.g. "containerd://1.7.2"
+  std::string kubelet_version;
+
+  // Returns the condition of that type, or nullptr.
+  const NodeCondition* FindCondition(std::string_view type) const;
+  const Taint* FindTaint(std::string_view key, TaintEffect effect) const;
+  const std::string* Annotation(std::string_view key) const {
+    return FindLabel(nodeguard_annotations, key);
+  }
+};
+
+// ---------------------------------------------------------------- Pod
+
+enum class PodPhase : uint8_t { kPending, kRunning, kSucceeded, kFailed, kUnknown };
+const char* PodPhaseName(PodPhase p);
+
+enum class QosClass : uint8_t { kUnknown, kBestEffort, kBurstable, kGuaranteed };
+const char* QosClassName(QosClass q);
+
+// Kind of the pod's controller (the ownerReference with controller=true).
+enum class ControllerKind : uint8_t {
+  kNone,  // No controller: a bare pod (kubectl drain needs --force).
+  kReplicaSet,
+  kStatefulSet,
+  kDaemonSet,
+  kJob,
+  kReplicationController,
+  kNode,  // Static/mirror pods are owned by their Node.
+  kOther,
+};
+
+// Which resource fields a container declares. One bit per (kind, resource).
+enum ResourceBit : uint8_t {
+  kRequestCpu = 1 << 0,
+  kRequestMemory = 1 << 1,
+  kRequestEphemeralStorage = 1 << 2,
+  kLimitCpu = 1 << 3,
+  kLimitMemory = 1 << 4,
+  kLimitEphemeralStorage = 1 << 5,
+};
+
+struct ContainerResources {
+  std::string name;
+  uint8_t declared = 0;  // ResourceBit flags.
+  bool init = false;
+};
+
+struct Pod {
+  ObjectMeta meta;
+  Symbol node_name;  // spec.nodeName; empty while unscheduled.
+  PodPhase phase = PodPhase::kPending;
+  QosClass qos = QosClass::kUnknown;
+  ControllerKind controller_kind = ControllerKind::kNone;
+  std::string controller_name;
+  bool mirror = false;         // Has the kubernetes.io/config.mirror annotation.
+  bool has_empty_dir = false;  // Any emptyDir volume (drain needs deleteEmptyDirData).
+  int64_t termination_grace_period_seconds = 30;
+  std::vector<ContainerResources> containers;  // Init containers first, flagged.
+  // Value of the nodeguard.io/resource-findings annotation, empty if absent.
+  std::string resource_findings_annotation;
+
+  bool Terminal() const { return phase == PodPhase::kSucceeded || phase == PodPhase::kFailed; }
+  bool Terminating() const { return IsSet(meta.deletion_timestamp); }
+};
+
+// ---------------------------------------------------------------- Lease
+
+struct Lease {
+  ObjectMeta meta;
+  std::string holder_identity;
+  int32_t lease_duration_seconds = 0;
+  int32_t lease_transitions = 0;
+  Time acquire_time{};
+  Time renew_time{};
+};
+
+}  // namespace nodeguard::kube

@@ -8,9 +8,10 @@
 #include "version.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"nodeguard: caps pod density, remediates PLEG-sick nodes one at a time, and flags "
-               "pods without resource requests/limits.",
-               "nodeguard"};
+  CLI::App app{
+      "nodeguard: caps pod density, remediates PLEG-sick nodes one at a time, and flags "
+      "pods without resource requests/limits.",
+      "nodeguard"};
   app.set_version_flag("--version", std::string("nodeguard ") + nodeguard::kVersion);
   app.require_subcommand(1);
 

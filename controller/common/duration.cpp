@@ -46,7 +46,8 @@ Result<Duration> ParseGoDuration(std::string_view text) {
     uint64_t whole = 0;
     size_t digits = 0;
     while (!s.empty() && s[0] >= '0' && s[0] <= '9') {
-      if (whole > (kMax - static_cast<uint64_t>(s[0] - '0')) / 10) return Malformed(text, "overflow");
+      if (whole > (kMax - static_cast<uint64_t>(s[0] - '0')) / 10)
+        return Malformed(text, "overflow");
       whole = whole * 10 + static_cast<uint64_t>(s[0] - '0');
       s.remove_prefix(1);
       ++digits;
@@ -77,7 +78,8 @@ Result<Duration> ParseGoDuration(std::string_view text) {
       }
     }
     if (unit == nullptr) {
-      return Malformed(text, s.empty() ? "missing unit" : "unknown unit in \"" + std::string(s) + "\"");
+      return Malformed(text,
+                       s.empty() ? "missing unit" : "unknown unit in \"" + std::string(s) + "\"");
     }
     s.remove_prefix(unit->name.size());
 

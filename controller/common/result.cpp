@@ -4,17 +4,28 @@ namespace nodeguard {
 
 const char* ErrorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kInvalid: return "Invalid";
-    case ErrorKind::kNotFound: return "NotFound";
-    case ErrorKind::kConflict: return "Conflict";
-    case ErrorKind::kAlreadyExists: return "AlreadyExists";
-    case ErrorKind::kTooManyRequests: return "TooManyRequests";
-    case ErrorKind::kGone: return "Gone";
-    case ErrorKind::kUnauthorized: return "Unauthorized";
-    case ErrorKind::kTimeout: return "Timeout";
-    case ErrorKind::kUnavailable: return "Unavailable";
-    case ErrorKind::kCancelled: return "Cancelled";
-    case ErrorKind::kInternal: return "Internal";
+    case ErrorKind::kInvalid:
+      return "Invalid";
+    case ErrorKind::kNotFound:
+      return "NotFound";
+    case ErrorKind::kConflict:
+      return "Conflict";
+    case ErrorKind::kAlreadyExists:
+      return "AlreadyExists";
+    case ErrorKind::kTooManyRequests:
+      return "TooManyRequests";
+    case ErrorKind::kGone:
+      return "Gone";
+    case ErrorKind::kUnauthorized:
+      return "Unauthorized";
+    case ErrorKind::kTimeout:
+      return "Timeout";
+    case ErrorKind::kUnavailable:
+      return "Unavailable";
+    case ErrorKind::kCancelled:
+      return "Cancelled";
+    case ErrorKind::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

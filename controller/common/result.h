@@ -13,17 +13,17 @@ namespace nodeguard {
 
 // What went wrong, coarse enough for callers to branch on.
 enum class ErrorKind {
-  kInvalid,           // Bad input (a malformed document, an invalid spec): do not retry.
-  kNotFound,          // HTTP 404.
-  kConflict,          // HTTP 409: stale resourceVersion; re-read and retry.
-  kAlreadyExists,     // HTTP 409 with reason AlreadyExists.
-  kTooManyRequests,   // HTTP 429 (throttling or an eviction blocked by a PDB).
-  kGone,              // HTTP 410 / reason Expired: a watch or continue token is too old.
-  kUnauthorized,      // HTTP 401/403.
-  kTimeout,           // A deadline passed (request, drain, action).
-  kUnavailable,       // Transport failure or HTTP 5xx: retry with backoff.
-  kCancelled,         // Shut down by the caller.
-  kInternal,          // A bug or an unexpected state.
+  kInvalid,          // Bad input (a malformed document, an invalid spec): do not retry.
+  kNotFound,         // HTTP 404.
+  kConflict,         // HTTP 409: stale resourceVersion; re-read and retry.
+  kAlreadyExists,    // HTTP 409 with reason AlreadyExists.
+  kTooManyRequests,  // HTTP 429 (throttling or an eviction blocked by a PDB).
+  kGone,             // HTTP 410 / reason Expired: a watch or continue token is too old.
+  kUnauthorized,     // HTTP 401/403.
+  kTimeout,          // A deadline passed (request, drain, action).
+  kUnavailable,      // Transport failure or HTTP 5xx: retry with backoff.
+  kCancelled,        // Shut down by the caller.
+  kInternal,         // A bug or an unexpected state.
 };
 
 const char* ErrorKindName(ErrorKind kind);
@@ -64,8 +64,8 @@ struct Error {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}              // NOLINT: implicit by design.
-  Result(Error error) : v_(std::move(error)) {}          // NOLINT: implicit by design.
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design.
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design.
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }

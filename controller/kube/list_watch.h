@@ -26,7 +26,7 @@ struct ResourcePath {
 struct ListOptions {
   std::string label_selector;
   std::string field_selector;
-  int64_t limit = 500;       // Page size; 0 = unpaginated.
+  int64_t limit = 500;  // Page size; 0 = unpaginated.
   std::string continue_token;
   std::string resource_version;  // "" = most recent (quorum read).
 };
@@ -34,9 +34,9 @@ struct ListOptions {
 struct WatchOptions {
   std::string label_selector;
   std::string field_selector;
-  std::string resource_version;          // Resume point.
+  std::string resource_version;  // Resume point.
   bool allow_bookmarks = true;
-  std::chrono::seconds timeout{300};     // Server-side timeoutSeconds.
+  std::chrono::seconds timeout{300};                                 // Server-side timeoutSeconds.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(90)};  // Stalled stream.
 };
 

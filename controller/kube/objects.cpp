@@ -13,39 +13,54 @@ const std::string* FindLabel(const Labels& labels, std::string_view key) {
 
 const char* ConditionStatusName(ConditionStatus s) {
   switch (s) {
-    case ConditionStatus::kTrue: return "True";
-    case ConditionStatus::kFalse: return "False";
-    case ConditionStatus::kUnknown: return "Unknown";
+    case ConditionStatus::kTrue:
+      return "True";
+    case ConditionStatus::kFalse:
+      return "False";
+    case ConditionStatus::kUnknown:
+      return "Unknown";
   }
   return "Unknown";
 }
 
 const char* TaintEffectName(TaintEffect e) {
   switch (e) {
-    case TaintEffect::kNoSchedule: return "NoSchedule";
-    case TaintEffect::kPreferNoSchedule: return "PreferNoSchedule";
-    case TaintEffect::kNoExecute: return "NoExecute";
+    case TaintEffect::kNoSchedule:
+      return "NoSchedule";
+    case TaintEffect::kPreferNoSchedule:
+      return "PreferNoSchedule";
+    case TaintEffect::kNoExecute:
+      return "NoExecute";
   }
   return "NoSchedule";
 }
 
 const char* PodPhaseName(PodPhase p) {
   switch (p) {
-    case PodPhase::kPending: return "Pending";
-    case PodPhase::kRunning: return "Running";
-    case PodPhase::kSucceeded: return "Succeeded";
-    case PodPhase::kFailed: return "Failed";
-    case PodPhase::kUnknown: return "Unknown";
+    case PodPhase::kPending:
+      return "Pending";
+    case PodPhase::kRunning:
+      return "Running";
+    case PodPhase::kSucceeded:
+      return "Succeeded";
+    case PodPhase::kFailed:
+      return "Failed";
+    case PodPhase::kUnknown:
+      return "Unknown";
   }
   return "Unknown";
 }
 
 const char* QosClassName(QosClass q) {
   switch (q) {
-    case QosClass::kBestEffort: return "BestEffort";
-    case QosClass::kBurstable: return "Burstable";
-    case QosClass::kGuaranteed: return "Guaranteed";
-    case QosClass::kUnknown: return "";
+    case QosClass::kBestEffort:
+      return "BestEffort";
+    case QosClass::kBurstable:
+      return "Burstable";
+    case QosClass::kGuaranteed:
+      return "Guaranteed";
+    case QosClass::kUnknown:
+      return "";
   }
   return "";
 }

@@ -34,7 +34,7 @@ $(ASAN_BUILD_DIR)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD_DIR) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DNODEGUARD_SANITIZE=ON
 
 build-asan: deps $(ASAN_BUILD_DIR)/build.ninja
-	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS) --target unit_tests
 
 # Pinned control-plane binaries, cached outside the repository.
 cluster-components: deps

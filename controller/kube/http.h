@@ -4,6 +4,7 @@
 // speaks to this interface; the only implementation in production uses
 // cpprestsdk (archived upstream), so swapping it means writing one class.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -37,6 +38,16 @@ class CancelToken {
  public:
   virtual ~CancelToken() = default;
   virtual bool cancelled() const = 0;
+};
+
+// A CancelToken its owner cancels explicitly. Thread-safe.
+class CancelFlag final : public CancelToken {
+ public:
+  void Cancel() { cancelled_.store(true, std::memory_order_release); }
+  bool cancelled() const override { return cancelled_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
 };
 
 // Called with each chunk of a streamed body as it arrives; return false to stop.

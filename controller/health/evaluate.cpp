@@ -1,0 +1,123 @@
+#include "health/evaluate.h"
+
+#include <string>
+
+namespace nodeguard::health {
+
+Result<HealthRules> HealthRules::Compile(const std::vector<api::UnhealthyCondition>& rules) {
+  HealthRules compiled;
+  compiled.rules_.reserve(rules.size());
+  for (size_t i = 0; i < rules.size(); ++i) {
+    Rule rule{rules[i], std::nullopt};
+    if (!rule.spec.message_regex.empty()) {
+      // std::regex reports syntax errors only by throwing: convert here.
+      try {
+        rule.message.emplace(rule.spec.message_regex, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return Error::Invalid("health.unhealthyConditions[" + std::to_string(i) +
+                              "].messageRegex \"" + rule.spec.message_regex +
+                              "\" is not a valid regular expression: " + e.what());
+      }
+    }
+    compiled.rules_.push_back(std::move(rule));
+  }
+  return compiled;
+}
+
+bool HealthRules::Matches(size_t i, const kube::NodeCondition& condition) const {
+  const Rule& rule = rules_[i];
+  if (condition.type != rule.spec.type || condition.status != rule.spec.status) return false;
+  if (!rule.spec.reason.empty() && condition.reason != rule.spec.reason) return false;
+  if (rule.message) {
+    try {
+      return std::regex_search(condition.message, *rule.message);
+    } catch (const std::regex_error&) {
+      return false;  // error_complexity / error_stack on a pathological message.
+    }
+  }
+  return true;
+}
+
+const char* VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kHealthy:
+      return "Healthy";
+    case Verdict::kPending:
+      return "Pending";
+    case Verdict::kUnhealthy:
+      return "Unhealthy";
+  }
+  return "Healthy";
+}
+
+std::string NodeHealth::Describe(WallTime now) const {
+  if (verdict == Verdict::kHealthy) return "healthy";
+  std::string out = condition.type + "=" + kube::ConditionStatusName(condition.status);
+  const auto held = std::chrono::duration_cast<std::chrono::seconds>(now - since);
+  out += " for " + FormatGoDuration(held);
+  if (verdict == Verdict::kPending) {
+    out += " (rule " + std::to_string(rule_index) + " needs " +
+           FormatGoDuration(std::chrono::duration_cast<std::chrono::seconds>(remaining)) + " more)";
+  } else {
+    out += " (rule " + std::to_string(rule_index) + ")";
+  }
+  if (!condition.reason.empty()) out += " " + condition.reason;
+  if (!condition.message.empty()) out += ": " + condition.message;
+  return out;
+}
+
+NodeHealth Evaluate(const kube::Node& node, const HealthRules& rules, WallTime now) {
+  NodeHealth health;
+  health.excluded = IsExcluded(node);
+  if (const kube::NodeCondition* ready = node.FindCondition("Ready")) {
+    health.pleg = ClassifyReadyMessage(ready->message);
+  }
+
+  bool have_unhealthy = false;
+  bool have_pending = false;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const Duration required = rules.rule(i).duration;
+    for (const kube::NodeCondition& condition : node.conditions) {
+      if (!rules.Matches(i, condition)) continue;
+      const WallTime since =
+          kube::IsSet(condition.last_transition_time) ? condition.last_transition_time : now;
+      const Duration held = now - since;
+      const int index = static_cast<int>(i);
+      if (held >= required) {
+        // Longest-standing elapsed match wins; ties keep the lower rule index.
+        if (!have_unhealthy || since < health.since) {
+          have_unhealthy = true;
+          health.verdict = Verdict::kUnhealthy;
+          health.rule_index = index;
+          health.condition = condition;
+          health.since = since;
+          health.remaining = Duration(0);
+        }
+      } else if (!have_unhealthy) {
+        const Duration remaining = required - held;
+        if (!have_pending || remaining < health.remaining) {
+          have_pending = true;
+          health.verdict = Verdict::kPending;
+          health.rule_index = index;
+          health.condition = condition;
+          health.since = since;
+          health.remaining = remaining;
+        }
+      }
+    }
+  }
+  return health;
+}
+
+std::optional<WallTime> ReadySince(const kube::Node& node) {
+  const kube::NodeCondition* ready = node.FindCondition("Ready");
+  if (ready == nullptr || ready->status != kube::ConditionStatus::kTrue) return std::nullopt;
+  return ready->last_transition_time;
+}
+
+bool IsExcluded(const kube::Node& node) {
+  const std::string* value = kube::FindLabel(node.labels, kExcludeLabel);
+  return value != nullptr && *value == "true";
+}
+
+}  // namespace nodeguard::health

@@ -1,0 +1,175 @@
+#include "density/decision.h"
+
+namespace nodeguard::density {
+
+const char* TaintActionName(TaintAction a) {
+  switch (a) {
+    case TaintAction::kNone:
+      return "None";
+    case TaintAction::kAdd:
+      return "Add";
+    case TaintAction::kRemove:
+      return "Remove";
+    case TaintAction::kUpdate:
+      return "Update";
+  }
+  return "None";
+}
+
+const char* DecisionReasonName(DecisionReason r) {
+  switch (r) {
+    case DecisionReason::kCapReached:
+      return "CapReached";
+    case DecisionReason::kBelowTaintMark:
+      return "BelowTaintMark";
+    case DecisionReason::kWithinHysteresis:
+      return "WithinHysteresis";
+    case DecisionReason::kBelowReleaseMark:
+      return "BelowReleaseMark";
+    case DecisionReason::kNoCap:
+      return "NoCap";
+    case DecisionReason::kReleasedByPolicy:
+      return "ReleasedByPolicy";
+    case DecisionReason::kHeld:
+      return "Held";
+  }
+  return "";
+}
+
+namespace {
+
+std::string TaintText(const kube::Taint& t) {
+  std::string s = t.key;
+  if (!t.value.empty()) s += "=" + t.value;
+  s += ":";
+  s += kube::TaintEffectName(t.effect);
+  return s;
+}
+
+const char* GovernanceText(Governance g) {
+  switch (g) {
+    case Governance::kReleaseDeleted:
+      return "is being deleted";
+    case Governance::kReleaseUnselected:
+      return "no longer selects the node";
+    case Governance::kReleaseDisabled:
+      return "no longer enables podDensity";
+    case Governance::kReleasePaused:
+      return "is paused with release requested";
+    case Governance::kEnforce:
+    case Governance::kHold:
+      break;
+  }
+  return "";
+}
+
+std::string Numbers(const DensityInputs& in) {
+  std::string s = "pods=" + std::to_string(in.pods);
+  if (in.cap) {
+    s += " cap=" + std::to_string(in.cap->cap) + " (" + CapBoundName(in.cap->bound) + ")";
+    s += " taintAt=" + std::to_string(in.cap->taint_at);
+    s += " releaseBelow=" + std::to_string(in.cap->release_below);
+  } else {
+    s += " cap=none";
+  }
+  s += in.taint.present ? " tainted" : " untainted";
+  return s;
+}
+
+EventText ReachedEvent(const DensityInputs& in, const kube::Taint& desired) {
+  const DensityCap& c = *in.cap;
+  std::string msg = "Node " + in.node + " has " + std::to_string(in.pods) + " pods";
+  if (c.taint_at < c.cap) {
+    msg += ", reaching the taint mark of " + std::to_string(c.taint_at) + " below its cap of " +
+           std::to_string(c.cap);
+  } else {
+    msg += ", reaching its cap of " + std::to_string(c.cap);
+  }
+  msg += " (policy " + in.policy + "): ";
+  msg += in.dry_run ? "dryRun, would add taint " : "added taint ";
+  msg += TaintText(desired) + " so new pods go to other nodes";
+  return {"Warning", std::string(kCapReachedReason), std::move(msg)};
+}
+
+EventText ReleasedEvent(const DensityInputs& in, const kube::Taint& desired) {
+  std::string msg = "Node " + in.node + " has " + std::to_string(in.pods) + " pods";
+  if (in.governance != Governance::kEnforce) {
+    msg += "; policy " + in.policy + " " + GovernanceText(in.governance);
+  } else if (!in.cap) {
+    msg += "; policy " + in.policy + " sets no cap for it";
+  } else {
+    msg += ", below the release mark of " + std::to_string(in.cap->release_below) + " (cap " +
+           std::to_string(in.cap->cap) + ", policy " + in.policy + ")";
+  }
+  msg += in.dry_run ? ": dryRun, would remove taint " : ": removed taint ";
+  msg += desired.key;
+  return {"Normal", std::string(kCapReleasedReason), std::move(msg)};
+}
+
+}  // namespace
+
+kube::Taint DesiredTaint(const api::PodDensitySpec& spec, const std::string& policy_name) {
+  kube::Taint t;
+  t.key = spec.taint.key;
+  t.value = spec.taint.value.empty() ? policy_name : spec.taint.value;
+  t.effect = spec.taint.effect;
+  return t;
+}
+
+DensityDecision DecideTaint(const DensityInputs& in, const kube::Taint& desired) {
+  DensityDecision d;
+  const bool tainted = in.taint.present;
+  auto remove_if_tainted = [&](DecisionReason reason) {
+    d.reason = reason;
+    d.action = tainted ? TaintAction::kRemove : TaintAction::kNone;
+    d.capped = false;
+  };
+
+  if (in.governance == Governance::kHold) {
+    d.reason = DecisionReason::kHeld;
+    d.capped = tainted;
+  } else if (in.governance != Governance::kEnforce) {
+    remove_if_tainted(DecisionReason::kReleasedByPolicy);
+  } else if (!in.cap) {
+    remove_if_tainted(DecisionReason::kNoCap);
+  } else if (!tainted) {
+    if (in.pods >= in.cap->taint_at) {
+      d.reason = DecisionReason::kCapReached;
+      d.action = TaintAction::kAdd;
+      d.capped = true;
+    } else {
+      d.reason = DecisionReason::kBelowTaintMark;
+    }
+  } else if (in.pods < in.cap->release_below) {
+    remove_if_tainted(DecisionReason::kBelowReleaseMark);
+  } else {
+    d.reason = in.pods >= in.cap->taint_at ? DecisionReason::kCapReached
+                                           : DecisionReason::kWithinHysteresis;
+    d.capped = true;
+    if (!in.taint.matches_desired) d.action = TaintAction::kUpdate;
+  }
+
+  d.execute = d.action != TaintAction::kNone && !in.dry_run;
+  if (d.action == TaintAction::kAdd) d.event = ReachedEvent(in, desired);
+  if (d.action == TaintAction::kRemove) d.event = ReleasedEvent(in, desired);
+
+  d.metrics.node = in.node;
+  d.metrics.pods = in.pods;
+  if (in.cap) d.metrics.cap = in.cap->cap;
+  d.metrics.capped = d.capped;
+  if (d.capped) {
+    api::DensityCappedNode entry;
+    entry.node = in.node;
+    entry.pods = static_cast<int32_t>(in.pods);
+    entry.cap = in.cap ? static_cast<int32_t>(in.cap->cap) : 0;
+    d.status_entry = std::move(entry);
+  }
+
+  d.explanation = std::string("density ") + (in.dry_run ? "dryRun " : "") + "node=" + in.node +
+                  " policy=" + in.policy + " " + Numbers(in) +
+                  " action=" + TaintActionName(d.action) +
+                  " reason=" + DecisionReasonName(d.reason);
+  return d;
+}
+
+}  // namespace nodeguard::density

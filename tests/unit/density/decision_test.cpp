@@ -1,0 +1,217 @@
+#include "density/decision.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace nodeguard::density {
+namespace {
+
+using ::testing::HasSubstr;
+
+const kube::Taint kDesired = [] {
+  api::PodDensitySpec spec;
+  return DesiredTaint(spec, "dense");
+}();
+
+DensityInputs Inputs(int64_t pods, bool tainted, std::optional<DensityCap> cap) {
+  DensityInputs in;
+  in.node = "worker-1";
+  in.policy = "dense";
+  in.cap = cap;
+  in.pods = pods;
+  in.taint.present = tainted;
+  in.taint.matches_desired = tainted;
+  return in;
+}
+
+constexpr DensityCap kCap10{10, 10, 9, CapBound::kMaxPods};      // 90% of 10.
+constexpr DensityCap kCap10Wide{10, 10, 7, CapBound::kMaxPods};  // releaseBelow 7.
+
+TEST(DesiredTaint, KeyEffectFromSpecValueDefaultsToPolicyName) {
+  api::PodDensitySpec spec;
+  EXPECT_EQ(DesiredTaint(spec, "dense").key, "nodeguard.io/pod-density-exceeded");
+  EXPECT_EQ(DesiredTaint(spec, "dense").value, "dense");
+  EXPECT_EQ(DesiredTaint(spec, "dense").effect, kube::TaintEffect::kNoSchedule);
+  spec.taint.value = "full";
+  spec.taint.effect = kube::TaintEffect::kPreferNoSchedule;
+  EXPECT_EQ(DesiredTaint(spec, "dense").value, "full");
+  EXPECT_EQ(DesiredTaint(spec, "dense").effect, kube::TaintEffect::kPreferNoSchedule);
+}
+
+struct DecideCase {
+  const char* name;
+  DensityInputs in;
+  TaintAction action;
+  DecisionReason reason;
+  bool capped;
+};
+
+DensityInputs With(DensityInputs in, Governance g) {
+  in.governance = g;
+  return in;
+}
+
+TEST(DecideTaint, Table) {
+  DensityInputs outdated = Inputs(10, true, kCap10);
+  outdated.taint.matches_desired = false;
+  DensityInputs outdated_below = Inputs(3, true, kCap10);
+  outdated_below.taint.matches_desired = false;
+  const DecideCase cases[] = {
+      {"below the cap, untainted", Inputs(9, false, kCap10), TaintAction::kNone,
+       DecisionReason::kBelowTaintMark, false},
+      {"at the cap: taint", Inputs(10, false, kCap10), TaintAction::kAdd,
+       DecisionReason::kCapReached, true},
+      {"above the cap: taint", Inputs(14, false, kCap10), TaintAction::kAdd,
+       DecisionReason::kCapReached, true},
+      {"tainted at the cap: keep", Inputs(10, true, kCap10), TaintAction::kNone,
+       DecisionReason::kCapReached, true},
+      {"tainted between marks: keep", Inputs(8, true, kCap10Wide), TaintAction::kNone,
+       DecisionReason::kWithinHysteresis, true},
+      {"tainted at the release mark: keep", Inputs(7, true, kCap10Wide), TaintAction::kNone,
+       DecisionReason::kWithinHysteresis, true},
+      {"tainted below the release mark: remove", Inputs(6, true, kCap10Wide), TaintAction::kRemove,
+       DecisionReason::kBelowReleaseMark, false},
+      {"untainted between marks: nothing", Inputs(8, false, kCap10Wide), TaintAction::kNone,
+       DecisionReason::kBelowTaintMark, false},
+      {"taint with an old value/effect is rewritten", outdated, TaintAction::kUpdate,
+       DecisionReason::kCapReached, true},
+      {"outdated taint below release is removed, not rewritten", outdated_below,
+       TaintAction::kRemove, DecisionReason::kBelowReleaseMark, false},
+      {"no cap: remove a taint", Inputs(50, true, std::nullopt), TaintAction::kRemove,
+       DecisionReason::kNoCap, false},
+      {"no cap, untainted: nothing", Inputs(50, false, std::nullopt), TaintAction::kNone,
+       DecisionReason::kNoCap, false},
+      {"policy deleted: remove", With(Inputs(50, true, kCap10), Governance::kReleaseDeleted),
+       TaintAction::kRemove, DecisionReason::kReleasedByPolicy, false},
+      {"no longer selected: remove", With(Inputs(50, true, kCap10), Governance::kReleaseUnselected),
+       TaintAction::kRemove, DecisionReason::kReleasedByPolicy, false},
+      {"podDensity disabled: remove", With(Inputs(50, true, kCap10), Governance::kReleaseDisabled),
+       TaintAction::kRemove, DecisionReason::kReleasedByPolicy, false},
+      {"paused with release: remove", With(Inputs(50, true, kCap10), Governance::kReleasePaused),
+       TaintAction::kRemove, DecisionReason::kReleasedByPolicy, false},
+      {"released policy never adds", With(Inputs(50, false, kCap10), Governance::kReleaseDeleted),
+       TaintAction::kNone, DecisionReason::kReleasedByPolicy, false},
+      {"paused keeps a taint", With(Inputs(0, true, kCap10), Governance::kHold), TaintAction::kNone,
+       DecisionReason::kHeld, true},
+      {"paused adds none", With(Inputs(50, false, kCap10), Governance::kHold), TaintAction::kNone,
+       DecisionReason::kHeld, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const DensityDecision d = DecideTaint(c.in, kDesired);
+    EXPECT_EQ(d.action, c.action) << TaintActionName(d.action);
+    EXPECT_EQ(d.reason, c.reason) << DecisionReasonName(d.reason);
+    EXPECT_EQ(d.capped, c.capped);
+    EXPECT_EQ(d.execute, c.action != TaintAction::kNone);
+    EXPECT_EQ(d.status_entry.has_value(), c.capped);
+    EXPECT_EQ(d.metrics.capped, c.capped);
+    EXPECT_EQ(d.event.has_value(),
+              c.action == TaintAction::kAdd || c.action == TaintAction::kRemove);
+  }
+}
+
+// Runs counts through DecideTaint, feeding each decision's outcome back as the
+// node's taint, and returns the actions taken ("+" add, "-" remove, "." none).
+std::string Sequence(const DensityCap& cap, const std::vector<int64_t>& counts,
+                     bool dry_run = false) {
+  std::string out;
+  bool tainted = false;
+  for (int64_t n : counts) {
+    DensityInputs in = Inputs(n, tainted, cap);
+    in.dry_run = dry_run;
+    const DensityDecision d = DecideTaint(in, kDesired);
+    out += d.action == TaintAction::kAdd ? '+' : d.action == TaintAction::kRemove ? '-' : '.';
+    tainted = d.capped;
+  }
+  return out;
+}
+
+TEST(DecideTaint, HysteresisRisingThenFalling) {
+  // cap 10, release below 7.
+  EXPECT_EQ(Sequence(kCap10Wide, {5, 8, 9, 10, 12, 11, 9, 8, 7, 6, 5, 9, 10}), "...+.....-..+");
+}
+
+TEST(DecideTaint, FlappingAtTheEdgeDoesNotFlapTheTaint) {
+  EXPECT_EQ(Sequence(kCap10, {10, 9, 10, 9, 10, 9, 10, 9}), "+.......");
+  // Only a fall below releaseBelow (9) releases.
+  EXPECT_EQ(Sequence(kCap10, {10, 9, 8, 9, 10}), "+.-.+");
+}
+
+TEST(DecideTaint, TaintAheadTaintsBeforeTheCap) {
+  const DensityCap ahead{10, 8, 7, CapBound::kMaxPods};  // taintAhead 2, releaseBelow 7.
+  EXPECT_EQ(Sequence(ahead, {6, 7, 8, 9, 10, 7, 6, 7, 8}), "..+...-.+");
+}
+
+TEST(DecideTaint, DryRunReportsButDoesNotExecute) {
+  DensityInputs in = Inputs(12, false, kCap10);
+  in.dry_run = true;
+  DensityDecision d = DecideTaint(in, kDesired);
+  EXPECT_EQ(d.action, TaintAction::kAdd);
+  EXPECT_FALSE(d.execute);
+  EXPECT_TRUE(d.capped);
+  ASSERT_TRUE(d.event);
+  EXPECT_THAT(d.event->message, HasSubstr("dryRun, would add taint"));
+  ASSERT_TRUE(d.status_entry);
+  EXPECT_EQ(d.status_entry->pods, 12);
+  EXPECT_THAT(d.explanation, HasSubstr("dryRun"));
+
+  in = Inputs(3, true, kCap10);  // The simulated taint from the previous dry-run decision.
+  in.dry_run = true;
+  d = DecideTaint(in, kDesired);
+  EXPECT_EQ(d.action, TaintAction::kRemove);
+  EXPECT_FALSE(d.execute);
+  ASSERT_TRUE(d.event);
+  EXPECT_THAT(d.event->message, HasSubstr("dryRun, would remove taint"));
+
+  // The same hysteresis plays out in dry run.
+  EXPECT_EQ(Sequence(kCap10Wide, {5, 10, 8, 6}, /*dry_run=*/true), ".+.-");
+}
+
+TEST(DecideTaint, EventTexts) {
+  DensityDecision d =
+      DecideTaint(Inputs(72, false, DensityCap{70, 70, 63, CapBound::kMaxPods}), kDesired);
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->type, "Warning");
+  EXPECT_EQ(d.event->reason, "PodDensityCapReached");
+  EXPECT_EQ(d.event->message,
+            "Node worker-1 has 72 pods, reaching its cap of 70 (policy dense): added taint "
+            "nodeguard.io/pod-density-exceeded=dense:NoSchedule so new pods go to other nodes");
+
+  d = DecideTaint(Inputs(68, false, DensityCap{70, 68, 63, CapBound::kMaxPods}), kDesired);
+  ASSERT_TRUE(d.event);
+  EXPECT_THAT(d.event->message,
+              HasSubstr("has 68 pods, reaching the taint mark of 68 below its cap of 70"));
+
+  d = DecideTaint(Inputs(62, true, DensityCap{70, 70, 63, CapBound::kMaxPods}), kDesired);
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->type, "Normal");
+  EXPECT_EQ(d.event->reason, "PodDensityCapReleased");
+  EXPECT_EQ(d.event->message,
+            "Node worker-1 has 62 pods, below the release mark of 63 (cap 70, policy dense): "
+            "removed taint nodeguard.io/pod-density-exceeded");
+
+  d = DecideTaint(With(Inputs(80, true, kCap10), Governance::kReleaseDeleted), kDesired);
+  ASSERT_TRUE(d.event);
+  EXPECT_EQ(d.event->reason, "PodDensityCapReleased");
+  EXPECT_THAT(d.event->message, HasSubstr("policy dense is being deleted: removed taint"));
+}
+
+TEST(DecideTaint, StatusAndMetrics) {
+  DensityDecision d = DecideTaint(Inputs(11, false, kCap10), kDesired);
+  ASSERT_TRUE(d.status_entry);
+  EXPECT_EQ(d.status_entry->node, "worker-1");
+  EXPECT_EQ(d.status_entry->pods, 11);
+  EXPECT_EQ(d.status_entry->cap, 10);
+  EXPECT_EQ(d.metrics, (NodeDensityMetrics{"worker-1", 11, 10, true}));
+
+  d = DecideTaint(Inputs(4, false, std::nullopt), kDesired);
+  EXPECT_FALSE(d.status_entry);
+  EXPECT_EQ(d.metrics, (NodeDensityMetrics{"worker-1", 4, std::nullopt, false}));
+  EXPECT_THAT(d.explanation, HasSubstr("cap=none"));
+}
+
+}  // namespace
+}  // namespace nodeguard::density

@@ -1,0 +1,71 @@
+#include "runtime/options.h"
+
+#include <CLI/CLI.hpp>
+
+namespace nodeguard::runtime {
+
+void AddControllerFlags(CLI::App& app, ControllerOptions& o) {
+  app.add_option("--kubeconfig", o.kubeconfig,
+                 "Path to a kubeconfig; default $KUBECONFIG, ~/.kube/config, then in-cluster")
+      ->envname("KUBECONFIG");
+  app.add_option("--leader-elect", o.leader_elect,
+                 "Elect a leader through a coordination.k8s.io Lease; only the leader writes")
+      ->envname("NODEGUARD_LEADER_ELECT")
+      ->capture_default_str();
+  app.add_option("--leader-election-namespace", o.leader_election_namespace,
+                 "Namespace of the leader election Lease")
+      ->envname("NODEGUARD_LEADER_ELECTION_NAMESPACE")
+      ->capture_default_str();
+  app.add_option("--leader-election-id", o.leader_election_id, "Name of the leader election Lease")
+      ->envname("NODEGUARD_LEADER_ELECTION_ID")
+      ->capture_default_str();
+  app.add_option("--identity", o.identity,
+                 "Holder identity in the Lease; default: hostname plus a random suffix")
+      ->envname("NODEGUARD_IDENTITY");
+  app.add_option("--metrics-bind-address", o.metrics_bind_address,
+                 "Address of the Prometheus /metrics endpoint (host:port, :port; 0 disables)")
+      ->envname("NODEGUARD_METRICS_BIND_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--health-probe-bind-address", o.health_probe_bind_address,
+                 "Address of /healthz and /readyz (host:port, :port; 0 disables)")
+      ->envname("NODEGUARD_HEALTH_PROBE_BIND_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
+      ->envname("NODEGUARD_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--log-format", o.log_format, "text or json (one JSON object per line)")
+      ->envname("NODEGUARD_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_flag("--dry-run", o.dry_run,
+               "Decide and report (status, Events, logs) but change nothing, for every policy")
+      ->envname("NODEGUARD_DRY_RUN");
+  app.add_option("--max-concurrent-remediations", o.max_concurrent_remediations,
+                 "Nodes in a disruptive remediation phase at once, across all policies")
+      ->envname("NODEGUARD_MAX_CONCURRENT_REMEDIATIONS")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--workers", o.workers, "Concurrent workers per reconciler")
+      ->envname("NODEGUARD_WORKERS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option_function<int64_t>(
+         "--resync-period", [&o](int64_t s) { o.resync_period = std::chrono::seconds(s); },
+         "Seconds between full reconciles of every node (a safety net; events drive the rest)")
+      ->envname("NODEGUARD_RESYNC_PERIOD")
+      ->check(CLI::Range(int64_t{10}, int64_t{86400}))
+      ->default_str("300");
+}
+
+std::string ValidateControllerOptions(const ControllerOptions& o) {
+  if (o.leader_elect && o.leader_election_namespace.empty()) {
+    return "--leader-election-namespace must be set when --leader-elect is true";
+  }
+  if (o.leader_elect && o.leader_election_id.empty()) {
+    return "--leader-election-id must be set when --leader-elect is true";
+  }
+  return "";
+}
+
+}  // namespace nodeguard::runtime

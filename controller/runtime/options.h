@@ -1,0 +1,38 @@
+#pragma once
+
+// Settings of `nodeguard controller`, each a flag with an environment
+// variable twin (NODEGUARD_<FLAG>), documented by `--help` and docs/operations.md.
+
+#include <chrono>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace nodeguard::runtime {
+
+struct ControllerOptions {
+  std::string kubeconfig;  // Empty: $KUBECONFIG, ~/.kube/config, then in-cluster.
+  bool leader_elect = true;
+  std::string leader_election_namespace = "nodeguard-system";
+  std::string leader_election_id = "nodeguard-controller";
+  std::string identity;  // Empty: hostname + random suffix.
+  std::string metrics_bind_address = ":8080";
+  std::string health_probe_bind_address = ":8081";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  bool dry_run = false;                 // Global: every policy behaves as dryRun.
+  int max_concurrent_remediations = 1;  // Across all policies together.
+  int workers = 2;                      // Per reconciler.
+  std::chrono::seconds resync_period{300};
+  std::chrono::milliseconds status_interval{1000};  // Min time between two status writes.
+};
+
+// Registers the flags on `app` (the `controller` subcommand), binding them to `options`.
+void AddControllerFlags(CLI::App& app, ControllerOptions& options);
+
+// Checks values CLI11 cannot (ranges across flags). Returns an error message or "".
+std::string ValidateControllerOptions(const ControllerOptions& options);
+
+}  // namespace nodeguard::runtime

@@ -1,0 +1,66 @@
+#include "runtime/options.h"
+
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+
+namespace nodeguard::runtime {
+namespace {
+
+ControllerOptions Parse(std::vector<std::string> args, std::string* error = nullptr) {
+  ControllerOptions o;
+  CLI::App app;
+  AddControllerFlags(app, o);
+  std::reverse(args.begin(), args.end());
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    if (error) *error = e.what();
+  }
+  return o;
+}
+
+TEST(ControllerOptions, Defaults) {
+  ControllerOptions o = Parse({});
+  EXPECT_TRUE(o.leader_elect);
+  EXPECT_EQ(o.leader_election_namespace, "nodeguard-system");
+  EXPECT_EQ(o.max_concurrent_remediations, 1);
+  EXPECT_EQ(o.resync_period, std::chrono::seconds(300));
+  EXPECT_EQ(ValidateControllerOptions(o), "");
+}
+
+TEST(ControllerOptions, FlagsAndRanges) {
+  ControllerOptions o = Parse({"--leader-elect=false", "--dry-run", "--workers", "4",
+                               "--resync-period", "60", "--log-format", "json"});
+  EXPECT_FALSE(o.leader_elect);
+  EXPECT_TRUE(o.dry_run);
+  EXPECT_EQ(o.workers, 4);
+  EXPECT_EQ(o.resync_period, std::chrono::seconds(60));
+  EXPECT_EQ(o.log_format, "json");
+
+  std::string error;
+  Parse({"--max-concurrent-remediations", "0"}, &error);
+  EXPECT_NE(error.find("max-concurrent-remediations"), std::string::npos) << error;
+  error.clear();
+  Parse({"--log-format", "xml"}, &error);
+  EXPECT_FALSE(error.empty());
+}
+
+TEST(ControllerOptions, EnvironmentTwin) {
+  ::setenv("NODEGUARD_MAX_CONCURRENT_REMEDIATIONS", "3", 1);
+  ControllerOptions o = Parse({});
+  ::unsetenv("NODEGUARD_MAX_CONCURRENT_REMEDIATIONS");
+  EXPECT_EQ(o.max_concurrent_remediations, 3);
+}
+
+TEST(ControllerOptions, LeaderElectionNeedsALease) {
+  ControllerOptions o;
+  o.leader_election_id = "";
+  EXPECT_NE(ValidateControllerOptions(o), "");
+  o.leader_elect = false;
+  EXPECT_EQ(ValidateControllerOptions(o), "");
+}
+
+}  // namespace
+}  // namespace nodeguard::runtime

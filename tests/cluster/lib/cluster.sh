@@ -1,0 +1,137 @@
+# Shared by tests/cluster/up, down and sim: where a cluster's state lives, how
+# to find the pinned binaries, and small process/wait helpers.
+#
+# A cluster is a state directory holding its PKI, kubeconfigs, etcd data,
+# component logs and PIDs. Its name picks the directory:
+#   ${NODEGUARD_CLUSTER_DIR:-${NODEGUARD_CLUSTERS_ROOT:-/tmp/nodeguard-clusters}/<name>}
+# where <name> is --name, else $NODEGUARD_CLUSTER_NAME, else "default".
+
+# shellcheck source=cache.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
+
+NODEGUARD_CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The order in which components start; `down` stops them in reverse.
+NODEGUARD_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+ng_log() { echo "${NG_PROG:-cluster}: $*" >&2; }
+ng_die() {
+  ng_log "error: $*"
+  exit 1
+}
+
+# ng_state_dir NAME: the state directory of cluster NAME.
+ng_state_dir() {
+  local name=$1
+  if [ -n "${NODEGUARD_CLUSTER_DIR:-}" ]; then
+    echo "$NODEGUARD_CLUSTER_DIR"
+  else
+    echo "${NODEGUARD_CLUSTERS_ROOT:-/tmp/nodeguard-clusters}/$name"
+  fi
+}
+
+ng_valid_name() { [[ $1 =~ ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$ ]]; }
+
+# ng_bin_dir: the pinned binaries (built by build-components.sh), or fail.
+ng_bin_dir() {
+  local bin
+  bin=${NODEGUARD_CLUSTER_BIN:-$(nodeguard_cluster_bin_dir)}
+  local c
+  for c in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
+    [ -x "$bin/$c" ] || ng_die "$bin/$c is missing: run tests/cluster/build-components.sh (or make cluster-components)"
+  done
+  echo "$bin"
+}
+
+# ng_kubectl_path: the pinned kubectl when built, else the one on PATH.
+ng_kubectl_path() {
+  local bin
+  bin=${NODEGUARD_CLUSTER_BIN:-$(nodeguard_cluster_bin_dir)}
+  if [ -x "$bin/kubectl" ]; then
+    echo "$bin/kubectl"
+  elif command -v kubectl >/dev/null; then
+    command -v kubectl
+  else
+    ng_die "no kubectl: run tests/cluster/build-components.sh"
+  fi
+}
+
+# ng_free_ports N: N distinct free TCP ports on 127.0.0.1, below the kernel's
+# ephemeral range so outgoing connections cannot take them before the
+# components bind. Callers hold the ports lock until their servers listen.
+ng_free_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except OSError:
+    low = 32768
+candidates = list(range(20000, max(low, 20001)))
+random.shuffle(candidates)
+found, held = [], []
+for port in candidates:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        continue
+    held.append(s)
+    found.append(port)
+    if len(found) == n:
+        break
+for s in held:
+    s.close()
+if len(found) < n:
+    sys.exit("not enough free ports")
+print(" ".join(map(str, found)))
+PY
+}
+
+# ng_pid_alive STATE COMPONENT: true when the recorded PID still runs the
+# component of this cluster (guards against a recycled PID).
+ng_pid_alive() {
+  local state=$1 comp=$2 pid
+  pid=$(cat "$state/pids/$comp.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$state/"
+}
+
+# ng_wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND every 0.2s.
+ng_wait_for() {
+  local timeout=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      ng_log "timed out after ${timeout}s waiting for $what"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# ng_stop_cluster STATE: stop every recorded component, newest first.
+ng_stop_cluster() {
+  local state=$1 i comp pid
+  local pids=()
+  for ((i = ${#NODEGUARD_COMPONENTS[@]} - 1; i >= 0; i--)); do
+    comp=${NODEGUARD_COMPONENTS[i]}
+    if ng_pid_alive "$state" "$comp"; then
+      pid=$(cat "$state/pids/$comp.pid")
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$comp:$pid")
+    fi
+  done
+  local deadline=$((SECONDS + 15)) entry
+  for entry in "${pids[@]}"; do
+    comp=${entry%%:*}
+    pid=${entry#*:}
+    while ng_pid_alive "$state" "$comp" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    if ng_pid_alive "$state" "$comp"; then
+      ng_log "$comp (pid $pid) ignored SIGTERM; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -f "$state"/pids/*.pid
+}

@@ -1,0 +1,287 @@
+#include "kube/transport_cpprest.h"
+
+#include <cpprest/http_client.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <boost/asio/ssl.hpp>
+#include <cctype>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace nodeguard::kube {
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using std::chrono::steady_clock;
+
+// How often a blocked wait looks at the caller's CancelToken.
+constexpr std::chrono::milliseconds kCancelPoll{50};
+constexpr size_t kReadBufferSize = 64 * 1024;
+
+struct TlsMaterial {
+  std::string ca_pem;
+  std::string client_certificate_pem;
+  std::string client_key_pem;
+};
+
+// Throws boost::system::system_error when the material cannot be loaded.
+void ConfigureTls(boost::asio::ssl::context& ctx, const TlsMaterial& tls) {
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  if (!tls.ca_pem.empty()) {
+    // The configured CA is the only trust anchor: replace the store that
+    // cpprest filled with the system's default paths.
+    SSL_CTX_set_cert_store(ctx.native_handle(), X509_STORE_new());
+    ctx.add_certificate_authority(boost::asio::buffer(tls.ca_pem));
+  }
+  if (!tls.client_certificate_pem.empty()) {
+    ctx.use_certificate_chain(boost::asio::buffer(tls.client_certificate_pem));
+    ctx.use_private_key(boost::asio::buffer(tls.client_key_pem), boost::asio::ssl::context::pem);
+  }
+}
+
+// Set by a task continuation; waited on with a deadline so that a caller is
+// never blocked past it by cpprest.
+struct Completion {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;  // Guarded by mu.
+};
+
+enum class Waited { kDone, kDeadline, kCancelled };
+
+template <typename T>
+Waited WaitFor(pplx::task<T> task, SteadyTime deadline, const CancelToken* cancel) {
+  auto completion = std::make_shared<Completion>();
+  task.then([completion](pplx::task<T> done) {
+    // Observe any exception here: pplx aborts the process (SIGTRAP) when a
+    // faulted task that was abandoned (deadline, cancel) is destroyed unobserved.
+    try {
+      done.get();
+    } catch (...) {
+    }
+    {
+      std::lock_guard lock(completion->mu);
+      completion->done = true;
+    }
+    completion->cv.notify_all();
+  });
+  std::unique_lock lock(completion->mu);
+  while (!completion->done) {
+    if (cancel != nullptr && cancel->cancelled()) return Waited::kCancelled;
+    const auto now = steady_clock::now();
+    if (now >= deadline) return Waited::kDeadline;
+    completion->cv.wait_for(lock, std::min<steady_clock::duration>(deadline - now, kCancelPoll));
+  }
+  return Waited::kDone;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string Millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
+
+class CpprestHttpClient final : public HttpClient {
+ public:
+  CpprestHttpClient(const ClientConfig& config, web::http::client::http_client_config http_config)
+      : server_(config.server),
+        token_(config.token),
+        user_agent_(config.user_agent),
+        tls_server_name_(config.tls_server_name),
+        client_(web::uri(utility::conversions::to_string_t(config.server)), http_config) {}
+
+  Result<HttpResponse> Send(const HttpRequest& request) override {
+    return Exchange(request, nullptr, nullptr, std::chrono::milliseconds(0));
+  }
+
+  Result<HttpResponse> Stream(const HttpRequest& request, const ChunkHandler& on_chunk,
+                              const CancelToken& cancel,
+                              std::chrono::milliseconds idle_timeout) override {
+    return Exchange(request, &on_chunk, &cancel, idle_timeout);
+  }
+
+ private:
+  // One request. on_chunk == nullptr: unary (the whole exchange within
+  // request.timeout, body collected). Otherwise a stream.
+  Result<HttpResponse> Exchange(const HttpRequest& request, const ChunkHandler* on_chunk,
+                                const CancelToken* cancel, std::chrono::milliseconds idle_timeout);
+
+  Error Describe(const HttpRequest& request, ErrorKind kind, const std::string& what) const {
+    return Error::Of(kind, request.method + " " + server_ + request.path_and_query + ": " + what);
+  }
+
+  const std::string server_;
+  const std::shared_ptr<TokenSource> token_;
+  const std::string user_agent_;
+  const std::string tls_server_name_;
+  web::http::client::http_client client_;  // Thread-safe; pools connections.
+};
+
+Result<HttpResponse> CpprestHttpClient::Exchange(const HttpRequest& request,
+                                                 const ChunkHandler* on_chunk,
+                                                 const CancelToken* cancel,
+                                                 std::chrono::milliseconds idle_timeout) {
+  namespace http = web::http;
+  http::http_request message(request.method);
+  std::string content_type = "application/json";
+  try {
+    message.set_request_uri(web::uri(request.path_and_query));
+    for (const auto& [name, value] : request.headers) {
+      if (Lower(name) == "content-type") {
+        content_type = value;
+      } else {
+        message.headers().add(name, value);
+      }
+    }
+    if (!message.headers().has("Accept")) message.headers().add("Accept", "application/json");
+    if (!message.headers().has("User-Agent")) message.headers().add("User-Agent", user_agent_);
+    // cpprest uses the Host header, when present, for SNI and the verified name.
+    if (!tls_server_name_.empty()) message.headers().add("Host", tls_server_name_);
+    if (token_) {
+      auto token = token_->Token();
+      if (!token.ok()) return token.error();
+      message.headers().add("Authorization", "Bearer " + token.value());
+    }
+    if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
+        request.method == "PATCH") {
+      message.set_body(request.body, content_type);
+    }
+  } catch (const std::exception& e) {
+    return Describe(request, ErrorKind::kInvalid, std::string("bad request: ") + e.what());
+  }
+
+  pplx::cancellation_token_source abort;  // Cancelling closes the connection.
+  const SteadyTime start = steady_clock::now();
+  const SteadyTime request_deadline = start + request.timeout;
+  pplx::task<http::http_response> response_task;
+  try {
+    response_task = client_.request(message, abort.get_token());
+  } catch (const std::exception& e) {
+    return Describe(request, ErrorKind::kUnavailable, e.what());
+  }
+  switch (WaitFor(response_task, request_deadline, cancel)) {
+    case Waited::kDone:
+      break;
+    case Waited::kDeadline:
+      abort.cancel();
+      return Describe(request, ErrorKind::kTimeout,
+                      "no response within " + Millis(request.timeout));
+    case Waited::kCancelled:
+      abort.cancel();
+      return Describe(request, ErrorKind::kCancelled, "cancelled");
+  }
+
+  HttpResponse out;
+  http::http_response response;
+  try {
+    response = response_task.get();
+    out.status = response.status_code();
+    for (const auto& [name, value] : response.headers()) out.headers[Lower(name)] = value;
+  } catch (const http::http_exception& e) {
+    const bool timed_out = e.error_code() == std::errc::timed_out;
+    return Describe(request, timed_out ? ErrorKind::kTimeout : ErrorKind::kUnavailable, e.what());
+  } catch (const std::exception& e) {
+    return Describe(request, ErrorKind::kUnavailable, e.what());
+  }
+
+  // A stream hands a 200 body to on_chunk; any other status is an error body
+  // read whole (within the request timeout, counted from now).
+  const bool streaming = on_chunk != nullptr && out.status == 200;
+  SteadyTime deadline = streaming             ? steady_clock::now() + idle_timeout
+                        : on_chunk != nullptr ? steady_clock::now() + request.timeout
+                                              : request_deadline;
+  // Shared with the read continuations so an abandoned read never writes
+  // into freed memory.
+  auto buffer = std::make_shared<std::vector<uint8_t>>(kReadBufferSize);
+  auto body = response.body().streambuf();
+  while (true) {
+    pplx::task<size_t> first;
+    try {
+      first = body.getn(buffer->data(), 1);  // Completes when a byte (or EOF) arrives.
+    } catch (const std::exception& e) {
+      abort.cancel();
+      return Describe(request, ErrorKind::kUnavailable, e.what());
+    }
+    first.then([buffer](pplx::task<size_t> done) {
+      try {
+        done.get();
+      } catch (...) {  // Observed; reported below if the read is still wanted.
+      }
+    });
+    switch (WaitFor(first, deadline, cancel)) {
+      case Waited::kDone:
+        break;
+      case Waited::kDeadline:
+        abort.cancel();
+        return Describe(request, ErrorKind::kTimeout,
+                        streaming ? "stream idle for " + Millis(idle_timeout)
+                                  : "response body not received within " + Millis(request.timeout));
+      case Waited::kCancelled:
+        abort.cancel();
+        return Describe(request, ErrorKind::kCancelled, "cancelled");
+    }
+    size_t n = 0;
+    try {
+      n = first.get();
+      if (n == 0) break;  // End of body.
+      const size_t more = std::min<size_t>(body.in_avail(), buffer->size() - 1);
+      if (more > 0) n += body.getn(buffer->data() + 1, more).get();  // Already buffered.
+    } catch (const http::http_exception& e) {
+      const bool timed_out = e.error_code() == std::errc::timed_out;
+      return Describe(request, timed_out ? ErrorKind::kTimeout : ErrorKind::kUnavailable,
+                      std::string("reading body: ") + e.what());
+    } catch (const std::exception& e) {
+      return Describe(request, ErrorKind::kUnavailable, std::string("reading body: ") + e.what());
+    }
+    const std::string_view chunk(reinterpret_cast<const char*>(buffer->data()), n);
+    if (streaming) {
+      if (!(*on_chunk)(chunk)) {
+        abort.cancel();  // The rest of the stream is unwanted: drop the connection.
+        return out;
+      }
+      deadline = steady_clock::now() + idle_timeout;
+    } else {
+      out.body.append(chunk);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HttpClient>> MakeCpprestHttpClient(const ClientConfig& config,
+                                                          const CpprestOptions& options) {
+  if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {
+    return Error::Invalid("server \"" + config.server + "\" is not an http(s) URL");
+  }
+  if (!web::uri::validate(config.server)) {
+    return Error::Invalid("server \"" + config.server + "\" is not a valid URL");
+  }
+  auto tls = std::make_shared<const TlsMaterial>(
+      TlsMaterial{config.ca_pem, config.client_certificate_pem, config.client_key_pem});
+  // Load the material once now so bad PEM fails here, with a clear message.
+  try {
+    boost::asio::ssl::context probe(boost::asio::ssl::context::tls_client);
+    ConfigureTls(probe, *tls);
+  } catch (const std::exception& e) {
+    return Error::Invalid(std::string("TLS configuration for ") + config.server + ": " + e.what());
+  }
+  web::http::client::http_client_config http_config;
+  http_config.set_timeout(options.socket_timeout);
+  http_config.set_validate_certificates(!config.insecure_skip_tls_verify);
+  http_config.set_ssl_context_callback(
+      [tls](boost::asio::ssl::context& ctx) { ConfigureTls(ctx, *tls); });
+  try {
+    return std::unique_ptr<HttpClient>(std::make_unique<CpprestHttpClient>(config, http_config));
+  } catch (const std::exception& e) {
+    return Error::Invalid("server \"" + config.server + "\": " + e.what());
+  }
+}
+
+}  // namespace nodeguard::kube

@@ -1,0 +1,147 @@
+// Node -> kube::Node: labels, nodeguard.io/ annotations, unschedulable,
+// taints, conditions, capacity and allocatable, node info.
+
+#include <string>
+#include <string_view>
+
+#include "kube/decode.h"
+#include "kube/decode_json.h"
+
+namespace nodeguard::kube {
+namespace json {
+namespace {
+
+using simdjson::SUCCESS;
+
+constexpr std::string_view kNodeguardPrefix = "nodeguard.io/";
+
+error_code ReadTaint(od::value& v, Taint& taint, Problems& problems) {
+  std::string effect;
+  SIMDJSON_TRY(ForEachField(v, [&](od::field& f) -> error_code {
+    od::raw_json_string key = f.key();
+    if (key == "key") return ReadString(f.value(), taint.key);
+    if (key == "value") return ReadString(f.value(), taint.value);
+    if (key == "effect") return ReadString(f.value(), effect);
+    if (key == "timeAdded") return ReadTime(f.value(), taint.time_added, problems, "timeAdded");
+    return SUCCESS;
+  }));
+  if (effect == "NoSchedule") {
+    taint.effect = TaintEffect::kNoSchedule;
+  } else if (effect == "PreferNoSchedule") {
+    taint.effect = TaintEffect::kPreferNoSchedule;
+  } else if (effect == "NoExecute") {
+    taint.effect = TaintEffect::kNoExecute;
+  } else {
+    problems.Flag("spec.taints", "unknown effect \"" + effect + "\"");
+  }
+  return SUCCESS;
+}
+
+error_code ReadCondition(od::value& v, NodeCondition& c, Problems& problems) {
+  return ForEachField(v, [&](od::field& f) -> error_code {
+    od::raw_json_string key = f.key();
+    if (key == "type") return ReadString(f.value(), c.type);
+    if (key == "status") {
+      std::string s;
+      SIMDJSON_TRY(ReadString(f.value(), s));
+      c.status = s == "True"    ? ConditionStatus::kTrue
+                 : s == "False" ? ConditionStatus::kFalse
+                                : ConditionStatus::kUnknown;
+      return SUCCESS;
+    }
+    if (key == "reason") return ReadString(f.value(), c.reason);
+    if (key == "message") return ReadString(f.value(), c.message);
+    if (key == "lastHeartbeatTime") {
+      return ReadTime(f.value(), c.last_heartbeat_time, problems, "lastHeartbeatTime");
+    }
+    if (key == "lastTransitionTime") {
+      return ReadTime(f.value(), c.last_transition_time, problems, "lastTransitionTime");
+    }
+    return SUCCESS;
+  });
+}
+
+error_code ReadResources(od::value& v, NodeResources& r, Problems& problems,
+                         std::string_view field) {
+  return ForEachField(v, [&](od::field& f) -> error_code {
+    od::raw_json_string key = f.key();
+    if (key == "cpu") return ReadQuantity(f.value(), r.cpu_millis, true, problems, field);
+    if (key == "memory") return ReadQuantity(f.value(), r.memory_bytes, false, problems, field);
+    if (key == "ephemeral-storage") {
+      return ReadQuantity(f.value(), r.ephemeral_storage_bytes, false, problems, field);
+    }
+    if (key == "pods") return ReadQuantity(f.value(), r.pods, false, problems, field);
+    return SUCCESS;
+  });
+}
+
+error_code ReadNodeSpec(od::value& v, Node& node, Problems& problems) {
+  return ForEachField(v, [&](od::field& f) -> error_code {
+    od::raw_json_string key = f.key();
+    if (key == "unschedulable") return ReadBool(f.value(), node.unschedulable);
+    if (key == "taints") {
+      return ForEachElement(f.value(), [&](od::value& t) {
+        return ReadTaint(t, node.taints.emplace_back(), problems);
+      });
+    }
+    return SUCCESS;
+  });
+}
+
+error_code ReadNodeStatus(od::value& v, Node& node, Problems& problems) {
+  return ForEachField(v, [&](od::field& f) -> error_code {
+    od::raw_json_string key = f.key();
+    if (key == "capacity") return ReadResources(f.value(), node.capacity, problems, "capacity");
+    if (key == "allocatable") {
+      return ReadResources(f.value(), node.allocatable, problems, "allocatable");
+    }
+    if (key == "conditions") {
+      return ForEachElement(f.value(), [&](od::value& c) {
+        return ReadCondition(c, node.conditions.emplace_back(), problems);
+      });
+    }
+    if (key == "nodeInfo") {
+      return ForEachField(f.value(), [&](od::field& i) -> error_code {
+        od::raw_json_string k = i.key();
+        if (k == "bootID") return ReadString(i.value(), node.boot_id);
+        if (k == "containerRuntimeVersion") {
+          return ReadString(i.value(), node.container_runtime_version);
+        }
+        if (k == "kubeletVersion") return ReadString(i.value(), node.kubelet_version);
+        return SUCCESS;
+      });
+    }
+    return SUCCESS;
+  });
+}
+
+}  // namespace
+
+template <>
+struct ObjectDecoder<Node> {
+  static error_code Decode(od::value& v, Node& node, Problems& problems) {
+    SIMDJSON_TRY(ForEachField(v, [&](od::field& f) -> error_code {
+      od::raw_json_string key = f.key();
+      if (key == "metadata") {
+        return ReadMeta(f.value(), node.meta, problems, [&](od::field& extra) -> error_code {
+          if (extra.key() == "labels") return ReadStringMap(extra.value(), node.labels);
+          if (extra.key() == "annotations") {
+            return ReadStringMap(extra.value(), node.nodeguard_annotations, kNodeguardPrefix);
+          }
+          return SUCCESS;
+        });
+      }
+      if (key == "spec") return ReadNodeSpec(f.value(), node, problems);
+      if (key == "status") return ReadNodeStatus(f.value(), node, problems);
+      return SUCCESS;
+    }));
+    if (node.meta.name.empty()) problems.Flag("metadata.name", "missing");
+    return SUCCESS;
+  }
+};
+
+}  // namespace json
+
+NODEGUARD_KUBE_INSTANTIATE_DECODERS(Node)
+
+}  // namespace nodeguard::kube

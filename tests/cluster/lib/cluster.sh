@@ -55,18 +55,20 @@ ng_kubectl_path() {
   fi
 }
 
-# ng_free_ports N: N distinct free TCP ports on 127.0.0.1, below the kernel's
-# ephemeral range so outgoing connections cannot take them before the
-# components bind. Callers hold the ports lock until their servers listen.
+# ng_free_ports N [TAKEN...]: N distinct free TCP ports on 127.0.0.1, none of
+# TAKEN, below the kernel's ephemeral range so outgoing connections cannot
+# take them before the components bind. Callers pass the ports other clusters
+# recorded (they may not listen yet) and choose under a lock.
 ng_free_ports() {
-  python3 - "$1" <<'PY'
+  python3 - "$@" <<'PY'
 import random, socket, sys
 n = int(sys.argv[1])
+taken = {int(p) for p in sys.argv[2:] if p.isdigit()}
 try:
     low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 except OSError:
     low = 32768
-candidates = list(range(20000, max(low, 20001)))
+candidates = [p for p in range(20000, max(low, 20001)) if p not in taken]
 random.shuffle(candidates)
 found, held = [], []
 for port in candidates:

@@ -146,7 +146,10 @@ void CheckPodDensity(Checker& c, const PodDensitySpec& d) {
   if (d.enabled && !d.max_pods && !d.max_pods_per_core) {
     c.Fail(p, "set maxPods, maxPodsPerCore or both: an enabled podDensity needs a cap");
   }
-  if (d.max_pods && !d.release_below.percent) {
+  // Cross-field rules only against a maxPods within its bounds: the API
+  // server skips its CEL rules while a field breaks its schema, and so do we.
+  const bool max_pods_valid = d.max_pods && *d.max_pods >= 1 && *d.max_pods <= 1000;
+  if (max_pods_valid && !d.release_below.percent) {
     if (d.release_below.value >= *d.max_pods) {
       c.Fail(p + ".releaseBelow",
              "releaseBelow must be below maxPods (the cap), so the taint is removed only after the "
@@ -158,7 +161,7 @@ void CheckPodDensity(Checker& c, const PodDensitySpec& d) {
              "is added), or the taint would flap");
     }
   }
-  if (d.max_pods && d.taint_ahead >= *d.max_pods) {
+  if (max_pods_valid && d.taint_ahead >= *d.max_pods) {
     c.Fail(p + ".taintAhead", "taintAhead must be below maxPods");
   }
 }

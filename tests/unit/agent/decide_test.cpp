@@ -1,0 +1,399 @@
+#include "agent/decide.h"
+
+#include <gtest/gtest.h>
+
+#include "common/time.h"
+
+namespace nodeguard::agent {
+namespace {
+
+using remediation::EncodeAgentRequest;
+using remediation::EncodeAgentStatus;
+
+const WallTime kNow = *ParseRfc3339("2026-11-27T14:31:40Z");
+const WallTime kRequestedAt = *ParseRfc3339("2026-11-27T14:31:39Z");
+const WallTime kStartedAt = *ParseRfc3339("2026-11-27T14:20:00Z");
+
+std::string Request(const std::string& id, AgentAction action,
+                    WallTime requested_at = kRequestedAt) {
+  return EncodeAgentRequest(AgentRequest{id, action, requested_at, "nodeguard/test"});
+}
+
+std::string Status(const std::string& id, AgentState state, const std::string& boot_id = "boot-a") {
+  AgentStatus s;
+  s.id = id;
+  s.state = state;
+  s.boot_id = boot_id;
+  s.message = "recorded";
+  s.started_at = kStartedAt;
+  return EncodeAgentStatus(s);
+}
+
+struct Case {
+  const char* name;
+  std::optional<std::string> request;
+  std::optional<std::string> status;
+  std::string boot_id = "boot-a";
+  std::map<std::string, LocalStage> local = {};
+  DecideOptions options = {};
+  // Expected:
+  DecisionKind kind;
+  std::optional<AgentState> state = std::nullopt;  // Of decision.status, unless kNothing.
+  std::string status_id = "";                      // Of decision.status, unless kNothing.
+  std::string message_has = "";                    // Substring of decision.status.message.
+};
+
+DecideOptions WithoutReboot() {
+  DecideOptions o;
+  o.enabled_actions = {AgentAction::kRestartContainerRuntime, AgentAction::kRestartKubelet};
+  return o;
+}
+
+DecideOptions NoAgeLimit() {
+  DecideOptions o;
+  o.max_request_age = std::chrono::seconds(0);
+  return o;
+}
+
+const AgentAction kRuntime = AgentAction::kRestartContainerRuntime;
+const AgentAction kKubelet = AgentAction::kRestartKubelet;
+const AgentAction kReboot = AgentAction::kReboot;
+
+std::vector<Case> Cases() {
+  return {
+      // ------------------------------------------------ nothing to do
+      {.name = "no request",
+       .request = std::nullopt,
+       .status = std::nullopt,
+       .kind = DecisionKind::kNothing},
+      {.name = "no request, old status",
+       .request = std::nullopt,
+       .status = Status("r1", AgentState::kDone),
+       .kind = DecisionKind::kNothing},
+
+      // ------------------------------------------------ new requests
+      {.name = "new request, no status",
+       .request = Request("r1", kKubelet),
+       .status = std::nullopt,
+       .kind = DecisionKind::kExecute,
+       .state = AgentState::kRunning,
+       .status_id = "r1"},
+      {.name = "new request replaces a finished one",
+       .request = Request("r2", kRuntime),
+       .status = Status("r1", AgentState::kDone),
+       .kind = DecisionKind::kExecute,
+       .state = AgentState::kRunning,
+       .status_id = "r2"},
+      {.name = "new request while an older id is still Running",
+       .request = Request("r2", kReboot),
+       .status = Status("r1", AgentState::kRunning),
+       .kind = DecisionKind::kExecute,
+       .state = AgentState::kRunning,
+       .status_id = "r2"},
+
+      // ------------------------------------------------ duplicates: never twice
+      {.name = "duplicate of Done",
+       .request = Request("r1", kKubelet),
+       .status = Status("r1", AgentState::kDone),
+       .kind = DecisionKind::kNothing},
+      {.name = "duplicate of Failed",
+       .request = Request("r1", kReboot),
+       .status = Status("r1", AgentState::kFailed),
+       .kind = DecisionKind::kNothing},
+      {.name = "duplicate of Running in this agent",
+       .request = Request("r1", kKubelet),
+       .status = Status("r1", AgentState::kRunning),
+       .local = {{"r1", LocalStage::kStarted}},
+       .kind = DecisionKind::kNothing},
+      {.name = "duplicate of Accepted in this agent (watch behind)",
+       .request = Request("r1", kKubelet),
+       .status = Status("r1", AgentState::kAccepted),
+       .local = {{"r1", LocalStage::kStarted}},
+       .kind = DecisionKind::kNothing},
+      {.name = "started here, watch still shows the previous status",
+       .request = Request("r2", kKubelet),
+       .status = Status("r1", AgentState::kDone),
+       .local = {{"r2", LocalStage::kStarted}},
+       .kind = DecisionKind::kNothing},
+      {.name = "started here, watch still shows no status",
+       .request = Request("r2", kReboot),
+       .status = std::nullopt,
+       .local = {{"r2", LocalStage::kStarted}},
+       .kind = DecisionKind::kNothing},
+
+      // ------------------------------------------------ agent restarted mid-action
+      {.name = "Running, same boot, unknown to this process (agent restarted)",
+       .request = Request("r1", kRuntime),
+       .status = Status("r1", AgentState::kRunning),
+       .kind = DecisionKind::kReconcile,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "agent restarted while the action was running"},
+      {.name = "Running Reboot, same boot, agent restarted (reboot never happened)",
+       .request = Request("r1", kReboot),
+       .status = Status("r1", AgentState::kRunning),
+       .kind = DecisionKind::kReconcile,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "interrupted"},
+      {.name = "Accepted, same boot, agent restarted before running",
+       .request = Request("r1", kKubelet),
+       .status = Status("r1", AgentState::kAccepted),
+       .kind = DecisionKind::kReconcile,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "restarted before the action started"},
+      {.name = "Running with no recorded bootID counts as the same boot",
+       .request = Request("r1", kReboot),
+       .status = Status("r1", AgentState::kRunning, ""),
+       .kind = DecisionKind::kReconcile,
+       .state = AgentState::kFailed,
+       .status_id = "r1"},
+
+      // ------------------------------------------------ reboots
+      {.name = "Reboot Running, bootID changed: the reboot completed",
+       .request = Request("r1", kReboot),
+       .status = Status("r1", AgentState::kRunning, "boot-a"),
+       .boot_id = "boot-b",
+       .kind = DecisionKind::kReconcile,
+       .state = AgentState::kDone,
+       .status_id = "r1",
+       .message_has = "rebooted (boot id boot-a -> boot-b)"},
+      {.name = "Reboot Running, bootID changed, even while this process ran it (simulate)",
+       .request = Request("r1", kReboot),
+       .status = Status("r1", AgentState::kRunning, "boot-a"),
+       .boot_id = "boot-b",
+       .local = {{"r1", LocalStage::kStarted}},
+       .kind = DecisionKind::kReconcile,
+       .state = AgentState::kDone,
+       .status_id = "r1"},
+      {.name = "restart interrupted by a reboot",
+       .request = Request("r1", kKubelet),
+       .status = Status("r1", AgentState::kRunning, "boot-a"),
+       .boot_id = "boot-b",
+       .kind = DecisionKind::kReconcile,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "interrupted by a reboot"},
+      {.name = "Accepted, then the node rebooted",
+       .request = Request("r1", kReboot),
+       .status = Status("r1", AgentState::kAccepted, "boot-a"),
+       .boot_id = "boot-b",
+       .kind = DecisionKind::kReconcile,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "rebooted before the action started"},
+      {.name = "Reboot Done stays Done after yet another boot",
+       .request = Request("r1", kReboot),
+       .status = Status("r1", AgentState::kDone, "boot-a"),
+       .boot_id = "boot-c",
+       .kind = DecisionKind::kNothing},
+      {.name = "Reboot needs a bootID to be verified",
+       .request = Request("r1", kReboot),
+       .status = std::nullopt,
+       .boot_id = "",
+       .kind = DecisionKind::kRefuse,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "no bootID"},
+      {.name = "restarts do not need a bootID",
+       .request = Request("r1", kKubelet),
+       .status = std::nullopt,
+       .boot_id = "",
+       .kind = DecisionKind::kExecute,
+       .state = AgentState::kRunning,
+       .status_id = "r1"},
+
+      // ------------------------------------------------ status write not confirmed earlier
+      {.name = "our Running write landed late; the command never ran: run it now",
+       .request = Request("r1", kReboot),
+       .status = Status("r1", AgentState::kRunning),
+       .local = {{"r1", LocalStage::kNotStarted}},
+       .kind = DecisionKind::kExecute,
+       .state = AgentState::kRunning,
+       .status_id = "r1"},
+      {.name = "our Accepted landed, Running failed: retry",
+       .request = Request("r1", kKubelet),
+       .status = Status("r1", AgentState::kAccepted),
+       .local = {{"r1", LocalStage::kNotStarted}},
+       .kind = DecisionKind::kExecute,
+       .state = AgentState::kRunning,
+       .status_id = "r1"},
+      {.name = "our write failed; the Node shows nothing: retry",
+       .request = Request("r1", kKubelet),
+       .status = std::nullopt,
+       .local = {{"r1", LocalStage::kNotStarted}},
+       .kind = DecisionKind::kExecute,
+       .state = AgentState::kRunning,
+       .status_id = "r1"},
+      {.name = "never retried once Done",
+       .request = Request("r1", kKubelet),
+       .status = Status("r1", AgentState::kDone),
+       .local = {{"r1", LocalStage::kNotStarted}},
+       .kind = DecisionKind::kNothing},
+
+      // ------------------------------------------------ refusals
+      {.name = "not JSON",
+       .request = std::string("reboot please"),
+       .status = std::nullopt,
+       .kind = DecisionKind::kRefuse,
+       .state = AgentState::kFailed,
+       .status_id = "",
+       .message_has = "malformed request"},
+      {.name = "unknown action, refused under its id",
+       .request = std::string(R"({"id":"r9","action":"FormatDisk",)"
+                              R"("requestedAt":"2026-11-27T14:31:39Z"})"),
+       .status = std::nullopt,
+       .kind = DecisionKind::kRefuse,
+       .state = AgentState::kFailed,
+       .status_id = "r9",
+       .message_has = "unknown action \"FormatDisk\""},
+      {.name = "missing action",
+       .request = std::string(R"({"id":"r9"})"),
+       .status = Status("r1", AgentState::kDone),
+       .kind = DecisionKind::kRefuse,
+       .state = AgentState::kFailed,
+       .status_id = "r9",
+       .message_has = "action"},
+      {.name = "bad id syntax is refused without an id",
+       .request = std::string(R"({"id":"r 1; reboot","action":"Reboot",)"
+                              R"("requestedAt":"2026-11-27T14:31:39Z"})"),
+       .status = std::nullopt,
+       .kind = DecisionKind::kRefuse,
+       .state = AgentState::kFailed,
+       .status_id = ""},
+      {.name = "bad requestedAt",
+       .request = std::string(R"({"id":"r9","action":"Reboot",)"
+                              R"("requestedAt":"yesterday"})"),
+       .status = std::nullopt,
+       .kind = DecisionKind::kRefuse,
+       .state = AgentState::kFailed,
+       .status_id = "r9"},
+      {.name = "refusal already written (id-less)",
+       .request = std::string("garbage"),
+       .status = Status("", AgentState::kFailed),
+       .kind = DecisionKind::kNothing},
+      {.name = "refusal already written (with id)",
+       .request = std::string(R"({"id":"r9","action":"FormatDisk",)"
+                              R"("requestedAt":"2026-11-27T14:31:39Z"})"),
+       .status = Status("r9", AgentState::kFailed),
+       .kind = DecisionKind::kNothing},
+      {.name = "unreadable status: refuse rather than risk a second run",
+       .request = Request("r1", kReboot),
+       .status = std::string("{not json"),
+       .kind = DecisionKind::kRefuse,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "status annotation is unreadable"},
+      {.name = "unreadable status, but this process started the id",
+       .request = Request("r1", kReboot),
+       .status = std::string("{not json"),
+       .local = {{"r1", LocalStage::kStarted}},
+       .kind = DecisionKind::kNothing},
+      {.name = "stale request",
+       .request = Request("r1", kReboot, kNow - std::chrono::hours(2)),
+       .status = std::nullopt,
+       .kind = DecisionKind::kRefuse,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "stale request"},
+      {.name = "stale request accepted when the age check is off",
+       .request = Request("r1", kReboot, kNow - std::chrono::hours(2)),
+       .status = std::nullopt,
+       .options = NoAgeLimit(),
+       .kind = DecisionKind::kExecute,
+       .state = AgentState::kRunning,
+       .status_id = "r1"},
+      {.name = "disabled action",
+       .request = Request("r1", kReboot),
+       .status = std::nullopt,
+       .options = WithoutReboot(),
+       .kind = DecisionKind::kRefuse,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "disabled"},
+  };
+}
+
+TEST(Decide, Table) {
+  for (const Case& c : Cases()) {
+    SCOPED_TRACE(c.name);
+    AgentObservation observed{c.request, c.status, c.boot_id, kNow};
+    LocalView local{c.local};
+    Decision d = Decide(observed, local, c.options);
+    EXPECT_EQ(d.kind, c.kind) << DecisionKindName(d.kind) << ": " << d.reason;
+    EXPECT_FALSE(d.reason.empty());
+    if (c.kind == DecisionKind::kNothing || d.kind != c.kind) continue;
+    ASSERT_TRUE(c.state.has_value());
+    EXPECT_EQ(d.status.state, *c.state);
+    EXPECT_EQ(d.status.id, c.status_id);
+    EXPECT_NE(d.status.message.find(c.message_has), std::string::npos) << d.status.message;
+    // Every status the agent writes must be readable by the controller.
+    auto round_trip = remediation::DecodeAgentStatus(EncodeAgentStatus(d.status));
+    ASSERT_TRUE(round_trip.ok()) << round_trip.error().message;
+    if (c.kind == DecisionKind::kRefuse || c.kind == DecisionKind::kReconcile) {
+      EXPECT_EQ(d.status.finished_at, kNow);
+      EXPECT_FALSE(d.request.has_value());
+    }
+    if (c.kind == DecisionKind::kExecute) {
+      ASSERT_TRUE(d.request.has_value());
+      EXPECT_EQ(d.request->id, c.status_id);
+      EXPECT_EQ(d.accepted.state, AgentState::kAccepted);
+      EXPECT_EQ(d.accepted.id, c.status_id);
+      EXPECT_EQ(d.status.boot_id, c.boot_id);
+      EXPECT_EQ(d.status.started_at, kNow);
+      EXPECT_FALSE(d.status.finished_at.has_value());
+    }
+  }
+}
+
+TEST(Decide, RebootDoneKeepsTheRecordedBootAndStart) {
+  AgentObservation observed{Request("r1", kReboot), Status("r1", AgentState::kRunning, "boot-a"),
+                            "boot-b", kNow};
+  Decision d = Decide(observed, LocalView{});
+  ASSERT_EQ(d.kind, DecisionKind::kReconcile);
+  EXPECT_EQ(d.status.state, AgentState::kDone);
+  EXPECT_EQ(d.status.boot_id, "boot-a");  // The boot the request was accepted in.
+  EXPECT_EQ(d.status.started_at, kStartedAt);
+  EXPECT_EQ(d.status.finished_at, kNow);
+}
+
+// The decision is a function of its inputs only.
+TEST(Decide, IsDeterministic) {
+  for (const Case& c : Cases()) {
+    AgentObservation observed{c.request, c.status, c.boot_id, kNow};
+    LocalView local{c.local};
+    Decision a = Decide(observed, local, c.options);
+    Decision b = Decide(observed, local, c.options);
+    EXPECT_EQ(a.kind, b.kind) << c.name;
+    EXPECT_EQ(a.status, b.status) << c.name;
+    EXPECT_EQ(a.reason, b.reason) << c.name;
+  }
+}
+
+// Whatever the agent writes, deciding again on the Node with that write (by a
+// new process, with an empty LocalView) never executes the same id again.
+TEST(Decide, AWrittenStatusIsNeverExecutedAgainByANewProcess) {
+  for (AgentAction action : {kRuntime, kKubelet, kReboot}) {
+    AgentObservation observed{Request("r1", action), std::nullopt, "boot-a", kNow};
+    Decision first = Decide(observed, LocalView{});
+    ASSERT_EQ(first.kind, DecisionKind::kExecute);
+    for (const AgentStatus& written : {first.accepted, first.status}) {
+      for (const char* boot : {"boot-a", "boot-b"}) {
+        AgentObservation later{Request("r1", action), EncodeAgentStatus(written), boot, kNow};
+        Decision again = Decide(later, LocalView{});
+        EXPECT_NE(again.kind, DecisionKind::kExecute)
+            << remediation::AgentActionName(action) << " after "
+            << remediation::AgentStateName(written.state) << " on " << boot;
+        // And the final answer it writes is itself never executed again.
+        if (again.kind == DecisionKind::kReconcile) {
+          AgentObservation last{Request("r1", action), EncodeAgentStatus(again.status), boot, kNow};
+          EXPECT_EQ(Decide(last, LocalView{}).kind, DecisionKind::kNothing);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nodeguard::agent

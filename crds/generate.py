@@ -220,7 +220,7 @@ POD_DENSITY = obj(
     "cap.",
     {
         "enabled": boolean("Whether the cap is enforced. Set to false to keep the settings but "
-                           "stop tainting (existing taints are removed).", default=True),
+                           "stop capping.", default=True),
         "maxPods": integer("The most pods a selected node may run. At least one of `maxPods` and "
                            "`maxPodsPerCore` is required when enabled.", minimum=1, maximum=1000),
         "maxPodsPerCore": integer("The most pods per CPU core of the node's capacity (like the "
@@ -696,7 +696,7 @@ def _constraints(s):
         c.append(f"at most {s['maxItems']} items")
     if s.get("x-kubernetes-list-type") == "set":
         c.append("no duplicates")
-    if "maxLength" in s and s.get("_doc_type") not in ("duration",):
+    if "maxLength" in s and s.get("_doc_type") not in ("duration", "int or percent"):
         c.append(f"at most {s['maxLength']} characters")
     if "pattern" in s and s.get("_doc_type") != "duration":
         c.append(f"matches `{s['pattern']}`")

@@ -655,8 +655,9 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
     const bool unhealthy = obs.health.verdict == Verdict::kUnhealthy;
 
     if (!obs.state_error.empty()) {
-      ns.SetHold(Hold::kMalformedState, "unreadable " + std::string(kRemediationAnnotation) +
-                                         " annotation, not acting on the node: " + obs.state_error);
+      ns.SetHold(Hold::kMalformedState,
+                 "unreadable " + std::string(kRemediationAnnotation) +
+                     " annotation, not acting on the node: " + obs.state_error);
       out.malformed.push_back(d.node);
       continue;
     }
@@ -673,7 +674,7 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
     if (obs.state && obs.state->phase == Phase::kFailed && obs.state->cordoned_by_us &&
         obs.node->unschedulable) {
       ns.SetHold(Hold::kFailedAwaitingHuman,
-              "remediation failed; nodeguard's cordon stays until a person uncordons the node");
+                 "remediation failed; nodeguard's cordon stays until a person uncordons the node");
       out.failed.push_back(d.node);
       continue;
     }

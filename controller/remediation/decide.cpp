@@ -281,7 +281,9 @@ void NodeStep::Advance(RemediationState s) {
             Note(s.message);
             MinRequeue(d_.requeue_after, step_.spec.action_timeout);
           } else {
+            const std::string drained = obs_.drain.message.empty() ? "drained" : obs_.drain.message;
             EnterRung(std::move(s), 0, "");
+            Event(EventType::kNormal, "Drained", drained);
           }
           return;
         case DrainObservation::kTimedOut:
@@ -820,6 +822,9 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
         !(d.state && !IsTerminal(d.state->phase)))
       continue;
     if (d.requeue_after) MinRequeue(out.requeue_after, *d.requeue_after);
+    if (d.state && d.state->phase != Phase::kPending && !IsTerminal(d.state->phase)) {
+      out.remediations.push_back(ToStatus(d.node, *d.state));
+    }
     out.nodes.push_back(std::move(d));
   }
   return out;

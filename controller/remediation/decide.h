@@ -205,6 +205,9 @@ struct PolicyDecision {
   std::vector<NodeDecision> nodes;        // Sorted by node name; only nodes with something to say.
   std::vector<Intent> policy_events;      // kEmitEvent on the policy (StormDetected/StormCleared).
   std::optional<Duration> requeue_after;  // Earliest of the nodes' requeues.
+  // status.remediations: this policy's started, unfinished remediations as
+  // they will be after this step, by node name.
+  std::vector<api::RemediationStatus> remediations;
 
   // Nodes by hold, for status and Events.
   std::vector<std::string> cordoned_by_person;

@@ -491,7 +491,12 @@ TEST(Decide, FullLadderRestartKubeletThenRebootWithVerification) {
   d = w.StepAndApply();
   EXPECT_EQ(Summary(d, "w04"),
             (Strings{"WriteState:ActionRequested", "RequestAgentAction:RestartKubelet:" + id + "-1",
-                     "Event:ActionRequested"}));
+                     "Event:ActionRequested", "Event:Drained"}));
+  EXPECT_EQ(d.Find("w04")->intents[3].message, "drained 7 pods");
+  ASSERT_EQ(d.remediations.size(), 1u);
+  EXPECT_EQ(d.remediations[0].node, "w04");
+  EXPECT_EQ(d.remediations[0].phase, api::RemediationPhase::kActing);
+  EXPECT_EQ(d.remediations[0].action, RemediationAction::kRestartKubelet);
   auto s = w.State("w04");
   EXPECT_EQ(s->boot_id_before, "boot-w04-0");
   EXPECT_EQ(s->request_id, id + "-1");
@@ -640,8 +645,8 @@ TEST(Decide, ExternalRungOnlyAnnotatesAndWaits) {
   w.StepAndApply();
   w.FinishDrain("w01");
   PolicyDecision d = w.StepAndApply();
-  EXPECT_EQ(Summary(d, "w01"),
-            (Strings{"WriteState:ActionRequested", "Event:ExternalRemediationRequested"}));
+  EXPECT_EQ(Summary(d, "w01"), (Strings{"WriteState:ActionRequested",
+                                        "Event:ExternalRemediationRequested", "Event:Drained"}));
   EXPECT_EQ(w.State("w01")->action, RemediationAction::kExternal);
   EXPECT_EQ(w.State("w01")->request_id, "");
   EXPECT_FALSE(w.Request("w01").has_value());

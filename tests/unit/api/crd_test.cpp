@@ -105,6 +105,46 @@ TEST(SpecConsistency, ABlockWrittenOnlyToDisableItIsItsAbsentForm) {
   EXPECT_FALSE(EncodeSpec(DecodeClean(spec)).contains("podDensity"));
 }
 
+// tests/testdata/api/defaulting-cases.json: specs and what the API server
+// stored for them (captured from a real server; the integration test checks
+// the server still stores exactly that).
+struct DefaultingCase {
+  std::string name;
+  json spec;
+  json defaulted;
+};
+
+void PrintTo(const DefaultingCase& c, std::ostream* os) { *os << c.name; }
+
+std::vector<DefaultingCase> LoadDefaultingCases() {
+  const json cases = json::parse(
+      testing::ReadFile(std::string(NODEGUARD_TESTDATA_DIR) + "/api/defaulting-cases.json"));
+  std::vector<DefaultingCase> out;
+  for (const json& c : cases) out.push_back({c.at("name"), c.at("spec"), c.at("defaulted")});
+  return out;
+}
+
+class ServerDefaultingTest : public ::testing::TestWithParam<DefaultingCase> {};
+
+TEST_P(ServerDefaultingTest, TheTestsDefaultingIsTheServers) {
+  EXPECT_EQ(testing::ApplyDefaults(GetParam().spec, testing::SpecSchema()), GetParam().defaulted);
+}
+
+TEST_P(ServerDefaultingTest, CppReadsWhatTheServerStores) {
+  EXPECT_EQ(DecodeClean(GetParam().defaulted), DecodeClean(GetParam().spec));
+  EXPECT_EQ(NormalizeDurations(EncodeSpec(DecodeClean(GetParam().spec))),
+            NormalizeDurations(GetParam().defaulted));
+}
+
+INSTANTIATE_TEST_SUITE_P(Captured, ServerDefaultingTest, ::testing::ValuesIn(LoadDefaultingCases()),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param.name;
+                           for (char& ch : n) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return n;
+                         });
+
 // ---------------------------------------------------------------- samples
 
 std::vector<std::string> SampleFiles() {

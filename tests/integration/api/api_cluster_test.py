@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""Acceptance tests of the NodeHealthPolicy API against a real API server.
+
+Run by CTest with the "cluster" fixture (tests/integration/api/CMakeLists.txt),
+one subcommand per test:
+
+  install-crd            the CRD installs and is Established with its names
+  cleanup                deletes the policies these tests created (label nodeguard.io/test=api)
+  sample FILE            a manifests/samples file applies and reads back valid
+  explain                `kubectl explain nodehealthpolicy.spec.podDensity` prints the descriptions
+  printer-columns        `kubectl get nhp` shows the printer columns, filled from status
+  status                 the status nodeguard writes (tests/testdata/api/status-example.json)
+                         is accepted by the status subresource unchanged
+  defaults NAME          a case of tests/testdata/api/defaulting-cases.json reads back defaulted
+  invalid NAME           a case of tests/testdata/api/invalid-specs.json is rejected, naming
+                         the field and the rule
+
+Environment: KUBECONFIG (set by the fixture); NODEGUARD_CLUSTER_BIN, else the
+pinned kubectl from tests/cluster/build-components.sh, else kubectl on PATH.
+Only the Python standard library is used.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+CRD = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
+TESTDATA = os.path.join(ROOT, "tests", "testdata", "api")
+SAMPLES = os.path.join(ROOT, "manifests", "samples")
+CRD_NAME = "nodehealthpolicies.nodeguard.io"
+TEST_LABEL = "nodeguard.io/test"
+
+
+def fail(message):
+    print("FAIL: " + message, file=sys.stderr)
+    sys.exit(1)
+
+
+def kubectl_path():
+    bin_dir = os.environ.get("NODEGUARD_CLUSTER_BIN")
+    if not bin_dir:
+        script = os.path.join(ROOT, "tests", "cluster", "build-components.sh")
+        try:
+            out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
+            bin_dir = out.strip().splitlines()[-1]
+        except (OSError, subprocess.CalledProcessError, IndexError):
+            bin_dir = ""
+    if bin_dir and os.access(os.path.join(bin_dir, "kubectl"), os.X_OK):
+        return os.path.join(bin_dir, "kubectl")
+    found = shutil.which("kubectl")
+    if not found:
+        fail("no kubectl: run tests/cluster/build-components.sh")
+    return found
+
+
+KUBECTL = None
+
+
+def kubectl(*args, stdin=None, check=True):
+    global KUBECTL
+    if KUBECTL is None:
+        KUBECTL = kubectl_path()
+    result = subprocess.run([KUBECTL, "--request-timeout=30s", *args], input=stdin,
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        fail(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+             f"{result.stdout}{result.stderr}")
+    return result
+
+
+def policy(name, spec):
+    return {
+        "apiVersion": "nodeguard.io/v1alpha1",
+        "kind": "NodeHealthPolicy",
+        "metadata": {"name": name, "labels": {TEST_LABEL: "api"}},
+        "spec": spec,
+    }
+
+
+def create(obj):
+    kubectl("create", "-f", "-", stdin=json.dumps(obj))
+
+
+def delete(name):
+    kubectl("delete", "nhp", name, "--ignore-not-found", "--wait=false")
+
+
+def get(name):
+    return json.loads(kubectl("get", "nhp", name, "-o", "json").stdout)
+
+
+def manifest_json(path):
+    # Client-side conversion only: YAML to the JSON kubectl would send.
+    out = kubectl("create", "--dry-run=client", "-o", "json", "-f", path).stdout
+    return json.loads(out)
+
+
+def squash(text):
+    return " ".join(text.split())
+
+
+def crd_ready():
+    out = kubectl("get", "crd", CRD_NAME, "-o", "json", check=False)
+    if out.returncode != 0:
+        return None
+    crd = json.loads(out.stdout)
+    conditions = {c["type"]: c["status"] for c in crd.get("status", {}).get("conditions", [])}
+    if conditions.get("Established") == "True" and conditions.get("NamesAccepted") == "True":
+        return crd
+    return None
+
+
+def wait_for(what, predicate, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    fail(f"timed out after {timeout}s waiting for {what}")
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_install_crd():
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", CRD)
+    crd = wait_for("the CRD to be Established", crd_ready)
+    names = crd["status"]["acceptedNames"]
+    for key, want in [("kind", "NodeHealthPolicy"), ("plural", "nodehealthpolicies")]:
+        if names.get(key) != want:
+            fail(f"acceptedNames.{key} is {names.get(key)!r}, want {want!r}")
+    if "nhp" not in names.get("shortNames", []):
+        fail(f"short name nhp not accepted: {names}")
+    if crd["spec"]["scope"] != "Cluster":
+        fail("the CRD is not cluster-scoped")
+    # The resource is served: discovery lists it under its short name.
+    wait_for("nhp in discovery",
+             lambda: "nodehealthpolicies" in kubectl("api-resources", "--api-group=nodeguard.io",
+                                                      "-o", "name", check=False).stdout)
+    kubectl("get", "nhp")
+    print("CRD installed and Established; nhp served")
+
+
+def test_cleanup():
+    kubectl("delete", "nhp", "-l", f"{TEST_LABEL}=api", "--ignore-not-found", "--wait=true")
+
+
+def test_sample(file_name):
+    path = os.path.join(SAMPLES, file_name)
+    doc = manifest_json(path)
+    if doc.get("kind") != "NodeHealthPolicy":
+        fail(f"{file_name} is a {doc.get('kind')}, not a NodeHealthPolicy")
+    original = doc["metadata"]["name"]
+    # A private name, so this test never touches a policy someone else applied.
+    name = "api-it-sample-" + original
+    doc["metadata"] = {"name": name, "labels": {TEST_LABEL: "api"}}
+    delete(name)
+    kubectl("apply", "-f", "-", stdin=json.dumps(doc))
+    try:
+        stored = get(name)
+        for key, value in doc["spec"].items():
+            if key not in stored["spec"]:
+                fail(f"spec.{key} of {file_name} was not stored (pruned?)")
+        # Everything the sample wrote is stored as written (nothing pruned).
+        def contains(have, want, path):
+            if isinstance(want, dict):
+                for k, v in want.items():
+                    if k not in have:
+                        fail(f"{path}.{k} of {file_name} was pruned by the server")
+                    contains(have[k], v, f"{path}.{k}")
+            elif want != have:
+                fail(f"{path} of {file_name} stored as {have!r}, written as {want!r}")
+        contains(stored["spec"], doc["spec"], "spec")
+        print(f"{file_name} ({original}) applies; stored spec: {json.dumps(stored['spec'])}")
+    finally:
+        delete(name)
+
+
+def test_explain():
+    out = kubectl("explain", "nodehealthpolicy.spec.podDensity").stdout
+    text = squash(out)
+    crd = manifest_json(CRD)
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    density = schema["properties"]["spec"]["properties"]["podDensity"]
+    wanted = [("podDensity", density["description"])]
+    wanted += [(name, prop["description"]) for name, prop in density["properties"].items()]
+    for name, description in wanted:
+        if squash(description) not in text:
+            fail(f"kubectl explain does not print the description of {name}:\n"
+                 f"  want: {description}\n--- output:\n{out}")
+    print(f"kubectl explain prints {len(wanted)} descriptions")
+
+
+def test_printer_columns():
+    name = "api-it-columns"
+    delete(name)
+    create(policy(name, {"paused": True}))
+    try:
+        status = json.load(open(os.path.join(TESTDATA, "status-example.json")))
+        kubectl("patch", "nhp", name, "--subresource=status", "--type=merge", "-p",
+                json.dumps({"status": status}))
+        out = kubectl("get", "nhp", name).stdout
+        lines = out.strip().splitlines()
+        header, row = lines[0].split(), lines[1].split()
+        want_header = ["NAME", "NODES", "UNHEALTHY", "CAPPED", "REMEDIATING", "PAUSED", "AGE"]
+        if header != want_header:
+            fail(f"columns are {header}, want {want_header}:\n{out}")
+        values = dict(zip(header, row))
+        want = {"NAME": name, "NODES": str(status["selectedNodes"]),
+                "UNHEALTHY": str(status["unhealthyNodes"]), "CAPPED": str(status["cappedNodes"]),
+                "REMEDIATING": str(status["remediatingNodes"]), "PAUSED": "true"}
+        for column, value in want.items():
+            if values.get(column) != value:
+                fail(f"column {column} shows {values.get(column)!r}, want {value!r}:\n{out}")
+        wide = kubectl("get", "nhp", name, "-o", "wide").stdout.strip().splitlines()
+        wide_values = dict(zip(wide[0].split(), wide[1].split()))
+        if wide_values.get("READY") != "True" or wide_values.get("DRYRUN") != "false":
+            fail(f"-o wide columns READY/DRYRUN wrong:\n{chr(10).join(wide)}")
+        full = kubectl("get", "nodehealthpolicies.nodeguard.io", name).stdout.strip().splitlines()
+        if [line.split()[:-1] for line in full] != [line.split()[:-1] for line in lines]:
+            fail("`get nhp` and `get nodehealthpolicies.nodeguard.io` differ (AGE aside)")
+        print(out)
+    finally:
+        delete(name)
+
+
+def test_status():
+    name = "api-it-status"
+    delete(name)
+    create(policy(name, {}))
+    try:
+        status = json.load(open(os.path.join(TESTDATA, "status-example.json")))
+        # The whole status, as nodeguard's StatusWriter replaces it (PUT /status).
+        obj = get(name)
+        obj["status"] = status
+        kubectl("replace", "--subresource=status", "-f", "-", stdin=json.dumps(obj))
+        stored = get(name)
+        if stored.get("status") != status:
+            fail("the status subresource changed the status nodeguard writes (a field the CRD "
+                 f"does not declare was pruned?):\nwrote  {json.dumps(status, sort_keys=True)}\n"
+                 f"stored {json.dumps(stored.get('status'), sort_keys=True)}")
+        # Status cannot be set through the main resource.
+        stored["status"] = {"selectedNodes": 999}
+        stored["spec"]["paused"] = True
+        kubectl("replace", "-f", "-", stdin=json.dumps(stored))
+        again = get(name)
+        if again["status"] != status or again["spec"]["paused"] is not True:
+            fail("an update of the main resource changed status, or lost the spec change")
+        print("status subresource stores nodeguard's status unchanged")
+    finally:
+        delete(name)
+
+
+def test_defaults(case_name):
+    cases = {c["name"]: c for c in json.load(open(os.path.join(TESTDATA,
+                                                                "defaulting-cases.json")))}
+    case = cases.get(case_name) or fail(f"no defaulting case {case_name!r}")
+    name = "api-it-defaults-" + case_name
+    delete(name)
+    create(policy(name, case["spec"]))
+    try:
+        stored = get(name)["spec"]
+        if stored != case["defaulted"]:
+            fail(f"the server stored\n  {json.dumps(stored, sort_keys=True)}\nwant\n  "
+                 f"{json.dumps(case['defaulted'], sort_keys=True)}")
+        print(f"read back with defaults: {json.dumps(stored, sort_keys=True)}")
+    finally:
+        delete(name)
+
+
+def test_invalid(case_name):
+    cases = {c["name"]: c for c in json.load(open(os.path.join(TESTDATA, "invalid-specs.json")))}
+    case = cases.get(case_name) or fail(f"no invalid case {case_name!r}")
+    doc = policy("api-it-invalid-" + case_name, case["spec"])
+    # Server-side dry run: full admission (defaulting, schema, CEL), nothing stored.
+    result = kubectl("create", "--dry-run=server", "-f", "-", stdin=json.dumps(doc), check=False)
+    output = result.stdout + result.stderr
+    if result.returncode == 0:
+        fail(f"the API server accepted an invalid spec {json.dumps(case['spec'])}:\n{output}")
+    message = case.get("server_message", case.get("message"))
+    field = case["field"] + ":"
+    if not any(field in line and message in line for line in output.splitlines()):
+        fail(f"the rejection does not name {case['field']!r} with {message!r}:\n{output}")
+    print(output.strip())
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    if "KUBECONFIG" not in os.environ:
+        fail("KUBECONFIG is not set: run through ctest (cluster fixture) or export it")
+    command, args = argv[1], argv[2:]
+    tests = {
+        "install-crd": test_install_crd,
+        "cleanup": test_cleanup,
+        "sample": test_sample,
+        "explain": test_explain,
+        "printer-columns": test_printer_columns,
+        "status": test_status,
+        "defaults": test_defaults,
+        "invalid": test_invalid,
+    }
+    if command not in tests:
+        print(__doc__)
+        return 2
+    tests[command](*args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -488,6 +488,11 @@ TEST_F(InformerTest, StopFromAnotherThread) {
   CancelFlag cancel;
   std::thread runner([&] { informer.Run(cancel); });
   EXPECT_TRUE(informer.WaitForSync(cancel));
+  // Let the watch deliver something before stopping it mid-stream.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (informer.stats().bookmarks == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
   informer.Stop();
   runner.join();
   EXPECT_TRUE(informer.HasSynced());

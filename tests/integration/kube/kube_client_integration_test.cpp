@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -44,6 +45,23 @@ std::string RunCommand(const std::string& command) {
   while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
   ::pclose(pipe);
   return out;
+}
+
+// $KUBECTL, else the kubectl built for the fixture's cluster (its cluster.env
+// names the bin directory), else kubectl on PATH.
+std::string Kubectl() {
+  if (const char* k = std::getenv("KUBECTL"); k != nullptr && *k != '\0') return k;
+  if (const char* fixture = std::getenv("NODEGUARD_CLUSTER_FIXTURE_DIR")) {
+    std::ifstream state_file(std::string(fixture) + "/state-dir");
+    std::string state;
+    std::getline(state_file, state);
+    std::ifstream env(state + "/cluster.env");
+    for (std::string line; std::getline(env, line);) {
+      const std::string key = "NODEGUARD_CLUSTER_BIN=";
+      if (line.rfind(key, 0) == 0) return line.substr(key.size()) + "/kubectl";
+    }
+  }
+  return "kubectl";
 }
 
 class ClusterTest : public ::testing::Test {
@@ -145,9 +163,8 @@ TEST_F(ClusterTest, PaginatedListOfTwoThousandObjectsEqualsKubectl) {
   }
   EXPECT_EQ(ours.size(), listed->items.size()) << "duplicates across pages";
 
-  const char* kubectl = std::getenv("KUBECTL");
   const std::string names =
-      RunCommand(std::string(kubectl ? kubectl : "kubectl") + " get configmaps -n " + ns_ +
+      RunCommand(Kubectl() + " get configmaps -n " + ns_ +
                  " -o jsonpath='{range .items[*]}{.metadata.name}{\"\\n\"}{end}'");
   std::set<std::string> theirs;
   size_t start = 0;

@@ -1,0 +1,52 @@
+# nodeguard's image: one image for both modes (`nodeguard controller`,
+# `nodeguard agent`), on Debian bookworm.
+#
+#   docker build -t registry.example.com/nodeguard:0.1.0 \
+#     --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) \
+#     --build-arg SOURCE=https://git.example.com/nodeguard .
+#   (podman build / buildah bud take the same arguments)
+#
+# The runtime stage's packages are listed in manifests/image/runtime-packages.txt
+# and installed by manifests/image/install-runtime.sh; tests/image builds the
+# same filesystem with debootstrap and runs the binary in it as uid 65532
+# (docs/testing.md).
+
+ARG BUILD_IMAGE=debian:bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+# --- build: the README's own dependency script, then CMake (Release, no tests).
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /src
+COPY .ci/install-deps .ci/install-deps
+# No Go: it builds only the local test cluster, not nodeguard.
+RUN NODEGUARD_DEPS_WITHOUT_GO=1 .ci/install-deps \
+ && rm -rf /var/lib/apt/lists/*
+COPY CMakeLists.txt ./
+COPY controller controller
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+      -DNODEGUARD_WERROR=ON \
+ && cmake --build /build --target nodeguard \
+ && strip /build/controller/nodeguard \
+ && /build/controller/nodeguard --version
+
+# --- runtime: bookworm-slim plus the shared libraries nodeguard links.
+FROM ${RUNTIME_IMAGE} AS runtime
+ARG RUNTIME_IMAGE
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=
+LABEL org.opencontainers.image.title="nodeguard" \
+      org.opencontainers.image.description="Caps pod density, remediates PLEG-sick nodes one at a time, flags pods without resource requests" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
+COPY manifests/image/runtime-packages.txt manifests/image/install-runtime.sh /tmp/image/
+RUN /tmp/image/install-runtime.sh /tmp/image/runtime-packages.txt \
+ && rm -rf /tmp/image
+COPY --from=build /build/controller/nodeguard /usr/local/bin/nodeguard
+# The controller runs as this non-root user; the agent's DaemonSet runs the
+# same image as root (it must nsenter into the host).
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/nodeguard"]
+CMD ["controller"]

@@ -9,7 +9,7 @@ JOBS           ?= $(shell nproc)
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNODEGUARD_WERROR=ON
 
-.PHONY: all deps build build-asan test test-unit test-asan test-cluster cluster-components \
+.PHONY: all deps build build-asan test test-unit test-asan test-cluster test-image cluster-components \
         demo demo-down format format-check fuzz bench clean help
 
 all: build
@@ -20,6 +20,7 @@ help:
 	@echo "make deps      install Debian packages (idempotent, as root)"
 	@echo "make build     configure and build into $(BUILD_DIR)/"
 	@echo "make format    apply .clang-format to all C++ sources"
+	@echo "make test-image  the image's runtime filesystem (debootstrap, root) runs nodeguard as non-root"
 
 deps:
 	@.ci/install-deps
@@ -49,6 +50,12 @@ test-asan: build-asan
 
 test-cluster: build cluster-components
 	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
+
+# The image's runtime filesystem (debootstrap + manifests/image/runtime-packages.txt,
+# cached in ~/.cache/nodeguard/image) running this build's binary as uid 65532,
+# then the controller in it against the local cluster. Root only. Not (yet) in `test`.
+test-image: build cluster-components
+	cd $(BUILD_DIR) && ctest -L image --output-on-failure $(CTEST_ARGS)
 
 # Everything CI proves: unit tests, the same under ASan/UBSan, then the suites
 # that run against a real local control plane.

@@ -35,6 +35,13 @@ _finish() {
     echo "--- node state at failure:" >&2
     sim status >&2 || true
     k get nodes -o custom-columns='NAME:.metadata.name,TAINTS:.spec.taints[*].key,UNSCHEDULABLE:.spec.unschedulable' >&2 || true
+    local state f
+    state=$(cat "$NODEGUARD_CLUSTER_FIXTURE_DIR/state-dir" 2>/dev/null || true)
+    for f in "$state"/logs/kube-controller-manager.log "$state"/logs/kwok.log; do
+      [ -f "$f" ] || continue
+      echo "--- last lines of $f (all logs: $NODEGUARD_CLUSTER_FIXTURE_DIR/logs after the run)" >&2
+      tail -n 10 "$f" >&2
+    done
   fi
   for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
     eval "${_cleanups[i]}" >/dev/null 2>&1 || echo "cleanup failed: ${_cleanups[i]}" >&2

@@ -23,6 +23,8 @@ RUN NODEGUARD_DEPS_WITHOUT_GO=1 .ci/install-deps \
  && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
 COPY controller controller
+# Parallel compile jobs (default: the builder's CPUs), e.g. 2 on a shared machine.
+ARG CMAKE_BUILD_PARALLEL_LEVEL
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
       -DNODEGUARD_WERROR=ON \
  && cmake --build /build --target nodeguard \

@@ -35,6 +35,8 @@ Result<WallTime> ParseRfc3339(std::string_view s) {
   year_month_day ymd{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
                      std::chrono::day(static_cast<unsigned>(day))};
   if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return Malformed(s);
+  // WallTime counts nanoseconds in an int64: years outside [1678, 2261] overflow it.
+  if (year < 1678 || year > 2261) return Malformed(s);
 
   size_t pos = 19;
   microseconds frac{0};

@@ -39,5 +39,15 @@ TEST(Rfc3339, FormatsRoundTrip) {
   EXPECT_EQ(FormatRfc3339(WallTime{}), "1970-01-01T00:00:00Z");
 }
 
+// Found by fuzzing the decoders: a year past 2262 overflowed the nanosecond
+// count (undefined behaviour). Out-of-range years are now errors.
+TEST(Rfc3339, RejectsYearsOutsideTheNanosecondRange) {
+  EXPECT_FALSE(ParseRfc3339("4052-11-27T14:52:11Z").ok());
+  EXPECT_FALSE(ParseRfc3339("2262-04-12T00:00:00Z").ok());
+  EXPECT_FALSE(ParseRfc3339("1600-01-01T00:00:00Z").ok());
+  EXPECT_TRUE(ParseRfc3339("2261-12-31T23:59:59Z").ok());
+  EXPECT_TRUE(ParseRfc3339("1678-01-01T00:00:00Z").ok());
+}
+
 }  // namespace
 }  // namespace nodeguard

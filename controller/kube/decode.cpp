@@ -182,16 +182,17 @@ error_code ReadStringMap(od::value& v, Labels& out, std::string_view prefix) {
   return SUCCESS;
 }
 
-error_code ReadStatus(od::value& v, Error& out, int fallback_http_status) {
+error_code ReadStatus(od::object& obj, Error& out, int fallback_http_status, std::string* kind) {
   int64_t code = 0;
   int64_t retry_after = 0;
   std::string reason;
   std::string message;
-  SIMDJSON_TRY(ForEachField(v, [&](od::field& f) -> error_code {
+  SIMDJSON_TRY(ForEachFieldOf(obj, [&](od::field& f) -> error_code {
     od::raw_json_string key = f.key();
     if (key == "code") return ReadInt64(f.value(), code);
     if (key == "reason") return ReadString(f.value(), reason);
     if (key == "message") return ReadString(f.value(), message);
+    if (key == "kind" && kind != nullptr) return ReadString(f.value(), *kind);
     if (key == "details") {
       return ForEachField(f.value(), [&](od::field& d) -> error_code {
         if (d.key() == "retryAfterSeconds") return ReadInt64(d.value(), retry_after);
@@ -260,8 +261,8 @@ bool ParseWatchEventType(std::string_view text, WatchEventType& out) {
 
 template <>
 struct ObjectDecoder<Lease> {
-  static error_code Decode(od::value& v, Lease& lease, Problems& problems) {
-    SIMDJSON_TRY(ForEachField(v, [&](od::field& f) -> error_code {
+  static error_code Decode(od::object& obj, Lease& lease, Problems& problems) {
+    SIMDJSON_TRY(ForEachFieldOf(obj, [&](od::field& f) -> error_code {
       od::raw_json_string key = f.key();
       if (key == "metadata") {
         return ReadMeta(f.value(), lease.meta, problems,
@@ -311,16 +312,11 @@ Error DecodeStatus(std::string_view body, int http_status) {
     error_code code = [&]() -> error_code {
       od::document doc;
       SIMDJSON_TRY(parser.Parse(body, doc));
-      od::value root;
-      SIMDJSON_TRY(doc.get_value().get(root));
-      // Reading twice is cheap for these small bodies and keeps ReadStatus simple.
-      std::string_view kind;
-      if (doc.find_field_unordered("kind").get_string().get(kind) == SUCCESS) {
-        is_status = kind == "Status";
-      }
-      doc.rewind();
-      SIMDJSON_TRY(doc.get_value().get(root));
-      SIMDJSON_TRY(ReadStatus(root, out, http_status));
+      od::object root;
+      SIMDJSON_TRY(doc.get_object().get(root));
+      std::string kind;
+      SIMDJSON_TRY(ReadStatus(root, out, http_status, &kind));
+      is_status = kind == "Status";
       return ExpectEnd(doc);
     }();
     parser.ReleaseIfLarge();

@@ -43,7 +43,9 @@ class Problems {
   std::string first_;
 };
 
-// Specialise: static error_code Decode(od::value& value, T& out, Problems& problems);
+// Specialise: static error_code Decode(od::object& object, T& out, Problems& problems);
+// Objects, not values: simdjson forbids value-level calls such as is_null()
+// on a document's root, so decoders start from an object.
 template <typename T>
 struct ObjectDecoder;
 
@@ -115,14 +117,9 @@ error_code ForEachElement(od::value& v, Each&& each) {
   return simdjson::SUCCESS;
 }
 
-// Calls each(field) for every field of an object (null: none).
+// Calls each(field) for every field of `obj`.
 template <typename Each>
-error_code ForEachField(od::value& v, Each&& each) {
-  bool null = false;
-  SIMDJSON_TRY(v.is_null().get(null));
-  if (null) return simdjson::SUCCESS;
-  od::object obj;
-  SIMDJSON_TRY(v.get_object().get(obj));
+error_code ForEachFieldOf(od::object& obj, Each&& each) {
   for (auto f : obj) {
     SIMDJSON_TRY(f.error());
     od::field& field = f.value_unsafe();
@@ -131,9 +128,30 @@ error_code ForEachField(od::value& v, Each&& each) {
   return simdjson::SUCCESS;
 }
 
+// Calls each(field) for every field of an object value (null: none).
+// REQUIRES: `v` is not a document root.
+template <typename Each>
+error_code ForEachField(od::value& v, Each&& each) {
+  bool null = false;
+  SIMDJSON_TRY(v.is_null().get(null));
+  if (null) return simdjson::SUCCESS;
+  od::object obj;
+  SIMDJSON_TRY(v.get_object().get(obj));
+  return ForEachFieldOf(obj, std::forward<Each>(each));
+}
+
+// Decodes an object value into `out` with ObjectDecoder<T>.
+template <typename T>
+error_code DecodeObjectValue(od::value& v, T& out, Problems& problems) {
+  od::object obj;
+  SIMDJSON_TRY(v.get_object().get(obj));
+  return ObjectDecoder<T>::Decode(obj, out, problems);
+}
+
 // Reads a metav1.Status object into an Error; `fallback_http_status` is used
-// when it carries no code.
-error_code ReadStatus(od::value& v, Error& out, int fallback_http_status);
+// when it carries no code. Stores the object's "kind" in `kind` when given.
+error_code ReadStatus(od::object& obj, Error& out, int fallback_http_status,
+                      std::string* kind = nullptr);
 
 // ---------------------------------------------------------------- documents
 
@@ -166,8 +184,8 @@ Result<T> DecodeObjectImpl(std::string_view json) {
   error_code code = [&]() -> error_code {
     od::document doc;
     SIMDJSON_TRY(parser.Parse(json, doc));
-    od::value root;
-    SIMDJSON_TRY(doc.get_value().get(root));
+    od::object root;
+    SIMDJSON_TRY(doc.get_object().get(root));
     SIMDJSON_TRY(ObjectDecoder<T>::Decode(root, out, problems));
     return ExpectEnd(doc);
   }();
@@ -200,7 +218,7 @@ Result<ObjectList<T>> DecodeListImpl(std::string_view json) {
         SIMDJSON_TRY(ForEachElement(field.value(), [&](od::value& item) -> error_code {
           Problems problems;
           T& out = list.items.emplace_back();
-          SIMDJSON_TRY(ObjectDecoder<T>::Decode(item, out, problems));
+          SIMDJSON_TRY(DecodeObjectValue(item, out, problems));
           if (problems.any()) {
             if (list.skipped_items++ == 0) {
               list.first_skip_reason = out.meta.name + ": " + problems.first();
@@ -229,8 +247,11 @@ Result<WatchEvent<T>> DecodeWatchEventImpl(std::string_view json) {
   bool have_object = false;
   auto read_object = [&](od::value& v) -> error_code {
     switch (event.type) {
-      case WatchEventType::kError:
-        return ReadStatus(v, event.error, 0);
+      case WatchEventType::kError: {
+        od::object status;
+        SIMDJSON_TRY(v.get_object().get(status));
+        return ReadStatus(status, event.error, 0);
+      }
       case WatchEventType::kBookmark: {
         return ForEachField(v, [&](od::field& f) -> error_code {
           if (f.key() != "metadata") return simdjson::SUCCESS;
@@ -242,7 +263,7 @@ Result<WatchEvent<T>> DecodeWatchEventImpl(std::string_view json) {
         });
       }
       default:
-        SIMDJSON_TRY(ObjectDecoder<T>::Decode(v, event.object, problems));
+        SIMDJSON_TRY(DecodeObjectValue(v, event.object, problems));
         event.resource_version = event.object.meta.resource_version;
         return simdjson::SUCCESS;
     }

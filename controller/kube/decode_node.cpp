@@ -119,8 +119,8 @@ error_code ReadNodeStatus(od::value& v, Node& node, Problems& problems) {
 
 template <>
 struct ObjectDecoder<Node> {
-  static error_code Decode(od::value& v, Node& node, Problems& problems) {
-    SIMDJSON_TRY(ForEachField(v, [&](od::field& f) -> error_code {
+  static error_code Decode(od::object& obj, Node& node, Problems& problems) {
+    SIMDJSON_TRY(ForEachFieldOf(obj, [&](od::field& f) -> error_code {
       od::raw_json_string key = f.key();
       if (key == "metadata") {
         return ReadMeta(f.value(), node.meta, problems, [&](od::field& extra) -> error_code {

@@ -191,8 +191,8 @@ error_code ReadPodStatus(od::value& v, Pod& pod) {
 
 template <>
 struct ObjectDecoder<Pod> {
-  static error_code Decode(od::value& v, Pod& pod, Problems& problems) {
-    SIMDJSON_TRY(ForEachField(v, [&](od::field& f) -> error_code {
+  static error_code Decode(od::object& obj, Pod& pod, Problems& problems) {
+    SIMDJSON_TRY(ForEachFieldOf(obj, [&](od::field& f) -> error_code {
       od::raw_json_string key = f.key();
       if (key == "metadata") {
         return ReadMeta(f.value(), pod.meta, problems,

@@ -25,6 +25,7 @@
 #
 # Needs root (chroot, mounts); mounts live in a private mount namespace.
 set -euo pipefail
+exec 3>&2
 mode=${1:?usage: image_test.sh rootfs|controller NODEGUARD_BINARY VERSION}
 binary=${2:?nodeguard binary}
 version=${3:?expected version}
@@ -133,7 +134,7 @@ check_rootfs() {
 }
 
 check_controller() {
-  if ! "$binary" controller --help 2>/dev/null | grep -q -- --kubeconfig; then
+  if ! "$binary" controller --help 2>/dev/null | grep -- --kubeconfig >/dev/null; then
     say "SKIP: 'nodeguard controller --help' offers no --kubeconfig: the controller mode is not implemented in this binary"
     exit 77
   fi
@@ -145,7 +146,7 @@ check_controller() {
   for c in "${cleanups[@]}"; do on_exit_do "$c"; done
 
   local suffix nodes=() policy=image-incident-workers ns
-  suffix=$(tr -dc a-z0-9 </dev/urandom | head -c 4)
+  suffix=$(head -c 16 /dev/urandom | md5sum | cut -c1-4)
   # Namespace, CRD, service accounts and RBAC from manifests/ (no workloads:
   # the controller under test is ours).
   render_manifests "$work/install.yaml"
@@ -167,6 +168,9 @@ check_controller() {
   nodes=("ngimg-$suffix-01" "ngimg-$suffix-02")
   on_exit_do sim delete-nodes "${nodes[@]}"
   k label node "${nodes[@]}" "nodeguard.io/test-suite=image-$suffix" >/dev/null
+  # Runs after the controller is stopped (cleanups run in reverse): a policy
+  # left behind would keep its finalizer forever without a controller.
+  on_exit_do "k patch nodehealthpolicy $policy --type=merge -p '{\"metadata\":{\"finalizers\":null}}'; k delete nodehealthpolicy $policy --ignore-not-found"
 
   # The sample policy, narrowed to those nodes.
   python3 - "$repo/manifests/samples/incident-workers.yaml" "$work/policy.yaml" "$policy" "image-$suffix" <<'PY'
@@ -198,25 +202,33 @@ print(*[s.getsockname()[1] for s in ss])')"
     --leader-elect=true --leader-election-namespace "$NG_NAMESPACE" --leader-election-id nodeguard-controller \
     --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address "127.0.0.1:$probe_port" \
     --log-format json --log-level debug >"$work/controller.log" 2>&1 &
-  # unshare (no --fork), sh and chroot all exec: $! is the controller itself.
+  # $! is the subshell running run_in_rootfs; the controller is its child
+  # (unshare, sh and chroot exec into it) and its PID is in the pidfile. Kill
+  # it only while that subshell is still its parent: then it is ours.
   local launcher=$!
-  on_exit_do "grep -qs nodeguard /proc/$launcher/cmdline && kill -KILL $launcher; wait $launcher 2>/dev/null"
-  on_exit_do "[ -f '$work/passed' ] || { echo '--- controller log (last 60 lines)'; tail -n 60 '$work/controller.log'; } >&2"
+  on_exit_do "pid=\$(cat '$work/controller.pid' 2>/dev/null); [ -n \"\$pid\" ] && [ \"\$(awk '/^PPid:/ {print \$2}' /proc/\$pid/status 2>/dev/null)\" = $launcher ] && kill -KILL \$pid; wait $launcher || true"
+  # (Cleanup output is discarded by the cluster test library; fd 3 is stderr.)
+  on_exit_do "[ -f '$work/passed' ] || { echo '--- controller log (last 60 lines)'; tail -n 60 '$work/controller.log'; } >&3"
   eventually 60 "the controller's /readyz" curl -fsS -o /dev/null "http://127.0.0.1:$probe_port/readyz"
   [ "$(stat -c %u "/proc/$(cat "$work/controller.pid")")" = 65532 ] || fail "the controller does not run as uid 65532"
+  local root_opts
+  root_opts=$(awk '$5 == "/" {print $6}' "/proc/$(cat "$work/controller.pid")/mountinfo")
+  [[ $root_opts == ro* ]] || fail "the controller's root filesystem is mounted '$root_opts', want read-only"
   eventually 30 "the controller holds the Lease" sh -c \
     "'$KUBECTL' -n $NG_NAMESPACE get lease nodeguard-controller -o jsonpath='{.spec.holderIdentity}' | grep -q ."
 
   say "applying the sample policy (cap $cap, taint at $taint_at pods) to ${nodes[*]}"
   k apply -f "$work/policy.yaml" >/dev/null
-  on_exit_do k delete nodehealthpolicy "$policy" --ignore-not-found --wait=false
   eventually 30 "status.observedGeneration and selectedNodes=2" sh -c "
     [ \"\$('$KUBECTL' get nhp $policy -o jsonpath='{.status.observedGeneration}/{.metadata.generation}/{.status.selectedNodes}')\" = 1/1/2 ]"
   eventually 30 "the policy Ready" sh -c \
     "'$KUBECTL' get nhp $policy -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
 
   # Pods without requests onto the first node, up to the taint mark.
-  ns=$(new_namespace image)
+  ns=image-$suffix
+  k create namespace "$ns" >/dev/null
+  on_exit_do k delete namespace "$ns" --wait=false
+  eventually 30 "service account default in $ns" k -n "$ns" get serviceaccount default
   k -n "$ns" create deployment flood --image=registry.k8s.io/pause:3.10 --replicas="$taint_at" \
     --dry-run=client -o json | python3 -c '
 import json, sys
@@ -233,7 +245,7 @@ print(json.dumps(d))' "${nodes[0]}" | k apply -f - >/dev/null
   eventually 60 "pod $pod flagged (annotatePods)" sh -c \
     "'$KUBECTL' -n $ns get pod $pod -o jsonpath='{.metadata.annotations.nodeguard\.io/resource-findings}' | grep -q ."
   curl -fsS "http://127.0.0.1:$metrics_port/metrics" >"$work/metrics.txt" || bad "GET /metrics failed"
-  for m in nodeguard_node_count nodeguard_density_capped_nodes nodeguard_pods_missing_resources; do
+  for m in nodeguard_selected_nodes nodeguard_density_capped_nodes nodeguard_pods_missing_resources; do
     grep -q "^$m{.*policy=\"$policy\"" "$work/metrics.txt" || bad "/metrics has no $m for policy $policy (docs/operations.md contract)"
   done
 
@@ -244,6 +256,7 @@ print(json.dumps(d))' "${nodes[0]}" | k apply -f - >/dev/null
 
   say "SIGTERM: the controller exits and releases the Lease"
   local pid t0
+  eventually 10 "the controller's pidfile" test -s "$work/controller.pid"
   pid=$(cat "$work/controller.pid")
   t0=$(date +%s)
   kill -TERM "$pid"

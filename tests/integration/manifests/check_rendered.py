@@ -201,7 +201,7 @@ CONTRACT_METRICS = {
     "nodeguard_remediations_total",
     "nodeguard_storm_detected",
     "nodeguard_density_capped_nodes",
-    "nodeguard_node_count",
+    "nodeguard_selected_nodes",
     "nodeguard_pods_missing_resources",
     "up",
 }

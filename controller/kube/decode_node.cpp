@@ -136,6 +136,11 @@ struct ObjectDecoder<Node> {
       return SUCCESS;
     }));
     if (node.meta.name.empty()) problems.Flag("metadata.name", "missing");
+    // Cached for the node's lifetime: no spare capacity.
+    node.labels.shrink_to_fit();
+    node.nodeguard_annotations.shrink_to_fit();
+    node.taints.shrink_to_fit();
+    node.conditions.shrink_to_fit();
     return SUCCESS;
   }
 };

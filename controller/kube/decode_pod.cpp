@@ -203,6 +203,7 @@ struct ObjectDecoder<Pod> {
       return SUCCESS;
     }));
     if (pod.meta.name.empty()) problems.Flag("metadata.name", "missing");
+    pod.containers.shrink_to_fit();  // Cached for the pod's lifetime: no spare capacity.
     return SUCCESS;
   }
 };

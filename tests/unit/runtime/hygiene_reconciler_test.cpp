@@ -1,0 +1,899 @@
+// HygieneReconciler against an in-memory API server: the REST calls it makes
+// go through the real RestClient and EventRecorder to FakeApiServer, which
+// keeps Events, pods' annotations and PolicyReports like the API server does
+// (names unique per namespace, resourceVersion checks on merge patches,
+// field selectors on reason) and hands pod changes back to the test's
+// informer stand-in. A "restart" builds a new reconciler (new process state,
+// new metrics, new EventRecorder) against the same server and caches.
+
+#include "runtime/hygiene_reconciler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "api/decode.h"
+#include "hygiene/decision.h"
+#include "kube/events.h"
+#include "kube/rest.h"
+#include "kube/store.h"
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+using json = nlohmann::json;
+
+namespace nodeguard::runtime {
+namespace {
+
+constexpr uint8_t kReqCpu = kube::kRequestCpu;
+constexpr uint8_t kReqMem = kube::kRequestMemory;
+constexpr uint8_t kLimCpu = kube::kLimitCpu;
+constexpr uint8_t kLimMem = kube::kLimitMemory;
+constexpr uint8_t kAllSet = kReqCpu | kReqMem | kLimCpu | kLimMem;
+
+std::string Unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ParseQuery(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    const size_t eq = part.find('=');
+    if (eq != std::string_view::npos) {
+      out[std::string(part.substr(0, eq))] = Unescape(part.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::vector<std::string> Split(std::string_view path) {
+  std::vector<std::string> out;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    out.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+kube::HttpResponse StatusResponse(int code, const std::string& reason) {
+  json body = {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+               {"reason", reason}, {"code", code},       {"message", reason}};
+  return {code, {{"content-type", "application/json"}}, body.dump()};
+}
+
+kube::HttpResponse Ok(const json& body, int code = 200) {
+  return {code, {{"content-type", "application/json"}}, body.dump()};
+}
+
+// An API server holding Events, PolicyReports and the pods of a Store.
+class FakeApiServer final : public kube::HttpClient {
+ public:
+  explicit FakeApiServer(kube::Store<kube::Pod>& pods) : pods_(pods) {}
+
+  Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
+    std::lock_guard lock(mu);
+    requests.push_back(request.method + " " + request.path_and_query);
+    if (inject) {
+      if (auto r = inject(request)) return *r;
+    }
+    const size_t q = request.path_and_query.find('?');
+    const std::string path = request.path_and_query.substr(0, q);
+    const auto query =
+        ParseQuery(q == std::string::npos ? "" : request.path_and_query.substr(q + 1));
+    const auto seg = Split(path);
+    // /api/v1/events (list across namespaces)
+    if (request.method == "GET" && path == "/api/v1/events") {
+      std::string reason;
+      if (auto it = query.find("fieldSelector"); it != query.end()) {
+        if (it->second.rfind("reason=", 0) == 0) reason = it->second.substr(7);
+      }
+      json items = json::array();
+      for (const auto& [_, e] : events) {
+        if (reason.empty() || e.value("reason", "") == reason) items.push_back(e);
+      }
+      return Ok(
+          {{"kind", "EventList"}, {"metadata", {{"resourceVersion", "9"}}}, {"items", items}});
+    }
+    // /api/v1/namespaces/NS/events[/NAME]
+    if (seg.size() >= 5 && seg[0] == "api" && seg[2] == "namespaces" && seg[4] == "events") {
+      const std::string& ns = seg[3];
+      if (request.method == "POST") {
+        json e = json::parse(request.body);
+        const std::string name = e["metadata"].value("name", "");
+        if (e["metadata"].value("namespace", "") != ns ||
+            e["involvedObject"].value("namespace", ns) != ns) {
+          return StatusResponse(422, "Invalid");
+        }
+        if (events.count(ns + "/" + name) > 0) return StatusResponse(409, "AlreadyExists");
+        events[ns + "/" + name] = e;
+        return Ok(e, 201);
+      }
+      if (request.method == "PATCH" && seg.size() == 6) {
+        auto it = events.find(ns + "/" + seg[5]);
+        if (it == events.end()) return StatusResponse(404, "NotFound");
+        it->second.merge_patch(json::parse(request.body));
+        return Ok(it->second);
+      }
+    }
+    // PATCH /api/v1/namespaces/NS/pods/NAME (merge patch of the annotation)
+    if (request.method == "PATCH" && seg.size() == 6 && seg[0] == "api" && seg[4] == "pods") {
+      auto pod = pods_.Get(seg[3], seg[5]);
+      if (!pod) return StatusResponse(404, "NotFound");
+      json patch = json::parse(request.body);
+      if (patch["metadata"].value("resourceVersion", "") != pod->meta.resource_version) {
+        return StatusResponse(409, "Conflict");
+      }
+      kube::Pod updated = *pod;
+      const auto& value =
+          patch["metadata"]["annotations"][std::string(hygiene::kFindingsAnnotation)];
+      updated.resource_findings_annotation = value.is_null() ? "" : value.get<std::string>();
+      updated.meta.resource_version = std::to_string(++resource_version_);
+      pod_updates.push_back(std::move(updated));
+      pod_patches.push_back(seg[3] + "/" + seg[5] + "=" +
+                            (value.is_null() ? "<removed>" : value.get<std::string>()));
+      return Ok(json::object());
+    }
+    // PolicyReports: discovery, list, apply, delete.
+    if (path == "/apis/wgpolicyk8s.io/v1alpha2") {
+      if (!reports_api) return StatusResponse(404, "NotFound");
+      return Ok({{"kind", "APIResourceList"},
+                 {"groupVersion", "wgpolicyk8s.io/v1alpha2"},
+                 {"resources", {{{"name", "policyreports"}, {"namespaced", true}}}}});
+    }
+    if (path == "/apis/wgpolicyk8s.io/v1alpha2/policyreports" && request.method == "GET") {
+      json items = json::array();
+      for (const auto& [_, r] : reports) items.push_back(r);
+      return Ok({{"kind", "PolicyReportList"}, {"metadata", json::object()}, {"items", items}});
+    }
+    if (seg.size() == 7 && seg[0] == "apis" && seg[1] == "wgpolicyk8s.io" &&
+        seg[5] == "policyreports") {
+      const std::string key = seg[4] + "/" + seg[6];
+      if (request.method == "PATCH") {
+        // Server-side apply, owned by nodeguard.
+        EXPECT_EQ(request.headers.count("Content-Type") ? request.headers.at("Content-Type") : "",
+                  kube::PatchContentType(kube::PatchType::kApply));
+        EXPECT_EQ(query.count("fieldManager") ? query.at("fieldManager") : "", "nodeguard");
+        EXPECT_EQ(query.count("force") ? query.at("force") : "", "true");
+        reports[key] = json::parse(request.body);
+        return Ok(reports[key]);
+      }
+      if (request.method == "DELETE") {
+        if (reports.erase(key) == 0) return StatusResponse(404, "NotFound");
+        return Ok({{"kind", "Status"}, {"status", "Success"}});
+      }
+    }
+    return StatusResponse(404, "NotFound");
+  }
+
+  Result<kube::HttpResponse> Stream(const kube::HttpRequest&, const kube::ChunkHandler&,
+                                    const kube::CancelToken&, std::chrono::milliseconds) override {
+    return Error::Internal("no streams here");
+  }
+
+  // Events of a reason, by "namespace/name".
+  std::map<std::string, json> EventsWithReason(std::string_view reason) {
+    std::lock_guard lock(mu);
+    std::map<std::string, json> out;
+    for (const auto& [k, e] : events) {
+      if (e.value("reason", "") == reason) out[k] = e;
+    }
+    return out;
+  }
+  size_t CountRequests(std::string_view prefix) {
+    std::lock_guard lock(mu);
+    size_t n = 0;
+    for (const auto& r : requests) n += r.rfind(prefix, 0) == 0 ? 1 : 0;
+    return n;
+  }
+
+  std::mutex mu;
+  // Guarded by mu:
+  std::vector<std::string> requests;    // "METHOD path?query"
+  std::map<std::string, json> events;   // "namespace/name" -> Event
+  std::map<std::string, json> reports;  // "namespace/name" -> PolicyReport
+  std::deque<kube::Pod> pod_updates;    // Pod changes the informer has not delivered yet.
+  std::vector<std::string> pod_patches;
+  bool reports_api = false;
+  std::function<std::optional<kube::HttpResponse>(const kube::HttpRequest&)> inject;
+
+ private:
+  kube::Store<kube::Pod>& pods_;
+  int resource_version_ = 1000;
+};
+
+kube::ContainerResources C(const std::string& name, uint8_t declared, bool init = false) {
+  return {name, declared, init};
+}
+
+kube::Pod MakePod(const std::string& ns, const std::string& name, const std::string& node,
+                  std::vector<kube::ContainerResources> containers,
+                  kube::QosClass qos = kube::QosClass::kBurstable) {
+  kube::Pod p;
+  p.meta.namespace_ = kube::Symbol::Intern(ns);
+  p.meta.name = name;
+  p.meta.uid = "uid-" + ns + "-" + name;
+  p.meta.resource_version = "1";
+  p.node_name = kube::Symbol::Intern(node);
+  p.phase = kube::PodPhase::kRunning;
+  p.qos = qos;
+  p.containers = std::move(containers);
+  return p;
+}
+
+kube::Node MakeNode(const std::string& name, kube::Labels labels, int64_t cpu_reserved_millis,
+                    int64_t memory_reserved_bytes) {
+  kube::Node n;
+  n.meta.name = name;
+  n.meta.uid = "uid-node-" + name;
+  n.meta.resource_version = "1";
+  std::sort(labels.begin(), labels.end());
+  n.labels = std::move(labels);
+  n.capacity = {8000, 32LL << 30, 100LL << 30, 110};
+  n.allocatable = n.capacity;
+  n.allocatable.cpu_millis -= cpu_reserved_millis;
+  n.allocatable.memory_bytes -= memory_reserved_bytes;
+  kube::NodeCondition ready;
+  ready.type = "Ready";
+  ready.status = kube::ConditionStatus::kTrue;
+  n.conditions.push_back(ready);
+  return n;
+}
+
+PolicyObject MakePolicy(const std::string& name, json spec, int created_second = 0,
+                        int64_t generation = 1) {
+  json doc = {
+      {"apiVersion", "nodeguard.io/v1alpha1"},
+      {"kind", "NodeHealthPolicy"},
+      {"metadata",
+       {{"name", name},
+        {"uid", "uid-policy-" + name},
+        {"resourceVersion", "1"},
+        {"generation", generation},
+        {"creationTimestamp", "2024-01-01T00:00:" + std::string(created_second < 10 ? "0" : "") +
+                                  std::to_string(created_second) + "Z"}}},
+      {"spec", std::move(spec)}};
+  auto parsed = api::ParsePolicy(doc);
+  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().ToString());
+  PolicyObject o;
+  o.policy = parsed->policy;
+  o.errors = parsed->errors;
+  o.meta = o.policy.meta;
+  return o;
+}
+
+// The hygiene block the e2e test uses too.
+json HygieneSpec(bool annotate = true) {
+  return {{"requiredRequests", {"cpu", "memory"}},
+          {"requiredLimits", {"memory"}},
+          {"includeInitContainers", true},
+          {"excludeNamespaces", {"kube-system", "excluded"}},
+          {"annotatePods", annotate},
+          {"emitEvents", true},
+          {"flagNodesWithoutSystemReserve", true}};
+}
+
+class NullStatusApi final : public StatusApi {
+ public:
+  Result<std::string> WriteStatus(const std::string&, const std::string&,
+                                  const api::NodeHealthPolicyStatus&) override {
+    return std::string("2");
+  }
+};
+
+class HygieneReconcilerTest : public ::testing::Test {
+ protected:
+  HygieneReconcilerTest() {
+    EXPECT_TRUE(kube::AddPodIndexes(pods).ok());
+    kube::RestOptions rest_options;
+    rest_options.max_attempts = 1;
+    rest_options.sleep = [](std::chrono::milliseconds) {};
+    rest = std::make_unique<kube::RestClient>(server, rest_options);
+    sink = kube::MakeRestEventSink(*rest);
+  }
+  ~HygieneReconcilerTest() override { Stop(); }
+
+  // A fresh process: new reconciler, metrics, recorder, queue; same cluster.
+  void Start() {
+    Stop();
+    metrics = std::make_unique<observe::MetricsRegistry>();
+    recorder = std::make_unique<kube::EventRecorder>(*sink, kube::EventRecorderOptions{});
+    kube::WorkQueue::Options qo;
+    qo.name = "hygiene";
+    qo.clock = &clock;
+    queue = std::make_unique<kube::WorkQueue>(std::move(qo));
+    Deps deps;
+    deps.nodes = &nodes;
+    deps.pods = &pods;
+    deps.policies = &policies;
+    deps.rest = rest.get();
+    deps.events = recorder.get();
+    deps.status = &status;
+    deps.metrics = metrics.get();
+    deps.clock = &clock;
+    deps.options = &options;
+    HygieneReconcilerOptions ho;
+    ho.summary_delay = Duration(0);
+    ho.event_host = "test";
+    reconciler = std::make_unique<HygieneReconciler>(deps, ho);
+    reconciler->EnqueueAll(*queue);
+    Drain();
+  }
+  void Stop() {
+    if (recorder) recorder->WaitIdle(5s);
+    reconciler.reset();
+    recorder.reset();
+    if (queue) queue->ShutDown();
+    queue.reset();
+  }
+
+  // Informer stand-ins: change the caches and call the hooks.
+  void AddPolicy(const PolicyObject& p) {
+    status.Observe(p.policy);
+    auto old = policies.Upsert(p);
+    if (reconciler) reconciler->OnPolicy(old.get(), policies.Get("", p.meta.name).get(), *queue);
+  }
+  void RemovePolicy(const std::string& name) {
+    auto old = policies.Erase("", name);
+    if (reconciler) reconciler->OnPolicy(old.get(), nullptr, *queue);
+  }
+  void AddNode(const kube::Node& n) {
+    auto old = nodes.Upsert(n);
+    if (reconciler) reconciler->OnNode(old.get(), nodes.Get("", n.meta.name).get(), *queue);
+  }
+  void AddPod(const kube::Pod& p) {
+    auto old = pods.Upsert(p);
+    if (reconciler) {
+      reconciler->OnPod(old.get(), pods.Get(p.meta.namespace_.view(), p.meta.name).get(), *queue);
+    }
+  }
+  void DeletePod(const std::string& ns, const std::string& name) {
+    auto old = pods.Erase(ns, name);
+    if (reconciler && old) reconciler->OnPod(old.get(), nullptr, *queue);
+  }
+  // Delivers the pod changes the server made (as the informer would).
+  bool Pump() {
+    std::deque<kube::Pod> updates;
+    {
+      std::lock_guard lock(server.mu);
+      updates.swap(server.pod_updates);
+    }
+    for (auto& p : updates) AddPod(p);
+    return !updates.empty();
+  }
+  // Runs the queue until nothing is left (delayed retries excluded).
+  void Drain() {
+    for (int i = 0; i < 100000; ++i) {
+      const bool delivered = Pump();
+      auto key = queue->TryGet();
+      if (!key) {
+        if (!delivered) {
+          recorder->WaitIdle(5s);
+          return;
+        }
+        continue;
+      }
+      auto result = reconciler->Reconcile(*key);
+      if (!result.ok()) {
+        if (result.error().Is(ErrorKind::kConflict)) {
+          queue->Add(*key);  // Retried once the informer caught up.
+        } else {
+          errors.push_back(*key + ": " + result.error().ToString());
+        }
+      }
+      queue->Done(*key);
+    }
+    ADD_FAILURE() << "the queue never drained";
+  }
+
+  std::string Metrics() const { return metrics->Render(); }
+  // The value of one series, or -1 when absent.
+  double Series(const std::string& series) const {
+    const std::string text = Metrics();
+    const size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 2));
+  }
+  static std::string Missing(const std::string& policy, const std::string& ns,
+                             const std::string& resource) {
+    return "nodeguard_pods_missing_resources{policy=\"" + policy + "\",namespace=\"" + ns +
+           "\",resource=\"" + resource + "\"}";
+  }
+  api::NodeHealthPolicyStatus Status(const std::string& policy) const {
+    auto s = status.Desired(policy);
+    EXPECT_TRUE(s.has_value());
+    return s.value_or(api::NodeHealthPolicyStatus{});
+  }
+  std::string Annotation(const std::string& ns, const std::string& name) const {
+    auto p = pods.Get(ns, name);
+    return p ? p->resource_findings_annotation : "<no pod>";
+  }
+  std::set<std::string> FlaggedEventPods() {
+    std::set<std::string> out;
+    for (const auto& [k, e] : server.EventsWithReason(hygiene::kMissingResourcesReason)) {
+      out.insert(e["involvedObject"].value("namespace", "") + "/" +
+                 e["involvedObject"].value("name", ""));
+    }
+    return out;
+  }
+
+  // The e2e mix, on node "w1" governed by policy "p".
+  void CreateMix() {
+    AddNode(MakeNode("w1", {{"pool", "a"}}, 1000, 1LL << 30));
+    AddPod(MakePod("team", "none", "w1", {C("app", 0)}, kube::QosClass::kBestEffort));
+    AddPod(MakePod("team", "requests-only", "w1", {C("app", kReqCpu | kReqMem)}));
+    // Limits only, as admitted: the API server copied limits.memory to requests.memory.
+    AddPod(MakePod("team", "limits-only", "w1", {C("app", kLimMem | kReqMem)}));
+    AddPod(MakePod("team", "all-set", "w1", {C("app", kAllSet)}, kube::QosClass::kGuaranteed));
+    AddPod(MakePod("team", "init-without", "w1", {C("setup", 0, true), C("app", kAllSet)}));
+    AddPod(MakePod("excluded", "none", "w1", {C("app", 0)}, kube::QosClass::kBestEffort));
+  }
+
+  FakeClock clock;
+  kube::Store<kube::Node> nodes;
+  kube::Store<kube::Pod> pods;
+  kube::Store<PolicyObject> policies;
+  FakeApiServer server{pods};
+  std::unique_ptr<kube::RestClient> rest;
+  std::unique_ptr<kube::EventSink> sink;
+  NullStatusApi status_api;
+  StatusWriter status{status_api, clock, 0ms};
+  ControllerOptions options;
+  std::unique_ptr<observe::MetricsRegistry> metrics;
+  std::unique_ptr<kube::EventRecorder> recorder;
+  std::unique_ptr<kube::WorkQueue> queue;
+  std::unique_ptr<HygieneReconciler> reconciler;
+  std::vector<std::string> errors;
+};
+
+TEST_F(HygieneReconcilerTest, FlagsExactlyTheRightPodsInEveryOutput) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  Start();
+  EXPECT_THAT(errors, IsEmpty());
+
+  // Annotations.
+  EXPECT_EQ(Annotation("team", "none"), "app: requests.cpu,requests.memory,limits.memory");
+  EXPECT_EQ(Annotation("team", "requests-only"), "app: limits.memory");
+  EXPECT_EQ(Annotation("team", "limits-only"), "app: requests.cpu");
+  EXPECT_EQ(Annotation("team", "all-set"), "");
+  EXPECT_EQ(Annotation("team", "init-without"),
+            "init:setup: requests.cpu,requests.memory,limits.memory");
+  EXPECT_EQ(Annotation("excluded", "none"), "");
+
+  // Events: one per flagged pod, in its namespace, with the deterministic name.
+  auto events = server.EventsWithReason(hygiene::kMissingResourcesReason);
+  EXPECT_THAT(FlaggedEventPods(), UnorderedElementsAre("team/none", "team/requests-only",
+                                                       "team/limits-only", "team/init-without"));
+  const std::string none_event = "team/" + hygiene::EventObjectName(*pods.Get("team", "none"));
+  ASSERT_EQ(events.count(none_event), 1u);
+  EXPECT_EQ(events[none_event]["type"], "Warning");
+  EXPECT_EQ(events[none_event]["involvedObject"]["uid"], "uid-team-none");
+  EXPECT_THAT(events[none_event]["message"].get<std::string>(),
+              HasSubstr("(QoS BestEffort) lacks resource requirements: container app: "
+                        "requests.cpu, requests.memory, limits.memory"));
+  const std::string init_event =
+      "team/" + hygiene::EventObjectName(*pods.Get("team", "init-without"));
+  EXPECT_THAT(events[init_event]["message"].get<std::string>(),
+              HasSubstr("init container setup: requests.cpu, requests.memory, limits.memory"));
+
+  // Status.
+  const auto s = Status("p");
+  EXPECT_EQ(s.pods_flagged, 4);
+  ASSERT_EQ(s.resource_hygiene.namespaces.size(), 1u);
+  EXPECT_EQ(s.resource_hygiene.namespaces[0].namespace_, "team");
+  EXPECT_EQ(s.resource_hygiene.namespaces[0].pods, 4);
+  std::vector<std::string> examples;
+  for (const auto& e : s.resource_hygiene.example_pods)
+    examples.push_back(e.name + "=" + e.findings);
+  EXPECT_THAT(examples,
+              ElementsAre("init-without=init:setup: requests.cpu,requests.memory,limits.memory",
+                          "limits-only=app: requests.cpu",
+                          "none=app: requests.cpu,requests.memory,limits.memory",
+                          "requests-only=app: limits.memory"));
+
+  // Metrics.
+  EXPECT_EQ(Series(Missing("p", "team", "requests.cpu")), 3);
+  EXPECT_EQ(Series(Missing("p", "team", "requests.memory")), 2);
+  EXPECT_EQ(Series(Missing("p", "team", "limits.memory")), 3);
+  EXPECT_EQ(Series(Missing("p", "team", "limits.cpu")), -1);
+  EXPECT_THAT(Metrics(), ::testing::Not(HasSubstr("namespace=\"excluded\"")));
+  EXPECT_TRUE(reconciler->InitialSyncDone());
+}
+
+TEST_F(HygieneReconcilerTest, AnnotationWriteIsAConflictSafeMergePatch) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  // Someone else changes the pod between our read and our write, once.
+  bool conflicted = false;
+  server.inject = [&](const kube::HttpRequest& r) -> std::optional<kube::HttpResponse> {
+    if (r.method == "PATCH" && r.path_and_query.find("/pods/none") != std::string::npos &&
+        !conflicted) {
+      conflicted = true;
+      EXPECT_THAT(r.body, HasSubstr("\"resourceVersion\":\"1\""));
+      return StatusResponse(409, "Conflict");
+    }
+    return std::nullopt;
+  };
+  Start();
+  EXPECT_TRUE(conflicted);
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(Annotation("team", "none"), "app: requests.cpu,requests.memory,limits.memory");
+  EXPECT_EQ(server.EventsWithReason(hygiene::kMissingResourcesReason).size(), 4u);
+}
+
+TEST_F(HygieneReconcilerTest, OnlyChangedPodsAreEvaluatedAfterTheInitialSync) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  Start();
+  ASSERT_EQ(queue->Len(), 0u);
+
+  // A resync delivering the same pod, and our own annotation write echoed: nothing.
+  auto none = pods.Get("team", "none");
+  reconciler->OnPod(none.get(), none.get(), *queue);
+  kube::Pod status_only = *none;
+  status_only.meta.resource_version = "77";
+  reconciler->OnPod(none.get(), &status_only, *queue);
+  EXPECT_EQ(queue->Len(), 0u);
+
+  // A periodic resync re-checks nodes and policies, not pods.
+  reconciler->EnqueueAll(*queue);
+  for (auto key = queue->TryGet(); key; key = queue->TryGet()) {
+    EXPECT_EQ(key->find('/'), std::string::npos) << *key;
+    queue->Done(*key);
+  }
+
+  // Someone edits the annotation: back to the queue, and restored.
+  kube::Pod edited = *pods.Get("team", "none");
+  edited.resource_findings_annotation = "tampered";
+  AddPod(edited);
+  EXPECT_EQ(queue->Len(), 1u);
+  const size_t patches = server.pod_patches.size();
+  Drain();
+  EXPECT_EQ(server.pod_patches.size(), patches + 1);
+  EXPECT_EQ(Annotation("team", "none"), "app: requests.cpu,requests.memory,limits.memory");
+  EXPECT_EQ(server.EventsWithReason(hygiene::kMissingResourcesReason).size(), 4u);
+}
+
+TEST_F(HygieneReconcilerTest, FixedAndDeletedPodsLeaveEveryOutput) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  server.reports_api = true;
+  Start();
+  ASSERT_EQ(Status("p").pods_flagged, 4);
+  ASSERT_EQ(server.reports.count("team/nodeguard-p"), 1u);
+
+  // A Deployment rollout: the old pods go, new ones with resources come.
+  for (const char* name : {"none", "requests-only", "limits-only", "init-without"}) {
+    DeletePod("team", name);
+  }
+  AddPod(MakePod("team", "web-fixed", "w1", {C("app", kAllSet)}, kube::QosClass::kGuaranteed));
+  Drain();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(Status("p").pods_flagged, 0);
+  EXPECT_THAT(Status("p").resource_hygiene.namespaces, IsEmpty());
+  EXPECT_THAT(Status("p").resource_hygiene.example_pods, IsEmpty());
+  EXPECT_EQ(Series(Missing("p", "team", "requests.cpu")), -1);
+  EXPECT_EQ(Annotation("team", "web-fixed"), "");
+  EXPECT_EQ(server.reports.count("team/nodeguard-p"), 0u);  // Deleted with the last finding.
+  EXPECT_EQ(server.EventsWithReason(hygiene::kMissingResourcesReason).size(), 4u);
+}
+
+TEST_F(HygieneReconcilerTest, RestartEmitsNoDuplicateEventsWithoutAnnotations) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec(/*annotate=*/false)}}));
+  CreateMix();
+  Start();
+  ASSERT_EQ(FlaggedEventPods().size(), 4u);
+  EXPECT_THAT(server.pod_patches, IsEmpty());
+  const size_t creates = server.CountRequests("POST /api/v1/namespaces/team/events");
+  ASSERT_EQ(creates, 4u);
+
+  Start();  // Restart: the reported set comes from the Events, before any decision.
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(server.CountRequests("POST /api/v1/namespaces/team/events"), creates);
+  EXPECT_EQ(Status("p").pods_flagged, 4);
+
+  // A new flagged pod after the restart still gets its Event.
+  AddPod(MakePod("team", "late", "w1", {C("app", 0)}, kube::QosClass::kBestEffort));
+  Drain();
+  EXPECT_EQ(FlaggedEventPods().size(), 5u);
+}
+
+TEST_F(HygieneReconcilerTest, RestartWithAnnotationsWritesNothing) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  Start();
+  const size_t requests_before = server.CountRequests("POST") + server.CountRequests("PATCH");
+  Start();
+  EXPECT_EQ(server.CountRequests("POST") + server.CountRequests("PATCH"), requests_before);
+  EXPECT_EQ(Status("p").pods_flagged, 4);
+  EXPECT_EQ(Series(Missing("p", "team", "limits.memory")), 3);  // Rebuilt by the new process.
+}
+
+TEST_F(HygieneReconcilerTest, EventNameIsTheLastGuardWhenEventsCannotBeListed) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec(/*annotate=*/false)}}));
+  CreateMix();
+  Start();
+  ASSERT_EQ(FlaggedEventPods().size(), 4u);
+  // No RBAC to list Events: creates answer AlreadyExists, which counts as reported.
+  server.inject = [](const kube::HttpRequest& r) -> std::optional<kube::HttpResponse> {
+    if (r.method == "GET" && r.path_and_query.rfind("/api/v1/events", 0) == 0) {
+      return StatusResponse(403, "Forbidden");
+    }
+    return std::nullopt;
+  };
+  Start();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(server.EventsWithReason(hygiene::kMissingResourcesReason).size(), 4u);
+}
+
+TEST_F(HygieneReconcilerTest, AFailedEventIsRetriedAndTheAnnotationWaitsForIt) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  AddNode(MakeNode("w1", {}, 1000, 1LL << 30));
+  AddPod(MakePod("team", "none", "w1", {C("app", 0)}));
+  server.inject = [](const kube::HttpRequest& r) -> std::optional<kube::HttpResponse> {
+    if (r.method == "POST") return StatusResponse(500, "InternalError");
+    return std::nullopt;
+  };
+  Start();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], HasSubstr("team/none"));
+  EXPECT_EQ(Annotation("team", "none"), "");  // Not marked reported without its Event.
+
+  server.inject = nullptr;
+  errors.clear();
+  queue->Add("team/none");
+  Drain();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(FlaggedEventPods().size(), 1u);
+  EXPECT_EQ(Annotation("team", "none"), "app: requests.cpu,requests.memory,limits.memory");
+}
+
+TEST_F(HygieneReconcilerTest, GoverningPolicyOfScheduledAndUnscheduledPods) {
+  // "old" governs pool=a without hygiene; "young" governs pool=b with it;
+  // "newest" checks everything but is younger than "young".
+  AddPolicy(MakePolicy("old", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}, 1));
+  AddPolicy(MakePolicy(
+      "young",
+      {{"nodeSelector", {{"matchLabels", {{"pool", "b"}}}}}, {"resourceHygiene", HygieneSpec()}},
+      2));
+  AddPolicy(MakePolicy("newest", {{"resourceHygiene", HygieneSpec()}}, 3));
+  AddNode(MakeNode("a1", {{"pool", "a"}}, 1000, 1LL << 30));
+  AddNode(MakeNode("b1", {{"pool", "b"}}, 1000, 1LL << 30));
+  AddNode(MakeNode("c1", {{"pool", "c"}}, 1000, 1LL << 30));
+  kube::Pod on_a = MakePod("team", "on-a", "a1", {C("app", 0)});
+  on_a.resource_findings_annotation = "app: limits.memory";  // Left by an earlier policy.
+  AddPod(on_a);
+  AddPod(MakePod("team", "on-b", "b1", {C("app", 0)}));
+  AddPod(MakePod("team", "on-c", "c1", {C("app", 0)}));
+  AddPod(MakePod("team", "pending", "", {C("app", 0)}));
+  Start();
+  EXPECT_THAT(errors, IsEmpty());
+
+  EXPECT_EQ(Annotation("team", "on-a"), "");  // Not checked there: the leftover goes.
+  EXPECT_NE(Annotation("team", "on-b"), "");
+  EXPECT_NE(Annotation("team", "on-c"), "");
+  EXPECT_NE(Annotation("team", "pending"), "");
+  std::vector<std::string> young, newest;
+  for (const auto& e : Status("young").resource_hygiene.example_pods) young.push_back(e.name);
+  for (const auto& e : Status("newest").resource_hygiene.example_pods) newest.push_back(e.name);
+  // The unscheduled pod goes to the oldest policy that checks pods.
+  EXPECT_THAT(young, ElementsAre("on-b", "pending"));
+  EXPECT_THAT(newest, ElementsAre("on-c"));
+  EXPECT_EQ(Status("old").pods_flagged, 0);
+
+  // The pending pod is scheduled to c1: it moves to "newest".
+  kube::Pod scheduled = *pods.Get("team", "pending");
+  scheduled.node_name = kube::Symbol::Intern("c1");
+  AddPod(scheduled);
+  Drain();
+  EXPECT_EQ(Status("young").pods_flagged, 1);
+  EXPECT_EQ(Status("newest").pods_flagged, 2);
+  EXPECT_EQ(Series(Missing("young", "team", "requests.cpu")), 1);
+  EXPECT_EQ(Series(Missing("newest", "team", "requests.cpu")), 2);
+  EXPECT_EQ(FlaggedEventPods().size(), 3u);  // One Event per pod, whichever policy.
+}
+
+TEST_F(HygieneReconcilerTest, DryRunReportsButNeverWritesPods) {
+  json spec = {{"dryRun", true}, {"resourceHygiene", HygieneSpec()}};
+  AddPolicy(MakePolicy("p", spec));
+  CreateMix();
+  Start();
+  EXPECT_THAT(server.pod_patches, IsEmpty());
+  EXPECT_EQ(FlaggedEventPods().size(), 4u);
+  EXPECT_EQ(Status("p").pods_flagged, 4);
+  EXPECT_EQ(Series(Missing("p", "team", "requests.cpu")), 3);
+}
+
+TEST_F(HygieneReconcilerTest, GlobalDryRunNeverWritesPodsEitherNorRemovesAnnotations) {
+  options.dry_run = true;
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  kube::Pod leftover = MakePod("team", "all-set", "w1", {C("app", kAllSet)});
+  leftover.resource_findings_annotation = "app: limits.memory";
+  AddPod(leftover);
+  Start();
+  EXPECT_THAT(server.pod_patches, IsEmpty());
+  EXPECT_EQ(FlaggedEventPods().size(), 4u);
+}
+
+TEST_F(HygieneReconcilerTest, PausedReportsInStatusOnlyAndCatchesUpWhenResumed) {
+  server.reports_api = true;
+  AddPolicy(MakePolicy("p", {{"paused", true}, {"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  AddNode(MakeNode("bare", {}, 0, 0));
+  Start();
+  EXPECT_THAT(server.pod_patches, IsEmpty());
+  EXPECT_THAT(FlaggedEventPods(), IsEmpty());
+  EXPECT_THAT(server.EventsWithReason(hygiene::kNoSystemReserveReason), IsEmpty());
+  EXPECT_THAT(server.reports, IsEmpty());
+  EXPECT_EQ(Status("p").pods_flagged, 4);
+  EXPECT_THAT(Status("p").nodes_without_system_reserve, ElementsAre("bare"));
+  EXPECT_EQ(Series(Missing("p", "team", "requests.cpu")), 3);
+
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}, 0, 2));
+  Drain();
+  EXPECT_EQ(server.pod_patches.size(), 4u);
+  EXPECT_EQ(FlaggedEventPods().size(), 4u);
+  EXPECT_EQ(server.EventsWithReason(hygiene::kNoSystemReserveReason).size(), 1u);
+  EXPECT_EQ(server.reports.count("team/nodeguard-p"), 1u);
+}
+
+TEST_F(HygieneReconcilerTest, NodesWithoutSystemReserve) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  const int64_t kMi = 1LL << 20;
+  AddNode(MakeNode("bare", {}, 0, 0));                 // allocatable == capacity
+  AddNode(MakeNode("reserved", {}, 4000, 6LL << 30));  // 4 cores, 6Gi
+  // CPU reserved, memory only the eviction threshold (which reserves nothing).
+  AddNode(MakeNode("cpu-reserved-only", {}, 500, 100 * kMi));
+  AddNode(MakeNode("memory-reserved-only", {}, 0, 2LL << 30));
+  Start();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_THAT(Status("p").nodes_without_system_reserve,
+              ElementsAre("bare", "cpu-reserved-only", "memory-reserved-only"));
+  EXPECT_EQ(Series("nodeguard_nodes_without_system_reserve{policy=\"p\"}"), 3);
+  auto events = server.EventsWithReason(hygiene::kNoSystemReserveReason);
+  std::set<std::string> flagged;
+  for (const auto& [_, e] : events) {
+    flagged.insert(e["involvedObject"].value("name", ""));
+    EXPECT_EQ(e["type"], "Warning");
+    EXPECT_THAT(e["message"].get<std::string>(), HasSubstr("--system-reserved"));
+  }
+  EXPECT_THAT(flagged, UnorderedElementsAre("bare", "cpu-reserved-only", "memory-reserved-only"));
+
+  // Heartbeats do not re-check; a restart does not repeat the Events.
+  Start();
+  EXPECT_EQ(server.EventsWithReason(hygiene::kNoSystemReserveReason).size(), 3u);
+
+  // The kubelet is reconfigured with reserves: the node leaves the list.
+  AddNode(MakeNode("bare", {}, 4000, 6LL << 30));
+  Drain();
+  EXPECT_THAT(Status("p").nodes_without_system_reserve,
+              ElementsAre("cpu-reserved-only", "memory-reserved-only"));
+
+  // flagNodesWithoutSystemReserve off: nothing listed.
+  json spec = HygieneSpec();
+  spec["flagNodesWithoutSystemReserve"] = false;
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", spec}}, 0, 2));
+  Drain();
+  EXPECT_THAT(Status("p").nodes_without_system_reserve, IsEmpty());
+  EXPECT_EQ(Series("nodeguard_nodes_without_system_reserve{policy=\"p\"}"), 0);
+}
+
+TEST_F(HygieneReconcilerTest, PolicyReportsPerNamespaceWhenTheApiExists) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  AddPod(MakePod("other", "x", "w1", {C("app", kReqCpu | kReqMem)}));
+  Start();
+  EXPECT_THAT(server.reports, IsEmpty());  // No API: nothing tried beyond discovery.
+  EXPECT_EQ(server.CountRequests("PATCH /apis/wgpolicyk8s.io"), 0u);
+
+  server.reports_api = true;
+  reconciler->EnqueueAll(*queue);  // The periodic resync looks again.
+  Drain();
+  ASSERT_EQ(server.reports.size(), 2u);
+  const json& team = server.reports.at("team/nodeguard-p");
+  EXPECT_EQ(team["kind"], "PolicyReport");
+  EXPECT_EQ(team["metadata"]["namespace"], "team");
+  EXPECT_EQ(team["summary"]["fail"], 8);  // 3 + 1 + 1 + 3 missing fields.
+  EXPECT_EQ(server.reports.at("other/nodeguard-p")["summary"]["fail"], 1);
+
+  // Unchanged findings: no rewrite.
+  const size_t applies = server.CountRequests("PATCH /apis/wgpolicyk8s.io");
+  reconciler->EnqueueAll(*queue);
+  Drain();
+  EXPECT_EQ(server.CountRequests("PATCH /apis/wgpolicyk8s.io"), applies);
+
+  // A report left behind for a namespace that is clean by the next start,
+  // and one of a policy deleted meanwhile, go after the initial evaluation.
+  server.reports["gone/nodeguard-p"] = {
+      {"metadata", {{"name", "nodeguard-p"}, {"namespace", "gone"}}}};
+  server.reports["team/nodeguard-deleted"] = {
+      {"metadata", {{"name", "nodeguard-deleted"}, {"namespace", "team"}}}};
+  Start();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(server.reports.count("gone/nodeguard-p"), 0u);
+  EXPECT_EQ(server.reports.count("team/nodeguard-deleted"), 0u);
+  EXPECT_EQ(server.reports.count("team/nodeguard-p"), 1u);
+
+  // The policy is deleted: its reports and series go.
+  RemovePolicy("p");
+  Drain();
+  EXPECT_THAT(server.reports, IsEmpty());
+  EXPECT_THAT(Metrics(), ::testing::Not(HasSubstr("policy=\"p\"")));
+}
+
+TEST_F(HygieneReconcilerTest, TerminalAndTerminatingPodsAreNotWritten) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  AddNode(MakeNode("w1", {}, 1000, 1LL << 30));
+  kube::Pod done = MakePod("team", "done", "w1", {C("app", 0)});
+  done.phase = kube::PodPhase::kSucceeded;
+  AddPod(done);
+  kube::Pod leaving = MakePod("team", "leaving", "w1", {C("app", 0)});
+  leaving.meta.deletion_timestamp = clock.Now();
+  AddPod(leaving);
+  Start();
+  EXPECT_THAT(server.pod_patches, IsEmpty());
+  EXPECT_THAT(FlaggedEventPods(), IsEmpty());
+  EXPECT_EQ(Status("p").pods_flagged, 1);  // Still running until it is gone.
+  DeletePod("team", "leaving");
+  Drain();
+  EXPECT_EQ(Status("p").pods_flagged, 0);
+}
+
+TEST_F(HygieneReconcilerTest, DisablingHygieneTakesBackAnnotationsAndFindings) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  Start();
+  ASSERT_EQ(Status("p").pods_flagged, 4);
+  AddPolicy(MakePolicy("p", json::object(), 0, 2));
+  Drain();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(Status("p").pods_flagged, 0);
+  for (const char* name : {"none", "requests-only", "limits-only", "init-without"}) {
+    EXPECT_EQ(Annotation("team", name), "") << name;
+  }
+  EXPECT_EQ(Series(Missing("p", "team", "requests.cpu")), -1);
+}
+
+TEST_F(HygieneReconcilerTest, ARecreatedPodUnderTheSameNameIsANewPod) {
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec(/*annotate=*/false)}}));
+  AddNode(MakeNode("w1", {}, 1000, 1LL << 30));
+  AddPod(MakePod("team", "db-0", "w1", {C("app", 0)}));
+  Start();
+  ASSERT_EQ(FlaggedEventPods().size(), 1u);
+  // StatefulSet: delete and re-create, seen by the informer as one update.
+  kube::Pod again = MakePod("team", "db-0", "w1", {C("app", kReqCpu)});
+  again.meta.uid = "uid-second";
+  AddPod(again);
+  Drain();
+  EXPECT_EQ(server.EventsWithReason(hygiene::kMissingResourcesReason).size(), 2u);
+  EXPECT_EQ(Status("p").pods_flagged, 1);
+  EXPECT_EQ(Status("p").resource_hygiene.example_pods.at(0).findings,
+            "app: requests.memory,limits.memory");
+}
+
+}  // namespace
+}  // namespace nodeguard::runtime

@@ -1,0 +1,239 @@
+#include "agent/agent_main.h"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "agent/agent.h"
+#include "agent/latest_slot.h"
+#include "agent/rest_node_api.h"
+#include "kube/config.h"
+#include "kube/informer.h"
+#include "kube/rest.h"
+#include "kube/transport_cpprest.h"
+#include "observe/endpoints.h"
+#include "observe/health.h"
+#include "observe/log.h"
+#include "observe/metrics.h"
+#include "version.h"
+
+namespace nodeguard::agent {
+
+namespace {
+
+using observe::Log;
+using remediation::AgentActionName;
+
+std::atomic<bool> g_stop_requested{false};
+
+void OnSignal(int) { g_stop_requested.store(true); }
+
+// Stops when a signal arrives or when told to.
+class ProcessCancel final : public kube::CancelToken {
+ public:
+  bool cancelled() const override { return g_stop_requested.load() || flag_.cancelled(); }
+  void Cancel() { flag_.Cancel(); }
+
+ private:
+  kube::CancelFlag flag_;
+};
+
+void LogLines(const std::string& node, const std::string& action, std::string_view stream,
+              const std::string& text) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) {
+      Log().Info("simulation command output", {{"node", node},
+                                               {"action", action},
+                                               {"stream", std::string(stream)},
+                                               {"line", text.substr(start, end - start)}});
+    }
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+SimulationHook MakeCommandHook(std::vector<std::string> command_template, CommandRunner& runner,
+                               std::chrono::milliseconds timeout) {
+  if (command_template.empty()) return nullptr;
+  return [command_template = std::move(command_template), &runner, timeout](
+             AgentAction action, const kube::Node& node) -> Status {
+    const std::string action_name = AgentActionName(action);
+    std::vector<std::string> argv =
+        ExpandPlaceholders(command_template, node.meta.name, action_name);
+    const std::string line = FormatCommandLine(argv);
+    Log().Info("running simulation command",
+               {{"node", node.meta.name}, {"action", action_name}, {"command", line}});
+    auto result = runner.Run(argv, timeout);
+    if (!result.ok()) return result.error();
+    LogLines(node.meta.name, action_name, "stdout", result->stdout_text);
+    LogLines(node.meta.name, action_name, "stderr", result->stderr_text);
+    if (!result->Succeeded()) {
+      std::string message = line + ": " + result->Summary();
+      return result->timed_out ? Error::Timeout(message) : Error::Internal(message);
+    }
+    return Status::Ok();
+  };
+}
+
+int RunAgent(const AgentProcessOptions& options) {
+  observe::LogOptions log_options;
+  log_options.level = options.log_level;
+  log_options.format =
+      options.log_format == "json" ? observe::LogFormat::kJson : observe::LogFormat::kText;
+  if (Status s = observe::SetupLogging(log_options); !s.ok()) {
+    std::fprintf(stderr, "nodeguard agent: %s\n", s.error().ToString().c_str());
+    return 2;
+  }
+  auto log = Log().With({{"component", "agent"}, {"node", options.node_name}});
+
+  auto commands_config = MakeCommandsConfig(options);
+  auto decide_options = MakeDecideOptions(options);
+  auto simulate_template = SplitCommandLine(options.simulate_command);
+  if (!commands_config.ok() || !decide_options.ok() || !simulate_template.ok()) {
+    log.Error("invalid configuration", {{"problem", ValidateAgentOptions(options)}});
+    return 2;
+  }
+  log.Info("starting", {{"version", kVersion},
+                        {"simulate", options.simulate},
+                        {"hostCommandPrefix", FormatCommandLine(commands_config->host_prefix)}});
+
+  kube::ConfigSources sources = kube::ConfigSources::FromEnvironment();
+  sources.explicit_path = options.kubeconfig;
+  auto config = kube::LoadClientConfig(sources);
+  if (!config.ok()) {
+    log.Error("cannot load client configuration", {{"error", config.error().ToString()}});
+    return 2;
+  }
+  auto http = kube::MakeCpprestHttpClient(*config);
+  if (!http.ok()) {
+    log.Error("cannot create HTTP client", {{"error", http.error().ToString()}});
+    return 2;
+  }
+
+  observe::MetricsRegistry metrics;
+  auto& api_requests = metrics.MustCounter("nodeguard_api_requests_total",
+                                           "Requests to the Kubernetes API by verb and HTTP code.",
+                                           {"verb", "code"});
+  auto& api_latency =
+      metrics.MustHistogram("nodeguard_api_request_duration_seconds",
+                            "Latency of Kubernetes API requests by verb.", {"verb"});
+  auto& watch_restarts =
+      metrics.MustGauge("nodeguard_informer_watch_restarts",
+                        "Watches resumed, per informer (monotonic).", {"resource"});
+  auto& relists =
+      metrics.MustGauge("nodeguard_informer_relists",
+                        "Relists after 410 Gone, per informer (monotonic).", {"resource"});
+  auto& pending_final = metrics.MustGauge(
+      "nodeguard_agent_pending_status_writes",
+      "1 while a final nodeguard.io/agent-status write failed and awaits its retry, else 0.");
+  AgentMetrics agent_metrics(metrics);
+
+  kube::RestOptions rest_options;
+  rest_options.observer = [&](const kube::RequestMetric& m) {
+    api_requests.WithLabels({std::string(m.verb), std::to_string(m.code)}).Inc();
+    api_latency.WithLabels({std::string(m.verb)})
+        .Observe(std::chrono::duration<double>(m.latency).count());
+  };
+  kube::RestClient rest(**http, rest_options);
+  RestNodeApi node_api(rest);
+
+  ProcessRunner runner;
+  std::unique_ptr<Commands> commands;
+  if (options.simulate) {
+    commands = std::make_unique<SimulatedCommands>(
+        *commands_config, MakeCommandHook(*simulate_template, runner, options.command_timeout));
+  } else {
+    commands = std::make_unique<HostCommands>(*commands_config, runner);
+  }
+  AgentOptions agent_options;
+  agent_options.decide = *decide_options;
+  for (AgentAction action : {AgentAction::kRestartContainerRuntime, AgentAction::kRestartKubelet,
+                             AgentAction::kReboot}) {
+    const bool enabled = agent_options.decide.enabled_actions.count(action) > 0;
+    const bool detected =
+        action == AgentAction::kRestartContainerRuntime && commands_config->restart_runtime.empty();
+    log.Info("action", {{"action", AgentActionName(action)},
+                        {"enabled", enabled},
+                        {"command", detected ? std::string("systemctl restart <the service of the "
+                                                           "node's containerRuntimeVersion>")
+                                             : commands->Describe(action, kube::Node{})}});
+  }
+  Agent agent(node_api, *commands, RealClock::Instance(), agent_options, &agent_metrics);
+
+  // Only this Node: a DaemonSet of thousands must not each watch every node.
+  kube::RestListWatcher node_lw(rest, kube::CoreResource("nodes"));
+  kube::InformerOptions informer_options;
+  informer_options.field_selector = "metadata.name=" + options.node_name;
+  kube::Informer<kube::Node> nodes(node_lw, informer_options);
+  LatestSlot<kube::Node> latest;
+  nodes.AddHandlers({[&](const auto& n) { latest.Put(n); },
+                     [&](const auto&, const auto& n) { latest.Put(n); },
+                     [&](const auto&) { latest.Put(nullptr); },
+                     {}});
+
+  observe::HealthChecks healthz("healthz");
+  observe::HealthChecks readyz("readyz");
+  healthz.Add("ping", [] { return Status::Ok(); });
+  readyz.Add("informer", [&]() -> Status {
+    if (nodes.HasSynced()) return Status::Ok();
+    return Error::Unavailable("node cache not synced");
+  });
+  readyz.Add("node", [&]() -> Status {
+    if (!nodes.HasSynced() || nodes.store().Get("", options.node_name)) return Status::Ok();
+    return Error::NotFound("node " + options.node_name + " does not exist");
+  });
+  observe::EndpointsOptions endpoint_options;
+  endpoint_options.metrics_address = options.metrics_bind_address;
+  endpoint_options.probe_address = options.health_probe_bind_address;
+  auto endpoints = observe::Endpoints::Start(endpoint_options, metrics, healthz, readyz);
+  if (!endpoints.ok()) {
+    log.Error("cannot serve metrics/probes", {{"error", endpoints.error().ToString()}});
+    return 2;
+  }
+
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  ProcessCancel cancel;
+
+  std::thread informer_thread([&] { nodes.Run(cancel); });
+  // One worker: the Agent is not thread-safe, and actions on one node must
+  // never overlap.
+  std::thread worker([&] {
+    for (;;) {
+      auto taken = latest.WaitFor(options.recheck_interval);
+      if (taken.closed) return;
+      const kube::InformerStats stats = nodes.stats();
+      watch_restarts.WithLabels({"nodes"}).Set(static_cast<double>(stats.watch_restarts));
+      relists.WithLabels({"nodes"}).Set(static_cast<double>(stats.relists));
+      if (!taken.value) continue;  // Not listed yet, or the Node is gone.
+      agent.OnNodeUpdate(*taken.value);
+      pending_final.Get().Set(agent.pending_final_status() ? 1 : 0);
+    }
+  });
+
+  if (nodes.WaitForSync(cancel)) {
+    if (nodes.store().Get("", options.node_name)) {
+      log.Info("watching the node");
+    } else {
+      log.Warn("the node does not exist (yet); waiting for it");
+    }
+  }
+  while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  log.Info("shutting down; a running action's command is let finish");
+
+  latest.Close();
+  worker.join();
+  nodes.Stop();
+  informer_thread.join();
+  (*endpoints)->Stop();
+  log.Info("stopped");
+  return 0;
+}
+
+}  // namespace nodeguard::agent

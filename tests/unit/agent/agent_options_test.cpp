@@ -1,0 +1,237 @@
+#include "agent/agent_options.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
+
+namespace nodeguard::agent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+AgentProcessOptions Parse(std::vector<std::string> args, std::string* error = nullptr) {
+  AgentProcessOptions o;
+  CLI::App app;
+  AddAgentFlags(app, o);
+  std::reverse(args.begin(), args.end());
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    if (error) *error = e.what();
+  }
+  return o;
+}
+
+// Sets an environment variable for the lifetime of the object.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+TEST(AgentOptions, Defaults) {
+  AgentProcessOptions o = Parse({"--node-name", "worker-1"});
+  EXPECT_EQ(o.node_name, "worker-1");
+  EXPECT_EQ(o.host_command_prefix, "nsenter --target 1 --mount --uts --ipc --net --pid --");
+  EXPECT_FALSE(o.simulate);
+  EXPECT_EQ(o.command_timeout, 2min);
+  EXPECT_EQ(o.max_request_age, 1h);
+  EXPECT_EQ(o.recheck_interval, 10s);
+  EXPECT_THAT(o.enabled_actions,
+              ElementsAre("RestartContainerRuntime", "RestartKubelet", "Reboot"));
+  EXPECT_EQ(o.metrics_bind_address, ":8080");
+  EXPECT_EQ(o.health_probe_bind_address, ":8081");
+  EXPECT_EQ(ValidateAgentOptions(o), "");
+
+  // The defaults are the core's defaults: the flags change nothing by themselves.
+  auto commands = MakeCommandsConfig(o);
+  ASSERT_TRUE(commands.ok()) << commands.error().ToString();
+  const CommandsConfig core;
+  EXPECT_EQ(commands->host_prefix, core.host_prefix);
+  EXPECT_EQ(commands->restart_kubelet, core.restart_kubelet);
+  EXPECT_EQ(commands->reboot, core.reboot);
+  EXPECT_TRUE(commands->restart_runtime.empty());  // Detected from the node.
+  EXPECT_EQ(commands->timeout, core.timeout);
+  auto decide = MakeDecideOptions(o);
+  ASSERT_TRUE(decide.ok());
+  EXPECT_EQ(decide->enabled_actions, DecideOptions{}.enabled_actions);
+  EXPECT_EQ(decide->max_request_age, DecideOptions{}.max_request_age);
+}
+
+TEST(AgentOptions, Flags) {
+  AgentProcessOptions o =
+      Parse({"--node-name=w1", "--host-command-prefix", "", "--reboot-command",
+             "/opt/sim 'reboot now' --delay 5", "--restart-runtime-command", "/opt/sim heal w1",
+             "--restart-kubelet-command", "/opt/sim heal w1", "--command-timeout", "90s",
+             "--max-request-age", "0", "--recheck-interval", "500ms", "--enabled-actions",
+             "Reboot,RestartKubelet", "--log-format", "json"});
+  ASSERT_EQ(ValidateAgentOptions(o), "");
+  EXPECT_EQ(o.command_timeout, 90s);
+  EXPECT_EQ(o.max_request_age, 0ms);
+  EXPECT_EQ(o.recheck_interval, 500ms);
+  EXPECT_EQ(o.log_format, "json");
+  auto commands = MakeCommandsConfig(o);
+  ASSERT_TRUE(commands.ok());
+  EXPECT_TRUE(commands->host_prefix.empty());
+  EXPECT_THAT(commands->reboot, ElementsAre("/opt/sim", "reboot now", "--delay", "5"));
+  EXPECT_THAT(commands->restart_runtime, ElementsAre("/opt/sim", "heal", "w1"));
+  EXPECT_EQ(commands->timeout, 90s);
+  auto decide = MakeDecideOptions(o);
+  ASSERT_TRUE(decide.ok());
+  EXPECT_EQ(decide->enabled_actions,
+            (std::set<AgentAction>{AgentAction::kReboot, AgentAction::kRestartKubelet}));
+  EXPECT_EQ(decide->max_request_age, 0s);
+}
+
+TEST(AgentOptions, BadValuesAreParseErrors) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--command-timeout", "soon"},
+                                                                {"--command-timeout", "0s"},
+                                                                {"--recheck-interval", "0"},
+                                                                {"--max-request-age", "-1h"},
+                                                                {"--log-level", "loud"},
+                                                                {"--log-format", "xml"}}) {
+    std::string error;
+    Parse(args, &error);
+    EXPECT_FALSE(error.empty()) << args[0] << " " << args[1];
+  }
+}
+
+TEST(AgentOptions, EnvironmentTwins) {
+  ScopedEnv node("NODE_NAME", "worker-7");
+  ScopedEnv simulate("NODEGUARD_SIMULATE", "true");
+  ScopedEnv actions("NODEGUARD_ENABLED_ACTIONS", "Reboot,RestartKubelet");
+  ScopedEnv timeout("NODEGUARD_COMMAND_TIMEOUT", "45s");
+  ScopedEnv reboot("NODEGUARD_REBOOT_COMMAND", "echo reboot");
+  AgentProcessOptions o = Parse({});
+  EXPECT_EQ(o.node_name, "worker-7");
+  EXPECT_TRUE(o.simulate);
+  EXPECT_THAT(o.enabled_actions, ElementsAre("Reboot", "RestartKubelet"));
+  EXPECT_EQ(o.command_timeout, 45s);
+  EXPECT_EQ(o.reboot_command, "echo reboot");
+  // A flag wins over its twin.
+  EXPECT_EQ(Parse({"--node-name", "worker-8"}).node_name, "worker-8");
+}
+
+TEST(AgentOptions, Validation) {
+  struct Case {
+    std::string name;
+    std::vector<std::string> args;
+    std::string want;  // Substring of the problem; "" for valid.
+  };
+  const std::vector<Case> cases = {
+      {"no node", {}, "--node-name"},
+      {"defaults", {"--node-name=w"}, ""},
+      {"unknown action", {"--node-name=w", "--enabled-actions=Reboot,Explode"}, "Explode"},
+      {"empty prefix keeps default systemctl reboot",
+       {"--node-name=w", "--host-command-prefix", "", "--restart-runtime-command=a",
+        "--restart-kubelet-command=b"},
+       "--reboot-command"},
+      {"empty prefix, runtime detected",
+       {"--node-name=w", "--host-command-prefix", "", "--reboot-command=a",
+        "--restart-kubelet-command=b"},
+       "--restart-runtime-command"},
+      {"empty prefix, every command set",
+       {"--node-name=w", "--host-command-prefix", "", "--reboot-command=a",
+        "--restart-kubelet-command=b", "--restart-runtime-command=c"},
+       ""},
+      {"empty prefix, only the enabled action set",
+       {"--node-name=w", "--host-command-prefix", "", "--reboot-command=a",
+        "--enabled-actions=Reboot"},
+       ""},
+      {"blank prefix counts as empty",
+       {"--node-name=w", "--host-command-prefix=  ", "--enabled-actions=Reboot"},
+       "--reboot-command"},
+      {"simulate runs no host command",
+       {"--node-name=w", "--host-command-prefix", "", "--simulate"},
+       ""},
+      {"simulate command",
+       {"--node-name=w", "--simulate", "--simulate-command=sim {action} {node}"},
+       ""},
+      {"simulate command without simulate",
+       {"--node-name=w", "--simulate-command=x"},
+       "needs --simulate"},
+      {"unterminated quote", {"--node-name=w", "--reboot-command=echo 'oops"}, "--reboot-command"},
+      {"blank command", {"--node-name=w", "--restart-kubelet-command= "}, "blank"},
+      {"bad prefix",
+       {"--node-name=w", "--host-command-prefix=nsenter \"x"},
+       "--host-command-prefix"},
+      {"bad simulate command",
+       {"--node-name=w", "--simulate", "--simulate-command=a\\"},
+       "--simulate-command"},
+  };
+  for (const Case& c : cases) {
+    std::string error;
+    AgentProcessOptions o = Parse(c.args, &error);
+    ASSERT_EQ(error, "") << c.name;
+    std::string problem = ValidateAgentOptions(o);
+    if (c.want.empty()) {
+      EXPECT_EQ(problem, "") << c.name;
+    } else {
+      EXPECT_THAT(problem, HasSubstr(c.want)) << c.name;
+    }
+  }
+}
+
+TEST(SplitCommandLine, LikeAShell) {
+  struct Case {
+    std::string line;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"", {}},
+      {"   ", {}},
+      {"systemctl reboot", {"systemctl", "reboot"}},
+      {"  a \t b\n c  ", {"a", "b", "c"}},
+      {"a 'b c' d", {"a", "b c", "d"}},
+      {"a \"b c\" d", {"a", "b c", "d"}},
+      {"a '' b", {"a", "", "b"}},
+      {"a\"\"", {"a"}},
+      {"x'y z'w", {"xy zw"}},
+      {R"(a\ b)", {"a b"}},
+      {R"("say \"hi\" \$HOME \n")", {R"(say "hi" $HOME \n)"}},
+      {R"('no \escapes "here"')", {R"(no \escapes "here")"}},
+      {"{node} {action}", {"{node}", "{action}"}},
+      {"$HOME ~ *", {"$HOME", "~", "*"}},  // No expansions: nothing runs through a shell.
+  };
+  for (const Case& c : cases) {
+    auto words = SplitCommandLine(c.line);
+    ASSERT_TRUE(words.ok()) << c.line << ": " << words.error().ToString();
+    EXPECT_EQ(*words, c.want) << c.line;
+  }
+  for (const char* bad : {"a 'b", "a \"b", "a\\", "\"a\\\""}) {
+    auto words = SplitCommandLine(bad);
+    EXPECT_FALSE(words.ok()) << bad;
+    if (!words.ok()) {
+      EXPECT_TRUE(words.error().Is(ErrorKind::kInvalid));
+    }
+  }
+}
+
+TEST(ParseActionList, NamesTheUnknownAction) {
+  auto all = ParseActionList({"Reboot", "RestartKubelet", "RestartContainerRuntime", "Reboot"});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u);
+  auto bad = ParseActionList({"Reboot", "reboot"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, HasSubstr("\"reboot\""));
+  EXPECT_TRUE(ParseActionList({}).ok());
+}
+
+TEST(ExpandPlaceholders, ReplacesNodeAndActionInEveryWord) {
+  EXPECT_THAT(ExpandPlaceholders(
+                  {"sim", "--action={action}", "{node}", "{node}-{node}", "{other}", "{nod", "}"},
+                  "worker-3", "Reboot"),
+              ElementsAre("sim", "--action=Reboot", "worker-3", "worker-3-worker-3", "{other}",
+                          "{nod", "}"));
+}
+
+}  // namespace
+}  // namespace nodeguard::agent

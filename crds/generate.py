@@ -441,9 +441,10 @@ SPEC = obj(
     "node, the oldest (then the first by name) governs it and the others report a conflict.",
     {
         "nodeSelector": label_selector("The nodes this policy governs.", "node"),
-        "paused": boolean("Stop acting: no new taints, cordons, drains, actions or annotations; "
-                          "in-flight remediations are left where they are. Status is still "
-                          "reported.", default=False),
+        "paused": boolean("Stop acting: no new taints, cordons, drains or agent actions, and "
+                          "density taints stay as they are. In-flight remediations take no new "
+                          "disruptive step; only safe completions still happen (a node that "
+                          "recovered is uncordoned). Status is still reported.", default=False),
         "dryRun": boolean("Decide everything but do nothing: what would be done is reported in "
                           "Events and status only.", default=False),
         "podDensity": POD_DENSITY,

@@ -137,7 +137,8 @@ struct RemediationSpec {
   bool enabled = false;        // See the file comment: true once the block is written.
   int32_t max_concurrent = 1;  // Nodes in remediation at once; >= 1.
   // A storm: when more selected nodes than this are unhealthy, no new
-  // remediation starts. A percent of selected nodes, rounded down.
+  // remediation starts. A percent of selected nodes, rounded up (so a small
+  // cluster still tolerates one sick node).
   IntOrPercent max_unhealthy = IntOrPercent::Percent(30);
   // Ordered ladder, no duplicates, External only last. Empty: cordon and drain
   // only (a human or another system repairs the node).
@@ -173,7 +174,9 @@ struct ResourceHygieneSpec {
 
 struct NodeHealthPolicySpec {
   LabelSelector node_selector;  // Empty: every node.
-  bool paused = false;   // Observe and report only; no taints, cordons, actions, annotations.
+  // No new taints, cordons, drains or agent actions; in-flight remediations
+  // only complete safely (see the CRD description).
+  bool paused = false;
   bool dry_run = false;  // Decide and report what would be done (Events, status), do nothing.
   PodDensitySpec pod_density;
   HealthSpec health;

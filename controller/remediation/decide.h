@@ -31,7 +31,7 @@
 //   person releases it by uncordoning or removing the annotation). Counted
 //   from observed annotations before this step, so a slot freed in this step
 //   is reused in the next one.
-// - Storm: when more selected nodes than maxUnhealthy (rounded down) are
+// - Storm: when more selected nodes than maxUnhealthy (a percent rounded up) are
 //   Unhealthy, nothing new starts and no Pending is recorded; in-flight
 //   remediations continue.
 // - paused (policy or global): nothing new starts, no new disruptive step is

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "runtime/controller.h"
+#include "runtime/options.h"
 #include "version.h"
 
 int main(int argc, char** argv) {
@@ -15,14 +17,28 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("nodeguard ") + nodeguard::kVersion);
   app.require_subcommand(1);
 
-  CLI::App* controller = app.add_subcommand("controller", "Run the cluster-wide controller.");
-  CLI::App* agent = app.add_subcommand("agent", "Run the node agent on one node.");
+  CLI::App* controller = app.add_subcommand(
+      "controller",
+      "Run the cluster-wide controller: density taints, PLEG remediation, resource hygiene.");
+  nodeguard::runtime::ControllerOptions controller_options;
+  nodeguard::runtime::AddControllerFlags(*controller, controller_options);
+  CLI::App* agent = app.add_subcommand(
+      "agent",
+      "Run the node agent on one node: restart the container runtime or the kubelet, or reboot, "
+      "exactly once per request from the controller.");
 
   CLI11_PARSE(app, argc, argv);
 
-  if (controller->parsed() || agent->parsed()) {
-    std::fprintf(stderr, "nodeguard %s: not implemented yet in %s\n",
-                 controller->parsed() ? "controller" : "agent", nodeguard::kVersion);
+  if (controller->parsed()) {
+    if (std::string problem = nodeguard::runtime::ValidateControllerOptions(controller_options);
+        !problem.empty()) {
+      std::fprintf(stderr, "nodeguard controller: %s\n", problem.c_str());
+      return 2;
+    }
+    return nodeguard::runtime::RunController(controller_options);
+  }
+  if (agent->parsed()) {
+    std::fprintf(stderr, "nodeguard agent: not implemented yet in %s\n", nodeguard::kVersion);
     return 2;
   }
   return 0;

@@ -1,0 +1,364 @@
+#include "runtime/controller.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "api/encode.h"
+#include "kube/config.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/leader_election.h"
+#include "kube/rest.h"
+#include "kube/transport_cpprest.h"
+#include "kube/workqueue.h"
+#include "observe/endpoints.h"
+#include "observe/health.h"
+#include "observe/log.h"
+#include "observe/metrics.h"
+#include "runtime/density_reconciler.h"
+#include "runtime/policy_reconciler.h"
+#include "version.h"
+
+namespace nodeguard::runtime {
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+
+void OnSignal(int) { g_stop_requested.store(true); }
+
+// Stops when a signal arrives or when told to.
+class ProcessCancel final : public kube::CancelToken {
+ public:
+  bool cancelled() const override { return g_stop_requested.load() || flag_.cancelled(); }
+  void Cancel() { flag_.Cancel(); }
+
+ private:
+  kube::CancelFlag flag_;
+};
+
+std::string DefaultIdentity() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  std::random_device rd;
+  return std::string(host) + "_" + std::to_string(rd() % 1000000);
+}
+
+// PUT .../nodehealthpolicies/NAME/status.
+class RestStatusApi final : public StatusApi {
+ public:
+  RestStatusApi(kube::RestClient& rest, std::function<Status()> fence)
+      : rest_(rest), fence_(std::move(fence)) {}
+  Result<std::string> WriteStatus(const std::string& policy, const std::string& rv,
+                                  const api::NodeHealthPolicyStatus& status) override {
+    if (Status fenced = fence_(); !fenced.ok()) return fenced.error();
+    nlohmann::json body = {{"apiVersion", api::kApiVersion},
+                           {"kind", api::kKind},
+                           {"metadata", {{"name", policy}, {"resourceVersion", rv}}},
+                           {"status", api::EncodeStatus(status)}};
+    kube::WriteOptions options;
+    options.subresource = "status";
+    auto written = rest_.Update(kube::GroupResource(api::kGroup, api::kVersion, api::kPlural),
+                                policy, body.dump(), options);
+    if (!written.ok()) return written.error();
+    auto parsed = nlohmann::json::parse(*written, nullptr, false);
+    if (parsed.is_discarded()) return Error::Internal("status update answered non-JSON");
+    return parsed["metadata"].value("resourceVersion", "");
+  }
+
+ private:
+  kube::RestClient& rest_;
+  std::function<Status()> fence_;
+};
+
+// A reconciler with its queue and workers.
+struct Loop {
+  Reconciler* reconciler = nullptr;
+  std::unique_ptr<kube::WorkQueue> queue;
+  std::vector<std::thread> workers;
+};
+
+}  // namespace
+
+int RunController(const ControllerOptions& options) {
+  observe::LogOptions log_options;
+  log_options.level = options.log_level;
+  log_options.format =
+      options.log_format == "json" ? observe::LogFormat::kJson : observe::LogFormat::kText;
+  if (Status s = observe::SetupLogging(log_options); !s.ok()) {
+    std::fprintf(stderr, "nodeguard: %s\n", s.error().ToString().c_str());
+    return 2;
+  }
+  auto log = observe::Log().With({{"component", "controller"}});
+  log.Info("starting", {{"version", kVersion}, {"dryRun", options.dry_run}});
+
+  kube::ConfigSources sources = kube::ConfigSources::FromEnvironment();
+  sources.explicit_path = options.kubeconfig;
+  auto config = kube::LoadClientConfig(sources);
+  if (!config.ok()) {
+    log.Error("cannot load client configuration", {{"error", config.error().ToString()}});
+    return 2;
+  }
+  auto http = kube::MakeCpprestHttpClient(*config);
+  if (!http.ok()) {
+    log.Error("cannot create HTTP client", {{"error", http.error().ToString()}});
+    return 2;
+  }
+
+  observe::MetricsRegistry metrics;
+  auto& api_requests = metrics.MustCounter("nodeguard_api_requests_total",
+                                           "Requests to the Kubernetes API by verb and HTTP code.",
+                                           {"verb", "code"});
+  auto& api_latency =
+      metrics.MustHistogram("nodeguard_api_request_duration_seconds",
+                            "Latency of Kubernetes API requests by verb.", {"verb"});
+  kube::RestOptions rest_options;
+  rest_options.observer = [&](const kube::RequestMetric& m) {
+    api_requests.WithLabels({std::string(m.verb), std::to_string(m.code)}).Inc();
+    api_latency.WithLabels({std::string(m.verb)})
+        .Observe(std::chrono::duration<double>(m.latency).count());
+  };
+  kube::RestClient rest(**http, rest_options);
+
+  // Informers: always running, so a standby is ready to lead at once.
+  kube::RestListWatcher node_lw(rest, kube::CoreResource("nodes"));
+  kube::RestListWatcher pod_lw(rest, kube::CoreResource("pods"));
+  kube::RestListWatcher policy_lw(rest,
+                                  kube::GroupResource(api::kGroup, api::kVersion, api::kPlural));
+  kube::InformerOptions informer_options;
+  informer_options.resync_period = options.resync_period;
+  kube::Informer<kube::Node> nodes(node_lw, informer_options);
+  kube::Informer<kube::Pod> pods(pod_lw, informer_options);
+  kube::Informer<PolicyObject> policies(policy_lw, informer_options);
+  if (Status s = kube::AddPodIndexes(pods.store()); !s.ok()) {
+    log.Error("cannot index pods", {{"error", s.error().ToString()}});
+    return 2;
+  }
+
+  // Leader election.
+  const std::string identity = options.identity.empty() ? DefaultIdentity() : options.identity;
+  auto lease_store =
+      kube::MakeRestLeaseStore(rest, options.leader_election_namespace, options.leader_election_id);
+  kube::LeaderElectionConfig election;
+  election.identity = identity;
+  std::atomic<bool> leading{!options.leader_elect};
+  std::atomic<bool> lost_leadership{false};
+  kube::LeaderCallbacks callbacks;
+  ProcessCancel cancel;
+  callbacks.on_started_leading = [&] { leading.store(true); };
+  callbacks.on_stopped_leading = [&] {
+    if (leading.exchange(false)) lost_leadership.store(true);
+    cancel.Cancel();
+  };
+  callbacks.on_new_leader = [&](const std::string& who) {
+    log.Info("leader observed", {{"leader", who}});
+  };
+  std::unique_ptr<kube::LeaderElector> elector;
+  if (options.leader_elect) {
+    elector = std::make_unique<kube::LeaderElector>(*lease_store, election, callbacks);
+  }
+  std::function<Status()> fence = [&]() -> Status {
+    if (!elector) return Status::Ok();
+    return elector->Fence();
+  };
+
+  kube::EventRecorderOptions event_options;
+  event_options.host = identity;
+  auto event_sink = kube::MakeRestEventSink(rest);
+  kube::EventRecorder events(*event_sink, event_options);
+  RestStatusApi status_api(rest, fence);
+  StatusWriter status(status_api, RealClock::Instance(), options.status_interval);
+
+  Deps deps;
+  deps.nodes = &nodes.store();
+  deps.pods = &pods.store();
+  deps.policies = &policies.store();
+  deps.rest = &rest;
+  deps.events = &events;
+  deps.status = &status;
+  deps.metrics = &metrics;
+  deps.clock = &RealClock::Instance();
+  deps.options = &options;
+  deps.fence = fence;
+
+  DensityReconciler density(deps);
+  PolicyReconciler policy_reconciler(deps, [&](const PolicyObject& p) {
+    return density.NodesTaintedWith(p.policy.spec.pod_density.taint.key);
+  });
+  std::vector<Loop> loops;
+  for (Reconciler* r : std::vector<Reconciler*>{&policy_reconciler, &density}) {
+    kube::WorkQueue::Options qo;
+    qo.name = std::string(r->name());
+    loops.push_back({r, std::make_unique<kube::WorkQueue>(std::move(qo)), {}});
+  }
+
+  auto& reconciles =
+      metrics.MustCounter("nodeguard_reconcile_total", "Reconciles by reconciler and result.",
+                          {"reconciler", "result"});
+  auto& reconcile_seconds = metrics.MustHistogram("nodeguard_reconcile_duration_seconds",
+                                                  "Time per reconcile.", {"reconciler"});
+  auto& queue_depth = metrics.MustGauge("nodeguard_workqueue_depth",
+                                        "Keys waiting in each reconciler's queue.", {"queue"});
+  auto& leader_gauge =
+      metrics.MustGauge("nodeguard_leader", "1 while this process is the leader, else 0.");
+  auto& watch_restarts =
+      metrics.MustGauge("nodeguard_informer_watch_restarts",
+                        "Watches resumed, per informer (monotonic).", {"resource"});
+  auto& relists =
+      metrics.MustGauge("nodeguard_informer_relists",
+                        "Relists after 410 Gone, per informer (monotonic).", {"resource"});
+
+  for (auto& loop : loops) {
+    Reconciler* r = loop.reconciler;
+    kube::WorkQueue* q = loop.queue.get();
+    nodes.AddHandlers({[r, q](const auto& n) { r->OnNode(nullptr, n.get(), *q); },
+                       [r, q](const auto& o, const auto& n) { r->OnNode(o.get(), n.get(), *q); },
+                       [r, q](const auto& o) { r->OnNode(o.get(), nullptr, *q); },
+                       {}});
+    pods.AddHandlers({[r, q](const auto& p) { r->OnPod(nullptr, p.get(), *q); },
+                      [r, q](const auto& o, const auto& p) { r->OnPod(o.get(), p.get(), *q); },
+                      [r, q](const auto& o) { r->OnPod(o.get(), nullptr, *q); },
+                      {}});
+    policies.AddHandlers(
+        {[r, q](const auto& p) { r->OnPolicy(nullptr, p.get(), *q); },
+         [r, q](const auto& o, const auto& p) { r->OnPolicy(o.get(), p.get(), *q); },
+         [r, q](const auto& o) { r->OnPolicy(o.get(), nullptr, *q); },
+         {}});
+  }
+  // Feed the status writer what the server holds.
+  policies.AddHandlers({[&](const auto& p) { status.Observe(p->policy); },
+                        [&](const auto&, const auto& p) { status.Observe(p->policy); },
+                        [&](const auto& o) { status.Forget(o->meta.name); },
+                        {}});
+
+  observe::HealthChecks healthz("healthz");
+  observe::HealthChecks readyz("readyz");
+  healthz.Add("ping", [] { return Status::Ok(); });
+  readyz.Add("informers", [&]() -> Status {
+    if (nodes.HasSynced() && pods.HasSynced() && policies.HasSynced()) return Status::Ok();
+    return Error::Unavailable("caches not synced");
+  });
+  readyz.Add("leader", [&]() -> Status {
+    // Leader or standby: both are ready; a standby serves warm caches.
+    return Status::Ok();
+  });
+  observe::EndpointsOptions endpoint_options;
+  endpoint_options.metrics_address = options.metrics_bind_address;
+  endpoint_options.probe_address = options.health_probe_bind_address;
+  auto endpoints = observe::Endpoints::Start(endpoint_options, metrics, healthz, readyz);
+  if (!endpoints.ok()) {
+    log.Error("cannot serve metrics/probes", {{"error", endpoints.error().ToString()}});
+    return 2;
+  }
+
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+
+  std::vector<std::thread> informer_threads;
+  informer_threads.emplace_back([&] { nodes.Run(cancel); });
+  informer_threads.emplace_back([&] { pods.Run(cancel); });
+  informer_threads.emplace_back([&] { policies.Run(cancel); });
+  if (!nodes.WaitForSync(cancel) || !pods.WaitForSync(cancel) || !policies.WaitForSync(cancel)) {
+    log.Info("stopped before caches synced");
+  } else {
+    log.Info("caches synced", {{"nodes", nodes.store().size()},
+                               {"pods", pods.store().size()},
+                               {"policies", policies.store().size()}});
+  }
+
+  std::thread election_thread;
+  if (elector) {
+    election_thread = std::thread([&] { elector->Run(cancel); });
+  }
+  while (!cancel.cancelled() && !leading.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+  std::vector<std::thread> background;
+  if (!cancel.cancelled()) {
+    leader_gauge.Get().Set(1);
+    log.Info("leading: starting reconcilers", {{"identity", identity}});
+    for (auto& loop : loops) {
+      loop.reconciler->EnqueueAll(*loop.queue);
+      for (int i = 0; i < options.workers; ++i) {
+        loop.workers.emplace_back([&, r = loop.reconciler, q = loop.queue.get()] {
+          const std::string rname(r->name());
+          for (;;) {
+            std::optional<std::string> key = q->Get();
+            if (!key) return;
+            const auto start = std::chrono::steady_clock::now();
+            Result<ReconcileResult> result = r->Reconcile(*key);
+            reconcile_seconds.WithLabels({rname}).Observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            if (result.ok()) {
+              reconciles.WithLabels({rname, "success"}).Inc();
+              q->Forget(*key);
+              if (result->requeue_after) q->AddAfter(*key, *result->requeue_after);
+            } else if (result.error().Is(ErrorKind::kConflict)) {
+              reconciles.WithLabels({rname, "conflict"}).Inc();
+              q->AddRateLimited(*key);
+            } else {
+              reconciles.WithLabels({rname, "error"}).Inc();
+              observe::Log().Warn(
+                  "reconcile failed; retrying with backoff",
+                  {{"reconciler", rname}, {"key", *key}, {"error", result.error().ToString()}});
+              q->AddRateLimited(*key);
+            }
+            q->Done(*key);
+          }
+        });
+      }
+    }
+    // Status flushes and periodic resyncs.
+    background.emplace_back([&] {
+      auto next_resync = std::chrono::steady_clock::now() + options.resync_period;
+      while (!cancel.cancelled()) {
+        auto wait = status.Flush();
+        for (auto& loop : loops) {
+          queue_depth.WithLabels({loop.queue->name()}).Set(static_cast<double>(loop.queue->Len()));
+        }
+        const auto ns = nodes.stats(), ps = pods.stats(), pols = policies.stats();
+        watch_restarts.WithLabels({"nodes"}).Set(static_cast<double>(ns.watch_restarts));
+        watch_restarts.WithLabels({"pods"}).Set(static_cast<double>(ps.watch_restarts));
+        watch_restarts.WithLabels({"nodehealthpolicies"})
+            .Set(static_cast<double>(pols.watch_restarts));
+        relists.WithLabels({"nodes"}).Set(static_cast<double>(ns.relists));
+        relists.WithLabels({"pods"}).Set(static_cast<double>(ps.relists));
+        relists.WithLabels({"nodehealthpolicies"}).Set(static_cast<double>(pols.relists));
+        if (std::chrono::steady_clock::now() >= next_resync) {
+          for (auto& loop : loops) loop.reconciler->EnqueueAll(*loop.queue);
+          next_resync = std::chrono::steady_clock::now() + options.resync_period;
+        }
+        auto sleep = std::min<std::chrono::milliseconds>(
+            wait.value_or(std::chrono::milliseconds(200)), std::chrono::milliseconds(200));
+        std::this_thread::sleep_for(std::max(sleep, std::chrono::milliseconds(20)));
+      }
+    });
+  }
+
+  while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  log.Info(lost_leadership.load() ? "lost leadership: exiting" : "shutting down");
+
+  // Stop taking work; give running reconciles a moment, then stop.
+  for (auto& loop : loops) loop.queue->ShutDownWithDrain();
+  for (auto& loop : loops)
+    for (auto& t : loop.workers) t.join();
+  for (auto& t : background) t.join();
+  status.Flush();
+  events.WaitIdle(std::chrono::seconds(2));
+  leader_gauge.Get().Set(0);
+  if (election_thread.joinable()) election_thread.join();  // Releases the Lease on cancel.
+  nodes.Stop();
+  pods.Stop();
+  policies.Stop();
+  for (auto& t : informer_threads) t.join();
+  (*endpoints)->Stop();
+  return lost_leadership.load() ? 1 : 0;
+}
+
+}  // namespace nodeguard::runtime

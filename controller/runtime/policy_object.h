@@ -1,0 +1,29 @@
+#pragma once
+
+// PolicyObject: how the policy informer caches a NodeHealthPolicy: the
+// decoded, defaulted policy plus the problems found decoding and validating
+// it (a policy with problems is reported, never acted on).
+
+#include <vector>
+
+#include "api/decode.h"
+#include "api/types.h"
+#include "kube/objects.h"
+
+namespace nodeguard::runtime {
+
+// The finalizer that keeps a deleted policy until its taints are gone.
+inline constexpr const char* kCleanupFinalizer = "nodeguard.io/cleanup";
+
+struct PolicyObject {
+  kube::ObjectMeta meta;  // Same as policy.meta; the Store keys on it.
+  api::NodeHealthPolicy policy;
+  std::vector<api::FieldError> errors;
+  std::vector<std::string> finalizers;  // metadata.finalizers.
+  bool has_cleanup_finalizer() const;
+
+  bool valid() const { return errors.empty(); }
+  bool deleting() const { return kube::IsSet(meta.deletion_timestamp); }
+};
+
+}  // namespace nodeguard::runtime

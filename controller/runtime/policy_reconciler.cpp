@@ -1,0 +1,155 @@
+#include "runtime/policy_reconciler.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "api/field_error.h"
+#include "observe/log.h"
+#include "runtime/conditions.h"
+#include "runtime/resolver.h"
+
+namespace nodeguard::runtime {
+namespace {
+
+bool NodeReady(const kube::Node& node) {
+  const kube::NodeCondition* ready = node.FindCondition("Ready");
+  return ready != nullptr && ready->status == kube::ConditionStatus::kTrue;
+}
+
+}  // namespace
+
+PolicyReconciler::PolicyReconciler(Deps deps,
+                                   std::function<int(const PolicyObject&)> remaining_taints)
+    : deps_(std::move(deps)),
+      remaining_taints_(std::move(remaining_taints)),
+      selected_gauge_(deps_.metrics->MustGauge(
+          "nodeguard_selected_nodes", "Nodes a policy selects (including conflicting ones).",
+          {"policy"})),
+      valid_gauge_(deps_.metrics->MustGauge(
+          "nodeguard_policy_valid", "1 when the policy's spec is valid and enforced, else 0.",
+          {"policy"})) {}
+
+void PolicyReconciler::OnNode(const kube::Node* old_obj, const kube::Node* obj,
+                              kube::WorkQueue& queue) {
+  if (old_obj != nullptr && obj != nullptr && old_obj->labels == obj->labels &&
+      NodeReady(*old_obj) == NodeReady(*obj)) {
+    return;
+  }
+  EnqueueAll(queue);
+}
+
+void PolicyReconciler::OnPolicy(const PolicyObject* old_obj, const PolicyObject* obj,
+                                kube::WorkQueue& queue) {
+  // A new policy, or a deleted one, changes which policy governs which node.
+  if (old_obj == nullptr || obj == nullptr) {
+    EnqueueAll(queue);
+    if (obj == nullptr) queue.Add(old_obj->meta.name);
+    return;
+  }
+  queue.Add(obj->meta.name);
+}
+
+void PolicyReconciler::EnqueueAll(kube::WorkQueue& queue) {
+  for (const auto& p : deps_.policies->List()) queue.Add(p->meta.name);
+}
+
+Status PolicyReconciler::PatchFinalizers(const PolicyObject& policy,
+                                         const std::vector<std::string>& finalizers) {
+  if (Status fenced = deps_.fence(); !fenced.ok()) return fenced;
+  // A merge patch carrying resourceVersion is conflict-safe: a concurrent
+  // change to the policy fails it with 409 and the reconcile runs again.
+  nlohmann::json patch = {
+      {"metadata",
+       {{"finalizers", finalizers}, {"resourceVersion", policy.meta.resource_version}}}};
+  auto written = deps_.rest->Patch(kube::GroupResource(api::kGroup, api::kVersion, api::kPlural),
+                                   policy.meta.name, kube::PatchType::kMerge, patch.dump());
+  if (!written.ok()) return written.error();
+  return Status::Ok();
+}
+
+Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_name) {
+  auto policy = deps_.policies->Get("", policy_name);
+  if (!policy) {
+    deps_.status->Forget(policy_name);
+    selected_gauge_.Remove({policy_name});
+    valid_gauge_.Remove({policy_name});
+    return ReconcileResult{};
+  }
+  deps_.status->Observe(policy->policy);
+
+  if (policy->deleting()) {
+    if (!policy->has_cleanup_finalizer()) return ReconcileResult{};
+    const int remaining = remaining_taints_(*policy);
+    if (remaining > 0) {
+      observe::Log().Info("policy deleted; waiting for its taints to be removed",
+                          {{"policy", policy_name}, {"nodes", remaining}});
+      return ReconcileResult{std::chrono::seconds(2)};
+    }
+    std::vector<std::string> rest;
+    for (const auto& f : policy->finalizers)
+      if (f != kCleanupFinalizer) rest.push_back(f);
+    if (Status s = PatchFinalizers(*policy, rest); !s.ok()) return s.error();
+    observe::Log().Info("policy cleanup finished; finalizer released", {{"policy", policy_name}});
+    return ReconcileResult{};
+  }
+  if (!policy->has_cleanup_finalizer()) {
+    std::vector<std::string> with = policy->finalizers;
+    with.push_back(kCleanupFinalizer);
+    if (Status s = PatchFinalizers(*policy, with); !s.ok()) return s.error();
+  }
+
+  // Which nodes this policy selects, governs, or loses to an older policy.
+  const PolicyList sorted = deps_.SortedPolicies();
+  std::vector<const api::NodeHealthPolicy*> all;
+  for (const auto& p : sorted) all.push_back(&p->policy);
+  const auto nodes = deps_.nodes->List();
+  std::vector<const kube::Node*> node_ptrs;
+  for (const auto& n : nodes) node_ptrs.push_back(n.get());
+  const Resolution resolution = ResolvePolicies(all, node_ptrs);
+  const PolicyNodes& mine = resolution.by_policy.at(policy_name);
+  int32_t ready = 0;
+  for (const auto& name : mine.governed) {
+    auto node = deps_.nodes->Get("", name);
+    if (node && NodeReady(*node)) ++ready;
+  }
+  selected_gauge_.WithLabels({policy_name}).Set(mine.selected);
+  valid_gauge_.WithLabels({policy_name}).Set(policy->valid() ? 1 : 0);
+
+  const api::NodeHealthPolicySpec& spec = policy->policy.spec;
+  const int64_t generation = policy->meta.generation;
+  const kube::Time now = deps_.clock->Now();
+  const bool dry_run = spec.dry_run || deps_.options->dry_run;
+  deps_.status->Update(policy_name, [&](api::NodeHealthPolicyStatus& s) {
+    s.observed_generation = generation;
+    s.selected_nodes = static_cast<int32_t>(mine.governed.size());
+    s.ready_nodes = ready;
+    s.conflicts = mine.conflicts;
+    if (s.conflicts.size() > api::kMaxStatusNodes) s.conflicts.resize(api::kMaxStatusNodes);
+    if (!policy->valid()) {
+      SetCondition(
+          s.conditions,
+          MakeCondition(api::kConditionReady, false, "InvalidSpec",
+                        "Not enforced: " + api::JoinFieldErrors(policy->errors), generation),
+          now);
+    } else {
+      std::string message = "Governing " + std::to_string(mine.governed.size()) + " node(s)";
+      if (!mine.conflicts.empty()) {
+        message += "; " + std::to_string(mine.conflicts.size()) +
+                   " more selected but governed by an older policy";
+      }
+      SetCondition(s.conditions,
+                   MakeCondition(api::kConditionReady, true, dry_run ? "DryRun" : "Enforcing",
+                                 message, generation),
+                   now);
+    }
+    SetCondition(
+        s.conditions,
+        MakeCondition(
+            api::kConditionPaused, spec.paused, spec.paused ? "PausedBySpec" : "NotPaused",
+            spec.paused ? "spec.paused is true: observing and reporting only" : "", generation),
+        now);
+  });
+  return ReconcileResult{};
+}
+
+}  // namespace nodeguard::runtime

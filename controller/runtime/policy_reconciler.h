@@ -1,0 +1,36 @@
+#pragma once
+
+// PolicyReconciler: the policy-level part of status (observedGeneration,
+// Ready and Paused conditions, selected/ready node counts, conflicts) and the
+// cleanup finalizer: added to every live policy, released on deletion once no
+// node carries the policy's density taint.
+
+#include <functional>
+#include <string>
+
+#include "runtime/reconciler.h"
+
+namespace nodeguard::runtime {
+
+class PolicyReconciler final : public Reconciler {
+ public:
+  // `remaining_taints(policy)`: nodes still carrying that policy's taint.
+  PolicyReconciler(Deps deps, std::function<int(const PolicyObject&)> remaining_taints);
+
+  std::string_view name() const override { return "policy"; }
+  void OnNode(const kube::Node* old_obj, const kube::Node* obj, kube::WorkQueue& queue) override;
+  void OnPolicy(const PolicyObject* old_obj, const PolicyObject* obj,
+                kube::WorkQueue& queue) override;
+  void EnqueueAll(kube::WorkQueue& queue) override;
+  Result<ReconcileResult> Reconcile(const std::string& policy_name) override;
+
+ private:
+  Status PatchFinalizers(const PolicyObject& policy, const std::vector<std::string>& finalizers);
+
+  Deps deps_;
+  std::function<int(const PolicyObject&)> remaining_taints_;
+  observe::GaugeFamily& selected_gauge_;
+  observe::GaugeFamily& valid_gauge_;
+};
+
+}  // namespace nodeguard::runtime

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "agent/agent_main.h"
+#include "agent/agent_options.h"
 #include "runtime/controller.h"
 #include "runtime/options.h"
 #include "version.h"
@@ -26,6 +28,8 @@ int main(int argc, char** argv) {
       "agent",
       "Run the node agent on one node: restart the container runtime or the kubelet, or reboot, "
       "exactly once per request from the controller.");
+  nodeguard::agent::AgentProcessOptions agent_options;
+  nodeguard::agent::AddAgentFlags(*agent, agent_options);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -38,8 +42,12 @@ int main(int argc, char** argv) {
     return nodeguard::runtime::RunController(controller_options);
   }
   if (agent->parsed()) {
-    std::fprintf(stderr, "nodeguard agent: not implemented yet in %s\n", nodeguard::kVersion);
-    return 2;
+    if (std::string problem = nodeguard::agent::ValidateAgentOptions(agent_options);
+        !problem.empty()) {
+      std::fprintf(stderr, "nodeguard agent: %s\n", problem.c_str());
+      return 2;
+    }
+    return nodeguard::agent::RunAgent(agent_options);
   }
   return 0;
 }

@@ -99,9 +99,13 @@ int RunAgent(const AgentProcessOptions& options) {
     log.Error("invalid configuration", {{"problem", ValidateAgentOptions(options)}});
     return 2;
   }
-  log.Info("starting", {{"version", kVersion},
-                        {"simulate", options.simulate},
-                        {"hostCommandPrefix", FormatCommandLine(commands_config->host_prefix)}});
+  if (options.simulate) {
+    log.Info("starting in simulate mode: no host command runs",
+             {{"version", kVersion}, {"simulateCommand", options.simulate_command}});
+  } else {
+    log.Info("starting", {{"version", kVersion},
+                          {"hostCommandPrefix", FormatCommandLine(commands_config->host_prefix)}});
+  }
 
   kube::ConfigSources sources = kube::ConfigSources::FromEnvironment();
   sources.explicit_path = options.kubeconfig;
@@ -158,11 +162,13 @@ int RunAgent(const AgentProcessOptions& options) {
     const bool enabled = agent_options.decide.enabled_actions.count(action) > 0;
     const bool detected =
         action == AgentAction::kRestartContainerRuntime && commands_config->restart_runtime.empty();
-    log.Info("action", {{"action", AgentActionName(action)},
-                        {"enabled", enabled},
-                        {"command", detected ? std::string("systemctl restart <the service of the "
-                                                           "node's containerRuntimeVersion>")
-                                             : commands->Describe(action, kube::Node{})}});
+    // Without a node, the runtime's service is not known yet.
+    const std::string command =
+        detected ? std::string(options.simulate ? "simulated: " : "") +
+                       "systemctl restart <the service of the node's containerRuntimeVersion>"
+                 : commands->Describe(action, kube::Node{});
+    log.Info("action",
+             {{"action", AgentActionName(action)}, {"enabled", enabled}, {"command", command}});
   }
   Agent agent(node_api, *commands, RealClock::Instance(), agent_options, &agent_metrics);
 

@@ -100,8 +100,9 @@ void AddAgentFlags(CLI::App& app, AgentProcessOptions& o) {
       ->envname("KUBECONFIG");
   app.add_option("--host-command-prefix", o.host_command_prefix,
                  "Prepended to every action's command to run it in the host's namespaces "
-                 "(the DaemonSet runs with hostPID). Empty: run commands in the agent's own "
-                 "namespaces, which then requires every enabled action's command to be set")
+                 "(the DaemonSet runs with hostPID). Empty (--host-command-prefix \"\"): run "
+                 "commands in the agent's own namespaces, which then requires every enabled "
+                 "action's command to be set")
       ->envname("NODEGUARD_HOST_COMMAND_PREFIX")
       ->capture_default_str();
   app.add_option("--restart-runtime-command", o.restart_runtime_command,

@@ -23,6 +23,7 @@
 #include "observe/metrics.h"
 #include "runtime/density_reconciler.h"
 #include "runtime/policy_reconciler.h"
+#include "runtime/remediation_reconciler.h"
 #include "version.h"
 
 namespace nodeguard::runtime {
@@ -187,11 +188,12 @@ int RunController(const ControllerOptions& options) {
   deps.fence = fence;
 
   DensityReconciler density(deps);
+  RemediationReconciler remediation(deps);
   PolicyReconciler policy_reconciler(deps, [&](const PolicyObject& p) {
     return density.NodesTaintedWith(p.policy.spec.pod_density.taint.key);
   });
   std::vector<Loop> loops;
-  for (Reconciler* r : std::vector<Reconciler*>{&policy_reconciler, &density}) {
+  for (Reconciler* r : std::vector<Reconciler*>{&policy_reconciler, &density, &remediation}) {
     kube::WorkQueue::Options qo;
     qo.name = std::string(r->name());
     loops.push_back({r, std::make_unique<kube::WorkQueue>(std::move(qo)), {}});
@@ -349,6 +351,7 @@ int RunController(const ControllerOptions& options) {
   for (auto& loop : loops)
     for (auto& t : loop.workers) t.join();
   for (auto& t : background) t.join();
+  remediation.Shutdown();  // Stops drains before the queues they re-enqueue into go away.
   status.Flush();
   events.WaitIdle(std::chrono::seconds(2));
   leader_gauge.Get().Set(0);

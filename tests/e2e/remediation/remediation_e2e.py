@@ -1,0 +1,1003 @@
+#!/usr/bin/env python3
+"""End-to-end tests of PLEG remediation (issue 8) against the local cluster.
+
+Run by CTest with the "cluster" fixture (tests/e2e/remediation/CMakeLists.txt),
+one scenario per test:
+
+  one-at-a-time         three of ten nodes PLEG-sick: remediated strictly one after
+                        another (an independent watch on nodes never sees two in a
+                        disruptive phase or two cordoned), PDBs never violated,
+                        DaemonSet pods stay, each node ends Ready, uncordoned, with a
+                        new bootID; status and Events tell the story
+  storm                 five of ten sick with maxUnhealthy 30%: nothing cordoned,
+                        StormDetected True; heal three and remediation proceeds one
+                        at a time
+  heals-while-waiting   a node waiting for the budget heals by itself: Cancelled,
+                        never cordoned
+  restart-mid-drain     the controller is killed (SIGKILL) during a drain and
+                        restarted: it resumes from the annotation, requests exactly
+                        one reboot, and the budget holds
+  pdb-timeout           a PDB that never allows a disruption: the drain times out,
+                        the node stays cordoned, Failed with the PDB's name, and the
+                        next node is not started
+  person-cordon         a node a person cordoned before it got sick is left alone
+                        (Pending, reported in Degraded and an Event)
+  dry-run               scenario one with spec.dryRun: the same first decision in
+                        status and Events, nothing on nodes or pods changes
+
+The node agent is played by a test double (AgentDouble) speaking the
+annotation protocol of remediation/agent_protocol.h: it answers each
+nodeguard.io/agent-request once with agent-status Accepted, Running, then
+`sim reboot NODE` (new bootID, Ready after a delay) and Done once the bootID
+changed.
+
+Environment: KUBECONFIG and NODEGUARD_SIM (set by the fixture);
+NODEGUARD_CLUSTER_BIN, else the pinned kubectl from
+tests/cluster/build-components.sh, else kubectl on PATH. Python standard
+library only. Everything a test creates is removed at its end.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+CRD = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
+SIM = os.environ.get("NODEGUARD_SIM") or os.path.join(ROOT, "tests", "cluster", "sim")
+GROUP_LABEL = "nodeguard-e2e/remediation"
+NODES = [f"worker-{i:02d}" for i in range(11, 21)]  # Ten of the fixture's twenty workers.
+STATE_KEY = "nodeguard.io/remediation"
+REQUEST_KEY = "nodeguard.io/agent-request"
+STATUS_KEY = "nodeguard.io/agent-status"
+DISRUPTIVE = {"Cordoned", "Draining", "ActionRequested", "AwaitingRecovery"}
+REBOOT_DELAY = 8  # Seconds a simulated reboot keeps the node NotReady.
+
+
+class TestFailure(Exception):
+    pass
+
+
+def log(message):
+    stamp = datetime.datetime.now().strftime("%H:%M:%S")
+    print(f"[{stamp}] {message}", flush=True)
+
+
+def check(condition, message):
+    if not condition:
+        raise TestFailure(message)
+
+
+def now_rfc3339():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------ kubectl
+
+def kubectl_path():
+    bin_dir = os.environ.get("NODEGUARD_CLUSTER_BIN")
+    if not bin_dir:
+        script = os.path.join(ROOT, "tests", "cluster", "build-components.sh")
+        try:
+            out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
+            bin_dir = out.strip().splitlines()[-1]
+        except (OSError, subprocess.CalledProcessError, IndexError):
+            bin_dir = ""
+    if bin_dir and os.access(os.path.join(bin_dir, "kubectl"), os.X_OK):
+        return os.path.join(bin_dir, "kubectl")
+    found = shutil.which("kubectl")
+    if not found:
+        raise TestFailure("no kubectl: run tests/cluster/build-components.sh")
+    return found
+
+
+KUBECTL = kubectl_path()
+
+
+def kubectl(*args, stdin=None, check_rc=True, timeout=60):
+    result = subprocess.run([KUBECTL, "--request-timeout=30s", *args], input=stdin,
+                            capture_output=True, text=True, timeout=timeout)
+    if check_rc and result.returncode != 0:
+        raise TestFailure(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+                          f"{result.stdout}{result.stderr}")
+    return result
+
+
+def kjson(*args):
+    return json.loads(kubectl(*args, "-o", "json").stdout)
+
+
+def apply(obj):
+    kubectl("apply", "-f", "-", stdin=json.dumps(obj))
+
+
+def sim(*args):
+    result = subprocess.run([SIM, *args], capture_output=True, text=True, timeout=180)
+    if result.returncode != 0:
+        raise TestFailure(f"sim {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def node(name):
+    return kjson("get", "node", name)
+
+
+def annotation(n, key):
+    return (n["metadata"].get("annotations") or {}).get(key)
+
+
+def state_of(n):
+    text = annotation(n, STATE_KEY)
+    return json.loads(text) if text else None
+
+
+def ready_status(n):
+    for c in n["status"].get("conditions", []):
+        if c["type"] == "Ready":
+            return c["status"]
+    return "Unknown"
+
+
+def eventually(what, predicate, timeout, interval=1.0):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = predicate()
+        except TestFailure:
+            raise
+        except Exception as e:  # A transient kubectl failure: try again.
+            last = e
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval)
+    raise TestFailure(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ watches
+
+class Watch(threading.Thread):
+    """Streams `kubectl get ... -w -o json --output-watch-events` and hands each
+    event's type and object to `on_event`. Restarts kubectl if it exits."""
+
+    def __init__(self, args, on_event):
+        super().__init__(daemon=True)
+        self.args = args
+        self.on_event = on_event
+        self.stopping = threading.Event()
+        self.proc = None
+        self.restarts = 0
+
+    def run(self):
+        import codecs
+        json_decoder = json.JSONDecoder()
+        while not self.stopping.is_set():
+            self.proc = subprocess.Popen(
+                [KUBECTL, "get", *self.args, "-w", "-o", "json", "--output-watch-events"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            utf8 = codecs.getincrementaldecoder("utf-8")()
+            buffer = ""
+            while not self.stopping.is_set():
+                chunk = self.proc.stdout.read1(65536)
+                if not chunk:
+                    break
+                buffer += utf8.decode(chunk)
+                while True:
+                    stripped = buffer.lstrip()
+                    if not stripped:
+                        buffer = ""
+                        break
+                    try:
+                        event, end = json_decoder.raw_decode(stripped)
+                    except ValueError:
+                        buffer = stripped
+                        break
+                    buffer = stripped[end:]
+                    try:
+                        self.on_event(event.get("type", ""), event.get("object", {}))
+                    except Exception:  # Never let a bad object kill the observer.
+                        traceback.print_exc()
+            if not self.stopping.is_set():
+                self.restarts += 1
+                time.sleep(0.5)
+
+    def stop(self):
+        self.stopping.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class NodeObserver:
+    """An independent observer of the group's nodes: it sees every version the
+    API server delivers and checks the budget at each of them."""
+
+    def __init__(self, nodes):
+        self.lock = threading.Lock()
+        self.nodes = set(nodes)
+        self.current = {}  # node -> (phase, unschedulable, bootID)
+        self.max_disruptive = 0
+        self.max_cordoned = 0
+        self.violations = []
+        self.phases = {n: [] for n in nodes}  # Distinct consecutive phases.
+        self.ever_cordoned = set()
+        self.boot_ids = {n: [] for n in nodes}
+        self.watch = Watch(["nodes", "-l", GROUP_LABEL], self.on_node)
+
+    def start(self):
+        self.watch.start()
+
+    def stop(self):
+        self.watch.stop()
+
+    def on_node(self, kind, n):
+        name = n["metadata"]["name"]
+        if name not in self.nodes or kind == "DELETED":
+            return
+        st = state_of(n)
+        phase = st["phase"] if st else None
+        cordoned = bool(n["spec"].get("unschedulable"))
+        boot = n["status"].get("nodeInfo", {}).get("bootID", "")
+        with self.lock:
+            self.current[name] = (phase, cordoned, boot)
+            if phase and (not self.phases[name] or self.phases[name][-1] != phase):
+                self.phases[name].append(phase)
+            if cordoned:
+                self.ever_cordoned.add(name)
+            if not self.boot_ids[name] or self.boot_ids[name][-1] != boot:
+                self.boot_ids[name].append(boot)
+            disruptive = sorted(k for k, v in self.current.items() if v[0] in DISRUPTIVE)
+            cordons = sorted(k for k, v in self.current.items() if v[1])
+            self.max_disruptive = max(self.max_disruptive, len(disruptive))
+            self.max_cordoned = max(self.max_cordoned, len(cordons))
+            if len(disruptive) > 1:
+                self.violations.append(f"two nodes in a disruptive phase at rv "
+                                       f"{n['metadata']['resourceVersion']}: {disruptive}")
+
+    def snapshot(self):
+        with self.lock:
+            return {
+                "max_disruptive": self.max_disruptive,
+                "max_cordoned": self.max_cordoned,
+                "violations": list(self.violations),
+                "phases": {k: list(v) for k, v in self.phases.items()},
+                "ever_cordoned": set(self.ever_cordoned),
+                "boot_ids": {k: list(v) for k, v in self.boot_ids.items()},
+            }
+
+
+class ReadyPodsObserver:
+    """Counts an app's pods that are Ready and not terminating at every version
+    the API server delivers (a PDB's view of healthy pods). The minimum is
+    measured once the count first reached `expected` (the initial list)."""
+
+    def __init__(self, namespace, app, expected):
+        self.lock = threading.Lock()
+        self.expected = expected
+        self.ready = {}
+        self.armed = False
+        self.min_ready = None
+        self.watch = Watch(["pods", "-n", namespace, "-l", f"app={app}"], self.on_pod)
+
+    def start(self):
+        self.watch.start()
+        eventually("the pod observer to see every pod", lambda: self.armed, 30, 0.2)
+
+    def stop(self):
+        self.watch.stop()
+
+    def on_pod(self, kind, p):
+        uid = p["metadata"]["uid"]
+        ready = kind != "DELETED" and not p["metadata"].get("deletionTimestamp") and any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in p.get("status", {}).get("conditions", []))
+        with self.lock:
+            self.ready[uid] = ready
+            count = sum(1 for v in self.ready.values() if v)
+            if not self.armed and count >= self.expected:
+                self.armed = True
+            if self.armed and (self.min_ready is None or count < self.min_ready):
+                self.min_ready = count
+
+
+# ------------------------------------------------------------------ the agent double
+
+class AgentDouble(threading.Thread):
+    """Plays nodeguard's node agent through the API (agent_protocol.h): each
+    request id is executed at most once."""
+
+    def __init__(self, nodes):
+        super().__init__(daemon=True)
+        self.nodes = set(nodes)
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.executed = []  # (node, id, action) in order.
+        self.running = {}   # id -> (node, bootID before) for reboots awaiting a new bootID.
+        self.errors = []
+
+    def write_status(self, name, status):
+        kubectl("annotate", "node", name, "--overwrite", f"{STATUS_KEY}={json.dumps(status)}")
+
+    def handle(self, n):
+        name = n["metadata"]["name"]
+        text = annotation(n, REQUEST_KEY)
+        if not text:
+            return
+        req = json.loads(text)
+        rid, action = req["id"], req["action"]
+        boot = n["status"]["nodeInfo"]["bootID"]
+        status_text = annotation(n, STATUS_KEY)
+        status = json.loads(status_text) if status_text else None
+        with self.lock:
+            if rid in self.running:
+                node_name, before, started = self.running[rid]
+                if boot != before:
+                    self.write_status(name, {"id": rid, "state": "Done", "bootId": before,
+                                             "message": "rebooted", "startedAt": started,
+                                             "finishedAt": now_rfc3339()})
+                    del self.running[rid]
+                return
+            if any(e[1] == rid for e in self.executed) or (status and status.get("id") == rid):
+                return  # Exactly once.
+            self.executed.append((name, rid, action))
+        started = now_rfc3339()
+        self.write_status(name, {"id": rid, "state": "Accepted", "bootId": boot,
+                                 "startedAt": started})
+        self.write_status(name, {"id": rid, "state": "Running", "bootId": boot,
+                                 "message": f"simulated {action}", "startedAt": started})
+        if action == "Reboot":
+            with self.lock:
+                self.running[rid] = (name, boot, started)
+            sim("reboot", name, "--delay", str(REBOOT_DELAY), "--no-wait")
+        else:
+            sim("heal", name)
+            self.write_status(name, {"id": rid, "state": "Done", "bootId": boot,
+                                     "message": f"simulated {action}", "startedAt": started,
+                                     "finishedAt": now_rfc3339()})
+        log(f"agent double: {action} {rid} on {name}")
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                for n in kjson("get", "nodes", "-l", GROUP_LABEL)["items"]:
+                    if n["metadata"]["name"] in self.nodes:
+                        self.handle(n)
+            except Exception as e:
+                self.errors.append(repr(e))
+            self.stopping.wait(0.5)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(10)
+
+    def requests_for(self, name):
+        with self.lock:
+            return [e for e in self.executed if e[0] == name]
+
+
+# ------------------------------------------------------------------ the controller
+
+class Controller:
+    def __init__(self, binary, workdir, extra_args=()):
+        self.binary = binary
+        self.workdir = workdir
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        self.metrics_port, self.probe_port = free_port(), free_port()
+        self.log_path = os.path.join(self.workdir, f"controller-{self.starts}.log")
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [self.binary, "controller", "--kubeconfig", os.environ["KUBECONFIG"],
+             "--leader-elect=false",
+             "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
+             "--health-probe-bind-address", f"127.0.0.1:{self.probe_port}",
+             *self.extra_args],
+            stdout=self.log_file, stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise TestFailure(f"controller exited with {self.proc.returncode}:\n"
+                                  + self.tail())
+            try:
+                with urllib.request.urlopen(
+                        f"http://127.0.0.1:{self.probe_port}/readyz", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+        eventually("the controller to be ready", ready, 60, 0.3)
+        log(f"controller started (pid {self.proc.pid}, log {self.log_path})")
+
+    def metrics(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=5) as r:
+            return r.read().decode()
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.log_file.close()
+        log("controller killed (SIGKILL)")
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.log_file.close()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def tail(self, lines=60):
+        try:
+            with open(self.log_path) as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+
+# ------------------------------------------------------------------ scenario plumbing
+
+def policy_doc(name, remediation, dry_run=False):
+    return {
+        "apiVersion": "nodeguard.io/v1alpha1",
+        "kind": "NodeHealthPolicy",
+        "metadata": {"name": name, "labels": {"nodeguard.io/test": "e2e-remediation"}},
+        "spec": {
+            "nodeSelector": {"matchLabels": {GROUP_LABEL: "true"}},
+            "dryRun": dry_run,
+            "health": {"unhealthyConditions": [
+                {"type": "Ready", "status": "False", "messageRegex": "PLEG is not healthy",
+                 "duration": "5s"}]},
+            "remediation": remediation,
+        },
+    }
+
+
+def remediation_spec(**overrides):
+    spec = {
+        "maxConcurrent": 1,
+        "maxUnhealthy": "30%",
+        "actions": ["Reboot"],
+        "drain": {"timeout": "60s", "deleteEmptyDirData": True, "force": True},
+        "actionTimeout": "60s",
+        "recoveryStableFor": "5s",
+        "cooldown": "1m",
+        "maxAttemptsPerNode": 3,
+    }
+    spec.update(overrides)
+    return spec
+
+
+def deployment(ns, name, replicas, empty_dir=False):
+    pod_spec = {
+        "nodeSelector": {GROUP_LABEL: "true"},
+        "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.9"}],
+        "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
+    }
+    if empty_dir:
+        pod_spec["volumes"] = [{"name": "scratch", "emptyDir": {}}]
+        pod_spec["containers"][0]["volumeMounts"] = [{"name": "scratch", "mountPath": "/s"}]
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec},
+        },
+    }
+
+
+def pdb(ns, name, min_available):
+    return {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"minAvailable": min_available, "selector": {"matchLabels": {"app": name}}},
+    }
+
+
+def pods(ns, selector=None):
+    args = ["get", "pods", "-n", ns]
+    if selector:
+        args += ["-l", selector]
+    return kjson(*args)["items"]
+
+
+def running_pods(ns, selector=None):
+    return [p for p in pods(ns, selector)
+            if p.get("status", {}).get("phase") == "Running"
+            and not p["metadata"].get("deletionTimestamp")]
+
+
+# Events older than the running scenario (earlier tests on the same nodes) are ignored.
+EVENTS_SINCE = [datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)]
+
+
+def parse_time(text):
+    if not text:
+        return None
+    return datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+def node_events(name):
+    items = kjson("get", "events", "-A", "--field-selector",
+                  f"involvedObject.kind=Node,involvedObject.name={name}")["items"]
+    out = []
+    for e in items:
+        when = parse_time(e.get("lastTimestamp") or e.get("eventTime") or
+                          e["metadata"].get("creationTimestamp"))
+        if when is not None and when >= EVENTS_SINCE[0]:
+            out.append((e["reason"], e.get("message", "")))
+    return out
+
+
+def policy_status(name):
+    return kjson("get", "nhp", name).get("status", {})
+
+
+def condition(status, ctype):
+    for c in status.get("conditions", []):
+        if c["type"] == ctype:
+            return c
+    return None
+
+
+class Scenario:
+    """Sets up ten labelled nodes, a namespace, the controller, the observers and
+    the agent double, and puts everything back afterwards."""
+
+    def __init__(self, name, binary, controller_args=()):
+        self.name = name
+        self.policy = f"e2e-{name}"
+        self.ns = f"e2e-remediation-{name}"
+        self.workdir = tempfile.mkdtemp(prefix=f"nodeguard-e2e-{name}-")
+        self.controller = Controller(binary, self.workdir, controller_args)
+        self.observer = NodeObserver(NODES)
+        self.agent = AgentDouble(NODES)
+        self.extra = []
+
+    def __enter__(self):
+        EVENTS_SINCE[0] = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) \
+            - datetime.timedelta(seconds=1)
+        others = [p["metadata"]["name"] for p in kjson("get", "nhp")["items"]] \
+            if self.crd_installed() else []
+        if others:
+            raise TestFailure(f"other NodeHealthPolicies exist and could govern the test's "
+                              f"nodes: {others}")
+        kubectl("apply", "-f", CRD)
+        kubectl("wait", "--for=condition=Established", "crd/nodehealthpolicies.nodeguard.io",
+                "--timeout=60s")
+        for n in NODES:
+            check(ready_status(node(n)) == "True", f"{n} is not Ready before the test")
+            kubectl("label", "node", n, f"{GROUP_LABEL}=true", "--overwrite")
+        apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.ns}})
+        self.observer.start()
+        self.agent.start()
+        return self
+
+    def crd_installed(self):
+        return kubectl("get", "crd", "nodehealthpolicies.nodeguard.io",
+                       check_rc=False).returncode == 0
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is not None:
+            self.diagnose()
+        self.cleanup()
+        return False
+
+    def diagnose(self):
+        print("---- diagnostics", flush=True)
+        try:
+            for n in NODES:
+                nd = node(n)
+                print(f"{n}: Ready={ready_status(nd)} unschedulable="
+                      f"{bool(nd['spec'].get('unschedulable'))} state={annotation(nd, STATE_KEY)}")
+            print("status:", json.dumps(policy_status(self.policy), indent=1)[:4000])
+        except Exception as e:
+            print("diagnostics failed:", e)
+        print("observer:", self.observer.snapshot())
+        print("agent double:", self.agent.executed, self.agent.errors)
+        print("---- controller log (tail)\n" + self.controller.tail(120), flush=True)
+
+    def cleanup(self):
+        # Delete the policy while the controller runs, so it releases its finalizer.
+        try:
+            if not self.controller.running():
+                self.controller.start()
+            kubectl("delete", "nhp", self.policy, "--ignore-not-found", "--wait=false")
+            try:
+                eventually("the policy to be deleted",
+                           lambda: kubectl("get", "nhp", self.policy,
+                                           check_rc=False).returncode != 0, 30)
+            except TestFailure:
+                kubectl("patch", "nhp", self.policy, "--type", "merge", "-p",
+                        '{"metadata":{"finalizers":null}}', check_rc=False)
+        except Exception as e:
+            log(f"cleanup: {e}")
+        self.controller.stop()
+        self.agent.stop()
+        self.observer.stop()
+        for n in NODES:
+            try:
+                kubectl("annotate", "node", n, f"{STATE_KEY}-", f"{REQUEST_KEY}-", f"{STATUS_KEY}-",
+                        check_rc=False)
+                kubectl("label", "node", n, f"{GROUP_LABEL}-", check_rc=False)
+                kubectl("uncordon", n, check_rc=False)
+            except Exception as e:
+                log(f"cleanup {n}: {e}")
+        try:
+            sim("heal", *NODES)
+        except Exception as e:
+            log(f"cleanup heal: {e}")
+        kubectl("delete", "namespace", self.ns, "--ignore-not-found", "--wait=false",
+                check_rc=False)
+        for extra in self.extra:
+            kubectl(*extra, check_rc=False)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # Helpers used by the scenarios.
+    def apply_policy(self, remediation, dry_run=False):
+        apply(policy_doc(self.policy, remediation, dry_run))
+
+    def wait_running(self, selector, count, timeout=90):
+        eventually(f"{count} Running pods with {selector}",
+                   lambda: len(running_pods(self.ns, selector)) >= count, timeout)
+
+    def phase(self, n):
+        st = state_of(node(n))
+        return st["phase"] if st else None
+
+    def wait_phase(self, n, phases, timeout):
+        phases = {phases} if isinstance(phases, str) else set(phases)
+        return eventually(f"{n} in {sorted(phases)}",
+                          lambda: self.phase(n) in phases and self.phase(n), timeout, 0.5)
+
+    def nodes_hosting(self, selector):
+        return sorted({p["spec"]["nodeName"] for p in running_pods(self.ns, selector)})
+
+
+# ------------------------------------------------------------------ scenarios
+
+def scenario_one_at_a_time(binary, dry_run=False):
+    name = "dry-run" if dry_run else "one-at-a-time"
+    with Scenario(name, binary) as s:
+        apply(deployment(s.ns, "web", 6))
+        apply(pdb(s.ns, "web", 5))  # One disruption at a time, at most.
+        apply(deployment(s.ns, "cache", 4, empty_dir=True))
+        apply({"apiVersion": "apps/v1", "kind": "DaemonSet",
+               "metadata": {"name": "agent", "namespace": s.ns},
+               "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                        "template": {"metadata": {"labels": {"app": "agent"}},
+                                     "spec": {"nodeSelector": {GROUP_LABEL: "true"},
+                                              "containers": [{"name": "a",
+                                                              "image": "registry.k8s.io/pause:3.9"}]}}}})
+        s.wait_running("app=web", 6)
+        s.wait_running("app=cache", 4)
+        s.wait_running("app=agent", len(NODES))
+        web_nodes = s.nodes_hosting("app=web")
+        sick = sorted(web_nodes[:3]) if len(web_nodes) >= 3 else NODES[:3]
+        # A bare pod (no controller) on the first sick node: the drain needs force.
+        apply({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "bare", "namespace": s.ns},
+               "spec": {"nodeName": sick[0],
+                        "containers": [{"name": "b", "image": "registry.k8s.io/pause:3.9"}]}})
+        s.wait_running("!app", 1)
+        ds_before = {p["spec"]["nodeName"]: p["metadata"]["uid"]
+                     for p in running_pods(s.ns, "app=agent")}
+        pods_before = {p["metadata"]["uid"] for p in pods(s.ns)}
+        boots_before = {n: node(n)["status"]["nodeInfo"]["bootID"] for n in NODES}
+        web_ready = ReadyPodsObserver(s.ns, "web", 6)
+        web_ready.start()
+
+        s.controller.start()
+        s.apply_policy(remediation_spec(), dry_run=dry_run)
+        log(f"making {sick} PLEG-sick")
+        sim("pleg-sick", *sick)
+
+        if dry_run:
+            st = eventually("status reporting 3 unhealthy nodes and the decision",
+                            lambda: (lambda x: x.get("unhealthyNodes") == 3
+                                     and len(x.get("remediations", [])) == 1 and x)(
+                                policy_status(s.policy)), 60)
+            first = st["remediations"][0]["node"]
+            check(first == sick[0], f"dry run would start {first}, expected {sick[0]}")
+            time.sleep(15)  # Time for anything that should not happen.
+            st = policy_status(s.policy)
+            check(len(st.get("remediations", [])) == 1 and
+                  st["remediations"][0]["node"] == first,
+                  f"the dry-run decision changed: {st.get('remediations')}")
+            started = [r for r, m in node_events(first) if r == "RemediationStarted"]
+            check(len(started) == 1, f"RemediationStarted Events on {first}: {started}")
+            check(any("dry run" in m for r, m in node_events(first) if r == "RemediationStarted"),
+                  "the dry-run Event does not say so")
+            for other in sick[1:]:
+                check(any(r == "RemediationPending" for r, _ in node_events(other)),
+                      f"no RemediationPending Event on {other}")
+            for n in NODES:
+                nd = node(n)
+                check(not nd["spec"].get("unschedulable"), f"{n} was cordoned in dry run")
+                for key in (STATE_KEY, REQUEST_KEY):
+                    check(annotation(nd, key) is None, f"{n} got {key} in dry run")
+            check({p["metadata"]["uid"] for p in pods(s.ns)} == pods_before,
+                  "pods changed in dry run")
+            snap = s.observer.snapshot()
+            check(snap["max_cordoned"] == 0 and not snap["ever_cordoned"],
+                  f"the observer saw cordons in dry run: {snap['ever_cordoned']}")
+            check(not s.agent.executed, f"agent actions in dry run: {s.agent.executed}")
+            log("PASS dry-run: the decision is reported, nothing changed")
+            web_ready.stop()
+            return
+
+        for n in sick:
+            s.wait_phase(n, "Succeeded", 240)
+            log(f"{n} remediated")
+        web_ready.stop()
+        snap = s.observer.snapshot()
+        check(not snap["violations"], f"budget violated: {snap['violations'][:3]}")
+        check(snap["max_disruptive"] == 1, f"max disruptive seen {snap['max_disruptive']}")
+        check(snap["max_cordoned"] == 1, f"max cordoned at once {snap['max_cordoned']}")
+        check(snap["ever_cordoned"] == set(sick),
+              f"cordoned {sorted(snap['ever_cordoned'])}, expected {sick}")
+        for n in sick:
+            nd = node(n)
+            check(ready_status(nd) == "True", f"{n} not Ready at the end")
+            check(not nd["spec"].get("unschedulable"), f"{n} still cordoned")
+            check(nd["status"]["nodeInfo"]["bootID"] != boots_before[n], f"{n}: same bootID")
+            phases = snap["phases"][n]
+            expected = ["Cordoned", "Draining", "ActionRequested", "AwaitingRecovery", "Succeeded"]
+            seen = [p for p in phases if p in expected]
+            check(seen == expected, f"{n} went through {phases}")
+            check(len(s.agent.requests_for(n)) == 1,
+                  f"{n}: agent requests {s.agent.requests_for(n)}")
+            reasons = [r for r, _ in node_events(n)]
+            for r in ("RemediationStarted", "DrainStarted", "EvictingPods", "Drained",
+                      "ActionRequested", "ActionConfirmed", "RemediationSucceeded"):
+                check(r in reasons, f"{n}: no {r} Event (got {sorted(set(reasons))})")
+        for n in set(NODES) - set(sick):
+            check(len(snap["boot_ids"][n]) <= 1, f"healthy node {n} was rebooted")
+        # Strictly one after another: each started after the previous one ended.
+        ends = {}
+        for n in sick:
+            st = state_of(node(n))
+            ends[n] = (st["startedAt"], st["finishedAt"])
+        order = sorted(sick, key=lambda n: ends[n][0])
+        for a, b in zip(order, order[1:]):
+            check(ends[b][0] >= ends[a][1], f"{b} started {ends[b][0]} before {a} ended {ends[a][1]}")
+        # DaemonSet pods stay; the others moved off the sick nodes.
+        ds_after = {p["spec"]["nodeName"]: p["metadata"]["uid"]
+                    for p in running_pods(s.ns, "app=agent")}
+        for n in sick:
+            check(ds_after.get(n) == ds_before.get(n), f"the DaemonSet pod on {n} was replaced")
+        check(not any(p["metadata"]["name"] == "bare" for p in pods(s.ns)),
+              "the bare pod was not evicted")
+        check(web_ready.min_ready is not None and web_ready.min_ready >= 5,
+              f"web's PDB (minAvailable 5) saw {web_ready.min_ready} ready pods")
+        st = policy_status(s.policy)
+        recent = st.get("recentRemediations", [])
+        check(sorted(r["node"] for r in recent[:3]) == sick and
+              all(r["result"] == "Recovered" for r in recent[:3]),
+              f"recentRemediations: {recent}")
+        check(st.get("remediatingNodes", 0) == 0, f"remediatingNodes {st.get('remediatingNodes')}")
+        metrics = s.controller.metrics()
+        line = f'nodeguard_remediations_total{{policy="{s.policy}",action="Reboot",result="Recovered"}} 3'
+        check(line in metrics, f"metric missing: {line}")
+        log(f"PASS one-at-a-time: {order} remediated one after another; min ready web pods "
+            f"{web_ready.min_ready}")
+
+
+def scenario_storm(binary):
+    with Scenario("storm", binary) as s:
+        s.controller.start()
+        sick = NODES[:5]
+        # All five are past the rules' 5 s duration before the policy exists, so
+        # the first decision sees the storm whole (sim makes nodes sick one by one).
+        sim("pleg-sick", *sick)
+        time.sleep(6)
+        s.apply_policy(remediation_spec())
+        eventually("StormDetected True",
+                   lambda: (condition(policy_status(s.policy), "StormDetected") or {})
+                   .get("status") == "True", 60)
+        time.sleep(10)  # Durations elapsed long ago: nothing may start.
+        for n in NODES:
+            nd = node(n)
+            check(not nd["spec"].get("unschedulable"), f"{n} cordoned during the storm")
+            check(state_of(nd) is None, f"{n} got a state during the storm: {state_of(nd)}")
+        check(f'nodeguard_storm_detected{{policy="{s.policy}"}} 1' in s.controller.metrics(),
+              "nodeguard_storm_detected is not 1")
+        log("storm held; healing three nodes")
+        sim("heal", *sick[2:])
+        eventually("StormDetected False",
+                   lambda: (condition(policy_status(s.policy), "StormDetected") or {})
+                   .get("status") == "False", 60)
+        for n in sick[:2]:
+            s.wait_phase(n, "Succeeded", 180)
+        snap = s.observer.snapshot()
+        check(not snap["violations"] and snap["max_disruptive"] == 1,
+              f"budget: {snap['max_disruptive']} {snap['violations'][:3]}")
+        check(snap["ever_cordoned"] == set(sick[:2]), f"cordoned {snap['ever_cordoned']}")
+        log("PASS storm: nothing during the storm, then one at a time")
+
+
+def scenario_heals_while_waiting(binary):
+    with Scenario("heals-while-waiting", binary) as s:
+        s.controller.start()
+        s.apply_policy(remediation_spec())
+        first, second = NODES[0], NODES[1]
+        sim("pleg-sick", first, second)
+        s.wait_phase(second, "Pending", 60)
+        check(s.phase(first) in DISRUPTIVE, f"{first} is {s.phase(first)}")
+        sim("heal", second)
+        s.wait_phase(second, "Cancelled", 60)
+        st = state_of(node(second))
+        check(st["outcome"] == "RecoveredWithoutAction", f"outcome {st['outcome']}")
+        check(any(r == "RemediationCancelled" for r, _ in node_events(second)),
+              "no RemediationCancelled Event")
+        s.wait_phase(first, "Succeeded", 180)
+        snap = s.observer.snapshot()
+        check(second not in snap["ever_cordoned"], f"{second} was cordoned")
+        check(not node(second)["spec"].get("unschedulable"), f"{second} is cordoned")
+        check(not s.agent.requests_for(second), f"{second} got an agent request")
+        log("PASS heals-while-waiting: Cancelled, never cordoned")
+
+
+def scenario_pdb_timeout(binary):
+    with Scenario("pdb-timeout", binary) as s:
+        apply(deployment(s.ns, "guarded", 2))
+        apply(pdb(s.ns, "guarded", 2))  # Never allows a disruption.
+        s.wait_running("app=guarded", 2)
+        victim = s.nodes_hosting("app=guarded")[0]
+        nxt = next(n for n in NODES if n != victim)
+        s.controller.start()
+        s.apply_policy(remediation_spec(drain={"timeout": "20s", "force": True}))
+        sim("pleg-sick", victim)
+        s.wait_phase(victim, "Draining", 60)
+        sim("pleg-sick", nxt)
+        s.wait_phase(victim, "Failed", 90)
+        st = state_of(node(victim))
+        check(st["outcome"] == "DrainTimedOut", f"outcome {st['outcome']}")
+        check("PodDisruptionBudget guarded" in st["message"], f"message: {st['message']}")
+        check(node(victim)["spec"].get("unschedulable"), f"{victim} was uncordoned")
+        blocked = [m for r, m in node_events(victim) if r == "EvictionBlocked"]
+        check(blocked and "guarded" in blocked[0], f"EvictionBlocked Events: {blocked}")
+        s.wait_phase(nxt, "Pending", 30)
+        time.sleep(10)
+        check(s.phase(nxt) == "Pending", f"{nxt} started although {victim} holds the slot")
+        check(not node(nxt)["spec"].get("unschedulable"), f"{nxt} cordoned")
+        status = policy_status(s.policy)
+        degraded = condition(status, "Degraded") or {}
+        check(degraded.get("status") == "True" and degraded.get("reason") == "RemediationFailed",
+              f"Degraded: {degraded}")
+        recent = status.get("recentRemediations", [])
+        check(recent and recent[0]["node"] == victim and recent[0]["result"] == "TimedOut",
+              f"recentRemediations: {recent}")
+        check(len(running_pods(s.ns, "app=guarded")) == 2, "a guarded pod was evicted")
+        log("PASS pdb-timeout: Failed, left cordoned, the next node waits")
+
+
+def scenario_person_cordon(binary):
+    with Scenario("person-cordon", binary) as s:
+        apply(deployment(s.ns, "web", 10))
+        s.wait_running("app=web", 10)
+        target = s.nodes_hosting("app=web")[0]
+        on_target = {p["metadata"]["uid"] for p in running_pods(s.ns, "app=web")
+                     if p["spec"]["nodeName"] == target}
+        kubectl("cordon", target)
+        s.controller.start()
+        s.apply_policy(remediation_spec())
+        sim("pleg-sick", target)
+        s.wait_phase(target, "Pending", 60)
+        eventually("Degraded True (CordonedByPerson)",
+                   lambda: (condition(policy_status(s.policy), "Degraded") or {})
+                   .get("reason") == "CordonedByPerson", 60)
+        time.sleep(10)
+        st = state_of(node(target))
+        check(st["phase"] == "Pending" and "cordoned by someone else" in st["message"],
+              f"state: {st}")
+        check(node(target)["spec"].get("unschedulable"), "the person's cordon was removed")
+        check(annotation(node(target), REQUEST_KEY) is None, "an agent request was written")
+        still = {p["metadata"]["uid"] for p in running_pods(s.ns, "app=web")
+                 if p["spec"]["nodeName"] == target}
+        check(still == on_target, "pods were evicted from the person's node")
+        check(any(r == "RemediationPending" and "cordoned by someone else" in m
+                  for r, m in node_events(target)), "no Event reporting the node")
+        log("PASS person-cordon: left alone and reported")
+
+
+def scenario_restart_mid_drain(binary):
+    with Scenario("restart-mid-drain", binary) as s:
+        apply(deployment(s.ns, "slow", 2))
+        apply(pdb(s.ns, "slow", 2))  # Blocks the drain until relaxed below.
+        s.wait_running("app=slow", 2)
+        first = s.nodes_hosting("app=slow")[0]
+        second = next(n for n in NODES if n != first)
+        s.controller.start()
+        s.apply_policy(remediation_spec(drain={"timeout": "120s", "force": True}))
+        sim("pleg-sick", first, second)
+        s.wait_phase(first, "Draining", 60)
+        eventually(f"an EvictionBlocked Event on {first}",
+                   lambda: any(r == "EvictionBlocked" for r, _ in node_events(first)), 60)
+        before = state_of(node(first))
+        s.controller.kill()
+        kubectl("patch", "pdb", "-n", s.ns, "slow", "--type", "merge", "-p",
+                '{"spec":{"minAvailable":1}}')
+        time.sleep(3)
+        check(s.phase(first) == "Draining", "the state moved without a controller")
+        s.controller.start()
+        s.wait_phase(first, "Succeeded", 180)
+        after = state_of(node(first))
+        check(after["id"] == before["id"], f"a new remediation replaced {before['id']}")
+        check(len(s.agent.requests_for(first)) == 1,
+              f"{first}: agent requests {s.agent.requests_for(first)}")
+        snap = s.observer.snapshot()
+        check(len(snap["boot_ids"][first]) == 2, f"{first} bootIDs {snap['boot_ids'][first]}")
+        s.wait_phase(second, "Succeeded", 180)
+        snap = s.observer.snapshot()
+        check(not snap["violations"] and snap["max_disruptive"] == 1,
+              f"budget: {snap['max_disruptive']} {snap['violations'][:3]}")
+        check(len(s.agent.requests_for(second)) == 1, "second node: not exactly one request")
+        log("PASS restart-mid-drain: resumed, one reboot per node, budget held")
+
+
+SCENARIOS = {
+    "one-at-a-time": scenario_one_at_a_time,
+    "storm": scenario_storm,
+    "heals-while-waiting": scenario_heals_while_waiting,
+    "restart-mid-drain": scenario_restart_mid_drain,
+    "pdb-timeout": scenario_pdb_timeout,
+    "person-cordon": scenario_person_cordon,
+    "dry-run": lambda binary: scenario_one_at_a_time(binary, dry_run=True),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--nodeguard", required=True, help="path of the nodeguard binary")
+    args = parser.parse_args()
+    if not os.environ.get("KUBECONFIG"):
+        print("FAIL: KUBECONFIG is not set (run through ctest's cluster fixture)")
+        return 1
+    if not os.access(args.nodeguard, os.X_OK):
+        print(f"FAIL: {args.nodeguard} is not built")
+        return 1
+    started = time.time()
+    try:
+        SCENARIOS[args.scenario](args.nodeguard)
+    except TestFailure as e:
+        print(f"FAIL: {args.scenario}: {e}", flush=True)
+        return 1
+    log(f"{args.scenario} took {time.time() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,632 @@
+#!/usr/bin/env python3
+"""End-to-end tests of resource hygiene (issue 10) against the local cluster.
+
+The real controller binary runs against the CTest fixture's cluster; each
+subcommand is one CTest test (tests/e2e/hygiene/CMakeLists.txt), run in this
+order on shared objects that `setup` creates and `cleanup` removes:
+
+  setup            the NodeHealthPolicy CRD, two simulated nodes labelled for the
+                   test policy (hyg-bare-01: allocatable == capacity;
+                   hyg-reserved-01: 4 CPU / 6Gi reserved), namespaces
+                   hyg-e2e and hyg-e2e-excluded with a mix of pods and a
+                   Deployment `web` without resources, the policy hyg-e2e
+  pods             exactly the right pods flagged with exactly the right
+                   findings in Events, annotations, status and metrics
+  nodes            hyg-bare-01 flagged (status, Event), hyg-reserved-01 not
+  fix-deployment   `web` gets resources: its new pods are clean and the old
+                   pods' findings leave status and metrics
+  policy-report    with a wgpolicyk8s.io PolicyReport CRD installed before
+                   start, the namespace's report lists exactly the findings
+  restart          stop, turn annotatePods off, start (annotations removed),
+                   restart again: no Event is ever repeated
+  cleanup          deletes what setup created
+
+Every test that runs the controller also checks the invariant "one
+MissingResourceRequirements Event per flagged pod UID, one NoSystemReserve
+Event per flagged node, none for anything else".
+
+Usage: hygiene_e2e_test.py --nodeguard PATH --workdir DIR SUBCOMMAND
+Environment: KUBECONFIG and NODEGUARD_SIM (set by the fixture).
+Only the Python standard library is used.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+CRD = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
+REPORT_CRD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "policyreport-crd.yaml")
+REPORT_CRD_NAME = "policyreports.wgpolicyk8s.io"
+POLICY = "hyg-e2e"
+NS = "hyg-e2e"
+NS_EXCLUDED = "hyg-e2e-excluded"
+NODE_LABEL = "nodeguard.io/e2e"
+BARE = "hyg-bare-01"
+RESERVED = "hyg-reserved-01"
+ANNOTATION = "nodeguard.io/resource-findings"
+REASON = "MissingResourceRequirements"
+NODE_REASON = "NoSystemReserve"
+FIELDS = ["requests.cpu", "requests.memory", "limits.memory"]  # The policy's, in encoding order.
+
+ARGS = None
+
+
+def fail(message):
+    print("FAIL: " + message, file=sys.stderr)
+    sys.exit(1)
+
+
+def say(message):
+    print(time.strftime("%H:%M:%S ") + message, flush=True)
+
+
+# ---------------------------------------------------------------- kubectl
+
+
+def kubectl_path():
+    bin_dir = os.environ.get("NODEGUARD_CLUSTER_BIN")
+    if not bin_dir:
+        script = os.path.join(ROOT, "tests", "cluster", "build-components.sh")
+        try:
+            out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
+            bin_dir = out.strip().splitlines()[-1]
+        except (OSError, subprocess.CalledProcessError, IndexError):
+            bin_dir = ""
+    if bin_dir and os.access(os.path.join(bin_dir, "kubectl"), os.X_OK):
+        return os.path.join(bin_dir, "kubectl")
+    found = shutil.which("kubectl")
+    if not found:
+        fail("no kubectl: run tests/cluster/build-components.sh")
+    return found
+
+
+KUBECTL = None
+
+
+def kubectl(*args, stdin=None, check=True):
+    global KUBECTL
+    if KUBECTL is None:
+        KUBECTL = kubectl_path()
+    result = subprocess.run([KUBECTL, "--request-timeout=30s", *args], input=stdin,
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        fail(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+             f"{result.stdout}{result.stderr}")
+    return result
+
+
+def get_json(*args):
+    return json.loads(kubectl("get", *args, "-o", "json").stdout)
+
+
+def apply(obj):
+    kubectl("apply", "-f", "-", stdin=json.dumps(obj))
+
+
+def sim(*args):
+    tool = os.environ.get("NODEGUARD_SIM", os.path.join(ROOT, "tests", "cluster", "sim"))
+    result = subprocess.run([tool, *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        fail(f"sim {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+
+
+def wait_for(what, check, timeout=90):
+    """Polls check() -> (ok, detail) until ok; fails with the last detail."""
+    deadline = time.monotonic() + timeout
+    detail = ""
+    while True:
+        ok, detail = check()
+        if ok:
+            return
+        if time.monotonic() >= deadline:
+            fail(f"timed out after {timeout}s waiting for {what}:\n{detail}")
+        time.sleep(1)
+
+
+# ---------------------------------------------------------------- the controller
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Controller:
+    """The real `nodeguard controller` process, logging to the work dir."""
+
+    def __init__(self, name):
+        self.metrics_port = free_port()
+        self.probe_port = free_port()
+        os.makedirs(ARGS.workdir, exist_ok=True)
+        self.log_path = os.path.join(ARGS.workdir, f"controller-{name}-{int(time.time())}.log")
+        self.proc = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, kind, value, tb):
+        self.stop(check=kind is None)
+
+    def start(self):
+        kubeconfig = os.environ["KUBECONFIG"]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [ARGS.nodeguard, "controller", "--kubeconfig", kubeconfig, "--leader-elect=false",
+             "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
+             "--health-probe-bind-address", f"127.0.0.1:{self.probe_port}",
+             "--log-level", "debug"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        say(f"controller started (pid {self.proc.pid}, log {self.log_path})")
+
+        def ready():
+            if self.proc.poll() is not None:
+                self.dump_log()
+                fail(f"the controller exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.probe_port}/readyz",
+                                            timeout=2) as r:
+                    return r.status == 200, ""
+            except (urllib.error.URLError, OSError) as e:
+                return False, str(e)
+
+        wait_for("the controller to be ready", ready, timeout=60)
+
+    def metrics(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=5) as r:
+            return r.read().decode()
+
+    def series(self, name, labels):
+        """Value of the series with exactly these labels, or None."""
+        want = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+        for line in self.metrics().splitlines():
+            if line.startswith(name + want + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def stop(self, check=True):
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+            if check:
+                self.dump_log()
+                fail("the controller did not stop within 30s of SIGTERM")
+        self.log.close()
+        self.proc = None
+        say(f"controller stopped (exit {code})")
+        if check and code != 0:
+            self.dump_log()
+            fail(f"the controller exited with {code}")
+
+    def dump_log(self):
+        try:
+            with open(self.log_path) as f:
+                lines = f.readlines()
+        except OSError:
+            return
+        print(f"----- last lines of {self.log_path}", file=sys.stderr)
+        sys.stderr.writelines(lines[-60:])
+
+
+# ---------------------------------------------------------------- the test objects
+
+
+def container(name, requests=None, limits=None):
+    c = {"name": name, "image": "registry.k8s.io/pause:3.9"}
+    resources = {}
+    if requests:
+        resources["requests"] = requests
+    if limits:
+        resources["limits"] = limits
+    if resources:
+        c["resources"] = resources
+    return c
+
+
+ALL_SET = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
+
+
+def pod(ns, name, containers, init=None):
+    spec = {"nodeSelector": {NODE_LABEL: "hygiene"}, "containers": containers,
+            "terminationGracePeriodSeconds": 0}
+    if init:
+        spec["initContainers"] = init
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}}, "spec": spec}
+
+
+def web_deployment(resources):
+    c = container("app", **resources)
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "strategy": {"type": "Recreate"},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"nodeSelector": {NODE_LABEL: "hygiene"},
+                                           "terminationGracePeriodSeconds": 0,
+                                           "containers": [c]}}}}
+
+
+def policy(annotate=True):
+    return {"apiVersion": "nodeguard.io/v1alpha1", "kind": "NodeHealthPolicy",
+            "metadata": {"name": POLICY, "labels": {"nodeguard.io/test": "e2e-hygiene"}},
+            "spec": {"nodeSelector": {"matchLabels": {NODE_LABEL: "hygiene"}},
+                     "resourceHygiene": {
+                         "requiredRequests": ["cpu", "memory"],
+                         "requiredLimits": ["memory"],
+                         "includeInitContainers": True,
+                         "excludeNamespaces": ["kube-system", NS_EXCLUDED],
+                         "annotatePods": annotate,
+                         "emitEvents": True,
+                         "flagNodesWithoutSystemReserve": True}}}
+
+
+# The hand-written expectation for the fixed pods (the admitted pods: the API
+# server copies a limit to a missing request of the same resource, so
+# "limits-only" (limits.memory) lacks only requests.cpu).
+FIXED_EXPECTED = {
+    "none": "app: requests.cpu,requests.memory,limits.memory",
+    "requests-only": "app: limits.memory",
+    "limits-only": "app: requests.cpu",
+    "all-set": "",
+    "init-without": "init:setup: requests.cpu,requests.memory,limits.memory",
+}
+WEB_WITHOUT = "app: requests.cpu,requests.memory,limits.memory"
+
+
+def findings_of(p):
+    """Independent oracle: the annotation value nodeguard should write for a
+    live (admitted) pod of NS under the test policy."""
+    parts = []
+    spec = p["spec"]
+    for init, key in ((True, "initContainers"), (False, "containers")):
+        for c in spec.get(key) or []:
+            res = c.get("resources", {})
+            missing = [f for f in FIELDS
+                       if f.split(".")[1] not in (res.get(f.split(".")[0]) or {})]
+            if missing:
+                parts.append(("init:" if init else "") + c["name"] + ": " + ",".join(missing))
+    return "; ".join(parts)
+
+
+def live_pods(ns):
+    """Pods of ns that run (not terminating, not finished), by name."""
+    out = {}
+    for p in get_json("pods", "-n", ns)["items"]:
+        if p["metadata"].get("deletionTimestamp"):
+            continue
+        if p.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        out[p["metadata"]["name"]] = p
+    return out
+
+
+def expected_state():
+    """name -> (uid, expected annotation) for the live pods of NS, checked
+    against the hand-written table for the fixed pods."""
+    out = {}
+    for name, p in live_pods(NS).items():
+        want = findings_of(p)
+        if name in FIXED_EXPECTED and FIXED_EXPECTED[name] != want:
+            fail(f"test oracle disagrees with the table for {name}: {want!r} vs "
+                 f"{FIXED_EXPECTED[name]!r}")
+        out[name] = (p["metadata"]["uid"], want)
+    return out
+
+
+def events(reason, ns=None):
+    args = ["events", "--field-selector", f"reason={reason}"]
+    args += ["-n", ns] if ns else ["-A"]
+    return get_json(*args)["items"]
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_no_duplicate_events():
+    """At most one Event per object UID, with count 1, for both reasons."""
+    for reason in (REASON, NODE_REASON):
+        seen = {}
+        for e in events(reason):
+            if e.get("source", {}).get("component") != "nodeguard":
+                continue
+            uid = e["involvedObject"].get("uid", "")
+            if uid in seen:
+                fail(f"two {reason} Events for {e['involvedObject']['name']}: "
+                     f"{seen[uid]} and {e['metadata']['name']}")
+            seen[uid] = e["metadata"]["name"]
+            if e.get("count", 1) != 1:
+                fail(f"{reason} Event {e['metadata']['name']} repeated: count {e['count']}")
+
+
+def pod_outputs_match(ctl, annotate=True):
+    """Checks Events, annotations, status and metrics against expected_state()."""
+    problems = []
+    state = expected_state()
+    flagged = {name: want for name, (uid, want) in state.items() if want}
+
+    # Annotations.
+    for name, p in live_pods(NS).items():
+        have = p["metadata"].get("annotations", {}).get(ANNOTATION, "")
+        want = state[name][1] if annotate else ""
+        if have != want:
+            problems.append(f"annotation of {name}: {have!r}, want {want!r}")
+    for name, p in live_pods(NS_EXCLUDED).items():
+        if ANNOTATION in p["metadata"].get("annotations", {}):
+            problems.append(f"excluded pod {name} annotated")
+
+    # Events: exactly one per flagged pod UID, naming its findings.
+    by_uid = {}
+    for e in events(REASON, NS):
+        by_uid.setdefault(e["involvedObject"].get("uid"), []).append(e)
+    for name, (uid, want) in state.items():
+        got = by_uid.get(uid, [])
+        if want and len(got) != 1:
+            problems.append(f"{len(got)} Events for flagged pod {name}, want 1")
+        if not want and got:
+            problems.append(f"Event for clean pod {name}")
+        for e in got:
+            if e["type"] != "Warning":
+                problems.append(f"Event of {name} is {e['type']}")
+            for part in want.split("; "):
+                cname, fields = part.split(": ")
+                text = ("init container " + cname[5:] if cname.startswith("init:")
+                        else "container " + cname) + ": " + fields.replace(",", ", ")
+                if text not in e["message"]:
+                    problems.append(f"Event of {name} lacks {text!r}: {e['message']!r}")
+    if events(REASON, NS_EXCLUDED):
+        problems.append("Events in the excluded namespace")
+
+    # Status.
+    st = get_json("nhp", POLICY).get("status", {})
+    rh = st.get("resourceHygiene", {})
+    ns_counts = {n["namespace"]: n["pods"] for n in rh.get("namespaces", [])}
+    if ns_counts.get(NS, 0) != len(flagged):
+        problems.append(f"status counts {ns_counts.get(NS, 0)} pods in {NS}, want {len(flagged)}")
+    if NS_EXCLUDED in ns_counts:
+        problems.append("status lists the excluded namespace")
+    if st.get("podsFlagged", 0) < len(flagged):
+        problems.append(f"status.podsFlagged {st.get('podsFlagged')} < {len(flagged)}")
+    examples = {e["name"]: e.get("findings", "") for e in rh.get("examplePods", [])
+                if e["namespace"] == NS}
+    if examples != flagged:
+        problems.append(f"status examples {examples}, want {flagged}")
+
+    # Metrics: pods lacking each field.
+    for field in FIELDS:
+        want = sum(1 for f in flagged.values() if field in f)
+        have = ctl.series("nodeguard_pods_missing_resources",
+                          {"policy": POLICY, "namespace": NS, "resource": field})
+        if (have or 0) != want:
+            problems.append(f"metric {field}: {have}, want {want}")
+    if f'namespace="{NS_EXCLUDED}"' in ctl.metrics():
+        problems.append("metrics for the excluded namespace")
+    return not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------- subcommands
+
+
+def crd_established(name):
+    out = kubectl("get", "crd", name, "-o", "json", check=False)
+    if out.returncode != 0:
+        return False, out.stderr
+    conditions = {c["type"]: c["status"]
+                  for c in json.loads(out.stdout).get("status", {}).get("conditions", [])}
+    return conditions.get("Established") == "True", str(conditions)
+
+
+def cmd_setup():
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", CRD)
+    wait_for("the NodeHealthPolicy CRD", lambda: crd_established("nodehealthpolicies.nodeguard.io"))
+    sim("create-nodes", "1", "--prefix", "hyg-bare-")
+    sim("create-nodes", "1", "--prefix", "hyg-reserved-", "--reserve")
+    kubectl("label", "--overwrite", "node", BARE, RESERVED, f"{NODE_LABEL}=hygiene")
+    for ns in (NS, NS_EXCLUDED):
+        kubectl("create", "namespace", ns, check=False)
+    apply(policy())
+    for p in [
+        pod(NS, "none", [container("app")]),
+        pod(NS, "requests-only", [container("app", requests={"cpu": "100m", "memory": "64Mi"})]),
+        pod(NS, "limits-only", [container("app", limits={"memory": "64Mi"})]),
+        pod(NS, "all-set", [container("app", **ALL_SET)]),
+        pod(NS, "init-without", [container("app", **ALL_SET)], init=[container("setup")]),
+        pod(NS_EXCLUDED, "none", [container("app")]),
+    ]:
+        apply(p)
+    apply(web_deployment({}))
+
+    def all_scheduled():
+        pending = [n for ns in (NS, NS_EXCLUDED) for n, p in live_pods(ns).items()
+                   if not p["spec"].get("nodeName")]
+        count = len(live_pods(NS))
+        return count == 7 and not pending, f"{count} pods in {NS}; unscheduled: {pending}"
+
+    wait_for("the test pods to be scheduled", all_scheduled)
+    say("setup done")
+
+
+def cmd_pods():
+    with Controller("pods") as ctl:
+        wait_for("findings in Events, annotations, status and metrics",
+                 lambda: pod_outputs_match(ctl))
+        state = expected_state()
+        flagged = sorted(n for n, (_, want) in state.items() if want)
+        if len(flagged) != 6:  # The 4 fixed ones and web's 2 replicas.
+            fail(f"want 6 flagged pods, got {flagged}")
+        check_no_duplicate_events()
+    say(f"flagged exactly {flagged}")
+
+
+def cmd_nodes():
+    with Controller("nodes") as ctl:
+        def flagged():
+            st = get_json("nhp", POLICY).get("status", {})
+            nodes = st.get("nodesWithoutSystemReserve", [])
+            names = [e["involvedObject"]["name"] for e in events(NODE_REASON)]
+            ok = (BARE in nodes and RESERVED not in nodes and names.count(BARE) == 1
+                  and RESERVED not in names
+                  and ctl.series("nodeguard_nodes_without_system_reserve",
+                                 {"policy": POLICY}) == 1)
+            return ok, f"status {nodes}; Events on {names}"
+
+        wait_for(f"{BARE} flagged and {RESERVED} not", flagged)
+        message = [e for e in events(NODE_REASON) if e["involvedObject"]["name"] == BARE][0]
+        if "allocatable CPU equals capacity" not in message["message"]:
+            fail(f"NoSystemReserve message: {message['message']!r}")
+        check_no_duplicate_events()
+    say(f"{BARE} flagged, {RESERVED} not")
+
+
+def cmd_fix_deployment():
+    with Controller("fix") as ctl:
+        wait_for("the initial findings", lambda: pod_outputs_match(ctl))
+        old = {p["metadata"]["uid"] for n, p in live_pods(NS).items() if n.startswith("web-")}
+        apply(web_deployment(ALL_SET))
+
+        def rolled_out():
+            pods = {n: p for n, p in live_pods(NS).items() if n.startswith("web-")}
+            uids = {p["metadata"]["uid"] for p in pods.values()}
+            clean = all(not findings_of(p) for p in pods.values())
+            # Old pods gone from the API, not just terminating.
+            all_web = [p for p in get_json("pods", "-n", NS, "-l", "app=web")["items"]]
+            return (len(pods) == 2 and not (uids & old) and clean and len(all_web) == 2,
+                    f"web pods {sorted(pods)}; {len(all_web)} in total")
+
+        wait_for("web's new pods, with resources", rolled_out, timeout=120)
+        wait_for("web's findings to clear everywhere", lambda: pod_outputs_match(ctl))
+        for e in events(REASON, NS):
+            if e["involvedObject"]["name"].startswith("web-") and \
+                    e["involvedObject"]["uid"] not in old:
+                fail(f"an Event for a fixed web pod: {e['message']}")
+        if ctl.series("nodeguard_pods_missing_resources",
+                      {"policy": POLICY, "namespace": NS, "resource": "requests.cpu"}) != 3:
+            fail("requests.cpu metric is not 3 after the fix")
+        check_no_duplicate_events()
+    say("fixing the Deployment cleared its findings")
+
+
+def cmd_policy_report():
+    created = kubectl("get", "crd", REPORT_CRD_NAME, check=False).returncode != 0
+    if created:
+        kubectl("apply", "-f", REPORT_CRD)
+        wait_for("the PolicyReport CRD", lambda: crd_established(REPORT_CRD_NAME))
+    try:
+        with Controller("report") as ctl:
+            def report_matches():
+                ok, detail = pod_outputs_match(ctl)
+                if not ok:
+                    return False, detail
+                out = kubectl("get", "policyreports.wgpolicyk8s.io", "-n", NS,
+                              f"nodeguard-{POLICY}", "-o", "json", check=False)
+                if out.returncode != 0:
+                    return False, out.stderr
+                report = json.loads(out.stdout)
+                want = set()
+                for name, (uid, findings) in expected_state().items():
+                    for field in FIELDS:
+                        if field in findings:
+                            want.add((name, "require-" + field.replace(".", "-")))
+                have = {(r["resources"][0]["name"], r["rule"]) for r in report.get("results", [])}
+                fails = report.get("summary", {}).get("fail")
+                return (have == want and fails == len(want),
+                        f"results {sorted(have)}, want {sorted(want)}; summary.fail {fails}")
+
+            wait_for("the PolicyReport of the namespace", report_matches)
+            if kubectl("get", "policyreports.wgpolicyk8s.io", "-n", NS_EXCLUDED,
+                       "-o", "name").stdout.strip():
+                fail("a PolicyReport in the excluded namespace")
+            check_no_duplicate_events()
+    finally:
+        if created:
+            kubectl("delete", "crd", REPORT_CRD_NAME, "--ignore-not-found")
+    say("PolicyReport lists exactly the findings")
+
+
+def cmd_restart():
+    def snapshot():
+        return sorted((e["metadata"]["namespace"], e["metadata"]["name"], e.get("count", 1))
+                      for reason in (REASON, NODE_REASON) for e in events(reason))
+
+    with Controller("restart-1") as ctl:
+        wait_for("findings", lambda: pod_outputs_match(ctl))
+    before = snapshot()
+    # Without annotations, only the Events themselves tell a new process what
+    # was reported.
+    apply(policy(annotate=False))
+    def no_event_creates(ctl):
+        # The deterministic Event names would turn a second create into
+        # AlreadyExists (no duplicate either); this checks that a new process
+        # knows from the existing Events not to try at all.
+        for series, labels in (("nodeguard_hygiene_writes_total", {"kind": "event"}),
+                               ("nodeguard_hygiene_writes_total", {"kind": "node_event"}),
+                               ("nodeguard_api_requests_total", {"verb": "create", "code": "409"})):
+            value = ctl.series(series, labels)
+            if value:
+                fail(f"{series}{labels} is {value} after a restart, want none")
+
+    with Controller("restart-2") as ctl:
+        wait_for("annotations removed, findings kept",
+                 lambda: pod_outputs_match(ctl, annotate=False))
+        time.sleep(3)  # Let any (wrong) Event reach the API server.
+        no_event_creates(ctl)
+    with Controller("restart-3") as ctl:
+        wait_for("findings re-evaluated by the new process",
+                 lambda: pod_outputs_match(ctl, annotate=False))
+        time.sleep(3)
+        no_event_creates(ctl)
+    after = snapshot()
+    if before != after:
+        fail(f"Events changed across restarts:\nbefore {before}\nafter  {after}")
+    check_no_duplicate_events()
+    say(f"{len(after)} Events, none repeated across 3 starts")
+
+
+def cmd_cleanup():
+    kubectl("patch", "nhp", POLICY, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
+            check=False)
+    kubectl("delete", "nhp", POLICY, "--ignore-not-found", "--wait=true")
+    for ns in (NS, NS_EXCLUDED):
+        kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false")
+    for node in (BARE, RESERVED):
+        kubectl("delete", "events", "-n", "default", "--field-selector",
+                f"involvedObject.name={node},reason={NODE_REASON}", "--ignore-not-found",
+                check=False)
+    sim("delete-nodes", BARE, RESERVED)
+    say("cleaned up")
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodeguard", required=True, help="the nodeguard binary")
+    parser.add_argument("--workdir", required=True, help="where controller logs go")
+    parser.add_argument("command", choices=["setup", "pods", "nodes", "fix-deployment",
+                                            "policy-report", "restart", "cleanup"])
+    ARGS = parser.parse_args()
+    if "KUBECONFIG" not in os.environ:
+        fail("set KUBECONFIG to the local cluster's kubeconfig")
+    {"setup": cmd_setup, "pods": cmd_pods, "nodes": cmd_nodes,
+     "fix-deployment": cmd_fix_deployment, "policy-report": cmd_policy_report,
+     "restart": cmd_restart, "cleanup": cmd_cleanup}[ARGS.command]()
+
+
+if __name__ == "__main__":
+    main()

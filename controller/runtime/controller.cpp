@@ -22,6 +22,7 @@
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "runtime/density_reconciler.h"
+#include "runtime/hygiene_reconciler.h"
 #include "runtime/policy_reconciler.h"
 #include "runtime/remediation_reconciler.h"
 #include "version.h"
@@ -189,11 +190,15 @@ int RunController(const ControllerOptions& options) {
 
   DensityReconciler density(deps);
   RemediationReconciler remediation(deps);
+  HygieneReconcilerOptions hygiene_options;
+  hygiene_options.event_host = identity;
+  HygieneReconciler hygiene(deps, hygiene_options);
   PolicyReconciler policy_reconciler(deps, [&](const PolicyObject& p) {
     return density.NodesTaintedWith(p.policy.spec.pod_density.taint.key);
   });
   std::vector<Loop> loops;
-  for (Reconciler* r : std::vector<Reconciler*>{&policy_reconciler, &density, &remediation}) {
+  for (Reconciler* r :
+       std::vector<Reconciler*>{&policy_reconciler, &density, &remediation, &hygiene}) {
     kube::WorkQueue::Options qo;
     qo.name = std::string(r->name());
     loops.push_back({r, std::make_unique<kube::WorkQueue>(std::move(qo)), {}});

@@ -3,13 +3,15 @@
 
 BUILD_DIR      ?= build
 ASAN_BUILD_DIR ?= build-asan
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS   ?= 20
 BUILD_TYPE     ?= RelWithDebInfo
 CTEST_ARGS     ?=
 JOBS           ?= $(shell nproc)
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNODEGUARD_WERROR=ON
 
-.PHONY: all deps build build-asan test test-unit test-asan test-cluster test-image cluster-components \
+.PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
         demo demo-down format format-check fuzz bench clean help
 
 all: build
@@ -48,6 +50,15 @@ test-asan: build-asan
 	cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 
+# libFuzzer (clang) on the decoders and the watch framer, FUZZ_SECONDS each.
+$(FUZZ_BUILD_DIR)/build.ninja:
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DNODEGUARD_FUZZ=ON -DNODEGUARD_SANITIZE=ON -DNODEGUARD_FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+test-fuzz: deps $(FUZZ_BUILD_DIR)/build.ninja
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_targets
+	cd $(FUZZ_BUILD_DIR) && ctest -L fuzz --output-on-failure
+
 test-cluster: build cluster-components
 	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
 
@@ -57,9 +68,9 @@ test-cluster: build cluster-components
 test-image: build cluster-components
 	cd $(BUILD_DIR) && ctest -L image --output-on-failure $(CTEST_ARGS)
 
-# Everything CI proves: unit tests, the same under ASan/UBSan, then the suites
-# that run against a real local control plane.
-test: build build-asan cluster-components
+# Everything CI proves: unit tests, the same under ASan/UBSan, a bounded fuzz
+# run, then the suites that run against a real local control plane.
+test: build build-asan cluster-components test-fuzz
 	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 	cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)

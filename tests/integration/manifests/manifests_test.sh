@@ -150,7 +150,7 @@ for v in get list watch patch; do can "$controller" yes "$v" pods -A; done
 can "$controller" yes create pods --subresource=eviction -n default
 can "$controller" yes create pods --subresource=eviction -n team-a
 for v in list watch; do can "$controller" yes "$v" poddisruptionbudgets.policy -A; done
-for v in create patch; do can "$controller" yes "$v" events -n default; done
+for v in create list patch; do can "$controller" yes "$v" events -n default; done
 for v in get list watch patch update; do can "$controller" yes "$v" nodehealthpolicies.nodeguard.io; done
 for v in get patch update; do can "$controller" yes "$v" nodehealthpolicies.nodeguard.io --subresource=status; done
 can "$controller" yes update nodehealthpolicies.nodeguard.io --subresource=finalizers
@@ -216,7 +216,7 @@ for line in sys.stdin.readlines()[1:]:
   fi
 }
 say "auth can-i --list: nothing wider than expected"
-controller_cluster_rules='events||create patch
+controller_cluster_rules='events||create list patch
 nodehealthpolicies.nodeguard.io/finalizers||update
 nodehealthpolicies.nodeguard.io/status||get patch update
 nodehealthpolicies.nodeguard.io||get list patch update watch

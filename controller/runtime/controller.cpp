@@ -154,7 +154,8 @@ int RunController(const ControllerOptions& options) {
   ProcessCancel cancel;
   callbacks.on_started_leading = [&] { leading.store(true); };
   callbacks.on_stopped_leading = [&] {
-    if (leading.exchange(false)) lost_leadership.store(true);
+    // Giving the Lease up on a requested shutdown is not a loss.
+    if (leading.exchange(false) && !g_stop_requested.load()) lost_leadership.store(true);
     cancel.Cancel();
   };
   callbacks.on_new_leader = [&](const std::string& who) {
@@ -278,9 +279,12 @@ int RunController(const ControllerOptions& options) {
                                {"policies", policies.store().size()}});
   }
 
+  kube::CancelFlag election_stop;
   std::thread election_thread;
   if (elector) {
-    election_thread = std::thread([&] { elector->Run(cancel); });
+    // The Lease is released only after the workers stopped (below), so no
+    // reconcile in flight finds itself fenced off during a clean shutdown.
+    election_thread = std::thread([&] { elector->Run(election_stop); });
   }
   while (!cancel.cancelled() && !leading.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -360,7 +364,8 @@ int RunController(const ControllerOptions& options) {
   status.Flush();
   events.WaitIdle(std::chrono::seconds(2));
   leader_gauge.Get().Set(0);
-  if (election_thread.joinable()) election_thread.join();  // Releases the Lease on cancel.
+  election_stop.Cancel();
+  if (election_thread.joinable()) election_thread.join();  // Releases the Lease.
   nodes.Stop();
   pods.Stop();
   policies.Stop();

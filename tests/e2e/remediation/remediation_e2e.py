@@ -17,6 +17,9 @@ one scenario per test:
   restart-mid-drain     the controller is killed (SIGKILL) during a drain and
                         restarted: it resumes from the annotation, requests exactly
                         one reboot, and the budget holds
+  leader-handover       the same with two replicas electing a leader: the leader is
+                        killed mid-drain and the standby takes the Lease over and
+                        resumes
   pdb-timeout           a PDB that never allows a disruption: the drain times out,
                         the node stays cordoned, Failed with the PDB's name, and the
                         next node is not started
@@ -25,11 +28,13 @@ one scenario per test:
   dry-run               scenario one with spec.dryRun: the same first decision in
                         status and Events, nothing on nodes or pods changes
 
-The node agent is played by a test double (AgentDouble) speaking the
-annotation protocol of remediation/agent_protocol.h: it answers each
-nodeguard.io/agent-request once with agent-status Accepted, Running, then
-`sim reboot NODE` (new bootID, Ready after a delay) and Done once the bootID
-changed.
+The node agent is the real `nodeguard agent --simulate`, one process per node,
+its actions carried out on the simulated nodes by
+tests/integration/agent/sim-action (Reboot: `sim reboot`, new bootID and Ready
+after a delay; restarts: `sim heal`), which records each execution: the
+evidence that a request ran exactly once. `--agent double` swaps in a Python
+stand-in (AgentDouble) speaking the same annotation protocol
+(remediation/agent_protocol.h), for running without the agent.
 
 Environment: KUBECONFIG and NODEGUARD_SIM (set by the fixture);
 NODEGUARD_CLUSTER_BIN, else the pinned kubectl from
@@ -62,6 +67,9 @@ REQUEST_KEY = "nodeguard.io/agent-request"
 STATUS_KEY = "nodeguard.io/agent-status"
 DISRUPTIVE = {"Cordoned", "Draining", "ActionRequested", "AwaitingRecovery"}
 REBOOT_DELAY = 8  # Seconds a simulated reboot keeps the node NotReady.
+AGENT_MODE = ["real"]  # Set from --agent.
+LEASE_NAMESPACE = "nodeguard-system"
+LEASE_NAME = "nodeguard-e2e-remediation"
 
 
 class TestFailure(Exception):
@@ -394,24 +402,97 @@ class AgentDouble(threading.Thread):
             return [e for e in self.executed if e[0] == name]
 
 
+class RealAgents:
+    """`nodeguard agent --simulate` on each node, its actions carried out by
+    tests/integration/agent/sim-action (sim reboot / sim heal), which records
+    every execution in a calls file: the exactly-once evidence."""
+
+    SIM_ACTION = os.path.join(ROOT, "tests", "integration", "agent", "sim-action")
+
+    def __init__(self, binary, nodes, workdir):
+        self.binary = binary
+        self.nodes = list(nodes)
+        self.workdir = workdir
+        self.calls = os.path.join(workdir, "agent-calls")
+        self.procs = {}
+        self.errors = []
+
+    def start(self):
+        open(self.calls, "w").close()
+        template = (f"{self.SIM_ACTION} --kubeconfig {os.environ['KUBECONFIG']} "
+                    f"--calls {self.calls} --reboot-delay {REBOOT_DELAY} {{action}} {{node}}")
+        for n in self.nodes:
+            probe = free_port()
+            log_file = open(os.path.join(self.workdir, f"agent-{n}.log"), "w")
+            proc = subprocess.Popen(
+                [self.binary, "agent", "--node-name", n, "--kubeconfig", os.environ["KUBECONFIG"],
+                 "--simulate", "--simulate-command", template, "--recheck-interval", "2s",
+                 "--metrics-bind-address", "0", "--health-probe-bind-address",
+                 f"127.0.0.1:{probe}"],
+                stdout=log_file, stderr=subprocess.STDOUT)
+            self.procs[n] = (proc, probe, log_file)
+        for n, (proc, probe, _) in self.procs.items():
+            def ready(proc=proc, probe=probe, n=n):
+                if proc.poll() is not None:
+                    raise TestFailure(f"the agent of {n} exited with {proc.returncode}")
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{probe}/readyz",
+                                                timeout=2) as r:
+                        return r.status == 200
+                except OSError:
+                    return False
+            eventually(f"the agent of {n} to be ready", ready, 60, 0.3)
+        log(f"started {len(self.procs)} nodeguard agents (--simulate)")
+
+    def stop(self):
+        for proc, _, log_file in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc, _, log_file in self.procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log_file.close()
+
+    @property
+    def executed(self):
+        with open(self.calls) as f:
+            return [tuple(line.split()) for line in f if line.strip()]
+
+    def requests_for(self, name):
+        return [e for e in self.executed if len(e) == 2 and e[1] == name]
+
+    def tail(self, name, lines=30):
+        try:
+            with open(os.path.join(self.workdir, f"agent-{name}.log")) as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+
 # ------------------------------------------------------------------ the controller
 
 class Controller:
-    def __init__(self, binary, workdir, extra_args=()):
+    def __init__(self, binary, workdir, extra_args=(), identity=None):
         self.binary = binary
         self.workdir = workdir
         self.extra_args = list(extra_args)
+        self.identity = identity  # Set: elect a leader (Lease LEASE_NAME) as this identity.
         self.proc = None
         self.starts = 0
 
     def start(self):
         self.starts += 1
         self.metrics_port, self.probe_port = free_port(), free_port()
-        self.log_path = os.path.join(self.workdir, f"controller-{self.starts}.log")
+        self.log_path = os.path.join(self.workdir,
+                                     f"controller-{self.identity or 'solo'}-{self.starts}.log")
         self.log_file = open(self.log_path, "w")
+        election = ["--leader-elect=false"] if not self.identity else [
+            "--leader-elect=true", "--identity", self.identity,
+            "--leader-election-namespace", LEASE_NAMESPACE, "--leader-election-id", LEASE_NAME]
         self.proc = subprocess.Popen(
-            [self.binary, "controller", "--kubeconfig", os.environ["KUBECONFIG"],
-             "--leader-elect=false",
+            [self.binary, "controller", "--kubeconfig", os.environ["KUBECONFIG"], *election,
              "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
              "--health-probe-bind-address", f"127.0.0.1:{self.probe_port}",
              *self.extra_args],
@@ -580,9 +661,12 @@ class Scenario:
         self.policy = f"e2e-{name}"
         self.ns = f"e2e-remediation-{name}"
         self.workdir = tempfile.mkdtemp(prefix=f"nodeguard-e2e-{name}-")
+        self.binary = binary
         self.controller = Controller(binary, self.workdir, controller_args)
+        self.other_controllers = []
         self.observer = NodeObserver(NODES)
-        self.agent = AgentDouble(NODES)
+        self.agent = AgentDouble(NODES) if AGENT_MODE[0] == "double" \
+            else RealAgents(binary, NODES, self.workdir)
         self.extra = []
 
     def __enter__(self):
@@ -625,8 +709,14 @@ class Scenario:
         except Exception as e:
             print("diagnostics failed:", e)
         print("observer:", self.observer.snapshot())
-        print("agent double:", self.agent.executed, self.agent.errors)
+        print("agent:", self.agent.executed, self.agent.errors)
+        if isinstance(self.agent, RealAgents):
+            for n in NODES:
+                if self.agent.requests_for(n) or annotation(node(n), REQUEST_KEY):
+                    print(f"---- agent of {n} (tail)\n" + self.agent.tail(n), flush=True)
         print("---- controller log (tail)\n" + self.controller.tail(120), flush=True)
+        for c in self.other_controllers:
+            print(f"---- controller {c.identity} log (tail)\n" + c.tail(80), flush=True)
 
     def cleanup(self):
         # Delete the policy while the controller runs, so it releases its finalizer.
@@ -644,8 +734,13 @@ class Scenario:
         except Exception as e:
             log(f"cleanup: {e}")
         self.controller.stop()
+        for c in self.other_controllers:
+            c.stop()
         self.agent.stop()
         self.observer.stop()
+        diag_dir = os.environ.get("NODEGUARD_E2E_KEEP")
+        if diag_dir:
+            shutil.copytree(self.workdir, os.path.join(diag_dir, self.name), dirs_exist_ok=True)
         for n in NODES:
             try:
                 kubectl("annotate", "node", n, f"{STATE_KEY}-", f"{REQUEST_KEY}-", f"{STATUS_KEY}-",
@@ -967,11 +1062,70 @@ def scenario_restart_mid_drain(binary):
         log("PASS restart-mid-drain: resumed, one reboot per node, budget held")
 
 
+def lease_holder():
+    r = kubectl("-n", LEASE_NAMESPACE, "get", "lease", LEASE_NAME, "-o",
+                "jsonpath={.spec.holderIdentity}", check_rc=False)
+    return r.stdout.strip() if r.returncode == 0 else ""
+
+
+def scenario_leader_handover(binary):
+    created_ns = kubectl("get", "namespace", LEASE_NAMESPACE, check_rc=False).returncode != 0
+    if created_ns:
+        kubectl("create", "namespace", LEASE_NAMESPACE)
+    kubectl("-n", LEASE_NAMESPACE, "delete", "lease", LEASE_NAME, "--ignore-not-found")
+    try:
+        with Scenario("leader-handover", binary) as s:
+            s.controller = Controller(binary, s.workdir, identity="e2e-a")
+            standby = Controller(binary, s.workdir, identity="e2e-b")
+            s.other_controllers.append(standby)
+            apply(deployment(s.ns, "slow", 2))
+            apply(pdb(s.ns, "slow", 2))  # Blocks the drain until relaxed below.
+            s.wait_running("app=slow", 2)
+            first = s.nodes_hosting("app=slow")[0]
+            second = next(n for n in NODES if n != first)
+            s.controller.start()
+            eventually("e2e-a to lead", lambda: lease_holder() == "e2e-a", 60)
+            standby.start()
+            s.apply_policy(remediation_spec(drain={"timeout": "120s", "force": True}))
+            sim("pleg-sick", first, second)
+            s.wait_phase(first, "Draining", 60)
+            eventually(f"an EvictionBlocked Event on {first}",
+                       lambda: any(r == "EvictionBlocked" for r, _ in node_events(first)), 60)
+            before = state_of(node(first))
+            check(lease_holder() == "e2e-a", f"leader is {lease_holder()}")
+            s.controller.kill()  # The leader dies without releasing its Lease.
+            kubectl("patch", "pdb", "-n", s.ns, "slow", "--type", "merge", "-p",
+                    '{"spec":{"minAvailable":1}}')
+            eventually("e2e-b to take the Lease over", lambda: lease_holder() == "e2e-b", 90)
+            log("the standby leads")
+            s.wait_phase(first, "Succeeded", 180)
+            after = state_of(node(first))
+            check(after["id"] == before["id"], f"a new remediation replaced {before['id']}")
+            check(len(s.agent.requests_for(first)) == 1,
+                  f"{first}: agent executions {s.agent.requests_for(first)}")
+            s.wait_phase(second, "Succeeded", 180)
+            snap = s.observer.snapshot()
+            check(not snap["violations"] and snap["max_disruptive"] == 1,
+                  f"budget: {snap['max_disruptive']} {snap['violations'][:3]}")
+            check(len(s.agent.requests_for(second)) == 1, "second node: not exactly one execution")
+            # Cleanup deletes the policy through the leader.
+            s.controller = standby
+            s.other_controllers.remove(standby)
+            log("PASS leader-handover: the new leader resumed from the annotation, "
+                "one reboot per node, budget held")
+    finally:
+        kubectl("-n", LEASE_NAMESPACE, "delete", "lease", LEASE_NAME, "--ignore-not-found",
+                check_rc=False)
+        if created_ns:
+            kubectl("delete", "namespace", LEASE_NAMESPACE, "--wait=false", check_rc=False)
+
+
 SCENARIOS = {
     "one-at-a-time": scenario_one_at_a_time,
     "storm": scenario_storm,
     "heals-while-waiting": scenario_heals_while_waiting,
     "restart-mid-drain": scenario_restart_mid_drain,
+    "leader-handover": scenario_leader_handover,
     "pdb-timeout": scenario_pdb_timeout,
     "person-cordon": scenario_person_cordon,
     "dry-run": lambda binary: scenario_one_at_a_time(binary, dry_run=True),
@@ -982,6 +1136,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--nodeguard", required=True, help="path of the nodeguard binary")
+    parser.add_argument("--agent", choices=["real", "double"], default="real",
+                        help="real: `nodeguard agent --simulate` per node (default); "
+                             "double: a Python stand-in speaking the annotation protocol")
     args = parser.parse_args()
     if not os.environ.get("KUBECONFIG"):
         print("FAIL: KUBECONFIG is not set (run through ctest's cluster fixture)")
@@ -989,6 +1146,7 @@ def main():
     if not os.access(args.nodeguard, os.X_OK):
         print(f"FAIL: {args.nodeguard} is not built")
         return 1
+    AGENT_MODE[0] = args.agent
     started = time.time()
     try:
         SCENARIOS[args.scenario](args.nodeguard)

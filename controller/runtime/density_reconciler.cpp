@@ -106,14 +106,21 @@ void DensityReconciler::Report(const std::string& policy, const std::string& nod
 }
 
 int DensityReconciler::NodesTaintedWith(std::string_view key) const {
+  const PolicyList policies = deps_.SortedPolicies();
   int n = 0;
   for (const auto& node : deps_.nodes->List()) {
-    for (const auto& t : node->taints) {
-      if (t.key == key) {
-        ++n;
-        break;
-      }
+    bool tainted = false;
+    for (const auto& t : node->taints) tainted = tainted || t.key == key;
+    if (!tainted) continue;
+    // A node governed by a policy that enforces the same key carries that
+    // policy's taint (Reconcile leaves it to that policy): nothing is left
+    // behind there, and waiting for it would hold a deleted policy forever.
+    const auto governing = deps_.Governing(policies, *node);
+    if (governing && governing->policy.spec.pod_density.enabled &&
+        governing->policy.spec.pod_density.taint.key == key) {
+      continue;
     }
+    ++n;
   }
   return n;
 }

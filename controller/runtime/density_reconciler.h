@@ -35,7 +35,10 @@ class DensityReconciler final : public Reconciler {
   void EnqueueAll(kube::WorkQueue& queue) override;
   Result<ReconcileResult> Reconcile(const std::string& node_name) override;
 
-  // Nodes still carrying a taint with `key` (for the cleanup finalizer).
+  // Nodes still carrying a taint with `key` that no governing policy claims:
+  // what a deleted policy with that key still has to remove (for the cleanup
+  // finalizer). A node governed by another policy enforcing the same key is
+  // not counted: the taint on it is that policy's.
   int NodesTaintedWith(std::string_view key) const;
 
  private:

@@ -1,0 +1,140 @@
+// DensityReconciler::NodesTaintedWith, what the cleanup finalizer of a deleted
+// policy waits for: nodes still carrying its taint key that no governing
+// policy claims. Found by the e2e suite (tests/e2e/density, `delete`): a
+// second policy with the same (default) key held a deleted policy forever.
+
+#include "runtime/density_reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "api/decode.h"
+#include "kube/store.h"
+
+using json = nlohmann::json;
+
+namespace nodeguard::runtime {
+namespace {
+
+constexpr const char* kKey = "nodeguard.io/pod-density-exceeded";
+
+PolicyObject MakePolicy(const std::string& name, json spec, int created_second,
+                        bool deleting = false) {
+  json meta = {{"name", name},
+               {"uid", "uid-policy-" + name},
+               {"resourceVersion", "1"},
+               {"generation", 1},
+               {"creationTimestamp", "2024-01-01T00:00:0" + std::to_string(created_second) + "Z"}};
+  if (deleting) {
+    meta["deletionTimestamp"] = "2024-01-01T00:01:00Z";
+    meta["finalizers"] = {kCleanupFinalizer};
+  }
+  json doc = {{"apiVersion", "nodeguard.io/v1alpha1"},
+              {"kind", "NodeHealthPolicy"},
+              {"metadata", meta},
+              {"spec", std::move(spec)}};
+  auto parsed = api::ParsePolicy(doc);
+  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().ToString());
+  PolicyObject o;
+  o.policy = parsed->policy;
+  o.errors = parsed->errors;
+  o.meta = o.policy.meta;
+  return o;
+}
+
+json Selecting(const std::string& pool) { return {{"matchLabels", {{"pool", pool}}}}; }
+
+json Density(const std::string& key, bool enabled = true) {
+  return {{"enabled", enabled}, {"maxPods", 10}, {"taint", {{"key", key}}}};
+}
+
+kube::Node MakeNode(const std::string& name, const std::string& pool,
+                    std::vector<std::string> taint_keys) {
+  kube::Node n;
+  n.meta.name = name;
+  n.meta.uid = "uid-node-" + name;
+  n.meta.resource_version = "1";
+  n.labels = {{"pool", pool}};
+  for (auto& key : taint_keys) {
+    kube::Taint t;
+    t.key = std::move(key);
+    n.taints.push_back(std::move(t));
+  }
+  return n;
+}
+
+class NodesTaintedWithTest : public ::testing::Test {
+ protected:
+  NodesTaintedWithTest() {
+    EXPECT_TRUE(kube::AddPodIndexes(pods).ok());
+    deps.nodes = &nodes;
+    deps.pods = &pods;
+    deps.policies = &policies;
+    deps.metrics = &metrics;
+    deps.options = &options;
+    // The deleted policy selects every pool; being deleted, it governs none.
+    policies.Upsert(MakePolicy("deleted",
+                               {{"nodeSelector", json::object()}, {"podDensity", Density(kKey)}}, 1,
+                               /*deleting=*/true));
+  }
+
+  int Count() {
+    if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps);
+    return reconciler->NodesTaintedWith(kKey);
+  }
+
+  kube::Store<kube::Node> nodes;
+  kube::Store<kube::Pod> pods;
+  kube::Store<PolicyObject> policies;
+  observe::MetricsRegistry metrics;
+  ControllerOptions options;
+  Deps deps;
+  std::unique_ptr<DensityReconciler> reconciler;
+};
+
+TEST_F(NodesTaintedWithTest, CountsTaintsNoPolicyGoverns) {
+  nodes.Upsert(MakeNode("a", "a", {kKey}));
+  nodes.Upsert(MakeNode("b", "b", {"example.com/other", kKey}));
+  nodes.Upsert(MakeNode("c", "c", {"example.com/other"}));
+  nodes.Upsert(MakeNode("d", "d", {}));
+  EXPECT_EQ(Count(), 2);
+}
+
+TEST_F(NodesTaintedWithTest, SkipsNodesOfAPolicyEnforcingTheSameKey) {
+  policies.Upsert(
+      MakePolicy("other", {{"nodeSelector", Selecting("b")}, {"podDensity", Density(kKey)}}, 2));
+  nodes.Upsert(MakeNode("a", "a", {kKey}));  // Left by the deleted policy.
+  nodes.Upsert(MakeNode("b", "b", {kKey}));  // The other policy's own taint.
+  EXPECT_EQ(Count(), 1);
+
+  nodes.Erase("", "a");
+  EXPECT_EQ(Count(), 0) << "the deleted policy has nothing left to remove";
+}
+
+TEST_F(NodesTaintedWithTest, CountsNodesWhoseGoverningPolicyDoesNotClaimTheKey) {
+  // A governing policy with another key, or with podDensity disabled, does not
+  // own the taint: Reconcile removes it, so the finalizer must wait for it.
+  policies.Upsert(MakePolicy(
+      "other-key", {{"nodeSelector", Selecting("b")}, {"podDensity", Density("example.com/full")}},
+      2));
+  policies.Upsert(MakePolicy(
+      "disabled", {{"nodeSelector", Selecting("c")}, {"podDensity", Density(kKey, false)}}, 3));
+  policies.Upsert(MakePolicy("no-density", {{"nodeSelector", Selecting("d")}}, 4));
+  nodes.Upsert(MakeNode("b", "b", {kKey}));
+  nodes.Upsert(MakeNode("c", "c", {kKey}));
+  nodes.Upsert(MakeNode("d", "d", {kKey}));
+  EXPECT_EQ(Count(), 3);
+}
+
+TEST_F(NodesTaintedWithTest, AnotherDeletedPolicyWithTheSameKeyClaimsNothing) {
+  policies.Upsert(MakePolicy("also-deleted",
+                             {{"nodeSelector", Selecting("b")}, {"podDensity", Density(kKey)}}, 2,
+                             /*deleting=*/true));
+  nodes.Upsert(MakeNode("b", "b", {kKey}));
+  EXPECT_EQ(Count(), 1);
+}
+
+}  // namespace
+}  // namespace nodeguard::runtime

@@ -195,7 +195,8 @@ int RunController(const ControllerOptions& options) {
   hygiene_options.event_host = identity;
   HygieneReconciler hygiene(deps, hygiene_options);
   PolicyReconciler policy_reconciler(deps, [&](const PolicyObject& p) {
-    return density.NodesTaintedWith(p.policy.spec.pod_density.taint.key);
+    return density.NodesTaintedWith(p.policy.spec.pod_density.taint.key) +
+           remediation.NodesInFlight(p);
   });
   std::vector<Loop> loops;
   for (Reconciler* r :

@@ -246,6 +246,20 @@ void RemediationReconciler::Shutdown() {
   drainer_->Shutdown();
 }
 
+int RemediationReconciler::NodesInFlight(const PolicyObject& policy) const {
+  if (!policy.valid()) return 0;
+  int n = 0;
+  for (const auto& node : deps_.nodes->List()) {
+    const std::string* text = node->Annotation(remediation::kRemediationAnnotation);
+    if (text == nullptr) continue;
+    auto state = remediation::DecodeState(*text);
+    if (state.ok() && state->policy == policy.meta.name && !remediation::IsTerminal(state->phase)) {
+      ++n;
+    }
+  }
+  return n;
+}
+
 void RemediationReconciler::Enqueue(const std::string& policy) {
   std::lock_guard lock(queue_mu_);
   if (queue_ != nullptr) queue_->Add(policy);

@@ -111,6 +111,12 @@ class RemediationReconciler final : public Reconciler {
   // Stops every drain (call once the workers are stopped, before the queues go).
   void Shutdown();
 
+  // Nodes whose remediation state names `policy` and has not ended: a deleted
+  // policy winds them down (cancel, uncordon) before its finalizer may go, or
+  // they would stay cordoned and hold a global slot with nobody to finish
+  // them. 0 for an invalid policy, which is never acted on.
+  int NodesInFlight(const PolicyObject& policy) const;
+
   // For tests.
   Drainer& drainer() { return *drainer_; }
 

@@ -749,6 +749,32 @@ TEST_F(RemediationReconcilerTest, ARestartResumesTheDrainWithoutASecondCordonOrR
   EXPECT_EQ(PhaseOf("w1"), Phase::kActionRequested);
 }
 
+TEST_F(RemediationReconcilerTest, ADeletedPolicyWindsItsRemediationsDownBeforeItsFinalizerGoes) {
+  AddNodes(3);
+  Sick("w1");
+  server.AddPod("default", "web-1", "w1");
+  server.BlockEviction("default/web-1", "web-pdb");
+  AddPolicy(RemediatingSpec());
+  Start();
+  ReconcileOk();
+  ReconcileOk();
+  ASSERT_EQ(PhaseOf("w1"), Phase::kDraining);
+  auto policy = *policies.Get("", "p");
+  EXPECT_EQ(reconciler->NodesInFlight(policy), 1);
+
+  policy.meta.deletion_timestamp = clock.Now();  // Deleted; the finalizer holds it.
+  policy.policy.meta = policy.meta;
+  policies.Upsert(policy);
+  ReconcileOk();
+  auto state = State("w1");
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->phase, Phase::kCancelled);
+  EXPECT_EQ(state->outcome, remediation::Outcome::kNotSelected);
+  EXPECT_TRUE(server.Unschedulable("w1"));  // Still sick: never uncordoned unhealthy.
+  EXPECT_EQ(reconciler->drainer().Observe("w1").kind, DrainObservation::kNotRunning);
+  EXPECT_EQ(reconciler->NodesInFlight(*policies.Get("", "p")), 0);
+}
+
 // ================================================================ DrainRun (no threads)
 
 class DrainRunTest : public ::testing::Test {

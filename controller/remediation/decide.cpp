@@ -605,8 +605,7 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
     ++out.selected;
     if (obs.health.verdict == Verdict::kUnhealthy) ++out.unhealthy;
   }
-  out.max_unhealthy =
-      static_cast<int>(spec.max_unhealthy.Resolve(out.selected, /*round_up=*/true));
+  out.max_unhealthy = static_cast<int>(spec.max_unhealthy.Resolve(out.selected, /*round_up=*/true));
   out.storm = out.unhealthy > out.max_unhealthy;
   if (out.storm) {
     out.storm_message = std::to_string(out.unhealthy) + " of " + std::to_string(out.selected) +

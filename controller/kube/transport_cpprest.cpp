@@ -21,6 +21,8 @@ using std::chrono::steady_clock;
 // How often a blocked wait looks at the caller's CancelToken.
 constexpr std::chrono::milliseconds kCancelPoll{50};
 constexpr size_t kReadBufferSize = 64 * 1024;
+// How long an abandoned request may take to fail once its connection is closed.
+constexpr std::chrono::seconds kAbandonSettle{2};
 
 struct TlsMaterial {
   std::string ca_pem;
@@ -77,6 +79,15 @@ Waited WaitFor(pplx::task<T> task, SteadyTime deadline, const CancelToken* cance
     completion->cv.wait_for(lock, std::min<steady_clock::duration>(deadline - now, kCancelPoll));
   }
   return Waited::kDone;
+}
+
+// Abandons an in-flight task: cancelling its token closes the connection, so
+// the task fails promptly; waiting for that (bounded) means no cpprest work for
+// this request outlives the call that started it.
+template <typename T>
+void Abandon(pplx::cancellation_token_source& abort, const pplx::task<T>& pending) {
+  abort.cancel();
+  WaitFor(pending, steady_clock::now() + kAbandonSettle, nullptr);
 }
 
 std::string Lower(std::string s) {
@@ -169,11 +180,11 @@ Result<HttpResponse> CpprestHttpClient::Exchange(const HttpRequest& request,
     case Waited::kDone:
       break;
     case Waited::kDeadline:
-      abort.cancel();
+      Abandon(abort, response_task);
       return Describe(request, ErrorKind::kTimeout,
                       "no response within " + Millis(request.timeout));
     case Waited::kCancelled:
-      abort.cancel();
+      Abandon(abort, response_task);
       return Describe(request, ErrorKind::kCancelled, "cancelled");
   }
 
@@ -218,12 +229,12 @@ Result<HttpResponse> CpprestHttpClient::Exchange(const HttpRequest& request,
       case Waited::kDone:
         break;
       case Waited::kDeadline:
-        abort.cancel();
+        Abandon(abort, first);
         return Describe(request, ErrorKind::kTimeout,
                         streaming ? "stream idle for " + Millis(idle_timeout)
                                   : "response body not received within " + Millis(request.timeout));
       case Waited::kCancelled:
-        abort.cancel();
+        Abandon(abort, first);
         return Describe(request, ErrorKind::kCancelled, "cancelled");
     }
     size_t n = 0;

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "api/decode.h"
 #include "yaml_json.h"
 
@@ -142,8 +145,12 @@ TEST(Names, QualifiedName) {
                          "A_b.c-D", "x/y"}) {
     EXPECT_TRUE(IsQualifiedName(ok)) << ok;
   }
-  for (const char* bad : {"", "-a", "a-", "a b", "/a", "a/", "Example.com/a", "a/b/c", "a/-b",
-                          "a..b/c", std::string(64, 'a').c_str()}) {
+  // std::string, not const char*: a temporary's c_str() in the range-init
+  // dangles by the first iteration (before C++23's lifetime extension).
+  const std::string too_long(64, 'a');
+  for (const std::string& bad :
+       std::vector<std::string>{"", "-a", "a-", "a b", "/a", "a/", "Example.com/a", "a/b/c", "a/-b",
+                                "a..b/c", too_long}) {
     EXPECT_FALSE(IsQualifiedName(bad)) << bad;
   }
   EXPECT_TRUE(IsQualifiedName(std::string(63, 'a')));

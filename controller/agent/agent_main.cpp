@@ -1,7 +1,5 @@
 #include "agent/agent_main.h"
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -9,14 +7,13 @@
 #include "agent/agent.h"
 #include "agent/latest_slot.h"
 #include "agent/rest_node_api.h"
-#include "kube/config.h"
 #include "kube/informer.h"
 #include "kube/rest.h"
-#include "kube/transport_cpprest.h"
 #include "observe/endpoints.h"
 #include "observe/health.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "process/process.h"
 #include "version.h"
 
 namespace nodeguard::agent {
@@ -25,20 +22,6 @@ namespace {
 
 using observe::Log;
 using remediation::AgentActionName;
-
-std::atomic<bool> g_stop_requested{false};
-
-void OnSignal(int) { g_stop_requested.store(true); }
-
-// Stops when a signal arrives or when told to.
-class ProcessCancel final : public kube::CancelToken {
- public:
-  bool cancelled() const override { return g_stop_requested.load() || flag_.cancelled(); }
-  void Cancel() { flag_.Cancel(); }
-
- private:
-  kube::CancelFlag flag_;
-};
 
 void LogLines(const std::string& node, const std::string& action, std::string_view stream,
               const std::string& text) {
@@ -82,11 +65,7 @@ SimulationHook MakeCommandHook(std::vector<std::string> command_template, Comman
 }
 
 int RunAgent(const AgentProcessOptions& options) {
-  observe::LogOptions log_options;
-  log_options.level = options.log_level;
-  log_options.format =
-      options.log_format == "json" ? observe::LogFormat::kJson : observe::LogFormat::kText;
-  if (Status s = observe::SetupLogging(log_options); !s.ok()) {
+  if (Status s = process::SetupLogging(options.log_level, options.log_format); !s.ok()) {
     std::fprintf(stderr, "nodeguard agent: %s\n", s.error().ToString().c_str());
     return 2;
   }
@@ -107,44 +86,19 @@ int RunAgent(const AgentProcessOptions& options) {
                           {"hostCommandPrefix", FormatCommandLine(commands_config->host_prefix)}});
   }
 
-  kube::ConfigSources sources = kube::ConfigSources::FromEnvironment();
-  sources.explicit_path = options.kubeconfig;
-  auto config = kube::LoadClientConfig(sources);
-  if (!config.ok()) {
-    log.Error("cannot load client configuration", {{"error", config.error().ToString()}});
-    return 2;
-  }
-  auto http = kube::MakeCpprestHttpClient(*config);
-  if (!http.ok()) {
-    log.Error("cannot create HTTP client", {{"error", http.error().ToString()}});
-    return 2;
-  }
-
   observe::MetricsRegistry metrics;
-  auto& api_requests = metrics.MustCounter("nodeguard_api_requests_total",
-                                           "Requests to the Kubernetes API by verb and HTTP code.",
-                                           {"verb", "code"});
-  auto& api_latency =
-      metrics.MustHistogram("nodeguard_api_request_duration_seconds",
-                            "Latency of Kubernetes API requests by verb.", {"verb"});
-  auto& watch_restarts =
-      metrics.MustGauge("nodeguard_informer_watch_restarts",
-                        "Watches resumed, per informer (monotonic).", {"resource"});
-  auto& relists =
-      metrics.MustGauge("nodeguard_informer_relists",
-                        "Relists after 410 Gone, per informer (monotonic).", {"resource"});
+  auto connection = process::ApiConnection::Open(options.kubeconfig, metrics);
+  if (!connection.ok()) {
+    log.Error("cannot connect to the API server", {{"error", connection.error().ToString()}});
+    return 2;
+  }
+  kube::RestClient& rest = (*connection)->rest();
+  process::InformerGauges informer_gauges(metrics);
   auto& pending_final = metrics.MustGauge(
       "nodeguard_agent_pending_status_writes",
       "1 while a final nodeguard.io/agent-status write failed and awaits its retry, else 0.");
   AgentMetrics agent_metrics(metrics);
 
-  kube::RestOptions rest_options;
-  rest_options.observer = [&](const kube::RequestMetric& m) {
-    api_requests.WithLabels({std::string(m.verb), std::to_string(m.code)}).Inc();
-    api_latency.WithLabels({std::string(m.verb)})
-        .Observe(std::chrono::duration<double>(m.latency).count());
-  };
-  kube::RestClient rest(**http, rest_options);
   RestNodeApi node_api(rest);
 
   ProcessRunner runner;
@@ -203,9 +157,8 @@ int RunAgent(const AgentProcessOptions& options) {
     return 2;
   }
 
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
-  ProcessCancel cancel;
+  process::InstallStopSignalHandlers();
+  process::StopToken cancel;
 
   std::thread informer_thread([&] { nodes.Run(cancel); });
   // One worker: the Agent is not thread-safe, and actions on one node must
@@ -214,9 +167,7 @@ int RunAgent(const AgentProcessOptions& options) {
     for (;;) {
       auto taken = latest.WaitFor(options.recheck_interval);
       if (taken.closed) return;
-      const kube::InformerStats stats = nodes.stats();
-      watch_restarts.WithLabels({"nodes"}).Set(static_cast<double>(stats.watch_restarts));
-      relists.WithLabels({"nodes"}).Set(static_cast<double>(stats.relists));
+      informer_gauges.Record("nodes", nodes.stats());
       if (!taken.value) continue;  // Not listed yet, or the Node is gone.
       agent.OnNodeUpdate(*taken.value);
       pending_final.Get().Set(agent.pending_final_status() ? 1 : 0);

@@ -3,24 +3,22 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <memory>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include "api/encode.h"
-#include "kube/config.h"
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
 #include "kube/rest.h"
-#include "kube/transport_cpprest.h"
 #include "kube/workqueue.h"
 #include "observe/endpoints.h"
 #include "observe/health.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "process/process.h"
 #include "runtime/density_reconciler.h"
 #include "runtime/hygiene_reconciler.h"
 #include "runtime/policy_reconciler.h"
@@ -29,20 +27,6 @@
 
 namespace nodeguard::runtime {
 namespace {
-
-std::atomic<bool> g_stop_requested{false};
-
-void OnSignal(int) { g_stop_requested.store(true); }
-
-// Stops when a signal arrives or when told to.
-class ProcessCancel final : public kube::CancelToken {
- public:
-  bool cancelled() const override { return g_stop_requested.load() || flag_.cancelled(); }
-  void Cancel() { flag_.Cancel(); }
-
- private:
-  kube::CancelFlag flag_;
-};
 
 std::string DefaultIdentity() {
   char host[256] = {0};
@@ -88,44 +72,20 @@ struct Loop {
 }  // namespace
 
 int RunController(const ControllerOptions& options) {
-  observe::LogOptions log_options;
-  log_options.level = options.log_level;
-  log_options.format =
-      options.log_format == "json" ? observe::LogFormat::kJson : observe::LogFormat::kText;
-  if (Status s = observe::SetupLogging(log_options); !s.ok()) {
+  if (Status s = process::SetupLogging(options.log_level, options.log_format); !s.ok()) {
     std::fprintf(stderr, "nodeguard: %s\n", s.error().ToString().c_str());
     return 2;
   }
   auto log = observe::Log().With({{"component", "controller"}});
   log.Info("starting", {{"version", kVersion}, {"dryRun", options.dry_run}});
 
-  kube::ConfigSources sources = kube::ConfigSources::FromEnvironment();
-  sources.explicit_path = options.kubeconfig;
-  auto config = kube::LoadClientConfig(sources);
-  if (!config.ok()) {
-    log.Error("cannot load client configuration", {{"error", config.error().ToString()}});
-    return 2;
-  }
-  auto http = kube::MakeCpprestHttpClient(*config);
-  if (!http.ok()) {
-    log.Error("cannot create HTTP client", {{"error", http.error().ToString()}});
-    return 2;
-  }
-
   observe::MetricsRegistry metrics;
-  auto& api_requests = metrics.MustCounter("nodeguard_api_requests_total",
-                                           "Requests to the Kubernetes API by verb and HTTP code.",
-                                           {"verb", "code"});
-  auto& api_latency =
-      metrics.MustHistogram("nodeguard_api_request_duration_seconds",
-                            "Latency of Kubernetes API requests by verb.", {"verb"});
-  kube::RestOptions rest_options;
-  rest_options.observer = [&](const kube::RequestMetric& m) {
-    api_requests.WithLabels({std::string(m.verb), std::to_string(m.code)}).Inc();
-    api_latency.WithLabels({std::string(m.verb)})
-        .Observe(std::chrono::duration<double>(m.latency).count());
-  };
-  kube::RestClient rest(**http, rest_options);
+  auto connection = process::ApiConnection::Open(options.kubeconfig, metrics);
+  if (!connection.ok()) {
+    log.Error("cannot connect to the API server", {{"error", connection.error().ToString()}});
+    return 2;
+  }
+  kube::RestClient& rest = (*connection)->rest();
 
   // Informers: always running, so a standby is ready to lead at once.
   kube::RestListWatcher node_lw(rest, kube::CoreResource("nodes"));
@@ -151,11 +111,11 @@ int RunController(const ControllerOptions& options) {
   std::atomic<bool> leading{!options.leader_elect};
   std::atomic<bool> lost_leadership{false};
   kube::LeaderCallbacks callbacks;
-  ProcessCancel cancel;
+  process::StopToken cancel;
   callbacks.on_started_leading = [&] { leading.store(true); };
   callbacks.on_stopped_leading = [&] {
     // Giving the Lease up on a requested shutdown is not a loss.
-    if (leading.exchange(false) && !g_stop_requested.load()) lost_leadership.store(true);
+    if (leading.exchange(false) && !process::StopRequested()) lost_leadership.store(true);
     cancel.Cancel();
   };
   callbacks.on_new_leader = [&](const std::string& who) {
@@ -215,12 +175,7 @@ int RunController(const ControllerOptions& options) {
                                         "Keys waiting in each reconciler's queue.", {"queue"});
   auto& leader_gauge =
       metrics.MustGauge("nodeguard_leader", "1 while this process is the leader, else 0.");
-  auto& watch_restarts =
-      metrics.MustGauge("nodeguard_informer_watch_restarts",
-                        "Watches resumed, per informer (monotonic).", {"resource"});
-  auto& relists =
-      metrics.MustGauge("nodeguard_informer_relists",
-                        "Relists after 410 Gone, per informer (monotonic).", {"resource"});
+  process::InformerGauges informer_gauges(metrics);
 
   for (auto& loop : loops) {
     Reconciler* r = loop.reconciler;
@@ -265,8 +220,7 @@ int RunController(const ControllerOptions& options) {
     return 2;
   }
 
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
+  process::InstallStopSignalHandlers();
 
   std::vector<std::thread> informer_threads;
   informer_threads.emplace_back([&] { nodes.Run(cancel); });
@@ -334,14 +288,9 @@ int RunController(const ControllerOptions& options) {
         for (auto& loop : loops) {
           queue_depth.WithLabels({loop.queue->name()}).Set(static_cast<double>(loop.queue->Len()));
         }
-        const auto ns = nodes.stats(), ps = pods.stats(), pols = policies.stats();
-        watch_restarts.WithLabels({"nodes"}).Set(static_cast<double>(ns.watch_restarts));
-        watch_restarts.WithLabels({"pods"}).Set(static_cast<double>(ps.watch_restarts));
-        watch_restarts.WithLabels({"nodehealthpolicies"})
-            .Set(static_cast<double>(pols.watch_restarts));
-        relists.WithLabels({"nodes"}).Set(static_cast<double>(ns.relists));
-        relists.WithLabels({"pods"}).Set(static_cast<double>(ps.relists));
-        relists.WithLabels({"nodehealthpolicies"}).Set(static_cast<double>(pols.relists));
+        informer_gauges.Record("nodes", nodes.stats());
+        informer_gauges.Record("pods", pods.stats());
+        informer_gauges.Record("nodehealthpolicies", policies.stats());
         if (std::chrono::steady_clock::now() >= next_resync) {
           for (auto& loop : loops) loop.reconciler->EnqueueAll(*loop.queue);
           next_resync = std::chrono::steady_clock::now() + options.resync_period;

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "process/flags.h"
+
 namespace nodeguard::runtime {
 
 void AddControllerFlags(CLI::App& app, ControllerOptions& o) {
@@ -22,22 +24,8 @@ void AddControllerFlags(CLI::App& app, ControllerOptions& o) {
   app.add_option("--identity", o.identity,
                  "Holder identity in the Lease; default: hostname plus a random suffix")
       ->envname("NODEGUARD_IDENTITY");
-  app.add_option("--metrics-bind-address", o.metrics_bind_address,
-                 "Address of the Prometheus /metrics endpoint (host:port, :port; 0 disables)")
-      ->envname("NODEGUARD_METRICS_BIND_ADDRESS")
-      ->capture_default_str();
-  app.add_option("--health-probe-bind-address", o.health_probe_bind_address,
-                 "Address of /healthz and /readyz (host:port, :port; 0 disables)")
-      ->envname("NODEGUARD_HEALTH_PROBE_BIND_ADDRESS")
-      ->capture_default_str();
-  app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
-      ->envname("NODEGUARD_LOG_LEVEL")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
-      ->capture_default_str();
-  app.add_option("--log-format", o.log_format, "text or json (one JSON object per line)")
-      ->envname("NODEGUARD_LOG_FORMAT")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  process::AddObservabilityFlags(
+      app, {&o.metrics_bind_address, &o.health_probe_bind_address, &o.log_level, &o.log_format});
   app.add_flag("--dry-run", o.dry_run,
                "Decide and report (status, Events, logs) but change nothing, for every policy")
       ->envname("NODEGUARD_DRY_RUN");

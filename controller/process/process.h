@@ -1,0 +1,76 @@
+#pragma once
+
+// Process wiring shared by `nodeguard controller` and `nodeguard agent`:
+// logging from the flags, stop signals, the connection to the API server
+// (with its request metrics) and the informer gauges. Each mode keeps only
+// what is its own (reconcilers, the agent's worker).
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "kube/http.h"
+#include "kube/informer.h"
+#include "kube/rest.h"
+#include "observe/metrics.h"
+
+namespace nodeguard::process {
+
+// Installs the process-wide logger. Errors (kInvalid) name a bad level or
+// format; callers print them to stderr, since no logger exists yet.
+Status SetupLogging(const std::string& level, const std::string& format);
+
+// Makes SIGTERM and SIGINT request a stop that every StopToken sees.
+// Call once at startup, before threads that poll a StopToken start.
+void InstallStopSignalHandlers();
+// True once SIGTERM or SIGINT arrived.
+bool StopRequested();
+
+// Cancelled by a stop signal or by Cancel(), whichever comes first.
+// Thread-safe.
+class StopToken final : public kube::CancelToken {
+ public:
+  bool cancelled() const override;
+  void Cancel() { flag_.Cancel(); }
+
+ private:
+  kube::CancelFlag flag_;
+};
+
+// The REST client of a process, its transport underneath. Every request is
+// counted in nodeguard_api_requests_total{verb,code} and timed in
+// nodeguard_api_request_duration_seconds{verb}.
+class ApiConnection {
+ public:
+  // Loads the client configuration (explicit kubeconfig path, else
+  // $KUBECONFIG, ~/.kube/config, in-cluster) and builds the transport.
+  // REQUIRES: metrics outlives the connection.
+  static Result<std::unique_ptr<ApiConnection>> Open(const std::string& kubeconfig_path,
+                                                     observe::MetricsRegistry& metrics);
+
+  // REQUIRES: http is non-null.
+  ApiConnection(std::unique_ptr<kube::HttpClient> http, kube::RestOptions options)
+      : http_(std::move(http)), rest_(*http_, std::move(options)) {}
+
+  kube::RestClient& rest() { return rest_; }
+
+ private:
+  std::unique_ptr<kube::HttpClient> http_;
+  kube::RestClient rest_;  // Uses *http_, declared after it.
+};
+
+// nodeguard_informer_watch_restarts and nodeguard_informer_relists, per
+// resource, set from an informer's monotonic stats.
+class InformerGauges {
+ public:
+  // REQUIRES: metrics outlives this object.
+  explicit InformerGauges(observe::MetricsRegistry& metrics);
+  void Record(std::string_view resource, const kube::InformerStats& stats);
+
+ private:
+  observe::GaugeFamily& watch_restarts_;
+  observe::GaugeFamily& relists_;
+};
+
+}  // namespace nodeguard::process

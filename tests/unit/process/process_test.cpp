@@ -1,0 +1,67 @@
+#include "process/process.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <string>
+
+#include "observe/metrics.h"
+
+namespace nodeguard::process {
+namespace {
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST(InformerGauges, RecordsRestartsAndRelistsPerResource) {
+  observe::MetricsRegistry metrics;
+  InformerGauges gauges(metrics);
+  kube::InformerStats nodes;
+  nodes.watch_restarts = 3;
+  nodes.relists = 1;
+  kube::InformerStats pods;
+  pods.watch_restarts = 7;
+  gauges.Record("nodes", nodes);
+  gauges.Record("pods", pods);
+  nodes.watch_restarts = 4;  // Monotonic stats: the gauge follows, never adds.
+  gauges.Record("nodes", nodes);
+  const std::string text = metrics.Render();
+  EXPECT_TRUE(Contains(text, "nodeguard_informer_watch_restarts{resource=\"nodes\"} 4\n")) << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_informer_watch_restarts{resource=\"pods\"} 7\n")) << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_informer_relists{resource=\"nodes\"} 1\n")) << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_informer_relists{resource=\"pods\"} 0\n")) << text;
+}
+
+TEST(SetupLogging, RejectsAnUnknownFormatOrLevel) {
+  EXPECT_FALSE(SetupLogging("info", "yaml").ok());
+  EXPECT_FALSE(SetupLogging("loud", "text").ok());
+  EXPECT_TRUE(SetupLogging("info", "json").ok());
+  EXPECT_TRUE(SetupLogging("info", "text").ok());
+}
+
+TEST(ApiConnection, AMissingKubeconfigIsAnErrorNamingIt) {
+  observe::MetricsRegistry metrics;
+  auto connection = ApiConnection::Open("/nonexistent/nodeguard/kubeconfig", metrics);
+  ASSERT_FALSE(connection.ok());
+  EXPECT_TRUE(Contains(connection.error().message, "/nonexistent/nodeguard/kubeconfig"))
+      << connection.error().ToString();
+}
+
+// Last in this file: the stop flag is process-wide and stays set.
+TEST(StopToken, CancelledByItsOwnCancelOrByASignal) {
+  InstallStopSignalHandlers();
+  StopToken first;
+  StopToken second;
+  EXPECT_FALSE(first.cancelled());
+  first.Cancel();
+  EXPECT_TRUE(first.cancelled());
+  EXPECT_FALSE(second.cancelled());
+  EXPECT_FALSE(StopRequested());
+  std::raise(SIGTERM);
+  EXPECT_TRUE(StopRequested());
+  EXPECT_TRUE(second.cancelled());
+}
+
+}  // namespace
+}  // namespace nodeguard::process

@@ -19,9 +19,9 @@ bool NodeReady(const kube::Node& node) {
 }  // namespace
 
 PolicyReconciler::PolicyReconciler(Deps deps,
-                                   std::function<int(const PolicyObject&)> remaining_taints)
+                                   std::function<int(const PolicyObject&)> pending_cleanup)
     : deps_(std::move(deps)),
-      remaining_taints_(std::move(remaining_taints)),
+      pending_cleanup_(std::move(pending_cleanup)),
       selected_gauge_(deps_.metrics->MustGauge(
           "nodeguard_selected_nodes", "Nodes a policy selects (including conflicting ones).",
           {"policy"})),
@@ -79,10 +79,11 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
 
   if (policy->deleting()) {
     if (!policy->has_cleanup_finalizer()) return ReconcileResult{};
-    const int remaining = remaining_taints_(*policy);
+    const int remaining = pending_cleanup_(*policy);
     if (remaining > 0) {
-      observe::Log().Info("policy deleted; waiting for its taints to be removed",
-                          {{"policy", policy_name}, {"nodes", remaining}});
+      observe::Log().Info(
+          "policy deleted; waiting for its taints to be removed and its remediations to finish",
+          {{"policy", policy_name}, {"nodes", remaining}});
       return ReconcileResult{std::chrono::seconds(2)};
     }
     std::vector<std::string> rest;

@@ -14,8 +14,10 @@ namespace nodeguard::runtime {
 
 class PolicyReconciler final : public Reconciler {
  public:
-  // `remaining_taints(policy)`: nodes still carrying that policy's taint.
-  PolicyReconciler(Deps deps, std::function<int(const PolicyObject&)> remaining_taints);
+  // `pending_cleanup(policy)`: nodes a deleted policy must still wind down
+  // (carrying its density taint, or in one of its remediations); its
+  // finalizer is released only at zero.
+  PolicyReconciler(Deps deps, std::function<int(const PolicyObject&)> pending_cleanup);
 
   std::string_view name() const override { return "policy"; }
   void OnNode(const kube::Node* old_obj, const kube::Node* obj, kube::WorkQueue& queue) override;
@@ -28,7 +30,7 @@ class PolicyReconciler final : public Reconciler {
   Status PatchFinalizers(const PolicyObject& policy, const std::vector<std::string>& finalizers);
 
   Deps deps_;
-  std::function<int(const PolicyObject&)> remaining_taints_;
+  std::function<int(const PolicyObject&)> pending_cleanup_;
   observe::GaugeFamily& selected_gauge_;
   observe::GaugeFamily& valid_gauge_;
 };

@@ -137,3 +137,51 @@ ng_stop_cluster() {
   done
   rm -f "$state"/pids/*.pid
 }
+
+# ng_env STATE KEY: the value of KEY in STATE/cluster.env (written by up).
+ng_env() { sed -n "s/^$2=//p" "$1/cluster.env"; }
+
+# ng_start STATE COMPONENT COMMAND...: run COMMAND detached (own session, no
+# inherited terminal or pipes, so a caller such as ctest does not wait on it),
+# appending to STATE/logs/COMPONENT.log (a restart keeps the earlier lines),
+# and record its PID in STATE/pids/COMPONENT.pid.
+ng_start() {
+  local state=$1 comp=$2
+  shift 2
+  setsid "$@" </dev/null >>"$state/logs/$comp.log" 2>&1 &
+  echo $! >"$state/pids/$comp.pid"
+}
+
+# ng_start_apiserver STATE: kube-apiserver with the binaries, ports and
+# certificates STATE records (cluster.env, pki/). `up` starts it so, and
+# `control-plane start-apiserver` starts it again the same way.
+ng_start_apiserver() {
+  local state=$1 bin etcd_port api_port pki=$1/pki
+  bin=$(ng_env "$state" NODEGUARD_CLUSTER_BIN)
+  etcd_port=$(ng_env "$state" ETCD_PORT)
+  api_port=$(ng_env "$state" APISERVER_PORT)
+  [ -n "$bin" ] && [ -n "$etcd_port" ] && [ -n "$api_port" ] || ng_die "$state/cluster.env is incomplete"
+  ng_start "$state" kube-apiserver "$bin/kube-apiserver" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --cert-dir "$state/run" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" \
+    --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --authorization-mode Node,RBAC \
+    --allow-privileged=true \
+    --endpoint-reconciler-type none \
+    --profiling=false
+}
+
+# ng_wait_apiserver_ready STATE SECONDS: wait until /readyz answers 200
+# (RBAC bootstrap roles included).
+ng_wait_apiserver_ready() {
+  local state=$1 timeout=$2 pki=$1/pki
+  ng_wait_for "$timeout" "kube-apiserver /readyz" curl -fsS --cacert "$pki/ca.crt" \
+    --cert "$pki/admin.crt" --key "$pki/admin.key" \
+    "https://127.0.0.1:$(ng_env "$state" APISERVER_PORT)/readyz"
+}

@@ -5,13 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "cluster_helpers.h"
 #include "kube/config.h"
 #include "kube/events.h"
 #include "kube/leader_election.h"
@@ -25,44 +24,9 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// Polls `condition` every 200 ms until it holds or `timeout` passes.
-template <typename F>
-bool Eventually(std::chrono::milliseconds timeout, F condition) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return condition();
-}
-
-std::string RunCommand(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  ::pclose(pipe);
-  return out;
-}
-
-// $KUBECTL, else the kubectl built for the fixture's cluster (its cluster.env
-// names the bin directory), else kubectl on PATH.
-std::string Kubectl() {
-  if (const char* k = std::getenv("KUBECTL"); k != nullptr && *k != '\0') return k;
-  if (const char* fixture = std::getenv("NODEGUARD_CLUSTER_FIXTURE_DIR")) {
-    std::ifstream state_file(std::string(fixture) + "/state-dir");
-    std::string state;
-    std::getline(state_file, state);
-    std::ifstream env(state + "/cluster.env");
-    for (std::string line; std::getline(env, line);) {
-      const std::string key = "NODEGUARD_CLUSTER_BIN=";
-      if (line.rfind(key, 0) == 0) return line.substr(key.size()) + "/kubectl";
-    }
-  }
-  return "kubectl";
-}
+using testing::Eventually;
+using testing::Kubectl;
+using testing::RunCommand;
 
 class ClusterTest : public ::testing::Test {
  protected:

@@ -52,7 +52,7 @@ const char* VerdictName(Verdict v) {
 
 std::string NodeHealth::Describe(WallTime now) const {
   if (verdict == Verdict::kHealthy) return "healthy";
-  std::string out = condition.type + "=" + kube::ConditionStatusName(condition.status);
+  std::string out = condition.type.str() + "=" + kube::ConditionStatusName(condition.status);
   const auto held = std::chrono::duration_cast<std::chrono::seconds>(now - since);
   out += " for " + FormatGoDuration(held);
   if (verdict == Verdict::kPending) {
@@ -61,7 +61,7 @@ std::string NodeHealth::Describe(WallTime now) const {
   } else {
     out += " (rule " + std::to_string(rule_index) + ")";
   }
-  if (!condition.reason.empty()) out += " " + condition.reason;
+  if (!condition.reason.empty()) out += " " + condition.reason.str();
   if (!condition.message.empty()) out += ": " + condition.message;
   return out;
 }

@@ -165,7 +165,24 @@ error_code ReadQuantity(od::value& v, int64_t& out, bool milli, Problems& proble
   return SUCCESS;
 }
 
-error_code ReadStringMap(od::value& v, Labels& out, std::string_view prefix) {
+error_code ReadLabels(od::value& v, Labels& out) {
+  out.clear();
+  return ForEachField(v, [&](od::field& f) -> error_code {
+    std::string_view key;
+    SIMDJSON_TRY(f.unescaped_key().get(key));
+    // Unescaped strings stay valid until the parser's next document.
+    std::string_view value;
+    error_code e = f.value().get_string().get(value);
+    if (e != SUCCESS) {
+      SIMDJSON_TRY(NullOr(f.value(), e));
+      value = {};
+    }
+    out.Set(key, value);  // Go's JSON keeps the last of duplicate keys; so does Set.
+    return SUCCESS;
+  });
+}
+
+error_code ReadStringMap(od::value& v, Annotations& out, std::string_view prefix) {
   out.clear();
   SIMDJSON_TRY(ForEachField(v, [&](od::field& f) -> error_code {
     std::string_view key;

@@ -64,7 +64,9 @@ error_code ReadTime(od::value& v, Time& out, Problems& problems, std::string_vie
 error_code ReadQuantity(od::value& v, int64_t& out, bool milli, Problems& problems,
                         std::string_view field);
 // A map[string]string whose keys start with `prefix` ("" keeps all), sorted by key.
-error_code ReadStringMap(od::value& v, Labels& out, std::string_view prefix = {});
+error_code ReadStringMap(od::value& v, Annotations& out, std::string_view prefix = {});
+// Labels, interned (objects.h).
+error_code ReadLabels(od::value& v, Labels& out);
 
 // Reads metadata; `extra(field)` is offered every other key and returns
 // SUCCESS whether or not it consumed the value.

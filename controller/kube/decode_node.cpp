@@ -40,7 +40,7 @@ error_code ReadTaint(od::value& v, Taint& taint, Problems& problems) {
 error_code ReadCondition(od::value& v, NodeCondition& c, Problems& problems) {
   return ForEachField(v, [&](od::field& f) -> error_code {
     od::raw_json_string key = f.key();
-    if (key == "type") return ReadString(f.value(), c.type);
+    if (key == "type") return ReadSymbol(f.value(), c.type);
     if (key == "status") {
       std::string s;
       SIMDJSON_TRY(ReadString(f.value(), s));
@@ -49,7 +49,7 @@ error_code ReadCondition(od::value& v, NodeCondition& c, Problems& problems) {
                                 : ConditionStatus::kUnknown;
       return SUCCESS;
     }
-    if (key == "reason") return ReadString(f.value(), c.reason);
+    if (key == "reason") return ReadSymbol(f.value(), c.reason);
     if (key == "message") return ReadString(f.value(), c.message);
     if (key == "lastHeartbeatTime") {
       return ReadTime(f.value(), c.last_heartbeat_time, problems, "lastHeartbeatTime");
@@ -124,7 +124,7 @@ struct ObjectDecoder<Node> {
       od::raw_json_string key = f.key();
       if (key == "metadata") {
         return ReadMeta(f.value(), node.meta, problems, [&](od::field& extra) -> error_code {
-          if (extra.key() == "labels") return ReadStringMap(extra.value(), node.labels);
+          if (extra.key() == "labels") return ReadLabels(extra.value(), node.labels);
           if (extra.key() == "annotations") {
             return ReadStringMap(extra.value(), node.nodeguard_annotations, kNodeguardPrefix);
           }

@@ -4,10 +4,52 @@
 
 namespace nodeguard::kube {
 
+namespace {
+
+// The first label whose key is not less than `key` (by text).
+template <typename It>
+It LowerBound(It begin, It end, std::string_view key) {
+  return std::lower_bound(
+      begin, end, key, [](const Labels::Label& l, std::string_view k) { return l.key.view() < k; });
+}
+
+}  // namespace
+
+Labels::Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
+  labels_.reserve(labels.size());
+  for (const auto& [key, value] : labels) Set(key, value);
+}
+
+const std::string* Labels::Find(std::string_view key) const {
+  auto it = LowerBound(labels_.begin(), labels_.end(), key);
+  if (it == labels_.end() || it->key != key) return nullptr;
+  return &it->value.str();
+}
+
+void Labels::Set(std::string_view key, std::string_view value) {
+  auto it = LowerBound(labels_.begin(), labels_.end(), key);
+  if (it != labels_.end() && it->key == key) {
+    it->value = Symbol::Intern(value);
+  } else {
+    labels_.insert(it, Label{Symbol::Intern(key), Symbol::Intern(value)});
+  }
+}
+
+bool Labels::Erase(std::string_view key) {
+  auto it = LowerBound(labels_.begin(), labels_.end(), key);
+  if (it == labels_.end() || it->key != key) return false;
+  labels_.erase(it);
+  return true;
+}
+
 const std::string* FindLabel(const Labels& labels, std::string_view key) {
-  auto it = std::lower_bound(labels.begin(), labels.end(), key,
+  return labels.Find(key);
+}
+
+const std::string* FindAnnotation(const Annotations& annotations, std::string_view key) {
+  auto it = std::lower_bound(annotations.begin(), annotations.end(), key,
                              [](const auto& kv, std::string_view k) { return kv.first < k; });
-  if (it == labels.end() || it->first != key) return nullptr;
+  if (it == annotations.end() || it->first != key) return nullptr;
   return &it->second;
 }
 

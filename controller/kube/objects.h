@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,10 +22,54 @@ namespace nodeguard::kube {
 using Time = std::chrono::system_clock::time_point;
 inline bool IsSet(Time t) { return t.time_since_epoch().count() != 0; }
 
-using Labels = std::vector<std::pair<std::string, std::string>>;  // Sorted by key.
+// A node's labels, sorted by key, keys and values interned (Symbol: 8 bytes
+// each, one shared copy of the text). Keys come from a small vocabulary, and
+// so do nearly all values (zone, region, instance type, OS, architecture,
+// role, pool); the hostname label's value is the node's name, which Pods
+// intern anyway. A label whose value is unique to each node costs one
+// interned copy per node ever seen. Cuts a Node's labels from about 100 to
+// 16 bytes each (docs/performance.md).
+class Labels {
+ public:
+  struct Label {
+    Symbol key;
+    Symbol value;
+    friend bool operator==(const Label&, const Label&) = default;
+  };
+  using const_iterator = std::vector<Label>::const_iterator;
+
+  Labels() = default;
+  // From key/value text in any order; for a repeated key the last value wins
+  // (as Go's JSON decoding does). E.g. Labels{{"pool", "a"}, {"zone", z}}.
+  Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels);
+
+  // The value for `key`, or nullptr. The string lives as long as the process.
+  const std::string* Find(std::string_view key) const;
+  // Adds or replaces (interning both).
+  void Set(std::string_view key, std::string_view value);
+  // Removes `key`; false if absent.
+  bool Erase(std::string_view key);
+
+  const_iterator begin() const { return labels_.begin(); }
+  const_iterator end() const { return labels_.end(); }
+  size_t size() const { return labels_.size(); }
+  bool empty() const { return labels_.empty(); }
+  void clear() { labels_.clear(); }
+  void shrink_to_fit() { labels_.shrink_to_fit(); }
+
+  friend bool operator==(const Labels&, const Labels&) = default;
+
+ private:
+  std::vector<Label> labels_;  // Sorted by key text; keys unique.
+};
 
 // Returns the value for key, or nullptr.
 const std::string* FindLabel(const Labels& labels, std::string_view key);
+
+// Annotations as text (values such as nodeguard.io/remediation hold JSON
+// state that changes with every step, so they are never interned). Sorted by key.
+using Annotations = std::vector<std::pair<std::string, std::string>>;
+const std::string* FindAnnotation(const Annotations& annotations, std::string_view key);
 
 struct ObjectMeta {
   std::string name;
@@ -40,10 +86,13 @@ struct ObjectMeta {
 enum class ConditionStatus : uint8_t { kUnknown, kTrue, kFalse };
 const char* ConditionStatusName(ConditionStatus s);
 
+// Type and reason are interned (bounded vocabularies: the kubelet's and the
+// node problem detector's); the message is free text (the PLEG message
+// embeds a duration), kept as is.
 struct NodeCondition {
-  std::string type;  // "Ready", "MemoryPressure", ...
+  Symbol type;  // "Ready", "MemoryPressure", ...
   ConditionStatus status = ConditionStatus::kUnknown;
-  std::string reason;
+  Symbol reason;  // "KubeletReady", "KubeletNotReady", ...
   std::string message;
   Time last_transition_time{};
   Time last_heartbeat_time{};
@@ -72,7 +121,7 @@ struct Node {
   ObjectMeta meta;
   Labels labels;
   // Only annotations whose key starts with "nodeguard.io/": the rest are never read.
-  Labels nodeguard_annotations;
+  Annotations nodeguard_annotations;
   bool unschedulable = false;
   std::vector<Taint> taints;
   std::vector<NodeCondition> conditions;
@@ -86,8 +135,9 @@ struct Node {
   const NodeCondition* FindCondition(std::string_view type) const;
   const Taint* FindTaint(std::string_view key, TaintEffect effect) const;
   const std::string* Annotation(std::string_view key) const {
-    return FindLabel(nodeguard_annotations, key);
+    return FindAnnotation(nodeguard_annotations, key);
   }
+  const std::string* Label(std::string_view key) const { return labels.Find(key); }
 };
 
 // ---------------------------------------------------------------- Pod

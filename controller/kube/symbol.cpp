@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <ostream>
 #include <unordered_set>
 
 namespace nodeguard::kube {
@@ -50,5 +51,7 @@ Symbol Symbol::Intern(std::string_view text) {
   std::lock_guard lock(t.mu);
   return Symbol(InternLocked(t, text));
 }
+
+std::ostream& operator<<(std::ostream& out, Symbol s) { return out << s.view(); }
 
 }  // namespace nodeguard::kube

@@ -5,6 +5,7 @@
 // interning them keeps the Pod cache slim (see docs/performance.md).
 
 #include <functional>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,8 @@ class Symbol {
   friend bool operator==(Symbol a, std::string_view b) { return *a.text_ == b; }
 
   const void* identity() const { return text_; }
+
+  friend std::ostream& operator<<(std::ostream& out, Symbol s);  // The text.
 
  private:
   explicit Symbol(const std::string* text) : text_(text) {}

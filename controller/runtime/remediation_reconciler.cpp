@@ -151,7 +151,7 @@ bool RemediationRelevantChange(const kube::Node& a, const kube::Node& b) {
 
 std::string UnhealthyReason(const health::NodeHealth& h) {
   if (h.condition.type == "Ready" && h.pleg.pleg_unhealthy) return "PLEG";
-  return h.condition.type + "=" + kube::ConditionStatusName(h.condition.status);
+  return h.condition.type.str() + "=" + kube::ConditionStatusName(h.condition.status);
 }
 
 api::Condition DegradedCondition(const PolicyDecision& d, int64_t generation) {

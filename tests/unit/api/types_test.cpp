@@ -9,8 +9,7 @@ namespace {
 
 kube::Labels L(std::initializer_list<std::pair<const char*, const char*>> kv) {
   kube::Labels out;
-  for (const auto& [k, v] : kv) out.emplace_back(k, v);
-  std::sort(out.begin(), out.end());
+  for (const auto& [k, v] : kv) out.Set(k, v);
   return out;
 }
 

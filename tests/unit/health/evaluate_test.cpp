@@ -21,9 +21,9 @@ constexpr const char* kPlegMessage =
 kube::NodeCondition Condition(std::string type, ConditionStatus status, Duration held,
                               std::string message = "", std::string reason = "") {
   kube::NodeCondition c;
-  c.type = std::move(type);
+  c.type = kube::Symbol::Intern(type);
   c.status = status;
-  c.reason = std::move(reason);
+  c.reason = kube::Symbol::Intern(reason);
   c.message = std::move(message);
   c.last_transition_time = kNow - held;
   return c;

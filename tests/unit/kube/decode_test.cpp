@@ -344,7 +344,12 @@ TEST(DecodeNode, KubeletNodeWithPlegNotReady) {
   EXPECT_EQ(node.meta.creation_timestamp, T("2026-08-02T09:21:37Z"));
 
   ASSERT_EQ(node.labels.size(), 14u);
-  EXPECT_TRUE(std::is_sorted(node.labels.begin(), node.labels.end()));
+  EXPECT_TRUE(std::is_sorted(node.labels.begin(), node.labels.end(),
+                             [](const auto& a, const auto& b) { return a.key < b.key; }));
+  // Keys and values are interned: one shared copy of each text.
+  EXPECT_EQ(node.labels.begin()->key, Symbol::Intern(node.labels.begin()->key.view()));
+  EXPECT_EQ(node.Label("topology.kubernetes.io/zone"),
+            FindLabel(node.labels, "topology.kubernetes.io/zone"));
   ASSERT_NE(FindLabel(node.labels, "node-role.kubernetes.io/worker"), nullptr);
   EXPECT_EQ(*FindLabel(node.labels, "node-role.kubernetes.io/worker"), "");
   EXPECT_EQ(*FindLabel(node.labels, "topology.kubernetes.io/zone"), "eu-west-1b");
@@ -410,7 +415,7 @@ TEST(DecodeNode, UnschedulableAndDuplicateLabelKeys) {
   ASSERT_TRUE(node.ok());
   EXPECT_TRUE(node->unschedulable);
   ASSERT_EQ(node->labels.size(), 2u);
-  EXPECT_EQ(node->labels[0].first, "a");
+  EXPECT_EQ(node->labels.begin()->key, "a");
   EXPECT_EQ(*FindLabel(node->labels, "b"), "3");  // The last duplicate wins, as in Go.
 }
 

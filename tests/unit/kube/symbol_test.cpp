@@ -45,5 +45,65 @@ TEST(Labels, FindLabelOnSortedLabels) {
   EXPECT_EQ(FindLabel(labels, "zone"), nullptr);
 }
 
+TEST(Labels, SortedByKeyWhateverTheOrderGivenAndTheLastDuplicateWins) {
+  Labels labels = {{"zone", "b"}, {"arch", "amd64"}, {"pool", "p1"}, {"zone", "c"}};
+  std::vector<std::string> keys;
+  for (const auto& l : labels) keys.emplace_back(l.key.view());
+  EXPECT_EQ(keys, (std::vector<std::string>{"arch", "pool", "zone"}));
+  EXPECT_EQ(*labels.Find("zone"), "c");
+  EXPECT_EQ(labels.size(), 3u);
+}
+
+TEST(Labels, SetEraseAndEquality) {
+  Labels a;
+  EXPECT_TRUE(a.empty());
+  a.Set("pool", "p1");
+  a.Set("arch", "amd64");
+  a.Set("pool", "p2");  // Replaces.
+  EXPECT_EQ(a.size(), 2u);
+  EXPECT_EQ(*a.Find("pool"), "p2");
+  EXPECT_EQ(a, (Labels{{"arch", "amd64"}, {"pool", "p2"}}));
+  EXPECT_NE(a, (Labels{{"arch", "amd64"}, {"pool", "p1"}}));
+  EXPECT_NE(a, (Labels{{"arch", "amd64"}}));
+  EXPECT_TRUE(a.Erase("arch"));
+  EXPECT_FALSE(a.Erase("arch"));
+  EXPECT_EQ(a.Find("arch"), nullptr);
+  EXPECT_EQ(a, (Labels{{"pool", "p2"}}));
+}
+
+TEST(Labels, KeysAndValuesAreInternedAcrossNodes) {
+  std::string zone = "eu-west-";
+  zone += "1a";
+  Labels a = {{"topology.kubernetes.io/zone", zone}};
+  Labels b = {{"topology.kubernetes.io/zone", "eu-west-1a"}};
+  // Two nodes in one zone share the text of the key and of the value.
+  EXPECT_EQ(a.Find("topology.kubernetes.io/zone"), b.Find("topology.kubernetes.io/zone"));
+  EXPECT_EQ(a.begin()->key.identity(), b.begin()->key.identity());
+}
+
+TEST(Node, LabelAndAnnotationAccessors) {
+  Node node;
+  node.labels = {{"nodeguard.io/exclude", "true"}};
+  node.nodeguard_annotations = {{"nodeguard.io/a", "1"}, {"nodeguard.io/b", "{\"x\":2}"}};
+  ASSERT_NE(node.Label("nodeguard.io/exclude"), nullptr);
+  EXPECT_EQ(*node.Label("nodeguard.io/exclude"), "true");
+  EXPECT_EQ(node.Label("zone"), nullptr);
+  EXPECT_EQ(*node.Annotation("nodeguard.io/b"), "{\"x\":2}");
+  EXPECT_EQ(node.Annotation("nodeguard.io/c"), nullptr);
+}
+
+TEST(Node, FindConditionByInternedType) {
+  Node node;
+  NodeCondition ready;
+  ready.type = Symbol::Intern("Ready");
+  ready.reason = Symbol::Intern("KubeletReady");
+  NodeCondition memory;
+  memory.type = Symbol::Intern("MemoryPressure");
+  node.conditions = {memory, ready};
+  ASSERT_NE(node.FindCondition("Ready"), nullptr);
+  EXPECT_EQ(node.FindCondition("Ready")->reason, "KubeletReady");
+  EXPECT_EQ(node.FindCondition("DiskPressure"), nullptr);
+}
+
 }  // namespace
 }  // namespace nodeguard::kube

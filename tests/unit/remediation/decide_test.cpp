@@ -82,7 +82,7 @@ class World {
   void SetReadyCondition(const std::string& name, ConditionStatus status, Duration held,
                          const char* message) {
     kube::NodeCondition c;
-    c.type = "Ready";
+    c.type = kube::Symbol::Intern("Ready");
     c.status = status;
     c.message = message;
     c.last_transition_time = now - std::chrono::duration_cast<WallTime::duration>(held);

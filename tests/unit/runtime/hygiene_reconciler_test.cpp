@@ -249,14 +249,13 @@ kube::Node MakeNode(const std::string& name, kube::Labels labels, int64_t cpu_re
   n.meta.name = name;
   n.meta.uid = "uid-node-" + name;
   n.meta.resource_version = "1";
-  std::sort(labels.begin(), labels.end());
   n.labels = std::move(labels);
   n.capacity = {8000, 32LL << 30, 100LL << 30, 110};
   n.allocatable = n.capacity;
   n.allocatable.cpu_millis -= cpu_reserved_millis;
   n.allocatable.memory_bytes -= memory_reserved_bytes;
   kube::NodeCondition ready;
-  ready.type = "Ready";
+  ready.type = kube::Symbol::Intern("Ready");
   ready.status = kube::ConditionStatus::kTrue;
   n.conditions.push_back(ready);
   return n;

@@ -99,7 +99,7 @@ TEST(RemediationRelevantChangeTest, HeartbeatsAreNotChanges) {
   kube::Node a;
   a.meta.name = "w1";
   kube::NodeCondition ready;
-  ready.type = "Ready";
+  ready.type = kube::Symbol::Intern("Ready");
   ready.status = kube::ConditionStatus::kTrue;
   ready.last_transition_time = kT0;
   ready.last_heartbeat_time = kT0;
@@ -131,7 +131,7 @@ TEST(RemediationRelevantChangeTest, HeartbeatsAreNotChanges) {
 
 TEST(UnhealthyReasonTest, PlegOrTypeEqualsStatus) {
   health::NodeHealth h;
-  h.condition.type = "Ready";
+  h.condition.type = kube::Symbol::Intern("Ready");
   h.condition.status = kube::ConditionStatus::kFalse;
   h.pleg.pleg_unhealthy = true;
   EXPECT_EQ(UnhealthyReason(h), "PLEG");
@@ -139,7 +139,7 @@ TEST(UnhealthyReasonTest, PlegOrTypeEqualsStatus) {
   EXPECT_EQ(UnhealthyReason(h), "Ready=False");
   h.condition.status = kube::ConditionStatus::kUnknown;
   EXPECT_EQ(UnhealthyReason(h), "Ready=Unknown");
-  h.condition.type = "MemoryPressure";
+  h.condition.type = kube::Symbol::Intern("MemoryPressure");
   h.condition.status = kube::ConditionStatus::kTrue;
   h.pleg.pleg_unhealthy = true;  // Only the Ready condition speaks of PLEG.
   EXPECT_EQ(UnhealthyReason(h), "MemoryPressure=True");

@@ -175,6 +175,7 @@ int RunController(const ControllerOptions& options) {
                                         "Keys waiting in each reconciler's queue.", {"queue"});
   auto& leader_gauge =
       metrics.MustGauge("nodeguard_leader", "1 while this process is the leader, else 0.");
+  leader_gauge.Get().Set(0);  // A standby says 0 rather than nothing.
   process::InformerGauges informer_gauges(metrics);
 
   for (auto& loop : loops) {
@@ -249,6 +250,9 @@ int RunController(const ControllerOptions& options) {
   if (!cancel.cancelled()) {
     leader_gauge.Get().Set(1);
     log.Info("leading: starting reconcilers", {{"identity", identity}});
+    // Continue from the previous leader's status, not from what this process
+    // saw while it was a standby.
+    status.ResetToObserved();
     for (auto& loop : loops) {
       loop.reconciler->EnqueueAll(*loop.queue);
       for (int i = 0; i < options.workers; ++i) {
@@ -305,8 +309,16 @@ int RunController(const ControllerOptions& options) {
   while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   log.Info(lost_leadership.load() ? "lost leadership: exiting" : "shutting down");
 
-  // Stop taking work; give running reconciles a moment, then stop.
-  for (auto& loop : loops) loop.queue->ShutDownWithDrain();
+  // Stop taking work; give running reconciles a moment, then stop. A standby
+  // has no workers to drain its queues (its informers still queue keys):
+  // it drops them, or it would wait forever.
+  for (auto& loop : loops) {
+    if (loop.workers.empty()) {
+      loop.queue->ShutDown();
+    } else {
+      loop.queue->ShutDownWithDrain();
+    }
+  }
   for (auto& loop : loops)
     for (auto& t : loop.workers) t.join();
   for (auto& t : background) t.join();

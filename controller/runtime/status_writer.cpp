@@ -34,6 +34,14 @@ bool StatusWriter::Update(const std::string& policy,
   return true;
 }
 
+void StatusWriter::ResetToObserved() {
+  std::lock_guard lock(mu_);
+  for (auto& [name, e] : entries_) {
+    e.desired = e.observed;
+    e.last_written.reset();
+  }
+}
+
 std::optional<api::NodeHealthPolicyStatus> StatusWriter::Desired(const std::string& policy) const {
   std::lock_guard lock(mu_);
   auto it = entries_.find(policy);

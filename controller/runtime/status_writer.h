@@ -62,6 +62,15 @@ class StatusWriter {
   bool Update(const std::string& policy,
               const std::function<void(api::NodeHealthPolicyStatus&)>& mutate);
 
+  // Drops every desired change not yet written and starts again from what
+  // the server holds. Call on becoming the leader, before any reconciler
+  // runs: a standby's desired status was seeded when it first saw each
+  // policy (often before the previous leader wrote anything) and would
+  // otherwise overwrite the previous leader's status with that stale copy
+  // (observedGeneration going back, conditions restarting their
+  // lastTransitionTime, other reconcilers' fields lost).
+  void ResetToObserved();
+
   // A copy of the desired status, if the policy is known.
   std::optional<api::NodeHealthPolicyStatus> Desired(const std::string& policy) const;
 

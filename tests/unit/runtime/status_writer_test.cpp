@@ -142,5 +142,46 @@ TEST_F(StatusWriterTest, ForeignWriteIsComparedAgainstServer) {
   EXPECT_EQ(api.calls[1].resource_version, "200");
 }
 
+// A standby first sees a policy before the leader wrote its status, then
+// only observes. Taking over, it must continue from the leader's status, not
+// from the empty one it first saw.
+TEST_F(StatusWriterTest, NewLeaderStartsFromTheServersStatusNotItsFirstSight) {
+  writer.Observe(Policy("p", "1"));  // Empty status, as first seen.
+  auto leaders = Policy("p", "5", 3);
+  leaders.status.observed_generation = 2;
+  api::Condition ready;
+  ready.type = "Ready";
+  ready.status = kube::ConditionStatus::kTrue;
+  ready.last_transition_time = kube::Time(42s);
+  leaders.status.conditions.push_back(ready);
+  writer.Observe(leaders);  // The previous leader's writes, as the informer sees them.
+
+  writer.ResetToObserved();  // Became the leader.
+  auto desired = writer.Desired("p");
+  ASSERT_TRUE(desired.has_value());
+  EXPECT_EQ(*desired, leaders.status);
+  writer.Flush();
+  EXPECT_TRUE(api.calls.empty());  // Nothing of its own to write yet.
+
+  // The first reconcile changes one field: everything else is the leader's.
+  writer.Update("p", [](auto& s) { s.ready_nodes = 3; });
+  writer.Flush();
+  ASSERT_EQ(api.calls.size(), 1u);
+  EXPECT_EQ(api.calls[0].resource_version, "5");
+  EXPECT_EQ(api.calls[0].status.observed_generation, 2);
+  EXPECT_EQ(api.calls[0].status.selected_nodes, 3);
+  ASSERT_EQ(api.calls[0].status.conditions.size(), 1u);
+  EXPECT_EQ(api.calls[0].status.conditions[0].last_transition_time, kube::Time(42s));
+}
+
+TEST_F(StatusWriterTest, ResetDropsUnwrittenChanges) {
+  writer.Observe(Policy("p", "1", 4));
+  writer.Update("p", [](auto& s) { s.selected_nodes = 9; });
+  writer.ResetToObserved();
+  EXPECT_EQ(writer.Desired("p")->selected_nodes, 4);
+  EXPECT_FALSE(writer.Flush().has_value());
+  EXPECT_TRUE(api.calls.empty());
+}
+
 }  // namespace
 }  // namespace nodeguard::runtime

@@ -160,7 +160,7 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
       }
       return written.error();
     }
-    taint_changes_.WithLabels({"remove"}).Inc();
+    taint_changes_.WithLabels({density::TaintActionName(density::TaintAction::kRemove)}).Inc();
     Log().Info("removed density taint of a policy that no longer governs the node",
                {{"node", node_name}, {"policy", p->meta.name}, {"taint", key}});
     deps_.events->Record(

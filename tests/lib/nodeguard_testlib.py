@@ -1,0 +1,690 @@
+"""Helpers shared by the Python suites that run against the local cluster.
+
+The suites under tests/integration and tests/e2e drive the real `nodeguard`
+binary against the CTest fixture's cluster (tests/cluster). This module holds
+what each of them needs and would otherwise copy:
+
+  kubectl / get_json / apply / sim   the pinned kubectl and tests/cluster/sim
+  wait_for / eventually              polling with a deadline and a failure detail
+  Watch                              `kubectl get -w` events with arrival times
+  Controller                         a `nodeguard controller` process with its
+                                     own metrics and probe ports and log file
+  lease / Lease helpers              the leader election Lease as the server holds it
+  parse_exposition                   a strict parser of the Prometheus text format
+  promtool                           the promtool of tests/integration/manifests
+
+Environment: KUBECONFIG (set by the fixture); NODEGUARD_SIM, else
+tests/cluster/sim; NODEGUARD_CLUSTER_BIN, else the pinned kubectl from
+tests/cluster/build-components.sh, else kubectl on PATH.
+
+Standard library only. Import it with
+
+    sys.path.insert(0, os.path.join(<repo>, "tests", "lib"))
+    import nodeguard_testlib as ng
+"""
+
+import atexit
+import codecs
+import datetime
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CRD = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
+CRD_NAME = "nodehealthpolicies.nodeguard.io"
+API_VERSION = "nodeguard.io/v1alpha1"
+
+
+class TestFailure(Exception):
+    """A failed expectation; suites catch it, print it and exit 1."""
+
+
+def fail(message):
+    raise TestFailure(message)
+
+
+def check(condition, message):
+    if not condition:
+        raise TestFailure(message)
+
+
+def say(message):
+    print(time.strftime("%H:%M:%S ") + message, flush=True)
+
+
+# ---------------------------------------------------------------- kubectl and sim
+
+
+def kubectl_path():
+    bin_dir = os.environ.get("NODEGUARD_CLUSTER_BIN")
+    if not bin_dir:
+        script = os.path.join(ROOT, "tests", "cluster", "build-components.sh")
+        try:
+            out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
+            bin_dir = out.strip().splitlines()[-1]
+        except (OSError, subprocess.CalledProcessError, IndexError):
+            bin_dir = ""
+    if bin_dir and os.access(os.path.join(bin_dir, "kubectl"), os.X_OK):
+        return os.path.join(bin_dir, "kubectl")
+    found = shutil.which("kubectl")
+    if not found:
+        fail("no kubectl: run tests/cluster/build-components.sh")
+    return found
+
+
+_kubectl = None
+
+
+def kubectl(*args, stdin=None, check=True, timeout=120):
+    """Runs kubectl; fails (TestFailure) on a non-zero exit unless check=False."""
+    global _kubectl
+    if _kubectl is None:
+        _kubectl = kubectl_path()
+    result = subprocess.run([_kubectl, "--request-timeout=30s", *args], input=stdin,
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        fail(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+             f"{result.stdout}{result.stderr}")
+    return result
+
+
+def get_json(*args):
+    """`kubectl get ARGS -o json`, decoded."""
+    return json.loads(kubectl("get", *args, "-o", "json").stdout)
+
+
+def get_json_or_none(*args):
+    """As get_json, but None when the object does not exist."""
+    r = kubectl("get", *args, "-o", "json", check=False)
+    if r.returncode != 0:
+        if "NotFound" in r.stderr or "not found" in r.stderr:
+            return None
+        fail(f"kubectl get {' '.join(args)} failed:\n{r.stderr}")
+    return json.loads(r.stdout)
+
+
+def apply(obj):
+    kubectl("apply", "-f", "-", stdin=json.dumps(obj))
+
+
+def sim(*args, timeout=180):
+    """tests/cluster/sim with these arguments; returns its stdout."""
+    tool = os.environ.get("NODEGUARD_SIM") or os.path.join(ROOT, "tests", "cluster", "sim")
+    result = subprocess.run([tool, *args], capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        fail(f"sim {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def ensure_crd():
+    """Installs (or updates) the NodeHealthPolicy CRD and waits until Established."""
+    kubectl("apply", "-f", CRD)
+    kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+
+
+def ensure_namespace(name):
+    """Creates the namespace unless it exists; waits out a previous deletion."""
+    def exists_active():
+        ns = get_json_or_none("namespace", name)
+        if ns is None:
+            kubectl("create", "namespace", name, check=False)
+            return False, "created"
+        phase = ns.get("status", {}).get("phase")
+        return phase == "Active", f"phase {phase}"
+    wait_for(f"namespace {name} to be Active", exists_active, timeout=90, interval=0.5)
+
+
+# ---------------------------------------------------------------- waiting
+
+
+def wait_for(what, probe, timeout=90, interval=1.0):
+    """Polls probe() until it is satisfied and returns the time it took.
+
+    probe() returns either a bool, or (ok, detail) where detail describes the
+    last state and is shown when the deadline passes. A TestFailure raised by
+    probe() ends the wait at once."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while True:
+        got = probe()
+        ok, detail = got if isinstance(got, tuple) else (got, "")
+        if ok:
+            return time.monotonic() - start
+        if time.monotonic() >= deadline:
+            fail(f"timed out after {timeout}s waiting for {what}" +
+                 (f":\n{detail}" if detail else ""))
+        time.sleep(interval)
+
+
+eventually = wait_for
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5):
+    """(status, body) of a GET; status 0 with the error text when unreachable.
+    HTTP error statuses are returned, not raised."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError) as e:
+        return 0, str(e)
+
+
+def parse_time(text):
+    """RFC 3339 (seconds or fractional, 'Z' or an offset) -> aware datetime, or None."""
+    if not text:
+        return None
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not m:
+        fail(f"not an RFC 3339 time: {text!r}")
+    base = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+    frac = float(m.group(2)) if m.group(2) else 0.0
+    zone = m.group(3)
+    tz = datetime.timezone.utc if zone == "Z" else datetime.timezone(
+        datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])) *
+        (1 if zone[0] == "+" else -1))
+    return base.replace(tzinfo=tz) + datetime.timedelta(seconds=frac)
+
+
+def unix_time(text):
+    """RFC 3339 -> seconds since the epoch (float), or None."""
+    t = parse_time(text)
+    return t.timestamp() if t else None
+
+
+# ---------------------------------------------------------------- watches
+
+
+class Watch(threading.Thread):
+    """Streams `kubectl get ARGS -w -o json --output-watch-events` and hands each
+    event's type, object and local arrival time (time.monotonic()) to
+    on_event(kind, obj, arrived). Restarts kubectl if it exits (the restart
+    relists: on_event sees the current objects again). A callback exception is
+    printed, never fatal to the watch."""
+
+    def __init__(self, args, on_event):
+        super().__init__(daemon=True)
+        self.args = list(args)
+        self.on_event = on_event
+        self.stopping = threading.Event()
+        self.proc = None
+        self.restarts = 0
+        self.events = 0
+        self.first_event = threading.Event()
+
+    def run(self):
+        global _kubectl
+        if _kubectl is None:
+            _kubectl = kubectl_path()
+        decoder = json.JSONDecoder()
+        while not self.stopping.is_set():
+            self.proc = subprocess.Popen(
+                [_kubectl, "get", *self.args, "-w", "-o", "json", "--output-watch-events"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            utf8 = codecs.getincrementaldecoder("utf-8")()
+            buffer = ""
+            while not self.stopping.is_set():
+                chunk = self.proc.stdout.read1(1 << 20)
+                if not chunk:
+                    break
+                now = time.monotonic()
+                buffer += utf8.decode(chunk)
+                while True:
+                    stripped = buffer.lstrip()
+                    try:
+                        event, end = decoder.raw_decode(stripped)
+                    except ValueError:
+                        buffer = stripped
+                        break
+                    buffer = stripped[end:]
+                    self.events += 1
+                    self.first_event.set()
+                    try:
+                        self.on_event(event.get("type", ""), event.get("object", {}), now)
+                    except Exception:
+                        traceback.print_exc()
+            if not self.stopping.is_set():
+                self.restarts += 1
+                time.sleep(0.5)
+
+    def stop(self):
+        self.stopping.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.join(10)
+
+
+# ---------------------------------------------------------------- the Lease
+
+
+def lease(namespace, name):
+    """The Lease's spec as the server holds it ({} when it does not exist)."""
+    obj = get_json_or_none("lease", "-n", namespace, name)
+    return (obj or {}).get("spec", {}) if obj else {}
+
+
+def lease_holder(namespace, name):
+    return lease(namespace, name).get("holderIdentity", "")
+
+
+def delete_lease(namespace, name):
+    kubectl("delete", "lease", "-n", namespace, name, "--ignore-not-found", check=False)
+
+
+# ---------------------------------------------------------------- the controller
+
+
+_live_processes = []
+
+
+def _kill_leftovers():
+    for proc in list(_live_processes):
+        if proc.poll() is None:
+            proc.kill()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+atexit.register(_kill_leftovers)
+
+
+def exit_on_sigterm():
+    """Turns SIGTERM (CTest's timeout) into SystemExit, so `finally` blocks and
+    the atexit hook stop every process this suite started."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
+
+
+class Controller:
+    """A `nodeguard controller` process against $KUBECONFIG, on free loopback
+    ports for /metrics and the probes, logging to WORKDIR/controller-NAME-N.log.
+
+    identity None: --leader-elect=false. Otherwise it competes for the Lease
+    lease=(namespace, name) under that identity. start() returns at once;
+    wait_ready() and wait_leading() wait for /readyz and nodeguard_leader."""
+
+    def __init__(self, binary, workdir, name, identity=None, lease=None, extra_args=()):
+        self.binary = binary
+        self.workdir = workdir
+        self.name = name
+        self.identity = identity
+        self.lease = lease
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.starts = 0
+        self.log_path = None
+        self.returncode = None
+
+    # --- life cycle
+
+    def start(self):
+        check(self.proc is None or self.proc.poll() is not None, f"{self.name} already runs")
+        self.starts += 1
+        self.returncode = None
+        self.metrics_port, self.probe_port = free_port(), free_port()
+        os.makedirs(self.workdir, exist_ok=True)
+        self.log_path = os.path.join(self.workdir, f"controller-{self.name}-{self.starts}.log")
+        self._log = open(self.log_path, "w")
+        if self.identity:
+            namespace, lease_name = self.lease
+            election = ["--leader-elect=true", "--identity", self.identity,
+                        "--leader-election-namespace", namespace,
+                        "--leader-election-id", lease_name]
+        else:
+            election = ["--leader-elect=false"]
+        self.proc = subprocess.Popen(
+            [self.binary, "controller", "--kubeconfig", os.environ["KUBECONFIG"], *election,
+             "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
+             "--health-probe-bind-address", f"127.0.0.1:{self.probe_port}", *self.extra_args],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        _live_processes.append(self.proc)
+        say(f"controller {self.name} started (pid {self.proc.pid}, metrics :{self.metrics_port}, "
+            f"probes :{self.probe_port}, log {self.log_path})")
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _reap(self):
+        self.returncode = self.proc.returncode
+        self._log.close()
+        if self.proc in _live_processes:
+            _live_processes.remove(self.proc)
+
+    def _check_alive(self):
+        if self.proc.poll() is not None:
+            fail(f"controller {self.name} exited with {self.proc.returncode}:\n{self.tail()}")
+
+    def wait_ready(self, timeout=60):
+        """Until /readyz answers 200 (caches synced); returns the seconds it took."""
+        def ready():
+            self._check_alive()
+            code, body = self.probe("/readyz")
+            return code == 200, f"/readyz {code}: {body[:300]}"
+        return wait_for(f"{self.name} to be ready", ready, timeout, 0.2)
+
+    def wait_leading(self, timeout=60):
+        """Until nodeguard_leader is 1 (reconcilers started); returns the seconds."""
+        def leading():
+            self._check_alive()
+            return self.leader_gauge() == 1, f"nodeguard_leader {self.leader_gauge()}"
+        return wait_for(f"{self.name} to lead", leading, timeout, 0.1)
+
+    def terminate(self, timeout=30):
+        """SIGTERM; waits for the exit. Returns (exit code, seconds to exit).
+        Kills the process and fails when it outlives the timeout."""
+        check(self.running(), f"controller {self.name} is not running")
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self._reap()
+            fail(f"controller {self.name} still ran {timeout}s after SIGTERM:\n{self.tail()}")
+        elapsed = time.monotonic() - start
+        self._reap()
+        say(f"controller {self.name} exited with {code} {elapsed:.2f}s after SIGTERM")
+        return code, elapsed
+
+    def kill(self):
+        """SIGKILL: dies at once, without releasing anything."""
+        check(self.running(), f"controller {self.name} is not running")
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._reap()
+        say(f"controller {self.name} killed (SIGKILL)")
+
+    def stop(self, timeout=30):
+        """SIGTERM for cleanup, SIGKILL after `timeout`; never fails. Returns
+        None if it was not running, else a description of how it ended that
+        is "" for a clean exit (code 0 in time)."""
+        if self.proc is None or self.proc.poll() is not None:
+            if self.proc is not None and self.proc in _live_processes:
+                self._reap()
+            return None
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        problem = ""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            problem = f"still ran {timeout}s after SIGTERM (killed)"
+        self._reap()
+        if not problem and self.returncode != 0:
+            problem = f"exited with {self.returncode} after SIGTERM"
+        say(f"controller {self.name} stopped after {time.monotonic() - start:.2f}s"
+            + (f": {problem}" if problem else ""))
+        return problem
+
+    def tail(self, lines=60):
+        if not self.log_path:
+            return ""
+        try:
+            with open(self.log_path) as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    # --- endpoints
+
+    def probe(self, path):
+        """(status, body) of /healthz or /readyz."""
+        return http_get(f"http://127.0.0.1:{self.probe_port}{path}", timeout=3)
+
+    def metrics_text(self):
+        code, body = http_get(f"http://127.0.0.1:{self.metrics_port}/metrics")
+        check(code == 200, f"{self.name} /metrics answered {code}: {body[:300]}")
+        return body
+
+    def series(self, name, labels=None):
+        """Value of the sample with exactly these labels, or None."""
+        code, body = http_get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=3)
+        if code != 200:
+            return None
+        for s in parse_exposition(body).samples:
+            if s.name == name and s.labels == (labels or {}):
+                return s.value
+        return None
+
+    def sum_series(self, name):
+        """Sum over every sample of a metric (0 when absent)."""
+        code, body = http_get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=3)
+        if code != 200:
+            return 0.0
+        return sum(s.value for s in parse_exposition(body).samples if s.name == name)
+
+    def leader_gauge(self):
+        return self.series("nodeguard_leader")
+
+
+# ---------------------------------------------------------------- Prometheus text format
+
+
+class ExpositionError(Exception):
+    pass
+
+
+class Sample:
+    __slots__ = ("name", "labels", "value", "line")
+
+    def __init__(self, name, labels, value, line):
+        self.name, self.labels, self.value, self.line = name, labels, value, line
+
+    def __repr__(self):
+        return f"Sample({self.name}, {self.labels}, {self.value})"
+
+
+class Exposition:
+    def __init__(self):
+        self.types = {}  # family -> counter|gauge|histogram|summary|untyped
+        self.helps = {}  # family -> help text
+        self.samples = []  # Sample, in order
+
+    def family_of(self, sample_name):
+        """The family a sample belongs to (histogram/summary suffixes stripped)."""
+        if sample_name in self.types:
+            return sample_name
+        for suffix in ("_bucket", "_sum", "_count"):
+            base = sample_name[: -len(suffix)] if sample_name.endswith(suffix) else None
+            if base and self.types.get(base) in ("histogram", "summary"):
+                return base
+        return sample_name
+
+
+_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+_LABEL_NAME = r"[a-zA-Z_][a-zA-Z0-9_]*"
+_LABEL_VALUE = r'"(?:[^"\\\n]|\\[\\"n])*"'
+_VALUE = r"(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?Inf|NaN)"
+_SAMPLE_RE = re.compile(
+    rf"^({_NAME})(?:\{{((?:{_LABEL_NAME}={_LABEL_VALUE}(?:,{_LABEL_NAME}={_LABEL_VALUE})*,?)?)\}})?"
+    rf" ({_VALUE})(?: (-?\d+))?$")
+_LABEL_RE = re.compile(rf"({_LABEL_NAME})=({_LABEL_VALUE})")
+_TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
+
+
+def _unescape(quoted):
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), quoted[1:-1])
+
+
+def _number(text):
+    return float(text.replace("Inf", "inf").replace("NaN", "nan"))
+
+
+def parse_exposition(text):
+    """Parses the Prometheus text exposition format 0.0.4, strictly: every line
+    must be a HELP, TYPE or other comment, or a sample matching the grammar;
+    HELP/TYPE at most once per family and before its samples; a family's
+    samples contiguous; no duplicate series; histograms with increasing `le`,
+    cumulative non-decreasing buckets, a +Inf bucket equal to _count, and _sum.
+    Raises ExpositionError naming the line."""
+    out = Exposition()
+    if text and not text.endswith("\n"):
+        raise ExpositionError("the exposition does not end with a newline")
+    seen_series = set()
+    finished = set()  # Families whose samples ended (another family started).
+    current = None
+    histograms = {}  # (family, labels without le) -> {"buckets": [(le, v)], "count", "sum"}
+    for number, line in enumerate(text.split("\n")[:-1] if text else [], start=1):
+        where = f"line {number}: {line!r}"
+        if line == "":
+            raise ExpositionError(f"{where}: empty line")
+        if line.startswith("#"):
+            parts = line.split(" ", 3)
+            if len(parts) >= 3 and parts[0] == "#" and parts[1] in ("HELP", "TYPE"):
+                name = parts[2]
+                if not re.fullmatch(_NAME, name):
+                    raise ExpositionError(f"{where}: bad metric name")
+                if name in finished or any(out.family_of(s.name) == name for s in out.samples):
+                    raise ExpositionError(f"{where}: {parts[1]} after the family's samples")
+                if parts[1] == "HELP":
+                    if name in out.helps:
+                        raise ExpositionError(f"{where}: second HELP")
+                    help_text = parts[3] if len(parts) > 3 else ""
+                    if re.search(r"\\[^\\n]", help_text.replace("\\\\", "")):
+                        raise ExpositionError(f"{where}: bad escape in HELP")
+                    out.helps[name] = help_text
+                else:
+                    if name in out.types:
+                        raise ExpositionError(f"{where}: second TYPE")
+                    if len(parts) != 4 or parts[3] not in _TYPES:
+                        raise ExpositionError(f"{where}: bad TYPE")
+                    out.types[name] = parts[3]
+                if current is not None and current != name:
+                    finished.add(current)
+                current = name
+            continue  # Other comments are allowed.
+        m = _SAMPLE_RE.match(line)
+        if not m:
+            raise ExpositionError(f"{where}: not a sample line")
+        name, label_text, value_text = m.group(1), m.group(2) or "", m.group(3)
+        labels = {}
+        for lm in _LABEL_RE.finditer(label_text):
+            if lm.group(1) in labels:
+                raise ExpositionError(f"{where}: label {lm.group(1)} twice")
+            labels[lm.group(1)] = _unescape(lm.group(2))
+        family = out.family_of(name)
+        if family in finished:
+            raise ExpositionError(f"{where}: samples of {family} are not contiguous")
+        if current is not None and current != family:
+            finished.add(current)
+        current = family
+        key = (name, tuple(sorted(labels.items())))
+        if key in seen_series:
+            raise ExpositionError(f"{where}: duplicate series")
+        seen_series.add(key)
+        value = _number(value_text)
+        kind = out.types.get(family, "untyped")
+        if kind == "counter" and not (value >= 0):
+            raise ExpositionError(f"{where}: a counter must be >= 0")
+        if kind == "histogram":
+            if name == family:
+                raise ExpositionError(f"{where}: histogram sample without _bucket/_sum/_count")
+            rest = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+            h = histograms.setdefault((family, rest), {"buckets": [], "count": None, "sum": None})
+            if name.endswith("_bucket"):
+                if "le" not in labels:
+                    raise ExpositionError(f"{where}: bucket without le")
+                h["buckets"].append((_number(labels["le"]), value, where))
+            elif name.endswith("_count"):
+                h["count"] = value
+            else:
+                h["sum"] = value
+        out.samples.append(Sample(name, labels, value, line))
+    for (family, rest), h in histograms.items():
+        what = f"histogram {family}{dict(rest)}"
+        les = [b[0] for b in h["buckets"]]
+        if not les or les[-1] != math.inf:
+            raise ExpositionError(f"{what}: no +Inf bucket")
+        if les != sorted(les) or len(set(les)) != len(les):
+            raise ExpositionError(f"{what}: le not strictly increasing")
+        counts = [b[1] for b in h["buckets"]]
+        if any(b < a for a, b in zip(counts, counts[1:])):
+            raise ExpositionError(f"{what}: buckets not cumulative")
+        if h["count"] is None or h["sum"] is None:
+            raise ExpositionError(f"{what}: missing _count or _sum")
+        if h["count"] != counts[-1]:
+            raise ExpositionError(f"{what}: _count {h['count']} != +Inf bucket {counts[-1]}")
+    return out
+
+
+def promtool_path(mode=None):
+    """promtool from tests/integration/manifests/get-promtool.sh, or None.
+
+    mode (default $NODEGUARD_PROMTOOL, else "cached"): "cached" uses the one
+    get-promtool.sh built before; "build" builds it now if missing (minutes
+    the first time); "none" never uses it; anything else is a path."""
+    mode = mode or os.environ.get("NODEGUARD_PROMTOOL", "cached")
+    if mode == "none":
+        return None
+    if mode in ("cached", "build"):
+        script = os.path.join(ROOT, "tests", "integration", "manifests", "get-promtool.sh")
+        args = [script] + (["--cached"] if mode == "cached" else [])
+        r = subprocess.run(args, capture_output=True, text=True)
+        if r.returncode != 0 or not r.stdout.strip():
+            return None
+        mode = r.stdout.strip().splitlines()[-1]
+    return mode if os.access(mode, os.X_OK) else None
+
+
+def promtool_check_metrics(promtool, text):
+    """`promtool check metrics` on the exposition: (parse_ok, lint findings,
+    raw output). promtool exits 1 when it cannot parse, 3 with lint findings
+    (one per stdout line: '<metric> <problem>')."""
+    r = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=60)
+    findings = [line.strip() for line in r.stdout.splitlines() if line.strip()]
+    parse_ok = r.returncode in (0, 3) and "error while linting" not in r.stderr
+    return parse_ok, findings, r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------- suite driver
+
+
+def run_subcommand(scenarios, name, *args):
+    """Runs scenarios[name](*args); prints PASS or the failure; returns an exit code."""
+    exit_on_sigterm()
+    if name not in scenarios:
+        print(f"unknown subcommand {name}; one of {sorted(scenarios)}", flush=True)
+        return 2
+    try:
+        scenarios[name](*args)
+    except TestFailure as e:
+        print(f"FAIL {name}: {e}", flush=True)
+        return 1
+    except Exception:
+        traceback.print_exc()
+        print(f"FAIL {name}: unexpected error", flush=True)
+        return 1
+    finally:
+        _kill_leftovers()
+    print(f"PASS {name}", flush=True)
+    return 0

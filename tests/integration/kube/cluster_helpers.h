@@ -9,8 +9,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
+
+#include "common/result.h"
+#include "kube/config.h"
+#include "kube/rest.h"
+#include "kube/transport_cpprest.h"
 
 namespace nodeguard::kube::testing {
 
@@ -87,6 +93,23 @@ inline CommandResult ControlPlane(const std::string& args) {
   std::string tool(sim);
   tool = tool.substr(0, tool.rfind('/') + 1) + "control-plane";
   return Run("NODEGUARD_CLUSTER_DIR='" + state + "' '" + tool + "' " + args);
+}
+
+// The fixture cluster's client from $KUBECONFIG: transport and REST client,
+// owned together. Errors say what could not be loaded.
+struct LiveClient {
+  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<RestClient> rest;  // Uses *http, declared after it.
+};
+inline Result<std::unique_ptr<LiveClient>> ConnectFromEnvironment() {
+  auto config = LoadClientConfig(ConfigSources::FromEnvironment());
+  if (!config.ok()) return config.error();
+  auto http = MakeCpprestHttpClient(config.value());
+  if (!http.ok()) return http.error();
+  auto client = std::make_unique<LiveClient>();
+  client->http = std::move(http.value());
+  client->rest = std::make_unique<RestClient>(*client->http);
+  return client;
 }
 
 }  // namespace nodeguard::kube::testing

@@ -32,8 +32,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+using testing::ConnectFromEnvironment;
 using testing::ControlPlane;
 using testing::Eventually;
+using testing::LiveClient;
 
 // A ListWatcher in front of the real one that the test closes to cut an
 // informer off the API server: Close() ends the watch stream in progress
@@ -156,16 +158,14 @@ std::string StatsText(const InformerStats& s) {
 class InformerRecoveryTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto config = LoadClientConfig(ConfigSources::FromEnvironment());
-    ASSERT_TRUE(config.ok()) << "KUBECONFIG: " << config.error().ToString();
-    auto http = MakeCpprestHttpClient(config.value());
-    ASSERT_TRUE(http.ok()) << http.error().ToString();
-    http_ = http->release();
-    rest_ = new RestClient(*http_);
+    auto client = ConnectFromEnvironment();
+    ASSERT_TRUE(client.ok()) << "KUBECONFIG: " << client.error().ToString();
+    client_ = std::move(client.value());
+    rest_ = client_->rest.get();
   }
   static void TearDownTestSuite() {
-    delete rest_;
-    delete http_;
+    rest_ = nullptr;
+    client_.reset();
   }
 
   void SetUp() override {
@@ -301,8 +301,8 @@ class InformerRecoveryTest : public ::testing::Test {
     return gone || (!s.ok() && s.error().Is(ErrorKind::kGone));
   }
 
-  static HttpClient* http_;
-  static RestClient* rest_;
+  static std::unique_ptr<LiveClient> client_;
+  static RestClient* rest_;  // client_->rest, for brevity.
   std::string run_;
   std::unique_ptr<RestListWatcher> lister_;
   std::unique_ptr<GatedListWatcher> gate_;
@@ -312,7 +312,7 @@ class InformerRecoveryTest : public ::testing::Test {
   std::thread runner_;
   bool apiserver_stopped_ = false;
 };
-HttpClient* InformerRecoveryTest::http_ = nullptr;
+std::unique_ptr<LiveClient> InformerRecoveryTest::client_;
 RestClient* InformerRecoveryTest::rest_ = nullptr;
 
 TEST_F(InformerRecoveryTest, SurvivesAnApiServerRestart) {

@@ -143,7 +143,15 @@ def test_install_crd():
              lambda: "nodehealthpolicies" in kubectl("api-resources", "--api-group=nodeguard.io",
                                                       "-o", "name", check=False).stdout)
     kubectl("get", "nhp")
-    print("CRD installed and Established; nhp served")
+    # The API server publishes a CRD's OpenAPI v3 schema asynchronously, some
+    # time after Established (seconds when the CRD was just deleted and
+    # re-created, as manifests.install does). Until then `kubectl explain`
+    # answers "couldn't find resource"; the CRD is installed for users only
+    # once it explains itself.
+    wait_for("the OpenAPI v3 schema of NodeHealthPolicy",
+             lambda: kubectl("explain", "nodehealthpolicy.spec.podDensity", check=False)
+             .returncode == 0)
+    print("CRD installed and Established; nhp served and explained")
 
 
 def test_cleanup():
@@ -182,7 +190,13 @@ def test_sample(file_name):
 
 
 def test_explain():
-    out = kubectl("explain", "nodehealthpolicy.spec.podDensity").stdout
+    # Retried for the same reason as in test_install_crd: this test may run
+    # alone, right after another suite re-created the CRD.
+    def explain():
+        result = kubectl("explain", "nodehealthpolicy.spec.podDensity", check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    out = wait_for("kubectl explain nodehealthpolicy.spec.podDensity", explain)
     text = squash(out)
     crd = manifest_json(CRD)
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]

@@ -19,10 +19,17 @@ Also printed: the controller's density reconcile duration histogram.
 
 Usage: density_bench.py --nodeguard PATH --workdir DIR [--nodes N]
                         [--pods-per-node P] [--cap C] [--creators K]
+                        [--prebound B] [--rate R]
 (and any of those options in $NODEGUARD_DENSITY_BENCH_ARGS, read at run time)
 Defaults: 200 nodes, 30 pods per node, cap 25 (6,000 pods: every node can
 reach its cap, the rest stays Pending). Pods are created
-as bare pods through the API by K threads (default 8). Environment: KUBECONFIG
+as bare pods through the API by K threads (default 8). With --prebound B,
+B pods per node are first created already bound (spec.nodeName: no
+scheduler, so a large cluster fills in minutes); the measured phase then
+sends the rest through the scheduler, at R pods/s with --rate (unpaced, the
+scheduler decides far ahead of its rate-limited binds, and every pod it has
+already placed on a node binds there even after the taint: that overshoot
+is the scheduler's, which a paced run separates out). Environment: KUBECONFIG
 and NODEGUARD_SIM, as the e2e tests. Standard library only; the controller,
 scenario and cleanup helpers are the e2e suite's (tests/e2e/density).
 """
@@ -188,12 +195,16 @@ class Observer:
         return out
 
 
-def create_pods(api, count, creators):
-    """POSTs `count` bare pods to NS from `creators` threads; returns seconds."""
+def create_pods(api, count, creators, rate=0.0, first=0, node_of=None):
+    """POSTs `count` bare pods (named from index `first` on) to NS from
+    `creators` threads, at most `rate` per second when rate > 0; with
+    `node_of(i)` each pod is created bound to that node (spec.nodeName, which
+    skips the scheduler). Returns seconds."""
     work = queue.Queue()
-    for i in range(count):
+    for i in range(first, first + count):
         work.put(i)
     errors = []
+    started = time.monotonic()
 
     def creator():
         conn = api.connection()
@@ -202,10 +213,17 @@ def create_pods(api, count, creators):
                 i = work.get_nowait()
             except queue.Empty:
                 break
+            if rate > 0:
+                delay = started + (i - first) / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            spec = e2e.pod_spec()
+            if node_of is not None:
+                spec["nodeName"] = node_of(i)
             body = json.dumps({"apiVersion": "v1", "kind": "Pod",
                                "metadata": {"name": f"bench-{i:06d}", "namespace": NS,
                                             "labels": {"app": "bench"}},
-                               "spec": e2e.pod_spec()})
+                               "spec": spec})
             for attempt in range(5):
                 try:
                     conn.request("POST", f"/api/v1/namespaces/{NS}/pods", body,
@@ -223,7 +241,6 @@ def create_pods(api, count, creators):
                 time.sleep(0.5 * (attempt + 1))
         conn.close()
 
-    started = time.monotonic()
     threads = [threading.Thread(target=creator) for _ in range(creators)]
     for t in threads:
         t.start()
@@ -262,6 +279,11 @@ def main():
     parser.add_argument("--pods-per-node", type=int, default=30)
     parser.add_argument("--cap", type=int, default=25)
     parser.add_argument("--creators", type=int, default=8)
+    parser.add_argument("--prebound", type=int, default=0,
+                        help="pods per node created already bound (spec.nodeName) before "
+                             "the measured phase; they count toward --pods-per-node")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="pods per second in the measured phase (0: as fast as possible)")
     parser.add_argument("--controller-arg", action="append", default=[],
                         help="an extra flag for the controller (repeatable)")
     args = parser.parse_args(sys.argv[1:] +
@@ -297,10 +319,20 @@ def main():
         time.sleep(20)
         idle_rate = (ctl.cpu_seconds() - idle_cpu) / (time.monotonic() - idle_started)
         observer.start()
+        prebound = args.prebound * args.nodes
+        if prebound:
+            took = create_pods(api, prebound, args.creators,
+                               node_of=lambda i: nodes[i % len(nodes)])
+            e2e.say(f"{prebound} pods created bound in {took:.0f}s ({prebound / took:.0f}/s)")
+            e2e.wait_for("the controller to see the bound pods",
+                         lambda: (len(observer.bound) >= prebound, len(observer.bound)),
+                         timeout=600, interval=2)
+            time.sleep(10)  # The controller's last reconciles of the prebound phase.
         cpu_before, run_started = ctl.cpu_seconds(), time.monotonic()
         pod_events_before = observer.pods.events
-        created = create_pods(api, total, args.creators)
-        e2e.say(f"{total} pods created in {created:.0f}s ({total / created:.0f}/s)")
+        measured = total - prebound
+        created = create_pods(api, measured, args.creators, rate=args.rate, first=prebound)
+        e2e.say(f"{measured} pods created in {created:.0f}s ({measured / created:.0f}/s)")
         sys.stdout.flush()
 
         def settled():
@@ -333,12 +365,14 @@ def main():
         results = {r: ctl.series("nodeguard_reconcile_total", {"reconciler": "density", "result": r})
                    for r in ("success", "conflict", "error")}
         taint_changes = ctl.series("nodeguard_density_taint_changes_total", {"action": "Add"})
-        raw = os.path.join(args.workdir, f"density-bench-{args.nodes}x{args.pods_per_node}.json")
+        raw = os.path.join(args.workdir, f"density-bench-{args.nodes}x{args.pods_per_node}"
+                                         f"-pre{args.prebound}.json")
         with open(raw, "w") as f:
             json.dump({"args": vars(args), "latency_s": latencies, "pods": counts}, f, indent=1)
 
-        print(f"RESULT nodes={args.nodes} pods={total} cap={args.cap} creators={args.creators}")
-        print(f"  pods created in {created:.0f}s; all decided by the scheduler after "
+        print(f"RESULT nodes={args.nodes} pods={total} cap={args.cap} creators={args.creators} "
+              f"prebound/node={args.prebound} rate={args.rate or 'max'}")
+        print(f"  {measured} pods created in {created:.0f}s; all decided by the scheduler after "
               f"{elapsed:.0f}s; {sum(counts.values())} bound, "
               f"{total - sum(counts.values())} Pending")
         print(f"  nodes that reached the cap: {reached}; tainted: {len(observer.tainted)}")

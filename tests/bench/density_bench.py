@@ -39,7 +39,6 @@ import base64
 import http.client
 import json
 import os
-import queue
 import shlex
 import ssl
 import sys
@@ -51,6 +50,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e", "density"))
 import density_e2e_test as e2e  # noqa: E402
+import benchlib  # noqa: E402
 
 NODE_PREFIX = "densb-"
 NS = "dens-bench"
@@ -200,55 +200,20 @@ def create_pods(api, count, creators, rate=0.0, first=0, node_of=None):
     `creators` threads, at most `rate` per second when rate > 0; with
     `node_of(i)` each pod is created bound to that node (spec.nodeName, which
     skips the scheduler). Returns seconds."""
-    work = queue.Queue()
-    for i in range(first, first + count):
-        work.put(i)
-    errors = []
-    started = time.monotonic()
 
-    def creator():
-        conn = api.connection()
-        while True:
-            try:
-                i = work.get_nowait()
-            except queue.Empty:
-                break
-            if rate > 0:
-                delay = started + (i - first) / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            spec = e2e.pod_spec()
-            if node_of is not None:
-                spec["nodeName"] = node_of(i)
-            body = json.dumps({"apiVersion": "v1", "kind": "Pod",
-                               "metadata": {"name": f"bench-{i:06d}", "namespace": NS,
-                                            "labels": {"app": "bench"}},
-                               "spec": spec})
-            for attempt in range(5):
-                try:
-                    conn.request("POST", f"/api/v1/namespaces/{NS}/pods", body,
-                                 {"Content-Type": "application/json"})
-                    resp = conn.getresponse()
-                    data = resp.read()
-                    if resp.status in (201, 409):
-                        break
-                    if resp.status != 429 and resp.status < 500:
-                        errors.append(f"HTTP {resp.status}: {data[:200]}")
-                        return
-                except (OSError, http.client.HTTPException):
-                    conn.close()
-                    conn = api.connection()
-                time.sleep(0.5 * (attempt + 1))
-        conn.close()
+    def body_of(i):
+        spec = e2e.pod_spec()
+        if node_of is not None:
+            spec["nodeName"] = node_of(i)
+        return NS, {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": f"bench-{i:06d}", "namespace": NS,
+                                 "labels": {"app": "bench"}},
+                    "spec": spec}
 
-    threads = [threading.Thread(target=creator) for _ in range(creators)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    seconds, errors = benchlib.post_pods(api, count, creators, body_of, rate=rate, first=first)
     if errors:
-        e2e.fail(f"creating pods: {errors[:3]}")
-    return time.monotonic() - started
+        e2e.fail(f"creating pods: {errors}")
+    return seconds
 
 
 def percentile(values, p):

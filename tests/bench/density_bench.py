@@ -268,7 +268,9 @@ def main():
                     "crd/nodehealthpolicies.nodeguard.io", "--timeout=60s")
         e2e.remove_leftovers()
         started = time.monotonic()
-        e2e.sim("create-nodes", str(args.nodes), "--prefix", NODE_PREFIX)
+        # kwok marks ~10-20 nodes Ready per second here while the cluster is busy.
+        e2e.sim("create-nodes", str(args.nodes), "--prefix", NODE_PREFIX,
+                "--timeout", str(max(60, args.nodes // 2)))
         for i in range(0, len(nodes), 100):
             e2e.kubectl("label", "--overwrite", "node", *nodes[i:i + 100],
                         f"{e2e.NODE_LABEL}={e2e.NODE_LABEL_VALUE}")

@@ -25,44 +25,22 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "kube/decode.h"
 #include "kube/informer.h"
 #include "kube/store.h"
 
 namespace {
 
+using nodeguard::bench::CpuSeconds;
+using nodeguard::bench::RandomSuffix;
+using nodeguard::bench::ReadFile;
+using nodeguard::bench::Uid;
+using nodeguard::bench::WallSeconds;
+
 using nodeguard::kube::Node;
 using nodeguard::kube::Pod;
 using Json = nlohmann::ordered_json;
-
-std::string ReadFile(const std::string& relative) {
-  std::ifstream in(std::string(NODEGUARD_TESTDATA_DIR) + "/" + relative, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (out.str().empty()) {
-    std::fprintf(stderr, "cannot read %s\n", relative.c_str());
-    std::exit(1);
-  }
-  return out.str();
-}
-
-std::string RandomSuffix(std::mt19937_64& rng, size_t n) {
-  static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s.push_back(kAlphabet[rng() % (sizeof(kAlphabet) - 1)]);
-  return s;
-}
-
-std::string Uid(std::mt19937_64& rng) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08llx-%04llx-4%03llx-a%03llx-%012llx",
-                static_cast<unsigned long long>(rng() & 0xffffffff),
-                static_cast<unsigned long long>(rng() & 0xffff),
-                static_cast<unsigned long long>(rng() & 0xfff),
-                static_cast<unsigned long long>(rng() & 0xfff),
-                static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
-  return buf;
-}
 
 // Pods as the API server writes them, one compact JSON document each.
 std::vector<std::string> GeneratePods(size_t n, uint64_t seed) {
@@ -120,18 +98,6 @@ std::string ListOf(const std::vector<std::string>& items, size_t begin, size_t e
     s += items[i];
   }
   return s + "]}";
-}
-
-double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// CPU time of this thread: unlike wall time it excludes the time the thread
-// waited for a core, so a loaded machine does not distort it as much.
-double CpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 struct Timing {

@@ -293,7 +293,7 @@ def main():
                     "crd/nodehealthpolicies.nodeguard.io", "--timeout=60s")
         started = time.monotonic()
         e2e.sim("create-nodes", str(args.nodes), "--prefix", NODE_PREFIX, "--reserve",
-                "--timeout", str(max(60, args.nodes // 2)))
+                "--timeout", str(max(120, args.nodes)))
         for i in range(0, len(nodes), 100):
             e2e.kubectl("label", "--overwrite", "node", *nodes[i:i + 100],
                         f"{e2e.NODE_LABEL}={NODE_LABEL_VALUE}")

@@ -283,10 +283,28 @@ Status LeaderElector::Release() {
   return Status::Ok();
 }
 
+void LeaderElector::ReleaseOnStop() {
+  if (!config_.release_on_cancel) return;
+  if (Status s = Release(); !s.ok()) {
+    spdlog::warn("leader election: releasing {}: {}", store_.Describe(), s.error().ToString());
+  }
+}
+
 void LeaderElector::Run(const CancelToken& stop) {
   spdlog::info("leader election: {} contending for {}", config_.identity, store_.Describe());
-  while (!stop.cancelled() && !TryAcquireOrRenew()) Wait(Jittered(config_.retry_period), stop);
-  if (stop.cancelled()) return;
+  bool acquired = false;
+  while (!stop.cancelled()) {
+    if ((acquired = TryAcquireOrRenew())) break;
+    Wait(Jittered(config_.retry_period), stop);
+  }
+  if (!acquired) return;
+  if (stop.cancelled()) {
+    // Stopped while the acquiring write was in flight: we hold a Lease we
+    // will never use, and keeping it would stall the standby until expiry.
+    SetLeader(false);
+    ReleaseOnStop();
+    return;
+  }
   SetLeader(true);
   spdlog::info("leader election: {} became leader of {}", config_.identity, store_.Describe());
   if (callbacks_.on_started_leading) callbacks_.on_started_leading();
@@ -316,10 +334,8 @@ void LeaderElector::Run(const CancelToken& stop) {
   if (lost) {
     spdlog::error("leader election: {} lost {} (not renewed within {} ms)", config_.identity,
                   store_.Describe(), config_.renew_deadline.count());
-  } else if (config_.release_on_cancel) {
-    if (Status s = Release(); !s.ok()) {
-      spdlog::warn("leader election: releasing {}: {}", store_.Describe(), s.error().ToString());
-    }
+  } else {
+    ReleaseOnStop();
   }
   if (callbacks_.on_stopped_leading) callbacks_.on_stopped_leading();
 }

@@ -150,6 +150,9 @@ class LeaderElector {
  private:
   void Wait(std::chrono::milliseconds d, const CancelToken& stop);
   void SetLeader(bool leader);
+  // Release() when config_.release_on_cancel, logging a failure (the Lease
+  // then expires on its own).
+  void ReleaseOnStop();
 
   LeaseStore& store_;
   const LeaderElectionConfig config_;

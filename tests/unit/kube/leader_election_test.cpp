@@ -9,7 +9,9 @@ namespace nodeguard::kube {
 namespace {
 
 using namespace std::chrono_literals;
+using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::Not;
 
 // An in-memory Lease with resourceVersion checks, as the API server does.
 class FakeLeaseStore final : public LeaseStore {
@@ -266,6 +268,47 @@ TEST_F(ElectorTest, RunLeadsUntilStoppedThenReleases) {
   EXPECT_FALSE(a.IsLeader());
   EXPECT_EQ(store_.record().holder_identity, "");  // Released.
   EXPECT_THAT(events_, ElementsAre("a sees a", "a started", "a stopped"));
+}
+
+TEST_F(ElectorTest, AStopArrivingWithTheAcquiringWriteReleasesTheLease) {
+  // SIGTERM lands while the first Create is in flight: Run sees the stop
+  // right after acquiring. It must not lead, and must not keep the Lease
+  // (the standby would otherwise wait out the whole lease duration).
+  CancelFlag stop;
+  class StoppingStore final : public LeaseStore {
+   public:
+    StoppingStore(FakeLeaseStore& inner, CancelFlag& stop) : inner_(inner), stop_(stop) {}
+    Result<LeaseSnapshot> Get() override { return inner_.Get(); }
+    Result<LeaseSnapshot> Create(const LeaderElectionRecord& r) override {
+      auto created = inner_.Create(r);
+      stop_.Cancel();
+      return created;
+    }
+    Result<LeaseSnapshot> Update(const LeaderElectionRecord& r, const std::string& rv) override {
+      return inner_.Update(r, rv);
+    }
+    std::string Describe() const override { return "stopping"; }
+
+   private:
+    FakeLeaseStore& inner_;
+    CancelFlag& stop_;
+  } stopping(store_, stop);
+  LeaderElector a(stopping, Config("a"), Callbacks("a"), clock_);
+  a.Run(stop);
+  EXPECT_FALSE(a.IsLeader());
+  EXPECT_EQ(store_.record().holder_identity, "");  // Released, not left to expire.
+  EXPECT_THAT(events_, Not(Contains("a started")));
+
+  // With release_on_cancel off the Lease is kept (as configured), still unled.
+  FakeLeaseStore kept_store;
+  CancelFlag stop2;
+  StoppingStore stopping2(kept_store, stop2);
+  LeaderElectionConfig keep = Config("b");
+  keep.release_on_cancel = false;
+  LeaderElector b(stopping2, keep, Callbacks("b"), clock_);
+  b.Run(stop2);
+  EXPECT_FALSE(b.IsLeader());
+  EXPECT_EQ(kept_store.record().holder_identity, "b");
 }
 
 TEST_F(ElectorTest, RunStopsLeadingWhenRenewalsFailPastTheDeadline) {

@@ -93,7 +93,7 @@ int RunAgent(const AgentProcessOptions& options) {
     return 2;
   }
   kube::RestClient& rest = (*connection)->rest();
-  process::InformerGauges informer_gauges(metrics);
+  process::InformerCounters informer_counters(metrics);
   auto& pending_final = metrics.MustGauge(
       "nodeguard_agent_pending_status_writes",
       "1 while a final nodeguard.io/agent-status write failed and awaits its retry, else 0.");
@@ -167,7 +167,7 @@ int RunAgent(const AgentProcessOptions& options) {
     for (;;) {
       auto taken = latest.WaitFor(options.recheck_interval);
       if (taken.closed) return;
-      informer_gauges.Record("nodes", nodes.stats());
+      informer_counters.Record("nodes", nodes.stats());
       if (!taken.value) continue;  // Not listed yet, or the Node is gone.
       agent.OnNodeUpdate(*taken.value);
       pending_final.Get().Set(agent.pending_final_status() ? 1 : 0);

@@ -1,5 +1,6 @@
 #include "process/process.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -64,18 +65,27 @@ Result<std::unique_ptr<ApiConnection>> ApiConnection::Open(const std::string& ku
   return std::make_unique<ApiConnection>(std::move(*http), std::move(rest_options));
 }
 
-InformerGauges::InformerGauges(observe::MetricsRegistry& metrics)
-    : watch_restarts_(metrics.MustGauge("nodeguard_informer_watch_restarts",
-                                        "Watches resumed, per informer (monotonic).",
-                                        {"resource"})),
-      relists_(metrics.MustGauge("nodeguard_informer_relists",
-                                 "Relists after 410 Gone, per informer (monotonic).",
-                                 {"resource"})) {}
+InformerCounters::InformerCounters(observe::MetricsRegistry& metrics)
+    : watch_restarts_(metrics.MustCounter("nodeguard_informer_watch_restarts_total",
+                                          "Watches resumed from a resourceVersion, per informer.",
+                                          {"resource"})),
+      relists_(metrics.MustCounter("nodeguard_informer_relists_total",
+                                   "Full relists after 410 Gone, per informer.", {"resource"})) {}
 
-void InformerGauges::Record(std::string_view resource, const kube::InformerStats& stats) {
+void InformerCounters::Record(std::string_view resource, const kube::InformerStats& stats) {
   const std::string label(resource);
-  watch_restarts_.WithLabels({label}).Set(static_cast<double>(stats.watch_restarts));
-  relists_.WithLabels({label}).Set(static_cast<double>(stats.relists));
+  kube::InformerStats before;
+  {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = last_.try_emplace(label);
+    before = it->second;
+    it->second = stats;
+  }
+  // Inc(0) on the first Record exports both series at 0 from the start.
+  watch_restarts_.WithLabels({label}).Inc(static_cast<double>(
+      stats.watch_restarts - std::min(stats.watch_restarts, before.watch_restarts)));
+  relists_.WithLabels({label}).Inc(
+      static_cast<double>(stats.relists - std::min(stats.relists, before.relists)));
 }
 
 }  // namespace nodeguard::process

@@ -5,7 +5,9 @@
 // (with its request metrics) and the informer gauges. Each mode keeps only
 // what is its own (reconcilers, the agent's worker).
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -60,17 +62,23 @@ class ApiConnection {
   kube::RestClient rest_;  // Uses *http_, declared after it.
 };
 
-// nodeguard_informer_watch_restarts and nodeguard_informer_relists, per
-// resource, set from an informer's monotonic stats.
-class InformerGauges {
+// nodeguard_informer_watch_restarts_total and nodeguard_informer_relists_total,
+// per resource: counters advanced by what an informer's cumulative stats grew
+// since the last Record, so rate() and increase() work as on any counter.
+// Thread-safe.
+class InformerCounters {
  public:
   // REQUIRES: metrics outlives this object.
-  explicit InformerGauges(observe::MetricsRegistry& metrics);
+  explicit InformerCounters(observe::MetricsRegistry& metrics);
+  // REQUIRES: stats of one resource never decrease between calls (an
+  // informer's stats are cumulative for its lifetime).
   void Record(std::string_view resource, const kube::InformerStats& stats);
 
  private:
-  observe::GaugeFamily& watch_restarts_;
-  observe::GaugeFamily& relists_;
+  observe::CounterFamily& watch_restarts_;
+  observe::CounterFamily& relists_;
+  std::mutex mu_;
+  std::map<std::string, kube::InformerStats, std::less<>> last_;  // Guarded by mu_.
 };
 
 }  // namespace nodeguard::process

@@ -176,7 +176,7 @@ int RunController(const ControllerOptions& options) {
   auto& leader_gauge =
       metrics.MustGauge("nodeguard_leader", "1 while this process is the leader, else 0.");
   leader_gauge.Get().Set(0);  // A standby says 0 rather than nothing.
-  process::InformerGauges informer_gauges(metrics);
+  process::InformerCounters informer_counters(metrics);
 
   for (auto& loop : loops) {
     Reconciler* r = loop.reconciler;
@@ -292,9 +292,9 @@ int RunController(const ControllerOptions& options) {
         for (auto& loop : loops) {
           queue_depth.WithLabels({loop.queue->name()}).Set(static_cast<double>(loop.queue->Len()));
         }
-        informer_gauges.Record("nodes", nodes.stats());
-        informer_gauges.Record("pods", pods.stats());
-        informer_gauges.Record("nodehealthpolicies", policies.stats());
+        informer_counters.Record("nodes", nodes.stats());
+        informer_counters.Record("pods", pods.stats());
+        informer_counters.Record("nodehealthpolicies", policies.stats());
         if (std::chrono::steady_clock::now() >= next_resync) {
           for (auto& loop : loops) loop.reconciler->EnqueueAll(*loop.queue);
           next_resync = std::chrono::steady_clock::now() + options.resync_period;

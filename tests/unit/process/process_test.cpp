@@ -14,23 +14,28 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-TEST(InformerGauges, RecordsRestartsAndRelistsPerResource) {
+TEST(InformerCounters, AdvanceByWhatTheStatsGrewPerResource) {
   observe::MetricsRegistry metrics;
-  InformerGauges gauges(metrics);
+  InformerCounters counters(metrics);
   kube::InformerStats nodes;
   nodes.watch_restarts = 3;
   nodes.relists = 1;
   kube::InformerStats pods;
   pods.watch_restarts = 7;
-  gauges.Record("nodes", nodes);
-  gauges.Record("pods", pods);
-  nodes.watch_restarts = 4;  // Monotonic stats: the gauge follows, never adds.
-  gauges.Record("nodes", nodes);
+  counters.Record("nodes", nodes);
+  counters.Record("pods", pods);
+  counters.Record("nodes", nodes);  // Unchanged stats add nothing.
+  nodes.watch_restarts = 4;
+  counters.Record("nodes", nodes);
   const std::string text = metrics.Render();
-  EXPECT_TRUE(Contains(text, "nodeguard_informer_watch_restarts{resource=\"nodes\"} 4\n")) << text;
-  EXPECT_TRUE(Contains(text, "nodeguard_informer_watch_restarts{resource=\"pods\"} 7\n")) << text;
-  EXPECT_TRUE(Contains(text, "nodeguard_informer_relists{resource=\"nodes\"} 1\n")) << text;
-  EXPECT_TRUE(Contains(text, "nodeguard_informer_relists{resource=\"pods\"} 0\n")) << text;
+  EXPECT_TRUE(Contains(text, "# TYPE nodeguard_informer_watch_restarts_total counter\n")) << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_informer_watch_restarts_total{resource=\"nodes\"} 4\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_informer_watch_restarts_total{resource=\"pods\"} 7\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_informer_relists_total{resource=\"nodes\"} 1\n")) << text;
+  // A resource that never relisted is exported at 0 from its first Record.
+  EXPECT_TRUE(Contains(text, "nodeguard_informer_relists_total{resource=\"pods\"} 0\n")) << text;
 }
 
 TEST(SetupLogging, RejectsAnUnknownFormatOrLevel) {

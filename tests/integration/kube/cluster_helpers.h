@@ -98,6 +98,7 @@ inline CommandResult ControlPlane(const std::string& args) {
 // The fixture cluster's client from $KUBECONFIG: transport and REST client,
 // owned together. Errors say what could not be loaded.
 struct LiveClient {
+  ClientConfig config;  // What http was built from.
   std::unique_ptr<HttpClient> http;
   std::unique_ptr<RestClient> rest;  // Uses *http, declared after it.
 };
@@ -107,6 +108,7 @@ inline Result<std::unique_ptr<LiveClient>> ConnectFromEnvironment() {
   auto http = MakeCpprestHttpClient(config.value());
   if (!http.ok()) return http.error();
   auto client = std::make_unique<LiveClient>();
+  client->config = std::move(config.value());
   client->http = std::move(http.value());
   client->rest = std::make_unique<RestClient>(*client->http);
   return client;

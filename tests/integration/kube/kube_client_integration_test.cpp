@@ -31,31 +31,27 @@ using testing::RunCommand;
 class ClusterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto config = LoadClientConfig(ConfigSources::FromEnvironment());
-    ASSERT_TRUE(config.ok()) << "KUBECONFIG: " << config.error().ToString();
-    config_ = new ClientConfig(config.value());
-    auto http = MakeCpprestHttpClient(*config_);
-    ASSERT_TRUE(http.ok()) << http.error().ToString();
-    http_ = http->release();
-    rest_ = new RestClient(*http_);
+    auto client = testing::ConnectFromEnvironment();
+    ASSERT_TRUE(client.ok()) << "KUBECONFIG: " << client.error().ToString();
+    client_ = std::move(client.value());
   }
-  static void TearDownTestSuite() {
-    delete rest_;
-    delete http_;
-    delete config_;
-  }
+  static void TearDownTestSuite() { client_.reset(); }
+
+  static const ClientConfig& config() { return client_->config; }
+  static HttpClient& http() { return *client_->http; }
+  static RestClient& rest() { return *client_->rest; }
 
   void SetUp() override {
-    ASSERT_NE(rest_, nullptr);
+    ASSERT_NE(client_, nullptr);
     std::mt19937 rng{std::random_device{}()};
     ns_ = "kube-client-" + std::to_string(rng() % 1000000);
-    auto created = rest_->Create(
+    auto created = rest().Create(
         CoreResource("namespaces"),
         json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}}.dump());
     ASSERT_TRUE(created.ok()) << created.error().ToString();
   }
   void TearDown() override {
-    if (!ns_.empty()) (void)rest_->Delete(CoreResource("namespaces"), ns_);
+    if (!ns_.empty()) (void)rest().Delete(CoreResource("namespaces"), ns_);
   }
 
   static std::string ConfigMap(const std::string& name, const std::string& value) {
@@ -67,29 +63,25 @@ class ClusterTest : public ::testing::Test {
   }
   ResourcePath ConfigMaps() const { return CoreResource("configmaps", ns_); }
 
-  static ClientConfig* config_;
-  static HttpClient* http_;
-  static RestClient* rest_;
+  static std::unique_ptr<testing::LiveClient> client_;  // One connection for the suite.
   std::string ns_;
 };
-ClientConfig* ClusterTest::config_ = nullptr;
-HttpClient* ClusterTest::http_ = nullptr;
-RestClient* ClusterTest::rest_ = nullptr;
+std::unique_ptr<testing::LiveClient> ClusterTest::client_;
 
 TEST_F(ClusterTest, MutualTlsAgainstTheApiServer) {
-  ASSERT_FALSE(config_->client_certificate_pem.empty()) << "the fixture uses client certificates";
+  ASSERT_FALSE(config().client_certificate_pem.empty()) << "the fixture uses client certificates";
   HttpRequest version;
   version.path_and_query = "/version";
-  auto response = http_->Send(version);
+  auto response = http().Send(version);
   ASSERT_TRUE(response.ok()) << response.error().ToString();
   EXPECT_EQ(response->status, 200);
   EXPECT_THAT(json::parse(response->body).value("gitVersion", ""), ::testing::StartsWith("v1."));
 
   // Authenticated as the kubeconfig's user: namespaces are readable.
-  EXPECT_TRUE(rest_->Get(CoreResource("namespaces"), ns_).ok());
+  EXPECT_TRUE(rest().Get(CoreResource("namespaces"), ns_).ok());
 
   // Without the client certificate the same read is refused.
-  ClientConfig anonymous = *config_;
+  ClientConfig anonymous = config();
   anonymous.client_certificate_pem.clear();
   anonymous.client_key_pem.clear();
   auto anon_http = MakeCpprestHttpClient(anonymous);
@@ -100,7 +92,7 @@ TEST_F(ClusterTest, MutualTlsAgainstTheApiServer) {
   EXPECT_EQ(refused.error().kind, ErrorKind::kUnauthorized) << refused.error().ToString();
 
   // A server certificate from another CA is rejected.
-  ClientConfig wrong_ca = *config_;
+  ClientConfig wrong_ca = config();
   wrong_ca.ca_pem = testing::TestPki("another-ca").ca_pem();
   auto wrong_http = MakeCpprestHttpClient(wrong_ca);
   ASSERT_TRUE(wrong_http.ok()) << wrong_http.error().ToString();
@@ -112,12 +104,12 @@ TEST_F(ClusterTest, MutualTlsAgainstTheApiServer) {
 TEST_F(ClusterTest, PaginatedListOfTwoThousandObjectsEqualsKubectl) {
   constexpr int kCount = 2000;
   for (int i = 0; i < kCount; ++i) {
-    auto created = rest_->Create(ConfigMaps(), ConfigMap("cm-" + std::to_string(i), "v"));
+    auto created = rest().Create(ConfigMaps(), ConfigMap("cm-" + std::to_string(i), "v"));
     ASSERT_TRUE(created.ok()) << i << ": " << created.error().ToString();
   }
   ListOptions options;
   options.limit = 500;
-  auto listed = rest_->ListAll(ConfigMaps(), options);
+  auto listed = rest().ListAll(ConfigMaps(), options);
   ASSERT_TRUE(listed.ok()) << listed.error().ToString();
   EXPECT_GE(listed->pages, 5);  // 2,000 plus kube-root-ca.crt, 500 a page.
   EXPECT_FALSE(listed->resource_version.empty());
@@ -145,43 +137,43 @@ TEST_F(ClusterTest, PaginatedListOfTwoThousandObjectsEqualsKubectl) {
   // A label selector narrows the list server-side.
   ListOptions selected;
   selected.field_selector = "metadata.name=cm-1999";
-  auto one = rest_->ListAll(ConfigMaps(), selected);
+  auto one = rest().ListAll(ConfigMaps(), selected);
   ASSERT_TRUE(one.ok());
   ASSERT_EQ(one->items.size(), 1u);
 }
 
 TEST_F(ClusterTest, CreateGetUpdatePatchDelete) {
-  auto created = rest_->Create(ConfigMaps(), ConfigMap("cm", "v1"));
+  auto created = rest().Create(ConfigMaps(), ConfigMap("cm", "v1"));
   ASSERT_TRUE(created.ok()) << created.error().ToString();
   json object = json::parse(created.value());
   const std::string uid = object["metadata"]["uid"];
 
-  auto again = rest_->Create(ConfigMaps(), ConfigMap("cm", "v1"));
+  auto again = rest().Create(ConfigMaps(), ConfigMap("cm", "v1"));
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().kind, ErrorKind::kAlreadyExists);
 
   object["data"]["key"] = "v2";  // PUT with the resourceVersion just read.
-  auto updated = rest_->Update(ConfigMaps(), "cm", object.dump());
+  auto updated = rest().Update(ConfigMaps(), "cm", object.dump());
   ASSERT_TRUE(updated.ok()) << updated.error().ToString();
   EXPECT_EQ(json::parse(updated.value())["data"]["key"], "v2");
 
-  auto merged = rest_->Patch(ConfigMaps(), "cm", PatchType::kMerge, R"({"data":{"merge":"m"}})");
+  auto merged = rest().Patch(ConfigMaps(), "cm", PatchType::kMerge, R"({"data":{"merge":"m"}})");
   ASSERT_TRUE(merged.ok()) << merged.error().ToString();
-  auto json_patched = rest_->Patch(ConfigMaps(), "cm", PatchType::kJson,
+  auto json_patched = rest().Patch(ConfigMaps(), "cm", PatchType::kJson,
                                    R"([{"op":"add","path":"/data/jsonpatch","value":"j"}])");
   ASSERT_TRUE(json_patched.ok()) << json_patched.error().ToString();
-  auto strategic = rest_->Patch(ConfigMaps(), "cm", PatchType::kStrategicMerge,
+  auto strategic = rest().Patch(ConfigMaps(), "cm", PatchType::kStrategicMerge,
                                 R"({"metadata":{"labels":{"smp":"s"}}})");
   ASSERT_TRUE(strategic.ok()) << strategic.error().ToString();
   WriteOptions apply;
   apply.field_manager = "kube-client-test";
-  auto applied = rest_->Patch(
+  auto applied = rest().Patch(
       ConfigMaps(), "cm", PatchType::kApply,
       R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm"},"data":{"applied":"a"}})",
       apply);
   ASSERT_TRUE(applied.ok()) << applied.error().ToString();
 
-  auto got = rest_->Get(ConfigMaps(), "cm");
+  auto got = rest().Get(ConfigMaps(), "cm");
   ASSERT_TRUE(got.ok());
   const json now = json::parse(got.value());
   EXPECT_EQ(now["data"]["key"], "v2");
@@ -194,12 +186,12 @@ TEST_F(ClusterTest, CreateGetUpdatePatchDelete) {
   WriteOptions dry;
   dry.dry_run = true;
   ASSERT_TRUE(
-      rest_->Patch(ConfigMaps(), "cm", PatchType::kMerge, R"({"data":{"dry":"d"}})", dry).ok());
-  EXPECT_FALSE(json::parse(rest_->Get(ConfigMaps(), "cm").value())["data"].contains("dry"));
+      rest().Patch(ConfigMaps(), "cm", PatchType::kMerge, R"({"data":{"dry":"d"}})", dry).ok());
+  EXPECT_FALSE(json::parse(rest().Get(ConfigMaps(), "cm").value())["data"].contains("dry"));
 
   DeleteOptions wrong_uid;
   wrong_uid.precondition_uid = "00000000-0000-0000-0000-000000000000";
-  Status refused = rest_->Delete(ConfigMaps(), "cm", wrong_uid);
+  Status refused = rest().Delete(ConfigMaps(), "cm", wrong_uid);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().kind, ErrorKind::kConflict) << refused.error().ToString();
 
@@ -207,22 +199,22 @@ TEST_F(ClusterTest, CreateGetUpdatePatchDelete) {
   right_uid.precondition_uid = uid;
   right_uid.propagation_policy = "Background";
   right_uid.grace_period_seconds = 0;
-  ASSERT_TRUE(rest_->Delete(ConfigMaps(), "cm", right_uid).ok());
-  auto gone = rest_->Get(ConfigMaps(), "cm");
+  ASSERT_TRUE(rest().Delete(ConfigMaps(), "cm", right_uid).ok());
+  auto gone = rest().Get(ConfigMaps(), "cm");
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.error().kind, ErrorKind::kNotFound);
   EXPECT_EQ(gone.error().http_status, 404);
 }
 
 TEST_F(ClusterTest, StaleResourceVersionIsAConflict) {
-  auto created = rest_->Create(ConfigMaps(), ConfigMap("cm", "v1"));
+  auto created = rest().Create(ConfigMaps(), ConfigMap("cm", "v1"));
   ASSERT_TRUE(created.ok());
   json stale = json::parse(created.value());
   const std::string stale_rv = stale["metadata"]["resourceVersion"];
-  ASSERT_TRUE(rest_->Patch(ConfigMaps(), "cm", PatchType::kMerge, R"({"data":{"key":"v2"}})").ok());
+  ASSERT_TRUE(rest().Patch(ConfigMaps(), "cm", PatchType::kMerge, R"({"data":{"key":"v2"}})").ok());
 
   stale["data"]["key"] = "lost update";
-  auto put = rest_->Update(ConfigMaps(), "cm", stale.dump());
+  auto put = rest().Update(ConfigMaps(), "cm", stale.dump());
   ASSERT_FALSE(put.ok());
   EXPECT_EQ(put.error().kind, ErrorKind::kConflict);
   EXPECT_EQ(put.error().http_status, 409);
@@ -230,15 +222,15 @@ TEST_F(ClusterTest, StaleResourceVersionIsAConflict) {
 
   const std::string patch =
       json{{"metadata", {{"resourceVersion", stale_rv}}}, {"data", {{"key", "lost"}}}}.dump();
-  auto patched = rest_->Patch(ConfigMaps(), "cm", PatchType::kMerge, patch);
+  auto patched = rest().Patch(ConfigMaps(), "cm", PatchType::kMerge, patch);
   ASSERT_FALSE(patched.ok());
   EXPECT_EQ(patched.error().kind, ErrorKind::kConflict);
-  EXPECT_EQ(json::parse(rest_->Get(ConfigMaps(), "cm").value())["data"]["key"], "v2");
+  EXPECT_EQ(json::parse(rest().Get(ConfigMaps(), "cm").value())["data"]["key"], "v2");
 }
 
 TEST_F(ClusterTest, EvictionBlockedByPdbIsTooManyRequests) {
   // A simulated (kwok) node to run the pod: the kubelet there reports it Running.
-  auto nodes = rest_->ListAll(CoreResource("nodes"));
+  auto nodes = rest().ListAll(CoreResource("nodes"));
   ASSERT_TRUE(nodes.ok()) << nodes.error().ToString();
   std::string node;
   for (const auto& item : nodes->items) {
@@ -256,16 +248,16 @@ TEST_F(ClusterTest, EvictionBlockedByPdbIsTooManyRequests) {
                     {"spec",
                      {{"nodeName", node},
                       {"containers", {{{"name", "c"}, {"image", "registry.k8s.io/pause:3.10"}}}}}}};
-  ASSERT_TRUE(rest_->Create(CoreResource("pods", ns_), pod.dump()).ok());
+  ASSERT_TRUE(rest().Create(CoreResource("pods", ns_), pod.dump()).ok());
   const json pdb = {
       {"apiVersion", "policy/v1"},
       {"kind", "PodDisruptionBudget"},
       {"metadata", {{"name", "guarded"}}},
       {"spec", {{"minAvailable", 1}, {"selector", {{"matchLabels", {{"app", "guarded"}}}}}}}};
   const ResourcePath pdbs = GroupResource("policy", "v1", "poddisruptionbudgets", ns_);
-  ASSERT_TRUE(rest_->Create(pdbs, pdb.dump()).ok());
+  ASSERT_TRUE(rest().Create(pdbs, pdb.dump()).ok());
   ASSERT_TRUE(Eventually(60s, [&] {
-    auto got = rest_->Get(pdbs, "guarded");
+    auto got = rest().Get(pdbs, "guarded");
     if (!got.ok()) return false;
     const json status = json::parse(got.value()).value("status", json::object());
     return status.value("observedGeneration", 0) == 1 && status.value("currentHealthy", 0) == 1 &&
@@ -277,22 +269,22 @@ TEST_F(ClusterTest, EvictionBlockedByPdbIsTooManyRequests) {
   counting.observer = [&](const RequestMetric& m) {
     if (m.verb == "evict") ++attempts;
   };
-  RestClient rest(*http_, counting);
-  Status evicted = rest.Evict(ns_, "guarded");
+  RestClient counted(http(), counting);
+  Status evicted = counted.Evict(ns_, "guarded");
   ASSERT_FALSE(evicted.ok());
   EXPECT_EQ(evicted.error().kind, ErrorKind::kTooManyRequests) << evicted.error().ToString();
   EXPECT_EQ(evicted.error().http_status, 429);
   EXPECT_THAT(evicted.error().message, ::testing::HasSubstr("disruption budget"));
   EXPECT_EQ(attempts, 1) << "a PDB refusal must not be retried by the client";
-  auto still = rest_->Get(CoreResource("pods", ns_), "guarded");
+  auto still = rest().Get(CoreResource("pods", ns_), "guarded");
   ASSERT_TRUE(still.ok());
   EXPECT_FALSE(json::parse(still.value())["metadata"].contains("deletionTimestamp"));
 }
 
 TEST_F(ClusterTest, WatchStreamsEventsFromAResourceVersion) {
-  auto listed = rest_->ListAll(ConfigMaps());
+  auto listed = rest().ListAll(ConfigMaps());
   ASSERT_TRUE(listed.ok());
-  RestListWatcher watcher(*rest_, ConfigMaps());
+  RestListWatcher watcher(rest(), ConfigMaps());
   WatchOptions options;
   options.resource_version = listed->resource_version;
   options.timeout = 30s;
@@ -300,7 +292,7 @@ TEST_F(ClusterTest, WatchStreamsEventsFromAResourceVersion) {
   std::string received;
   std::thread writer([&] {
     std::this_thread::sleep_for(300ms);
-    (void)rest_->Create(ConfigMaps(), ConfigMap("watched", "w"));
+    (void)rest().Create(ConfigMaps(), ConfigMap("watched", "w"));
   });
   Status s = watcher.Watch(
       options,
@@ -330,9 +322,8 @@ TEST_F(ClusterTest, WatchStreamsEventsFromAResourceVersion) {
 }
 
 TEST_F(ClusterTest, TwoElectorsExactlyOneLeadsAndHandOverOnRelease) {
-  RestClient rest(*http_);
-  auto store_a = MakeRestLeaseStore(rest, ns_, "nodeguard-test");
-  auto store_b = MakeRestLeaseStore(rest, ns_, "nodeguard-test");
+  auto store_a = MakeRestLeaseStore(rest(), ns_, "nodeguard-test");
+  auto store_b = MakeRestLeaseStore(rest(), ns_, "nodeguard-test");
   auto make_config = [](const std::string& id) {
     LeaderElectionConfig c;
     c.identity = id;
@@ -386,11 +377,11 @@ TEST_F(ClusterTest, TwoElectorsExactlyOneLeadsAndHandOverOnRelease) {
 }
 
 TEST_F(ClusterTest, RepeatedEventsAggregateIntoOneWithACount) {
-  auto created = rest_->Create(ConfigMaps(), ConfigMap("subject", "s"));
+  auto created = rest().Create(ConfigMaps(), ConfigMap("subject", "s"));
   ASSERT_TRUE(created.ok());
   const json cm = json::parse(created.value());
   ObjectReference ref{"ConfigMap", "v1", ns_, "subject", cm["metadata"]["uid"]};
-  auto sink = MakeRestEventSink(*rest_);
+  auto sink = MakeRestEventSink(rest());
   EventRecorderOptions options;
   options.host = "kube-client-test";
   EventRecorder recorder(*sink, options);
@@ -403,7 +394,7 @@ TEST_F(ClusterTest, RepeatedEventsAggregateIntoOneWithACount) {
 
   ListOptions by_object;
   by_object.field_selector = "involvedObject.name=subject";
-  auto events = rest_->ListAll(CoreResource("events", ns_), by_object);
+  auto events = rest().ListAll(CoreResource("events", ns_), by_object);
   ASSERT_TRUE(events.ok()) << events.error().ToString();
   std::map<std::string, int> counts;
   for (const auto& item : events->items) {

@@ -30,6 +30,7 @@ Measures:
 Usage: remediation_bench.py --nodeguard PATH --workdir DIR [--nodes N]
            [--pods-per-node P] [--samples S] [--drain-pods D]
            [--pdb-max-unavailable U] [--creators K] [--skip-drain]
+           [--no-cleanup]
 (and any of those options in $NODEGUARD_REMEDIATION_BENCH_ARGS, read at run
 time). Environment: KUBECONFIG and NODEGUARD_SIM, as the e2e tests. Standard
 library only; the API client, watch and percentile are density_bench's, the
@@ -344,9 +345,9 @@ def drain_run(args, observer, ctl, target, spares, with_pdb):
     return result
 
 
-def cleanup(ctl):
+def cleanup(ctl, everything):
     """Removes the policies (through the controller, which owns their
-    finalizer), namespaces and nodes."""
+    finalizer) and, when `everything`, the namespaces and nodes."""
     for name in POLICIES.values():
         e2e.kubectl("delete", "nhp", name, "--ignore-not-found", "--wait=false", check=False)
     deadline = time.monotonic() + 60
@@ -361,6 +362,8 @@ def cleanup(ctl):
         ctl.stop(check=False)
     except e2e.TestFailure:
         pass
+    if not everything:
+        return
     e2e.kubectl("delete", "namespace", NS, DRAIN_NS, "--ignore-not-found", "--wait=true",
                 "--timeout=900s", check=False, timeout=1000)
     for prefix in (NODE_PREFIX, DRAIN_PREFIX):
@@ -384,6 +387,9 @@ def main():
                         help="seconds the benchmark waits for one drain")
     parser.add_argument("--creators", type=int, default=8)
     parser.add_argument("--skip-drain", action="store_true")
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="leave the nodes and pods (for a cluster torn down right after: "
+                             "deleting 30,000 pods takes minutes)")
     parser.add_argument("--controller-arg", action="append", default=[],
                         help="an extra flag for the controller (repeatable)")
     args = parser.parse_args(sys.argv[1:] +
@@ -506,7 +512,7 @@ def main():
         sys.exit(1)
     finally:
         observer.stop()
-        cleanup(ctl)
+        cleanup(ctl, not args.no_cleanup)
         api.close()
 
 

@@ -20,11 +20,11 @@ const char* SelectorOperatorName(SelectorOperator op) {
 
 bool LabelSelector::Matches(const kube::Labels& labels) const {
   for (const auto& [key, value] : match_labels) {
-    const std::string* have = kube::FindLabel(labels, key);
+    const std::string* have = labels.Find(key);
     if (have == nullptr || *have != value) return false;
   }
   for (const LabelSelectorRequirement& req : match_expressions) {
-    const std::string* have = kube::FindLabel(labels, req.key);
+    const std::string* have = labels.Find(req.key);
     const bool listed = have != nullptr &&
                         std::find(req.values.begin(), req.values.end(), *have) != req.values.end();
     switch (req.op) {

@@ -116,7 +116,7 @@ std::optional<WallTime> ReadySince(const kube::Node& node) {
 }
 
 bool IsExcluded(const kube::Node& node) {
-  const std::string* value = kube::FindLabel(node.labels, kExcludeLabel);
+  const std::string* value = node.labels.Find(kExcludeLabel);
   return value != nullptr && *value == "true";
 }
 

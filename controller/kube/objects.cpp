@@ -42,10 +42,6 @@ bool Labels::Erase(std::string_view key) {
   return true;
 }
 
-const std::string* FindLabel(const Labels& labels, std::string_view key) {
-  return labels.Find(key);
-}
-
 const std::string* FindAnnotation(const Annotations& annotations, std::string_view key) {
   auto it = std::lower_bound(annotations.begin(), annotations.end(), key,
                              [](const auto& kv, std::string_view k) { return kv.first < k; });

@@ -63,9 +63,6 @@ class Labels {
   std::vector<Label> labels_;  // Sorted by key text; keys unique.
 };
 
-// Returns the value for key, or nullptr.
-const std::string* FindLabel(const Labels& labels, std::string_view key);
-
 // Annotations as text (values such as nodeguard.io/remediation hold JSON
 // state that changes with every step, so they are never interned). Sorted by key.
 using Annotations = std::vector<std::pair<std::string, std::string>>;
@@ -137,7 +134,6 @@ struct Node {
   const std::string* Annotation(std::string_view key) const {
     return FindAnnotation(nodeguard_annotations, key);
   }
-  const std::string* Label(std::string_view key) const { return labels.Find(key); }
 };
 
 // ---------------------------------------------------------------- Pod

@@ -167,7 +167,7 @@ int Latency(int argc, char** argv) {
   Informer<Node> informer(lister, options);
   nodeguard::kube::EventHandlers<Node> handlers;
   handlers.on_update = [&](const auto&, const auto& node) {
-    const std::string* seq = nodeguard::kube::FindLabel(node->labels, kSeqLabel);
+    const std::string* seq = node->labels.Find(kSeqLabel);
     if (seq == nullptr) return;
     const int64_t i = std::stoll(*seq);
     if (i < 0 || i >= total) return;

@@ -137,7 +137,7 @@ class HandlerLog {
 
  private:
   void Record(DeltaType type, const Node& node) {
-    const std::string* step = FindLabel(node.labels, kStepLabel);
+    const std::string* step = node.labels.Find(kStepLabel);
     std::lock_guard lock(mu_);
     calls_.push_back({type, node.meta.name, step != nullptr ? *step : ""});
   }

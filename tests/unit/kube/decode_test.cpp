@@ -348,11 +348,11 @@ TEST(DecodeNode, KubeletNodeWithPlegNotReady) {
                              [](const auto& a, const auto& b) { return a.key < b.key; }));
   // Keys and values are interned: one shared copy of each text.
   EXPECT_EQ(node.labels.begin()->key, Symbol::Intern(node.labels.begin()->key.view()));
-  EXPECT_EQ(node.Label("topology.kubernetes.io/zone"),
-            FindLabel(node.labels, "topology.kubernetes.io/zone"));
-  ASSERT_NE(FindLabel(node.labels, "node-role.kubernetes.io/worker"), nullptr);
-  EXPECT_EQ(*FindLabel(node.labels, "node-role.kubernetes.io/worker"), "");
-  EXPECT_EQ(*FindLabel(node.labels, "topology.kubernetes.io/zone"), "eu-west-1b");
+  EXPECT_EQ(node.labels.Find("topology.kubernetes.io/zone"),
+            &Symbol::Intern("eu-west-1b").str());  // The value is the interned text itself.
+  ASSERT_NE(node.labels.Find("node-role.kubernetes.io/worker"), nullptr);
+  EXPECT_EQ(*node.labels.Find("node-role.kubernetes.io/worker"), "");
+  EXPECT_EQ(*node.labels.Find("topology.kubernetes.io/zone"), "eu-west-1b");
 
   // Only nodeguard.io/ annotations are kept.
   ASSERT_EQ(node.nodeguard_annotations.size(), 2u);
@@ -416,7 +416,7 @@ TEST(DecodeNode, UnschedulableAndDuplicateLabelKeys) {
   EXPECT_TRUE(node->unschedulable);
   ASSERT_EQ(node->labels.size(), 2u);
   EXPECT_EQ(node->labels.begin()->key, "a");
-  EXPECT_EQ(*FindLabel(node->labels, "b"), "3");  // The last duplicate wins, as in Go.
+  EXPECT_EQ(*node->labels.Find("b"), "3");  // The last duplicate wins, as in Go.
 }
 
 TEST(DecodeNode, QuantitiesAsJsonNumbers) {

@@ -37,12 +37,12 @@ TEST(Symbol, ConcurrentInterningAgrees) {
   for (const void* p : seen) EXPECT_EQ(p, seen[0]);
 }
 
-TEST(Labels, FindLabelOnSortedLabels) {
+TEST(Labels, FindOnSortedLabels) {
   Labels labels = {{"kubernetes.io/hostname", "w1"}, {"node-role.kubernetes.io/worker", ""}};
-  ASSERT_NE(FindLabel(labels, "kubernetes.io/hostname"), nullptr);
-  EXPECT_EQ(*FindLabel(labels, "kubernetes.io/hostname"), "w1");
-  EXPECT_EQ(*FindLabel(labels, "node-role.kubernetes.io/worker"), "");
-  EXPECT_EQ(FindLabel(labels, "zone"), nullptr);
+  ASSERT_NE(labels.Find("kubernetes.io/hostname"), nullptr);
+  EXPECT_EQ(*labels.Find("kubernetes.io/hostname"), "w1");
+  EXPECT_EQ(*labels.Find("node-role.kubernetes.io/worker"), "");
+  EXPECT_EQ(labels.Find("zone"), nullptr);
 }
 
 TEST(Labels, SortedByKeyWhateverTheOrderGivenAndTheLastDuplicateWins) {
@@ -85,9 +85,9 @@ TEST(Node, LabelAndAnnotationAccessors) {
   Node node;
   node.labels = {{"nodeguard.io/exclude", "true"}};
   node.nodeguard_annotations = {{"nodeguard.io/a", "1"}, {"nodeguard.io/b", "{\"x\":2}"}};
-  ASSERT_NE(node.Label("nodeguard.io/exclude"), nullptr);
-  EXPECT_EQ(*node.Label("nodeguard.io/exclude"), "true");
-  EXPECT_EQ(node.Label("zone"), nullptr);
+  ASSERT_NE(node.labels.Find("nodeguard.io/exclude"), nullptr);
+  EXPECT_EQ(*node.labels.Find("nodeguard.io/exclude"), "true");
+  EXPECT_EQ(node.labels.Find("zone"), nullptr);
   EXPECT_EQ(*node.Annotation("nodeguard.io/b"), "{\"x\":2}");
   EXPECT_EQ(node.Annotation("nodeguard.io/c"), nullptr);
 }

@@ -19,7 +19,7 @@ Also printed: the controller's density reconcile duration histogram.
 
 Usage: density_bench.py --nodeguard PATH --workdir DIR [--nodes N]
                         [--pods-per-node P] [--cap C] [--creators K]
-                        [--prebound B] [--rate R]
+                        [--prebound B] [--rate R] [--no-cleanup]
 (and any of those options in $NODEGUARD_DENSITY_BENCH_ARGS, read at run time)
 Defaults: 200 nodes, 30 pods per node, cap 25 (6,000 pods: every node can
 reach its cap, the rest stays Pending). Pods are created
@@ -247,6 +247,9 @@ def main():
     parser.add_argument("--prebound", type=int, default=0,
                         help="pods per node created already bound (spec.nodeName) before "
                              "the measured phase; they count toward --pods-per-node")
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="leave the namespace, its pods and the nodes (for a cluster torn "
+                             "down right after: deleting 30,000 pods takes many minutes)")
     parser.add_argument("--rate", type=float, default=0,
                         help="pods per second in the measured phase (0: as fast as possible)")
     parser.add_argument("--controller-arg", action="append", default=[],
@@ -366,8 +369,9 @@ def main():
         sys.exit(1)
     finally:
         observer.stop()
-        e2e.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true",
-                    "--timeout=600s", check=False, timeout=700)
+        if not args.no_cleanup:
+            e2e.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true",
+                        "--timeout=600s", check=False, timeout=700)
         if kubectl_ok(["get", "nhp", e2e.POLICY]):
             e2e.kubectl("delete", "nhp", e2e.POLICY, "--wait=true", "--timeout=120s",
                         check=False, timeout=200)
@@ -375,7 +379,8 @@ def main():
             ctl.stop(check=False)
         except e2e.TestFailure:
             pass
-        e2e.remove_leftovers()
+        if not args.no_cleanup:
+            e2e.remove_leftovers()
         api.close()
 
 

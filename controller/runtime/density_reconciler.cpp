@@ -54,7 +54,9 @@ void DensityReconciler::OnPod(const kube::Pod* old_obj, const kube::Pod* obj,
   if (obj != nullptr && !obj->node_name.empty()) queue.Add(obj->node_name.str());
 }
 
-void DensityReconciler::OnPolicy(const PolicyObject*, const PolicyObject*, kube::WorkQueue& queue) {
+void DensityReconciler::OnPolicy(const PolicyObject* old_obj, const PolicyObject* obj,
+                                 kube::WorkQueue& queue) {
+  if (!GovernanceChanged(old_obj, obj)) return;  // Status writes: nothing to re-decide.
   EnqueueAll(queue);
 }
 

@@ -15,6 +15,12 @@ bool runtime::PolicyObject::has_cleanup_finalizer() const {
   return std::find(finalizers.begin(), finalizers.end(), kCleanupFinalizer) != finalizers.end();
 }
 
+bool runtime::GovernanceChanged(const PolicyObject* old_obj, const PolicyObject* obj) {
+  if (old_obj == nullptr || obj == nullptr) return true;
+  return old_obj->meta.generation != obj->meta.generation ||
+         old_obj->deleting() != obj->deleting() || old_obj->valid() != obj->valid();
+}
+
 namespace kube {
 namespace json {
 

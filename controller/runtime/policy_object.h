@@ -26,4 +26,12 @@ struct PolicyObject {
   bool deleting() const { return kube::IsSet(meta.deletion_timestamp); }
 };
 
+// Whether a policy watch event can change what the policy decides for its
+// nodes: a policy created or deleted, a new generation (the spec changed),
+// deletion begun, or validity changed. Status writes, ours included, keep
+// the generation and return false, so they never re-queue every node (at
+// 1,000 nodes each status write cost 1,000 reconciles).
+// old_obj or obj may be null (create / delete), not both.
+bool GovernanceChanged(const PolicyObject* old_obj, const PolicyObject* obj);
+
 }  // namespace nodeguard::runtime

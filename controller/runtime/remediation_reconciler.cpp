@@ -301,10 +301,7 @@ void RemediationReconciler::OnPolicy(const PolicyObject* old_obj, const PolicyOb
   }
   // Our own status writes come back as updates with the same generation:
   // ignoring them keeps a status write from triggering another reconcile.
-  if (old_obj != nullptr && obj != nullptr && old_obj->meta.generation == obj->meta.generation &&
-      old_obj->deleting() == obj->deleting() && old_obj->valid() == obj->valid()) {
-    return;
-  }
+  if (!GovernanceChanged(old_obj, obj)) return;
   // A new, deleted or re-scoped policy changes which policy governs which node.
   EnqueueAll(queue);
   if (obj == nullptr && old_obj != nullptr) queue.Add(old_obj->meta.name);

@@ -136,5 +136,39 @@ TEST_F(NodesTaintedWithTest, AnotherDeletedPolicyWithTheSameKeyClaimsNothing) {
   EXPECT_EQ(Count(), 1);
 }
 
+// Which policy events re-queue every node. The status writer's own writes
+// come back as policy updates: at 1,000 nodes, re-queuing on each of them
+// made 517,000 reconciles out of 37,700 pod events (tests/bench/density_bench).
+TEST_F(NodesTaintedWithTest, OnlyPolicyChangesThatCanAlterDecisionsRequeueNodes) {
+  for (const char* name : {"w1", "w2", "w3"}) nodes.Upsert(MakeNode(name, "a", {}));
+  reconciler = std::make_unique<DensityReconciler>(deps);
+  const PolicyObject before = MakePolicy("p", {{"podDensity", Density(kKey)}}, 2);
+  auto queued_after = [&](const PolicyObject* old_obj, const PolicyObject* obj) {
+    kube::WorkQueue queue;
+    reconciler->OnPolicy(old_obj, obj, queue);
+    return queue.Len();
+  };
+
+  PolicyObject status_only = before;
+  status_only.meta.resource_version = "2";
+  status_only.policy.status.observed_generation = 1;
+  EXPECT_EQ(queued_after(&before, &status_only), 0u);
+
+  PolicyObject new_spec = before;
+  new_spec.meta.generation = 2;
+  EXPECT_EQ(queued_after(&before, &new_spec), 3u);
+
+  PolicyObject deleting = before;
+  deleting.meta.deletion_timestamp = before.meta.creation_timestamp;
+  EXPECT_EQ(queued_after(&before, &deleting), 3u);
+
+  PolicyObject invalid = before;
+  invalid.errors.push_back({});
+  EXPECT_EQ(queued_after(&before, &invalid), 3u);
+
+  EXPECT_EQ(queued_after(nullptr, &before), 3u);  // Created.
+  EXPECT_EQ(queued_after(&before, nullptr), 3u);  // Deleted.
+}
+
 }  // namespace
 }  // namespace nodeguard::runtime

@@ -9,6 +9,10 @@ what each of them needs and would otherwise copy:
   Watch                              `kubectl get -w` events with arrival times
   Controller                         a `nodeguard controller` process with its
                                      own metrics and probe ports and log file
+  fetch_metrics / rendered_series /  pieces for a suite's own process wrapper
+  log_tail / terminate_process /
+  StopOnExit
+  suite_arguments                    --nodeguard, --workdir and a subcommand
   lease / Lease helpers              the leader election Lease as the server holds it
   parse_exposition                   a strict parser of the Prometheus text format
   promtool                           the promtool of tests/integration/manifests
@@ -23,6 +27,7 @@ Standard library only. Import it with
     import nodeguard_testlib as ng
 """
 
+import argparse
 import atexit
 import codecs
 import datetime
@@ -86,13 +91,23 @@ def kubectl_path():
 _kubectl = None
 
 
-def kubectl(*args, stdin=None, check=True, timeout=120):
-    """Runs kubectl; fails (TestFailure) on a non-zero exit unless check=False."""
+def kubectl_binary():
+    """The kubectl every helper here runs, found once (kubectl_path)."""
     global _kubectl
     if _kubectl is None:
         _kubectl = kubectl_path()
-    result = subprocess.run([_kubectl, "--request-timeout=30s", *args], input=stdin,
-                            capture_output=True, text=True, timeout=timeout)
+    return _kubectl
+
+
+def kubectl(*args, stdin=None, check=True, timeout=120, binary=None, kubeconfig=None):
+    """Runs kubectl; fails (TestFailure) on a non-zero exit unless check=False.
+
+    timeout None waits as long as kubectl runs. binary: another kubectl than
+    kubectl_binary() (a suite that lets its caller pick one). kubeconfig: passed
+    as --kubeconfig instead of relying on $KUBECONFIG."""
+    config = ["--kubeconfig", kubeconfig] if kubeconfig is not None else []
+    result = subprocess.run([binary or kubectl_binary(), *config, "--request-timeout=30s", *args],
+                            input=stdin, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         fail(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
              f"{result.stdout}{result.stderr}")
@@ -118,10 +133,16 @@ def apply(obj):
     kubectl("apply", "-f", "-", stdin=json.dumps(obj))
 
 
-def sim(*args, timeout=180):
-    """tests/cluster/sim with these arguments; returns its stdout."""
-    tool = os.environ.get("NODEGUARD_SIM") or os.path.join(ROOT, "tests", "cluster", "sim")
-    result = subprocess.run([tool, *args], capture_output=True, text=True, timeout=timeout)
+def sim_path():
+    return os.environ.get("NODEGUARD_SIM") or os.path.join(ROOT, "tests", "cluster", "sim")
+
+
+def sim(*args, timeout=180, kubeconfig=None):
+    """tests/cluster/sim with these arguments; returns its stdout. timeout None
+    waits as long as it runs (large clusters); kubeconfig: its --kubeconfig."""
+    config = ["--kubeconfig", kubeconfig] if kubeconfig is not None else []
+    result = subprocess.run([sim_path(), *config, *args], capture_output=True, text=True,
+                            timeout=timeout)
     if result.returncode != 0:
         fail(f"sim {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
     return result.stdout
@@ -218,11 +239,13 @@ class Watch(threading.Thread):
     event's type, object and local arrival time (time.monotonic()) to
     on_event(kind, obj, arrived). Restarts kubectl if it exits (the restart
     relists: on_event sees the current objects again). A callback exception is
-    printed, never fatal to the watch."""
+    printed, never fatal to the watch. binary: another kubectl than
+    kubectl_binary()."""
 
-    def __init__(self, args, on_event):
+    def __init__(self, args, on_event, binary=None):
         super().__init__(daemon=True)
         self.args = list(args)
+        self.binary = binary
         self.on_event = on_event
         self.stopping = threading.Event()
         self.proc = None
@@ -231,13 +254,11 @@ class Watch(threading.Thread):
         self.first_event = threading.Event()
 
     def run(self):
-        global _kubectl
-        if _kubectl is None:
-            _kubectl = kubectl_path()
+        binary = self.binary or kubectl_binary()
         decoder = json.JSONDecoder()
         while not self.stopping.is_set():
             self.proc = subprocess.Popen(
-                [_kubectl, "get", *self.args, "-w", "-o", "json", "--output-watch-events"],
+                [binary, "get", *self.args, "-w", "-o", "json", "--output-watch-events"],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             utf8 = codecs.getincrementaldecoder("utf-8")()
             buffer = ""
@@ -274,6 +295,58 @@ class Watch(threading.Thread):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.join(10)
+
+
+def fetch_metrics(port, timeout=5):
+    """The /metrics text of 127.0.0.1:port; raises (URLError, OSError) when unreachable."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
+        return r.read().decode()
+
+
+def rendered_series(text, name, labels):
+    """Value of the sample written exactly as name{k="v",...} (labels in the
+    order given, none: bare name) in exposition text, or None. Looser than
+    parse_exposition, for suites that only read a few series."""
+    want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+                   if labels else "")
+    for line in text.splitlines():
+        if line.startswith(want + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def log_tail(path, lines=60):
+    """The last lines of a log file ("" when it cannot be read)."""
+    try:
+        with open(path) as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def terminate_process(proc, timeout=30):
+    """SIGTERM unless it already ended; SIGKILL if it outlives `timeout`.
+    Returns (exit code, whether it had to be killed)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout), False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(), True
+
+
+class StopOnExit:
+    """Mixin for a process wrapper with start() and stop(check): `with` starts
+    it and stops it at the end, checking how it stopped unless an exception is
+    already leaving the block (which a second failure would hide)."""
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, kind, value, tb):
+        self.stop(check=kind is None)
 
 
 # ---------------------------------------------------------------- the Lease
@@ -446,13 +519,7 @@ class Controller:
         return problem
 
     def tail(self, lines=60):
-        if not self.log_path:
-            return ""
-        try:
-            with open(self.log_path) as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines) if self.log_path else ""
 
     # --- endpoints
 
@@ -667,6 +734,17 @@ def promtool_check_metrics(promtool, text):
 
 
 # ---------------------------------------------------------------- suite driver
+
+
+def suite_arguments(doc, commands, dest="command"):
+    """The command line of a suite run as `SUITE --nodeguard PATH --workdir DIR
+    COMMAND` (COMMAND one of `commands`, stored as `dest`), parsed."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodeguard", required=True, help="the nodeguard binary")
+    parser.add_argument("--workdir", required=True, help="where controller logs go")
+    parser.add_argument(dest, choices=commands)
+    return parser.parse_args()
 
 
 def run_subcommand(scenarios, name, *args):

@@ -46,22 +46,19 @@ tests/cluster/build-components.sh, else kubectl on PATH.
 Only the Python standard library is used.
 """
 
-import argparse
-import codecs
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import nodeguard_testlib as ng  # noqa: E402
+
 CRD = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
 POLICY = "dens-e2e"
 OTHER_POLICY = "dens-e2e-other"  # delete: a second policy with the same taint key.
@@ -93,38 +90,17 @@ FOREIGN_TAINTS = [
 ARGS = None
 
 
-class TestFailure(Exception):
-    pass
-
-
-def fail(message):
-    raise TestFailure(message)
-
-
-def say(message):
-    print(time.strftime("%H:%M:%S ") + message, flush=True)
-
+TestFailure = ng.TestFailure
+fail = ng.fail
+say = ng.say
+kubectl_path = ng.kubectl_path
+wait_for = ng.wait_for  # check() -> (ok, detail); fails with the last detail.
+free_port = ng.free_port
 
 # ---------------------------------------------------------------- kubectl
 
-
-def kubectl_path():
-    bin_dir = os.environ.get("NODEGUARD_CLUSTER_BIN")
-    if not bin_dir:
-        script = os.path.join(ROOT, "tests", "cluster", "build-components.sh")
-        try:
-            out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
-            bin_dir = out.strip().splitlines()[-1]
-        except (OSError, subprocess.CalledProcessError, IndexError):
-            bin_dir = ""
-    if bin_dir and os.access(os.path.join(bin_dir, "kubectl"), os.X_OK):
-        return os.path.join(bin_dir, "kubectl")
-    found = shutil.which("kubectl")
-    if not found:
-        fail("no kubectl: run tests/cluster/build-components.sh")
-    return found
-
-
+# The kubectl this suite (and the benches importing it) runs: None until
+# first needed; a bench may set it.
 KUBECTL = None
 
 
@@ -132,12 +108,7 @@ def kubectl(*args, stdin=None, check=True, timeout=120):
     global KUBECTL
     if KUBECTL is None:
         KUBECTL = kubectl_path()
-    result = subprocess.run([KUBECTL, "--request-timeout=30s", *args], input=stdin,
-                            capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        fail(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-             f"{result.stdout}{result.stderr}")
-    return result
+    return ng.kubectl(*args, stdin=stdin, check=check, timeout=timeout, binary=KUBECTL)
 
 
 def get_json(*args):
@@ -149,34 +120,13 @@ def apply(obj):
 
 
 def sim(*args):
-    tool = os.environ.get("NODEGUARD_SIM", os.path.join(ROOT, "tests", "cluster", "sim"))
-    result = subprocess.run([tool, *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        fail(f"sim {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-
-
-def wait_for(what, check, timeout=90, interval=1.0):
-    """Polls check() -> (ok, detail) until ok; fails with the last detail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        ok, detail = check()
-        if ok:
-            return
-        if time.monotonic() >= deadline:
-            fail(f"timed out after {timeout}s waiting for {what}:\n{detail}")
-        time.sleep(interval)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    ng.sim(*args, timeout=None)  # No timeout: the benches create 1,000 nodes.
 
 
 # ---------------------------------------------------------------- the controller
 
 
-class Controller:
+class Controller(ng.StopOnExit):
     """The real `nodeguard controller` process, logging to the work dir. Ready
     once its metrics say it leads (caches synced, reconcilers started)."""
 
@@ -186,13 +136,6 @@ class Controller:
         self.proc = None
         self.log = None
         self.starts = 0
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, kind, value, tb):
-        self.stop(check=kind is None)
 
     def start(self):
         self.starts += 1
@@ -222,18 +165,11 @@ class Controller:
         return self.proc is not None and self.proc.poll() is None
 
     def metrics(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
-                                    timeout=5) as r:
-            return r.read().decode()
+        return ng.fetch_metrics(self.metrics_port)
 
     def series(self, name, labels):
         """Value of the series with exactly these labels, or None."""
-        want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
-                       if labels else "")
-        for line in self.metrics().splitlines():
-            if line.startswith(want + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+        return ng.rendered_series(self.metrics(), name, labels)
 
     def cpu_seconds(self):
         """User + system CPU time of the process so far (/proc/<pid>/stat)."""
@@ -244,15 +180,9 @@ class Controller:
     def stop(self, check=True):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-            if check:
-                fail("the controller did not stop within 30s of SIGTERM:\n" + self.tail())
+        code, killed = ng.terminate_process(self.proc, timeout=30)
+        if killed and check:
+            fail("the controller did not stop within 30s of SIGTERM:\n" + self.tail())
         self.log.close()
         self.proc = None
         say(f"controller stopped (exit {code})")
@@ -260,69 +190,15 @@ class Controller:
             fail(f"the controller exited with {code}:\n{self.tail()}")
 
     def tail(self, lines=60):
-        if self.starts == 0:
-            return ""
-        try:
-            with open(self.log_path) as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
+        return ng.log_tail(self.log_path, lines) if self.starts else ""
 
 
 # ---------------------------------------------------------------- independent watches
 
 
-class Watch(threading.Thread):
-    """Streams `kubectl get ARGS -w -o json --output-watch-events` and hands
-    each event's type, object and local arrival time (time.monotonic()) to
-    on_event. Restarts kubectl if it exits."""
-
-    def __init__(self, args, on_event):
-        super().__init__(daemon=True)
-        self.args = args
-        self.on_event = on_event
-        self.stopping = threading.Event()
-        self.proc = None
-        self.restarts = 0
-
-    def run(self):
-        decoder = json.JSONDecoder()
-        while not self.stopping.is_set():
-            self.proc = subprocess.Popen(
-                [KUBECTL, "get", *self.args, "-w", "-o", "json", "--output-watch-events"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            utf8 = codecs.getincrementaldecoder("utf-8")()
-            buffer = ""
-            while not self.stopping.is_set():
-                chunk = self.proc.stdout.read1(1 << 20)
-                if not chunk:
-                    break
-                now = time.monotonic()
-                buffer += utf8.decode(chunk)
-                while True:
-                    stripped = buffer.lstrip()
-                    try:
-                        event, end = decoder.raw_decode(stripped)
-                    except ValueError:
-                        buffer = stripped
-                        break
-                    buffer = stripped[end:]
-                    try:
-                        self.on_event(event.get("type", ""), event.get("object", {}), now)
-                    except Exception:  # A bad object must not kill the observer.
-                        traceback.print_exc()
-            if not self.stopping.is_set():
-                self.restarts += 1
-                time.sleep(0.5)
-
-    def stop(self):
-        self.stopping.set()
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+def Watch(args, on_event):
+    """ng.Watch with this suite's kubectl: on_event(kind, obj, arrival time)."""
+    return ng.Watch(args, on_event, binary=KUBECTL)
 
 
 class NodeWatch:
@@ -1142,13 +1018,8 @@ def cmd_cleanup():
 
 def main():
     global ARGS, KUBECTL
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nodeguard", required=True, help="the nodeguard binary")
-    parser.add_argument("--workdir", required=True, help="where controller logs go")
-    parser.add_argument("command", choices=["cap", "foreign-taints", "delete", "dry-run",
-                                            "overshoot", "cleanup"])
-    ARGS = parser.parse_args()
+    ARGS = ng.suite_arguments(__doc__, ["cap", "foreign-taints", "delete", "dry-run",
+                                        "overshoot", "cleanup"])
     if "KUBECONFIG" not in os.environ:
         print("FAIL: set KUBECONFIG to the local cluster's kubeconfig", file=sys.stderr)
         sys.exit(1)

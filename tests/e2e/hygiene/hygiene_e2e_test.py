@@ -30,12 +30,8 @@ Environment: KUBECONFIG and NODEGUARD_SIM (set by the fixture).
 Only the Python standard library is used.
 """
 
-import argparse
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +39,9 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import nodeguard_testlib as ng  # noqa: E402
+
 CRD = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
 REPORT_CRD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "policyreport-crd.yaml")
 REPORT_CRD_NAME = "policyreports.wgpolicyk8s.io"
@@ -59,49 +58,17 @@ FIELDS = ["requests.cpu", "requests.memory", "limits.memory"]  # The policy's, i
 
 ARGS = None
 
-
-def fail(message):
-    print("FAIL: " + message, file=sys.stderr)
-    sys.exit(1)
-
-
-def say(message):
-    print(time.strftime("%H:%M:%S ") + message, flush=True)
+fail = ng.fail  # main() prints the failure and exits 1.
+say = ng.say
+wait_for = ng.wait_for  # check() -> (ok, detail), every second; fails with the last detail.
+free_port = ng.free_port
 
 
 # ---------------------------------------------------------------- kubectl
 
 
-def kubectl_path():
-    bin_dir = os.environ.get("NODEGUARD_CLUSTER_BIN")
-    if not bin_dir:
-        script = os.path.join(ROOT, "tests", "cluster", "build-components.sh")
-        try:
-            out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
-            bin_dir = out.strip().splitlines()[-1]
-        except (OSError, subprocess.CalledProcessError, IndexError):
-            bin_dir = ""
-    if bin_dir and os.access(os.path.join(bin_dir, "kubectl"), os.X_OK):
-        return os.path.join(bin_dir, "kubectl")
-    found = shutil.which("kubectl")
-    if not found:
-        fail("no kubectl: run tests/cluster/build-components.sh")
-    return found
-
-
-KUBECTL = None
-
-
 def kubectl(*args, stdin=None, check=True):
-    global KUBECTL
-    if KUBECTL is None:
-        KUBECTL = kubectl_path()
-    result = subprocess.run([KUBECTL, "--request-timeout=30s", *args], input=stdin,
-                            capture_output=True, text=True)
-    if check and result.returncode != 0:
-        fail(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-             f"{result.stdout}{result.stderr}")
-    return result
+    return ng.kubectl(*args, stdin=stdin, check=check, timeout=None)
 
 
 def get_json(*args):
@@ -113,35 +80,13 @@ def apply(obj):
 
 
 def sim(*args):
-    tool = os.environ.get("NODEGUARD_SIM", os.path.join(ROOT, "tests", "cluster", "sim"))
-    result = subprocess.run([tool, *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        fail(f"sim {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-
-
-def wait_for(what, check, timeout=90):
-    """Polls check() -> (ok, detail) until ok; fails with the last detail."""
-    deadline = time.monotonic() + timeout
-    detail = ""
-    while True:
-        ok, detail = check()
-        if ok:
-            return
-        if time.monotonic() >= deadline:
-            fail(f"timed out after {timeout}s waiting for {what}:\n{detail}")
-        time.sleep(1)
+    ng.sim(*args, timeout=None)
 
 
 # ---------------------------------------------------------------- the controller
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Controller:
+class Controller(ng.StopOnExit):
     """The real `nodeguard controller` process, logging to the work dir."""
 
     def __init__(self, name):
@@ -150,13 +95,6 @@ class Controller:
         os.makedirs(ARGS.workdir, exist_ok=True)
         self.log_path = os.path.join(ARGS.workdir, f"controller-{name}-{int(time.time())}.log")
         self.proc = None
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, kind, value, tb):
-        self.stop(check=kind is None)
 
     def start(self):
         kubeconfig = os.environ["KUBECONFIG"]
@@ -183,30 +121,19 @@ class Controller:
         wait_for("the controller to be ready", ready, timeout=60)
 
     def metrics(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
-                                    timeout=5) as r:
-            return r.read().decode()
+        return ng.fetch_metrics(self.metrics_port)
 
     def series(self, name, labels):
-        """Value of the series with exactly these labels, or None."""
-        want = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
-        for line in self.metrics().splitlines():
-            if line.startswith(name + want + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+        """Value of the series with exactly these (non-empty) labels, or None."""
+        return ng.rendered_series(self.metrics(), name, labels)
 
     def stop(self, check=True):
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-            if check:
-                self.dump_log()
-                fail("the controller did not stop within 30s of SIGTERM")
+        code, killed = ng.terminate_process(self.proc, timeout=30)
+        if killed and check:
+            self.dump_log()
+            fail("the controller did not stop within 30s of SIGTERM")
         self.log.close()
         self.proc = None
         say(f"controller stopped (exit {code})")
@@ -614,18 +541,17 @@ def cmd_cleanup():
 
 def main():
     global ARGS
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nodeguard", required=True, help="the nodeguard binary")
-    parser.add_argument("--workdir", required=True, help="where controller logs go")
-    parser.add_argument("command", choices=["setup", "pods", "nodes", "fix-deployment",
-                                            "policy-report", "restart", "cleanup"])
-    ARGS = parser.parse_args()
-    if "KUBECONFIG" not in os.environ:
-        fail("set KUBECONFIG to the local cluster's kubeconfig")
-    {"setup": cmd_setup, "pods": cmd_pods, "nodes": cmd_nodes,
-     "fix-deployment": cmd_fix_deployment, "policy-report": cmd_policy_report,
-     "restart": cmd_restart, "cleanup": cmd_cleanup}[ARGS.command]()
+    ARGS = ng.suite_arguments(__doc__, ["setup", "pods", "nodes", "fix-deployment",
+                                        "policy-report", "restart", "cleanup"])
+    try:
+        if "KUBECONFIG" not in os.environ:
+            fail("set KUBECONFIG to the local cluster's kubeconfig")
+        {"setup": cmd_setup, "pods": cmd_pods, "nodes": cmd_nodes,
+         "fix-deployment": cmd_fix_deployment, "policy-report": cmd_policy_report,
+         "restart": cmd_restart, "cleanup": cmd_cleanup}[ARGS.command]()
+    except ng.TestFailure as e:
+        print("FAIL: " + str(e), file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -48,18 +48,18 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import nodeguard_testlib as ng  # noqa: E402
+
 CRD = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
-SIM = os.environ.get("NODEGUARD_SIM") or os.path.join(ROOT, "tests", "cluster", "sim")
 GROUP_LABEL = "nodeguard-e2e/remediation"
 NODES = [f"worker-{i:02d}" for i in range(11, 21)]  # Ten of the fixture's twenty workers.
 STATE_KEY = "nodeguard.io/remediation"
@@ -71,19 +71,14 @@ AGENT_MODE = ["real"]  # Set from --agent.
 LEASE_NAMESPACE = "nodeguard-system"
 LEASE_NAME = "nodeguard-e2e-remediation"
 
-
-class TestFailure(Exception):
-    pass
+TestFailure = ng.TestFailure
+check = ng.check
+free_port = ng.free_port
 
 
 def log(message):
     stamp = datetime.datetime.now().strftime("%H:%M:%S")
     print(f"[{stamp}] {message}", flush=True)
-
-
-def check(condition, message):
-    if not condition:
-        raise TestFailure(message)
 
 
 def now_rfc3339():
@@ -92,33 +87,8 @@ def now_rfc3339():
 
 # ------------------------------------------------------------------ kubectl
 
-def kubectl_path():
-    bin_dir = os.environ.get("NODEGUARD_CLUSTER_BIN")
-    if not bin_dir:
-        script = os.path.join(ROOT, "tests", "cluster", "build-components.sh")
-        try:
-            out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
-            bin_dir = out.strip().splitlines()[-1]
-        except (OSError, subprocess.CalledProcessError, IndexError):
-            bin_dir = ""
-    if bin_dir and os.access(os.path.join(bin_dir, "kubectl"), os.X_OK):
-        return os.path.join(bin_dir, "kubectl")
-    found = shutil.which("kubectl")
-    if not found:
-        raise TestFailure("no kubectl: run tests/cluster/build-components.sh")
-    return found
-
-
-KUBECTL = kubectl_path()
-
-
 def kubectl(*args, stdin=None, check_rc=True, timeout=60):
-    result = subprocess.run([KUBECTL, "--request-timeout=30s", *args], input=stdin,
-                            capture_output=True, text=True, timeout=timeout)
-    if check_rc and result.returncode != 0:
-        raise TestFailure(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-                          f"{result.stdout}{result.stderr}")
-    return result
+    return ng.kubectl(*args, stdin=stdin, check=check_rc, timeout=timeout)
 
 
 def kjson(*args):
@@ -129,11 +99,7 @@ def apply(obj):
     kubectl("apply", "-f", "-", stdin=json.dumps(obj))
 
 
-def sim(*args):
-    result = subprocess.run([SIM, *args], capture_output=True, text=True, timeout=180)
-    if result.returncode != 0:
-        raise TestFailure(f"sim {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
+sim = ng.sim  # Fails after 180s; returns the output.
 
 
 def node(name):
@@ -172,67 +138,11 @@ def eventually(what, predicate, timeout, interval=1.0):
     raise TestFailure(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ------------------------------------------------------------------ watches
 
-class Watch(threading.Thread):
-    """Streams `kubectl get ... -w -o json --output-watch-events` and hands each
-    event's type and object to `on_event`. Restarts kubectl if it exits."""
-
-    def __init__(self, args, on_event):
-        super().__init__(daemon=True)
-        self.args = args
-        self.on_event = on_event
-        self.stopping = threading.Event()
-        self.proc = None
-        self.restarts = 0
-
-    def run(self):
-        import codecs
-        json_decoder = json.JSONDecoder()
-        while not self.stopping.is_set():
-            self.proc = subprocess.Popen(
-                [KUBECTL, "get", *self.args, "-w", "-o", "json", "--output-watch-events"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            utf8 = codecs.getincrementaldecoder("utf-8")()
-            buffer = ""
-            while not self.stopping.is_set():
-                chunk = self.proc.stdout.read1(65536)
-                if not chunk:
-                    break
-                buffer += utf8.decode(chunk)
-                while True:
-                    stripped = buffer.lstrip()
-                    if not stripped:
-                        buffer = ""
-                        break
-                    try:
-                        event, end = json_decoder.raw_decode(stripped)
-                    except ValueError:
-                        buffer = stripped
-                        break
-                    buffer = stripped[end:]
-                    try:
-                        self.on_event(event.get("type", ""), event.get("object", {}))
-                    except Exception:  # Never let a bad object kill the observer.
-                        traceback.print_exc()
-            if not self.stopping.is_set():
-                self.restarts += 1
-                time.sleep(0.5)
-
-    def stop(self):
-        self.stopping.set()
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+def Watch(args, on_event):
+    """ng.Watch handing on_event(type, object) each event, without its arrival time."""
+    return ng.Watch(args, lambda kind, obj, _arrived: on_event(kind, obj))
 
 
 class NodeObserver:
@@ -1149,6 +1059,7 @@ def main():
     AGENT_MODE[0] = args.agent
     started = time.time()
     try:
+        ng.kubectl_binary()  # Found once, before the observers' threads run kubectl.
         SCENARIOS[args.scenario](args.nodeguard)
     except TestFailure as e:
         print(f"FAIL: {args.scenario}: {e}", flush=True)

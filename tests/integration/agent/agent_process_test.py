@@ -43,6 +43,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import nodeguard_testlib as ng  # noqa: E402
+
 SIM_ACTION = os.path.join(HERE, "sim-action")
 REQUEST = "nodeguard.io/agent-request"
 STATUS = "nodeguard.io/agent-status"
@@ -50,57 +53,20 @@ STATUS = "nodeguard.io/agent-status"
 KUBECONFIG = os.environ.get("KUBECONFIG", "")
 SIM = os.environ.get("NODEGUARD_SIM") or os.path.join(ROOT, "tests", "cluster", "sim")
 
-
-class TestFailure(Exception):
-    pass
-
-
-def fail(message):
-    raise TestFailure(message)
+TestFailure = ng.TestFailure
+fail = ng.fail
 
 
 def say(message):
     print(f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def kubectl_path():
-    bin_dir = os.environ.get("NODEGUARD_CLUSTER_BIN")
-    if not bin_dir:
-        script = os.path.join(ROOT, "tests", "cluster", "build-components.sh")
-        try:
-            out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
-            bin_dir = out.strip().splitlines()[-1]
-        except (OSError, subprocess.CalledProcessError, IndexError):
-            bin_dir = ""
-    if bin_dir and os.access(os.path.join(bin_dir, "kubectl"), os.X_OK):
-        return os.path.join(bin_dir, "kubectl")
-    found = shutil.which("kubectl")
-    if not found:
-        fail("no kubectl: run tests/cluster/build-components.sh")
-    return found
-
-
-KUBECTL = None
-
-
 def kubectl(*args, check=True):
-    global KUBECTL
-    if KUBECTL is None:
-        KUBECTL = kubectl_path()
-    result = subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG, "--request-timeout=30s", *args],
-                            capture_output=True, text=True)
-    if check and result.returncode != 0:
-        fail(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-             f"{result.stdout}{result.stderr}")
-    return result
+    return ng.kubectl(*args, check=check, timeout=None, kubeconfig=KUBECONFIG)
 
 
 def sim(*args):
-    result = subprocess.run([SIM, "--kubeconfig", KUBECONFIG, *args], capture_output=True,
-                            text=True)
-    if result.returncode != 0:
-        fail(f"sim {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
+    return ng.sim(*args, timeout=None, kubeconfig=KUBECONFIG)
 
 
 def get_node(node):
@@ -148,10 +114,7 @@ def eventually(timeout, what, predicate, interval=0.2):
         time.sleep(interval)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = ng.free_port
 
 
 def http_get(port, path):
@@ -245,13 +208,10 @@ class NodeWatch:
     """`kubectl get node -w -o json` into a file: every version the API server stored."""
 
     def __init__(self, node, workdir):
-        global KUBECTL
-        if KUBECTL is None:
-            KUBECTL = kubectl_path()
         self.path = os.path.join(workdir, f"watch-{node}.json")
         self.out = open(self.path, "w")
-        self.proc = subprocess.Popen([KUBECTL, "--kubeconfig", KUBECONFIG, "get", "node", node,
-                                      "--watch", "-o", "json"], stdout=self.out,
+        self.proc = subprocess.Popen([ng.kubectl_binary(), "--kubeconfig", KUBECONFIG, "get",
+                                      "node", node, "--watch", "-o", "json"], stdout=self.out,
                                      stderr=subprocess.DEVNULL)
         # The first object is the list's; events after it are all delivered.
         eventually(30, "the watch's first object", lambda: len(self.objects()) > 0)

@@ -22,12 +22,13 @@ Only the Python standard library is used.
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import nodeguard_testlib as ng  # noqa: E402
+
 CRD = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
 TESTDATA = os.path.join(ROOT, "tests", "testdata", "api")
 SAMPLES = os.path.join(ROOT, "manifests", "samples")
@@ -35,41 +36,11 @@ CRD_NAME = "nodehealthpolicies.nodeguard.io"
 TEST_LABEL = "nodeguard.io/test"
 
 
-def fail(message):
-    print("FAIL: " + message, file=sys.stderr)
-    sys.exit(1)
-
-
-def kubectl_path():
-    bin_dir = os.environ.get("NODEGUARD_CLUSTER_BIN")
-    if not bin_dir:
-        script = os.path.join(ROOT, "tests", "cluster", "build-components.sh")
-        try:
-            out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
-            bin_dir = out.strip().splitlines()[-1]
-        except (OSError, subprocess.CalledProcessError, IndexError):
-            bin_dir = ""
-    if bin_dir and os.access(os.path.join(bin_dir, "kubectl"), os.X_OK):
-        return os.path.join(bin_dir, "kubectl")
-    found = shutil.which("kubectl")
-    if not found:
-        fail("no kubectl: run tests/cluster/build-components.sh")
-    return found
-
-
-KUBECTL = None
+fail = ng.fail  # main() prints the failure and exits 1.
 
 
 def kubectl(*args, stdin=None, check=True):
-    global KUBECTL
-    if KUBECTL is None:
-        KUBECTL = kubectl_path()
-    result = subprocess.run([KUBECTL, "--request-timeout=30s", *args], input=stdin,
-                            capture_output=True, text=True)
-    if check and result.returncode != 0:
-        fail(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-             f"{result.stdout}{result.stderr}")
-    return result
+    return ng.kubectl(*args, stdin=stdin, check=check, timeout=None)
 
 
 def policy(name, spec):
@@ -308,7 +279,9 @@ def main(argv):
         print(__doc__)
         return 2
     if "KUBECONFIG" not in os.environ:
-        fail("KUBECONFIG is not set: run through ctest (cluster fixture) or export it")
+        print("FAIL: KUBECONFIG is not set: run through ctest (cluster fixture) or export it",
+              file=sys.stderr)
+        return 1
     command, args = argv[1], argv[2:]
     tests = {
         "install-crd": test_install_crd,
@@ -323,7 +296,11 @@ def main(argv):
     if command not in tests:
         print(__doc__)
         return 2
-    tests[command](*args)
+    try:
+        tests[command](*args)
+    except ng.TestFailure as e:
+        print("FAIL: " + str(e), file=sys.stderr)
+        return 1
     return 0
 
 

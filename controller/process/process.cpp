@@ -1,6 +1,5 @@
 #include "process/process.h"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -74,18 +73,13 @@ InformerCounters::InformerCounters(observe::MetricsRegistry& metrics)
 
 void InformerCounters::Record(std::string_view resource, const kube::InformerStats& stats) {
   const std::string label(resource);
-  kube::InformerStats before;
-  {
-    std::lock_guard lock(mu_);
-    auto [it, inserted] = last_.try_emplace(label);
-    before = it->second;
-    it->second = stats;
-  }
-  // Inc(0) on the first Record exports both series at 0 from the start.
-  watch_restarts_.WithLabels({label}).Inc(static_cast<double>(
-      stats.watch_restarts - std::min(stats.watch_restarts, before.watch_restarts)));
-  relists_.WithLabels({label}).Inc(
-      static_cast<double>(stats.relists - std::min(stats.relists, before.relists)));
+  // The counter already holds the stats of the last Record; adding the
+  // difference makes it equal to the new stats (Inc(0) on the first call
+  // exports both series at 0 from the start).
+  auto& restarts = watch_restarts_.WithLabels({label});
+  restarts.Inc(static_cast<double>(stats.watch_restarts) - restarts.Value());
+  auto& relists = relists_.WithLabels({label});
+  relists.Inc(static_cast<double>(stats.relists) - relists.Value());
 }
 
 }  // namespace nodeguard::process

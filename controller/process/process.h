@@ -5,9 +5,7 @@
 // (with its request metrics) and the informer gauges. Each mode keeps only
 // what is its own (reconcilers, the agent's worker).
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -65,20 +63,18 @@ class ApiConnection {
 // nodeguard_informer_watch_restarts_total and nodeguard_informer_relists_total,
 // per resource: counters advanced by what an informer's cumulative stats grew
 // since the last Record, so rate() and increase() work as on any counter.
-// Thread-safe.
 class InformerCounters {
  public:
   // REQUIRES: metrics outlives this object.
   explicit InformerCounters(observe::MetricsRegistry& metrics);
   // REQUIRES: stats of one resource never decrease between calls (an
-  // informer's stats are cumulative for its lifetime).
+  // informer's stats are cumulative for its lifetime), and calls for one
+  // resource come from one thread.
   void Record(std::string_view resource, const kube::InformerStats& stats);
 
  private:
   observe::CounterFamily& watch_restarts_;
   observe::CounterFamily& relists_;
-  std::mutex mu_;
-  std::map<std::string, kube::InformerStats, std::less<>> last_;  // Guarded by mu_.
 };
 
 }  // namespace nodeguard::process

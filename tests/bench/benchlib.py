@@ -48,6 +48,8 @@ def post_pods(api, count, creators, body_of, rate=0.0, first=0):
                     conn.close()
                     conn = api.connection()
                 time.sleep(0.5 * (attempt + 1))
+            else:
+                errors.append(f"pod {i}: no success after {attempt + 1} attempts")
         conn.close()
 
     threads = [threading.Thread(target=creator) for _ in range(creators)]

@@ -38,8 +38,6 @@ controller process and kubectl helpers the density e2e suite's.
 """
 
 import argparse
-import concurrent.futures
-import http.client
 import json
 import os
 import shlex
@@ -50,6 +48,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import benchlib  # noqa: E402
 import density_bench as db  # noqa: E402
 
 e2e = db.e2e
@@ -174,40 +173,6 @@ class Observer:
                 if left <= 0:
                     e2e.fail(f"timed out after {timeout}s waiting for {what}")
                 self.changed.wait(min(left, 1.0))
-
-
-def post_objects(api, path, bodies, workers):
-    """POSTs each JSON body to `path` from `workers` threads, one connection
-    each; 409 (exists) counts as done, 429/5xx and dropped connections are
-    retried. Returns seconds."""
-    local = threading.local()
-
-    def post(body):
-        data = json.dumps(body)
-        for attempt in range(6):
-            if getattr(local, "conn", None) is None:
-                local.conn = api.connection()
-            try:
-                local.conn.request("POST", path, data, {"Content-Type": "application/json"})
-                resp = local.conn.getresponse()
-                answer = resp.read()
-            except (OSError, http.client.HTTPException):
-                local.conn.close()
-                local.conn = None
-                time.sleep(0.5 * (attempt + 1))
-                continue
-            if resp.status in (201, 409):
-                return
-            if resp.status != 429 and resp.status < 500:
-                e2e.fail(f"POST {path}: HTTP {resp.status}: {answer[:200]}")
-            time.sleep(0.5 * (attempt + 1))
-        e2e.fail(f"POST {path}: no success after retries")
-
-    started = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for future in [pool.submit(post, b) for b in bodies]:
-            future.result()
-    return time.monotonic() - started
 
 
 def count_pods(namespace, selector=None, field=None):
@@ -419,11 +384,15 @@ def main():
         for ns in (NS, DRAIN_NS):
             e2e.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         total = args.nodes * args.pods_per_node
-        bodies = ({"apiVersion": "v1", "kind": "Pod",
-                   "metadata": {"name": f"bg-{i:06d}", "labels": {"app": "rem-bench-bg"}},
-                   "spec": {"nodeName": nodes[i % args.nodes],
-                            "containers": pause_container()}} for i in range(total))
-        took = post_objects(api, f"/api/v1/namespaces/{NS}/pods", bodies, args.creators)
+        def background_pod(i):
+            return NS, {"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": f"bg-{i:06d}", "labels": {"app": "rem-bench-bg"}},
+                        "spec": {"nodeName": nodes[i % args.nodes],
+                                 "containers": pause_container()}}
+
+        took, errors = benchlib.post_pods(api, total, args.creators, background_pod)
+        if errors:
+            e2e.fail(f"creating the background pods: {errors}")
         e2e.say(f"{total} bound pods created in {took:.0f}s ({total / took:.0f}/s)")
         e2e.wait_for("kwok to run every background pod",
                      lambda: (lambda n: (n == 0, f"{n} not Running"))(

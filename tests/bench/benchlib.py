@@ -1,8 +1,12 @@
 """Helpers shared by the cluster benchmarks (tests/bench/*_bench.py):
 standard library only, no test framework."""
 
+import argparse
 import http.client
 import json
+import os
+import shlex
+import sys
 import queue
 import threading
 import time
@@ -58,3 +62,24 @@ def post_pods(api, count, creators, body_of, rate=0.0, first=0):
     for t in threads:
         t.join()
     return time.monotonic() - started, errors[:3]
+
+
+def argument_parser(doc, nodes, no_cleanup_help):
+    """The options every cluster benchmark takes: --nodeguard, --workdir,
+    --nodes (default `nodes`), --creators, --no-cleanup and --controller-arg."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodeguard", required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--nodes", type=int, default=nodes)
+    parser.add_argument("--creators", type=int, default=8)
+    parser.add_argument("--no-cleanup", action="store_true", help=no_cleanup_help)
+    parser.add_argument("--controller-arg", action="append", default=[],
+                        help="an extra flag for the controller (repeatable)")
+    return parser
+
+
+def parse_arguments(parser, env_var):
+    """The command line, then the options in $env_var (CTest runs the
+    benchmarks with fixed arguments; sizes come from the environment)."""
+    return parser.parse_args(sys.argv[1:] + shlex.split(os.environ.get(env_var, "")))

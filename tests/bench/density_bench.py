@@ -34,12 +34,10 @@ and NODEGUARD_SIM, as the e2e tests. Standard library only; the controller,
 scenario and cleanup helpers are the e2e suite's (tests/e2e/density).
 """
 
-import argparse
 import base64
 import http.client
 import json
 import os
-import shlex
 import ssl
 import sys
 import tempfile
@@ -236,26 +234,18 @@ def histogram(ctl, name, labels):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nodeguard", required=True)
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--nodes", type=int, default=200)
+    parser = benchlib.argument_parser(
+        __doc__, nodes=200,
+        no_cleanup_help="leave the namespace, its pods and the nodes (for a cluster torn "
+                         "down right after: deleting 30,000 pods takes many minutes)")
     parser.add_argument("--pods-per-node", type=int, default=30)
     parser.add_argument("--cap", type=int, default=25)
-    parser.add_argument("--creators", type=int, default=8)
     parser.add_argument("--prebound", type=int, default=0,
                         help="pods per node created already bound (spec.nodeName) before "
                              "the measured phase; they count toward --pods-per-node")
-    parser.add_argument("--no-cleanup", action="store_true",
-                        help="leave the namespace, its pods and the nodes (for a cluster torn "
-                             "down right after: deleting 30,000 pods takes many minutes)")
     parser.add_argument("--rate", type=float, default=0,
                         help="pods per second in the measured phase (0: as fast as possible)")
-    parser.add_argument("--controller-arg", action="append", default=[],
-                        help="an extra flag for the controller (repeatable)")
-    args = parser.parse_args(sys.argv[1:] +
-                             shlex.split(os.environ.get("NODEGUARD_DENSITY_BENCH_ARGS", "")))
+    args = benchlib.parse_arguments(parser, "NODEGUARD_DENSITY_BENCH_ARGS")
     e2e.ARGS = args
     e2e.KUBECTL = e2e.kubectl_path()
     e2e.NODE_PREFIX = NODE_PREFIX

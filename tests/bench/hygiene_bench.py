@@ -38,11 +38,9 @@ only; the controller helpers are the density e2e suite's, the API client,
 raw watch and pod posting density_bench's and benchlib's.
 """
 
-import argparse
 import json
 import os
 import re
-import shlex
 import sys
 import threading
 import time
@@ -262,22 +260,14 @@ def describe(values):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nodeguard", required=True)
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--nodes", type=int, default=50)
+    parser = benchlib.argument_parser(
+        __doc__, nodes=50,
+        no_cleanup_help="leave nodes, namespaces and pods (a cluster of the benchmark's own)")
     parser.add_argument("--pods", type=int, default=1500)
     parser.add_argument("--namespaces", type=int, default=10)
     parser.add_argument("--churn", type=int, default=300)
     parser.add_argument("--churn-rate", type=float, default=10.0)
-    parser.add_argument("--creators", type=int, default=8)
-    parser.add_argument("--no-cleanup", action="store_true",
-                        help="leave nodes, namespaces and pods (a cluster of the benchmark's own)")
-    parser.add_argument("--controller-arg", action="append", default=[],
-                        help="an extra flag for the controller (repeatable)")
-    args = parser.parse_args(sys.argv[1:] +
-                             shlex.split(os.environ.get("NODEGUARD_HYGIENE_BENCH_ARGS", "")))
+    args = benchlib.parse_arguments(parser, "NODEGUARD_HYGIENE_BENCH_ARGS")
     e2e.ARGS = args
     e2e.KUBECTL = e2e.kubectl_path()
     api = db.Api()

@@ -37,10 +37,8 @@ library only; the API client, watch and percentile are density_bench's, the
 controller process and kubectl helpers the density e2e suite's.
 """
 
-import argparse
 import json
 import os
-import shlex
 import sys
 import threading
 import time
@@ -339,26 +337,18 @@ def cleanup(ctl, everything):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nodeguard", required=True)
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--nodes", type=int, default=1000)
+    parser = benchlib.argument_parser(
+        __doc__, nodes=1000,
+        no_cleanup_help="leave the nodes and pods (for a cluster torn down right after: "
+                         "deleting 30,000 pods takes minutes)")
     parser.add_argument("--pods-per-node", type=int, default=30)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--drain-pods", type=int, default=110)
     parser.add_argument("--pdb-max-unavailable", type=int, default=10)
     parser.add_argument("--drain-timeout", type=int, default=600,
                         help="seconds the benchmark waits for one drain")
-    parser.add_argument("--creators", type=int, default=8)
     parser.add_argument("--skip-drain", action="store_true")
-    parser.add_argument("--no-cleanup", action="store_true",
-                        help="leave the nodes and pods (for a cluster torn down right after: "
-                             "deleting 30,000 pods takes minutes)")
-    parser.add_argument("--controller-arg", action="append", default=[],
-                        help="an extra flag for the controller (repeatable)")
-    args = parser.parse_args(sys.argv[1:] +
-                             shlex.split(os.environ.get("NODEGUARD_REMEDIATION_BENCH_ARGS", "")))
+    args = benchlib.parse_arguments(parser, "NODEGUARD_REMEDIATION_BENCH_ARGS")
     e2e.ARGS = args
     width = 3 if args.nodes > 99 else 2
     nodes = [f"{NODE_PREFIX}{i:0{width}d}" for i in range(1, args.nodes + 1)]

@@ -580,7 +580,9 @@ Result<ParsedPolicy> ParsePolicy(const nlohmann::json& object) {
   NodeHealthPolicy& p = parsed.policy;
   const Reader mr("metadata", &parsed.errors);
   p.meta.name = name->get<std::string>();
-  ReadString(*metadata, "uid", mr, &p.meta.uid);
+  std::string uid;
+  ReadString(*metadata, "uid", mr, &uid);
+  p.meta.uid = uid;
   ReadString(*metadata, "resourceVersion", mr, &p.meta.resource_version);
   ReadInt64(*metadata, "generation", mr, &p.meta.generation);
   ReadTime(*metadata, "creationTimestamp", mr, &p.meta.creation_timestamp);

@@ -10,7 +10,7 @@ std::string DesiredAnnotation(const HygieneRules& rules, const PodFindings& find
 PodDecision DecidePod(const HygieneRules& rules, const kube::Pod& pod, bool reported_in_memory) {
   PodDecision d;
   d.findings = EvaluatePod(rules, pod);
-  d.dedup_key = pod.meta.uid;
+  d.dedup_key = pod.meta.uid.str();
   // A terminal pod no longer runs: writing to it is wasted work, and its
   // annotation goes away with it.
   if (d.findings.skipped != SkipReason::kTerminal) {
@@ -29,7 +29,7 @@ PodDecision DecidePod(const HygieneRules& rules, const kube::Pod& pod, bool repo
 }
 
 std::string EventObjectName(const kube::Pod& pod) {
-  const std::string suffix = ".nodeguard-" + pod.meta.uid;
+  const std::string suffix = ".nodeguard-" + pod.meta.uid.str();
   constexpr size_t kMaxName = 253;
   std::string prefix = pod.meta.name;
   if (prefix.size() + suffix.size() > kMaxName) prefix.resize(kMaxName - suffix.size());

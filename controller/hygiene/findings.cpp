@@ -65,7 +65,7 @@ uint8_t PodFindings::MissingUnion() const {
 
 PodFindings EvaluatePod(const HygieneRules& rules, const kube::Pod& pod) {
   PodFindings f;
-  f.uid = pod.meta.uid;
+  f.uid = pod.meta.uid.str();
   f.namespace_ = pod.meta.namespace_;
   f.name = pod.meta.name;
   f.qos = pod.qos;
@@ -81,7 +81,7 @@ PodFindings EvaluatePod(const HygieneRules& rules, const kube::Pod& pod) {
   for (const auto& c : pod.containers) {
     if (c.init && !rules.include_init_containers) continue;
     const uint8_t missing = required & static_cast<uint8_t>(~c.declared);
-    if (missing != 0) f.containers.push_back({c.name, c.init, missing});
+    if (missing != 0) f.containers.push_back({c.name.str(), c.init, missing});
   }
   return f;
 }

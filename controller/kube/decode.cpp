@@ -90,6 +90,14 @@ error_code ReadString(od::value& v, std::string& out) {
   return SUCCESS;
 }
 
+error_code ReadUid(od::value& v, Uid& out) {
+  std::string_view s;
+  error_code e = v.get_string().get(s);
+  if (e != SUCCESS) return NullOr(v, e);
+  out = Uid(s);
+  return SUCCESS;
+}
+
 error_code ReadSymbol(od::value& v, Symbol& out) {
   std::string_view s;
   error_code e = v.get_string().get(s);

@@ -55,6 +55,7 @@ struct ObjectDecoder;
 
 error_code ReadString(od::value& v, std::string& out);
 error_code ReadSymbol(od::value& v, Symbol& out);  // Interned.
+error_code ReadUid(od::value& v, Uid& out);
 error_code ReadInt64(od::value& v, int64_t& out);
 error_code ReadInt32(od::value& v, int32_t& out, Problems& problems, std::string_view field);
 error_code ReadBool(od::value& v, bool& out);
@@ -87,7 +88,7 @@ error_code ReadMeta(od::value& v, ObjectMeta& meta, Problems& problems, Extra&& 
     } else if (key == "namespace") {
       SIMDJSON_TRY(ReadSymbol(value, meta.namespace_));
     } else if (key == "uid") {
-      SIMDJSON_TRY(ReadString(value, meta.uid));
+      SIMDJSON_TRY(ReadUid(value, meta.uid));
     } else if (key == "resourceVersion") {
       SIMDJSON_TRY(ReadString(value, meta.resource_version));
     } else if (key == "generation") {

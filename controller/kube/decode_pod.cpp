@@ -62,7 +62,8 @@ error_code ReadOwnerReference(od::value& v, Pod& pod) {
   }));
   if (controller) {
     pod.controller_kind = ControllerKindOf(api_version, kind);
-    pod.controller_name = std::move(name);
+    if (pod.controller_kind == ControllerKind::kDaemonSet)
+      pod.daemon_set_name = Symbol::Intern(name);
   }
   return SUCCESS;
 }
@@ -76,7 +77,7 @@ error_code ReadMetaExtra(od::field& f, Pod& pod) {
         pod.mirror = true;
         return SUCCESS;
       }
-      if (k == kFindingsAnnotation) return ReadString(a.value(), pod.resource_findings_annotation);
+      if (k == kFindingsAnnotation) return ReadSymbol(a.value(), pod.resource_findings_annotation);
       return SUCCESS;
     });
   }
@@ -114,7 +115,7 @@ error_code ReadResourceList(od::value& v, uint8_t cpu_bit, uint8_t memory_bit, u
 error_code ReadContainer(od::value& v, ContainerResources& c, Problems& problems) {
   return ForEachField(v, [&](od::field& f) -> error_code {
     od::raw_json_string key = f.key();
-    if (key == "name") return ReadString(f.value(), c.name);
+    if (key == "name") return ReadSymbol(f.value(), c.name);
     if (key != "resources") return SUCCESS;
     return ForEachField(f.value(), [&](od::field& r) -> error_code {
       od::raw_json_string k = r.key();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kube/symbol.h"
+#include "kube/uid.h"
 
 namespace nodeguard::kube {
 
@@ -71,7 +72,7 @@ const std::string* FindAnnotation(const Annotations& annotations, std::string_vi
 struct ObjectMeta {
   std::string name;
   Symbol namespace_;  // Empty for cluster-scoped objects.
-  std::string uid;
+  Uid uid;
   std::string resource_version;
   int64_t generation = 0;
   Time creation_timestamp{};
@@ -167,7 +168,7 @@ enum ResourceBit : uint8_t {
 };
 
 struct ContainerResources {
-  std::string name;
+  Symbol name;           // Interned: the same few names repeat in every pod of a template.
   uint8_t declared = 0;  // ResourceBit flags.
   bool init = false;
 };
@@ -178,13 +179,17 @@ struct Pod {
   PodPhase phase = PodPhase::kPending;
   QosClass qos = QosClass::kUnknown;
   ControllerKind controller_kind = ControllerKind::kNone;
-  std::string controller_name;
+  // The controller's name when it is a DaemonSet (drain names it), interned:
+  // DaemonSets are few. Other controllers' names are never read, and
+  // ReplicaSet names change with every rollout, so they are not kept.
+  Symbol daemon_set_name;
   bool mirror = false;         // Has the kubernetes.io/config.mirror annotation.
   bool has_empty_dir = false;  // Any emptyDir volume (drain needs deleteEmptyDirData).
   int64_t termination_grace_period_seconds = 30;
   std::vector<ContainerResources> containers;  // Init containers first, flagged.
   // Value of the nodeguard.io/resource-findings annotation, empty if absent.
-  std::string resource_findings_annotation;
+  // Interned: nodeguard writes it, and pods of one template share a value.
+  Symbol resource_findings_annotation;
 
   bool Terminal() const { return phase == PodPhase::kSucceeded || phase == PodPhase::kFailed; }
   bool Terminating() const { return IsSet(meta.deletion_timestamp); }

@@ -104,16 +104,18 @@ PodVerdict FilterPod(const kube::Pod& pod, const DrainFilterOptions& options, Wa
       }
       case DaemonSetLookup::kNotFound:
         if (!options.force) {
-          return Fail(lookup.message.empty() ? "DaemonSet \"" + pod.controller_name + "\" not found"
-                                             : lookup.message);
+          return Fail(lookup.message.empty()
+                          ? "DaemonSet \"" + pod.daemon_set_name.str() + "\" not found"
+                          : lookup.message);
         }
         verdict.warnings.push_back(lookup.message.empty()
-                                       ? "DaemonSet \"" + pod.controller_name + "\" not found"
+                                       ? "DaemonSet \"" + pod.daemon_set_name.str() + "\" not found"
                                        : lookup.message);
         break;
       case DaemonSetLookup::kError:
-        return Fail(lookup.message.empty() ? "cannot read DaemonSet \"" + pod.controller_name + "\""
-                                           : lookup.message);
+        return Fail(lookup.message.empty()
+                        ? "cannot read DaemonSet \"" + pod.daemon_set_name.str() + "\""
+                        : lookup.message);
     }
   }
 

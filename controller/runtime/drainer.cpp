@@ -160,7 +160,7 @@ Result<std::optional<ObservedPod>> RestDrainApi::GetPod(const DrainPodRef& pod) 
   if (pods_ != nullptr) {
     if (auto cached = pods_->Get(pod.namespace_, pod.name)) {
       return std::optional<ObservedPod>(
-          ObservedPod{cached->meta.uid, cached->meta.deletion_timestamp});
+          ObservedPod{cached->meta.uid.str(), cached->meta.deletion_timestamp});
     }
   }
   auto got = rest_.Get(kube::CoreResource("pods", pod.namespace_), pod.name);
@@ -171,7 +171,7 @@ Result<std::optional<ObservedPod>> RestDrainApi::GetPod(const DrainPodRef& pod) 
   auto decoded = kube::DecodePod(*got);
   if (!decoded.ok()) return decoded.error();
   return std::optional<ObservedPod>(
-      ObservedPod{decoded->meta.uid, decoded->meta.deletion_timestamp});
+      ObservedPod{decoded->meta.uid.str(), decoded->meta.deletion_timestamp});
 }
 
 // ------------------------------------------------------------------ DrainRun
@@ -250,7 +250,7 @@ DrainRun::Tick DrainRun::Step() {
     std::vector<DrainPodRef> refs;
     refs.reserve(plan.to_evict.size());
     for (const kube::Pod* p : plan.to_evict) {
-      refs.push_back(DrainPodRef{p->meta.namespace_.str(), p->meta.name, p->meta.uid});
+      refs.push_back(DrainPodRef{p->meta.namespace_.str(), p->meta.name, p->meta.uid.str()});
     }
     // Anchor the tracker's deadline on the remediation's, which survives restarts.
     WallTime started = now;

@@ -170,7 +170,7 @@ Result<ReconcileResult> HygieneReconciler::Reconcile(const std::string& key) {
 // ---------------------------------------------------------------- seeding
 
 Status HygieneReconciler::SeedFromEvents(std::string_view reason, const std::string& kind,
-                                         std::unordered_set<std::string>& uids) {
+                                         std::unordered_set<kube::Uid>& uids) {
   kube::ListOptions list;
   list.field_selector = "reason=" + std::string(reason);
   auto events = deps_.rest->ListAll(kube::CoreResource("events"), list);
@@ -197,10 +197,10 @@ Status HygieneReconciler::SeedFromEvents(std::string_view reason, const std::str
     // Only objects that still exist: the set must not grow with history.
     if (kind == "Pod") {
       auto pod = deps_.pods->Get(involved.value("namespace", ""), name);
-      if (!pod || pod->meta.uid != uid) continue;
+      if (!pod || pod->meta.uid != kube::Uid(uid)) continue;
     } else {
       auto node = deps_.nodes->Get("", name);
-      if (!node || node->meta.uid != uid) continue;
+      if (!node || node->meta.uid != kube::Uid(uid)) continue;
     }
     uids.insert(uid);
   }
@@ -211,7 +211,7 @@ Status HygieneReconciler::EnsureSeeded() {
   if (seeded_.load(std::memory_order_acquire)) return Status::Ok();
   std::lock_guard seed_lock(seed_mu_);
   if (seeded_.load(std::memory_order_acquire)) return Status::Ok();
-  std::unordered_set<std::string> pods, nodes;
+  std::unordered_set<kube::Uid> pods, nodes;
   if (Status s = SeedFromEvents(hygiene::kMissingResourcesReason, "Pod", pods); !s.ok()) return s;
   if (Status s = SeedFromEvents(hygiene::kNoSystemReserveReason, "Node", nodes); !s.ok()) return s;
   {
@@ -303,8 +303,8 @@ void HygieneReconciler::ForgetPodLocked(const std::string& key) {
   const PodState& st = it->second;
   if (!st.policy.empty()) {
     auto s = summaries_.find(st.policy);
-    if (s != summaries_.end() && s->second.Find(st.uid) != nullptr) {
-      s->second.Remove(st.uid);
+    if (s != summaries_.end() && s->second.Find(st.uid.str()) != nullptr) {
+      s->second.Remove(st.uid.str());
       MarkDirtyLocked(st.policy, kube::SplitObjectKey(key).first);
     }
   }
@@ -325,8 +325,8 @@ void HygieneReconciler::AccountPodLocked(const std::string& key, const kube::Pod
   const std::string_view ns = pod.meta.namespace_.view();
   if (!st.policy.empty() && st.policy != policy) {
     auto s = summaries_.find(st.policy);
-    if (s != summaries_.end() && s->second.Find(st.uid) != nullptr) {
-      s->second.Remove(st.uid);
+    if (s != summaries_.end() && s->second.Find(st.uid.str()) != nullptr) {
+      s->second.Remove(st.uid.str());
       MarkDirtyLocked(st.policy, ns);
     }
   }
@@ -334,7 +334,7 @@ void HygieneReconciler::AccountPodLocked(const std::string& key, const kube::Pod
   bool in_summary = false;
   if (!policy.empty() && findings != nullptr) {
     auto& summary = summaries_[policy];
-    const hygiene::PodFindings* old = summary.Find(pod.meta.uid);
+    const hygiene::PodFindings* old = summary.Find(pod.meta.uid.str());
     const bool changed = old != nullptr ? !(*old == *findings) : findings->Flagged();
     if (changed) {
       summary.Upsert(*findings);
@@ -410,7 +410,7 @@ Status HygieneReconciler::CreatePodEvent(const kube::Pod& pod, const std::string
   kube::EventRecord e;
   e.name = hygiene::EventObjectName(pod);
   e.namespace_ = pod.meta.namespace_.str();
-  e.involved = {"Pod", "v1", pod.meta.namespace_.str(), pod.meta.name, pod.meta.uid};
+  e.involved = {"Pod", "v1", pod.meta.namespace_.str(), pod.meta.name, pod.meta.uid.str()};
   e.type = kube::EventType::kWarning;
   e.reason = std::string(hygiene::kMissingResourcesReason);
   e.message = message;

@@ -108,13 +108,13 @@ class HygieneReconciler final : public Reconciler {
   };
   // What this process remembers of a pod between reconciles.
   struct PodState {
-    std::string uid;
+    kube::Uid uid;
     std::string policy;              // Whose summary holds it; empty: none.
     std::string written_annotation;  // The value nodeguard last wrote ("" = removed).
     bool wrote_annotation = false;
   };
   struct CompiledRules {
-    std::string uid;
+    kube::Uid uid;
     int64_t generation = 0;
     hygiene::HygieneRules rules;
   };
@@ -126,7 +126,7 @@ class HygieneReconciler final : public Reconciler {
   // Seeds the reported sets from existing Events; once, before any pod or node decision.
   Status EnsureSeeded();
   Status SeedFromEvents(std::string_view reason, const std::string& kind,
-                        std::unordered_set<std::string>& uids);
+                        std::unordered_set<kube::Uid>& uids);
   // Discovery of wgpolicyk8s.io/v1alpha2 and the reports nodeguard already wrote.
   Status Discover();
 
@@ -167,8 +167,8 @@ class HygieneReconciler final : public Reconciler {
 
   mutable std::mutex mu_;
   // Guarded by mu_: ---------------------------------------------------
-  std::unordered_set<std::string> reported_pods_;              // Pod UIDs whose Event exists.
-  std::unordered_set<std::string> reported_nodes_;             // Node UIDs whose Event exists.
+  std::unordered_set<kube::Uid> reported_pods_;                // Pod UIDs whose Event exists.
+  std::unordered_set<kube::Uid> reported_nodes_;               // Node UIDs whose Event exists.
   std::unordered_map<std::string, PodState> pods_;             // By pod key.
   std::map<std::string, hygiene::FindingsSummary> summaries_;  // By policy.
   std::map<std::string, std::set<std::string>> dirty_;         // Policy -> namespaces.

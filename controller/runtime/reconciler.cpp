@@ -27,7 +27,7 @@ kube::ObjectReference NodeRef(const kube::Node& node) {
   ref.kind = "Node";
   ref.api_version = "v1";
   ref.name = node.meta.name;
-  ref.uid = node.meta.uid;
+  ref.uid = node.meta.uid.str();
   return ref;
 }
 
@@ -36,7 +36,7 @@ kube::ObjectReference PolicyRef(const PolicyObject& policy) {
   ref.kind = api::kKind;
   ref.api_version = api::kApiVersion;
   ref.name = policy.meta.name;
-  ref.uid = policy.meta.uid;
+  ref.uid = policy.meta.uid.str();
   return ref;
 }
 

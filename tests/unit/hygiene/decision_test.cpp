@@ -26,13 +26,13 @@ constexpr const char* kFindings = "app: requests.cpu,requests.memory,limits.memo
 
 kube::Pod Bad(std::string annotation = "") {
   kube::Pod p = MakePod("team-a", "web-1", {C("app", 0)}, kube::QosClass::kBestEffort);
-  p.resource_findings_annotation = std::move(annotation);
+  p.resource_findings_annotation = kube::Symbol::Intern(annotation);
   return p;
 }
 
 kube::Pod Good(std::string annotation = "") {
   kube::Pod p = MakePod("team-a", "web-1", {C("app", kAll)}, kube::QosClass::kGuaranteed);
-  p.resource_findings_annotation = std::move(annotation);
+  p.resource_findings_annotation = kube::Symbol::Intern(annotation);
   return p;
 }
 
@@ -52,7 +52,7 @@ TEST(DecidePod, Table) {
   kube::Pod terminal_annotated = Bad(kFindings);
   terminal_annotated.phase = kube::PodPhase::kSucceeded;
   kube::Pod excluded = MakePod("kube-system", "coredns", {C("app", 0)});
-  excluded.resource_findings_annotation = kFindings;
+  excluded.resource_findings_annotation = kube::Symbol::Intern(kFindings);
   const DecideCase cases[] = {
       {"new flagged pod: annotate and report", Rules(true, true), Bad(), false,
        AnnotationAction::kSet, kFindings, true},
@@ -103,14 +103,15 @@ TEST(DecidePod, RestartEmitsNoDuplicateEvents) {
   int events = 0;
   auto run = [&](std::set<std::string>& reported) {
     for (auto& pod : pods) {
-      const PodDecision d = DecidePod(rules, pod, reported.count(pod.meta.uid) > 0);
+      const PodDecision d = DecidePod(rules, pod, reported.count(pod.meta.uid.str()) > 0);
       if (d.emit_event) {
         ++events;
         reported.insert(d.dedup_key);
       }
       if (d.annotation == AnnotationAction::kSet)
-        pod.resource_findings_annotation = d.annotation_value;
-      if (d.annotation == AnnotationAction::kRemove) pod.resource_findings_annotation.clear();
+        pod.resource_findings_annotation = kube::Symbol::Intern(d.annotation_value);
+      if (d.annotation == AnnotationAction::kRemove)
+        pod.resource_findings_annotation = kube::Symbol();
     }
   };
   std::set<std::string> first_process;

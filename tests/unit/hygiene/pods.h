@@ -29,7 +29,7 @@ inline kube::Pod MakePod(const std::string& ns, const std::string& name,
 }
 
 inline kube::ContainerResources C(const std::string& name, uint8_t declared, bool init = false) {
-  return {name, declared, init};
+  return {kube::Symbol::Intern(name), declared, init};
 }
 
 }  // namespace nodeguard::hygiene::testing

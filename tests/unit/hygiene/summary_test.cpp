@@ -144,12 +144,12 @@ TEST(FindingsSummary, IncrementalEqualsRebuild) {
       uint8_t declared = static_cast<uint8_t>((i * 7 + round * 13) % 64);
       kube::Pod p = MakePod(ns, name, {C("app", declared)});
       if ((i + round) % 7 == 0) {
-        inc.Remove(p.meta.uid);
-        final_pods.erase(p.meta.uid);
+        inc.Remove(p.meta.uid.str());
+        final_pods.erase(p.meta.uid.str());
         continue;
       }
       inc.Upsert(Eval(p));
-      final_pods[p.meta.uid] = p;
+      final_pods[p.meta.uid.str()] = p;
     }
   }
   FindingsSummary rebuilt;

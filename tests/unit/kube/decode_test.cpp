@@ -47,7 +47,7 @@ struct PodCase {
   PodPhase phase;
   QosClass qos;
   ControllerKind controller_kind;
-  const char* controller_name;
+  const char* daemon_set_name;  // Kept only for DaemonSet controllers.
   bool mirror;
   bool empty_dir;
   int64_t grace_seconds;
@@ -73,7 +73,7 @@ const std::vector<PodCase>& PodCases() {
        PodPhase::kRunning,
        QosClass::kBurstable,
        ControllerKind::kReplicaSet,
-       "web-7b6bccf6bf",
+       "",
        false,
        false,
        30,
@@ -89,7 +89,7 @@ const std::vector<PodCase>& PodCases() {
        PodPhase::kRunning,
        QosClass::kBurstable,
        ControllerKind::kReplicaSet,
-       "web-7b6bccf6bf",
+       "",
        false,
        false,
        30,
@@ -137,7 +137,7 @@ const std::vector<PodCase>& PodCases() {
        PodPhase::kRunning,
        QosClass::kBurstable,
        ControllerKind::kNode,
-       "worker-01",
+       "",
        true,
        false,
        30,
@@ -153,7 +153,7 @@ const std::vector<PodCase>& PodCases() {
        PodPhase::kRunning,
        QosClass::kGuaranteed,
        ControllerKind::kStatefulSet,
-       "cache",
+       "",
        false,
        true,
        60,
@@ -169,7 +169,7 @@ const std::vector<PodCase>& PodCases() {
        PodPhase::kSucceeded,
        QosClass::kBurstable,
        ControllerKind::kJob,
-       "migrate",
+       "",
        false,
        false,
        30,
@@ -187,7 +187,7 @@ const std::vector<PodCase>& PodCases() {
        PodPhase::kRunning,
        QosClass::kBestEffort,
        ControllerKind::kReplicaSet,
-       "batch-worker-846d5844f8",
+       "",
        false,
        false,
        30,
@@ -226,7 +226,7 @@ void ExpectPod(const Pod& pod, const PodCase& c) {
   EXPECT_EQ(pod.phase, c.phase);
   EXPECT_EQ(pod.qos, c.qos);
   EXPECT_EQ(pod.controller_kind, c.controller_kind);
-  EXPECT_EQ(pod.controller_name, c.controller_name);
+  EXPECT_EQ(pod.daemon_set_name, c.daemon_set_name);
   EXPECT_EQ(pod.mirror, c.mirror);
   EXPECT_EQ(pod.has_empty_dir, c.empty_dir);
   EXPECT_EQ(pod.termination_grace_period_seconds, c.grace_seconds);
@@ -288,7 +288,7 @@ TEST(DecodePod, ControllerIsTheOwnerMarkedController) {
       {"apiVersion":"apps/v1","kind":"DaemonSet","name":"ds","controller":true}]}})");
   ASSERT_TRUE(pod.ok());
   EXPECT_EQ(pod->controller_kind, ControllerKind::kDaemonSet);
-  EXPECT_EQ(pod->controller_name, "ds");
+  EXPECT_EQ(pod->daemon_set_name, "ds");
 
   // A custom resource that happens to be called DaemonSet is not apps/v1's.
   pod = DecodePod(R"({"metadata":{"name":"p","ownerReferences":[

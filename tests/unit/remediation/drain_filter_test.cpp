@@ -24,7 +24,7 @@ kube::Pod MakePod(std::string name, ControllerKind kind, std::string controller 
   p.node_name = kube::Symbol::Intern("node");
   p.phase = PodPhase::kRunning;
   p.controller_kind = kind;
-  p.controller_name = kind == ControllerKind::kNone ? "" : std::move(controller);
+  if (kind == ControllerKind::kDaemonSet) p.daemon_set_name = kube::Symbol::Intern(controller);
   return p;
 }
 

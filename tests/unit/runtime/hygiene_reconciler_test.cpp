@@ -149,7 +149,8 @@ class FakeApiServer final : public kube::HttpClient {
       kube::Pod updated = *pod;
       const auto& value =
           patch["metadata"]["annotations"][std::string(hygiene::kFindingsAnnotation)];
-      updated.resource_findings_annotation = value.is_null() ? "" : value.get<std::string>();
+      updated.resource_findings_annotation =
+          kube::Symbol::Intern(value.is_null() ? "" : value.get<std::string>());
       updated.meta.resource_version = std::to_string(++resource_version_);
       pod_updates.push_back(std::move(updated));
       pod_patches.push_back(seg[3] + "/" + seg[5] + "=" +
@@ -225,7 +226,7 @@ class FakeApiServer final : public kube::HttpClient {
 };
 
 kube::ContainerResources C(const std::string& name, uint8_t declared, bool init = false) {
-  return {name, declared, init};
+  return {kube::Symbol::Intern(name), declared, init};
 }
 
 kube::Pod MakePod(const std::string& ns, const std::string& name, const std::string& node,
@@ -427,7 +428,7 @@ class HygieneReconcilerTest : public ::testing::Test {
   }
   std::string Annotation(const std::string& ns, const std::string& name) const {
     auto p = pods.Get(ns, name);
-    return p ? p->resource_findings_annotation : "<no pod>";
+    return p ? p->resource_findings_annotation.str() : "<no pod>";
   }
   std::set<std::string> FlaggedEventPods() {
     std::set<std::string> out;
@@ -566,7 +567,7 @@ TEST_F(HygieneReconcilerTest, OnlyChangedPodsAreEvaluatedAfterTheInitialSync) {
 
   // Someone edits the annotation: back to the queue, and restored.
   kube::Pod edited = *pods.Get("team", "none");
-  edited.resource_findings_annotation = "tampered";
+  edited.resource_findings_annotation = kube::Symbol::Intern("tampered");
   AddPod(edited);
   EXPECT_EQ(queue->Len(), 1u);
   const size_t patches = server.pod_patches.size();
@@ -683,7 +684,8 @@ TEST_F(HygieneReconcilerTest, GoverningPolicyOfScheduledAndUnscheduledPods) {
   AddNode(MakeNode("b1", {{"pool", "b"}}, 1000, 1LL << 30));
   AddNode(MakeNode("c1", {{"pool", "c"}}, 1000, 1LL << 30));
   kube::Pod on_a = MakePod("team", "on-a", "a1", {C("app", 0)});
-  on_a.resource_findings_annotation = "app: limits.memory";  // Left by an earlier policy.
+  on_a.resource_findings_annotation =
+      kube::Symbol::Intern("app: limits.memory");  // Left by an earlier policy.
   AddPod(on_a);
   AddPod(MakePod("team", "on-b", "b1", {C("app", 0)}));
   AddPod(MakePod("team", "on-c", "c1", {C("app", 0)}));
@@ -731,7 +733,7 @@ TEST_F(HygieneReconcilerTest, GlobalDryRunNeverWritesPodsEitherNorRemovesAnnotat
   AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
   CreateMix();
   kube::Pod leftover = MakePod("team", "all-set", "w1", {C("app", kAllSet)});
-  leftover.resource_findings_annotation = "app: limits.memory";
+  leftover.resource_findings_annotation = kube::Symbol::Intern("app: limits.memory");
   AddPod(leftover);
   Start();
   EXPECT_THAT(server.pod_patches, IsEmpty());

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <random>
 #include <set>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "cluster_helpers.h"
 #include "kube/config.h"
 #include "kube/events.h"
+#include "kube/informer.h"
 #include "kube/leader_election.h"
 #include "kube/rest.h"
 #include "kube/transport_cpprest.h"
@@ -140,6 +143,151 @@ TEST_F(ClusterTest, PaginatedListOfTwoThousandObjectsEqualsKubectl) {
   auto one = rest().ListAll(ConfigMaps(), selected);
   ASSERT_TRUE(one.ok());
   ASSERT_EQ(one->items.size(), 1u);
+}
+
+// What the test compares between the informer's cache and kubectl: enough
+// to prove the cache holds each pod's latest version (resourceVersion) and
+// the fields decoded from it.
+struct PodView {
+  std::string uid;
+  std::string resource_version;
+  std::string node;
+  std::string phase;
+  bool terminating = false;
+  friend bool operator==(const PodView&, const PodView&) = default;
+  friend std::ostream& operator<<(std::ostream& out, const PodView& v) {
+    return out << "{" << v.uid << " rv " << v.resource_version << " " << v.node << " " << v.phase
+               << (v.terminating ? " terminating" : "") << "}";
+  }
+};
+
+TEST_F(ClusterTest, InformerOfTwoThousandPodsEqualsKubectlAfterCreatesUpdatesDeletes) {
+  constexpr size_t kCount = 2000;
+  constexpr size_t kListed = 1000;  // Created before the informer starts: they arrive by list.
+  ListOptions kwok;
+  kwok.label_selector = "type=kwok";
+  auto nodes_listed = rest().ListAll(CoreResource("nodes"), kwok);
+  ASSERT_TRUE(nodes_listed.ok()) << nodes_listed.error().ToString();
+  std::vector<std::string> nodes;
+  for (const auto& item : nodes_listed->items) {
+    nodes.push_back(json::parse(item)["metadata"]["name"].get<std::string>());
+  }
+  ASSERT_FALSE(nodes.empty()) << "the fixture's cluster has simulated nodes";
+  // Pods are refused until the namespace's service account exists.
+  ASSERT_TRUE(Eventually(
+      60s, [&] { return rest().Get(CoreResource("serviceaccounts", ns_), "default").ok(); }));
+
+  const ResourcePath pods = CoreResource("pods", ns_);
+  // Bound to simulated nodes, so kwok runs them: each pod is also updated by
+  // its "kubelet" (Pending -> Running), as in a real cluster.
+  auto create = [&](size_t from, size_t to) {
+    std::atomic<size_t> next{from};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t) {
+      writers.emplace_back([&] {
+        for (size_t i = next++; i < to; i = next++) {
+          json pod = {{"apiVersion", "v1"},
+                      {"kind", "Pod"},
+                      {"metadata",
+                       {{"name", "pod-" + std::to_string(i)}, {"labels", {{"app", "informer"}}}}},
+                      {"spec",
+                       {{"nodeName", nodes[i % nodes.size()]},
+                        {"terminationGracePeriodSeconds", 0},
+                        {"containers",
+                         {{{"name", "app"},
+                           {"image", "registry.k8s.io/pause:3.10"},
+                           {"resources", {{"requests", {{"cpu", "1m"}}}}}}}}}}};
+          if (!rest().Create(pods, pod.dump()).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+    return failures.load();
+  };
+  ASSERT_EQ(create(0, kListed), 0);
+
+  RestListWatcher lister(rest(), pods);
+  Informer<Pod> informer(lister);
+  ASSERT_TRUE(AddPodIndexes(informer.store()).ok());
+  CancelFlag stop;
+  std::thread runner([&] { informer.Run(stop); });
+  struct Stop {
+    Informer<Pod>& informer;
+    std::thread& runner;
+    ~Stop() {
+      informer.Stop();
+      runner.join();
+    }
+  } stop_at_exit{informer, runner};
+  ASSERT_TRUE(Eventually(60s, [&] { return informer.HasSynced(); }));
+
+  // The rest arrive by watch; then updates (a label) and deletes of pods
+  // from both halves.
+  ASSERT_EQ(create(kListed, kCount), 0);
+  int write_failures = 0;
+  for (size_t i = 0; i < kCount; i += 7) {
+    const json patch = {{"metadata", {{"labels", {{"updated", "yes"}}}}}};
+    write_failures +=
+        !rest().Patch(pods, "pod-" + std::to_string(i), PatchType::kMerge, patch.dump()).ok();
+  }
+  DeleteOptions now;
+  now.grace_period_seconds = 0;
+  size_t deleted = 0;
+  for (size_t i = 3; i < kCount; i += 10) {
+    write_failures += !rest().Delete(pods, "pod-" + std::to_string(i), now).ok();
+    ++deleted;
+  }
+  ASSERT_EQ(write_failures, 0);
+
+  auto cached = [&] {
+    std::map<std::string, PodView> views;
+    for (const auto& pod : informer.store().List()) {
+      views[pod->meta.name] = {pod->meta.uid.str(), pod->meta.resource_version,
+                               pod->node_name.str(), PodPhaseName(pod->phase), pod->Terminating()};
+    }
+    return views;
+  };
+  auto from_kubectl = [&] {
+    std::map<std::string, PodView> views;
+    const json list = json::parse(RunCommand(Kubectl() + " get pods -n " + ns_ + " -o json"));
+    for (const auto& item : list["items"]) {
+      const json& meta = item["metadata"];
+      views[meta["name"].get<std::string>()] = {
+          meta["uid"].get<std::string>(), meta["resourceVersion"].get<std::string>(),
+          item["spec"].value("nodeName", ""), item["status"].value("phase", "Pending"),
+          meta.contains("deletionTimestamp")};
+    }
+    return views;
+  };
+  // Converged: the same pods at the same versions, all of them Running (kwok
+  // has reported every pod, so nothing more is in flight).
+  std::map<std::string, PodView> ours, theirs;
+  const bool converged = Eventually(
+      180s,
+      [&] {
+        theirs = from_kubectl();
+        ours = cached();
+        if (theirs.size() != kCount - deleted) return false;
+        for (const auto& [name, view] : theirs) {
+          if (view.phase != "Running") return false;
+        }
+        return ours == theirs;
+      },
+      1s);
+  EXPECT_TRUE(converged) << "cache " << ours.size() << " pods, kubectl " << theirs.size();
+  EXPECT_EQ(ours, theirs);
+  EXPECT_EQ(informer.store().size(), kCount - deleted);
+  // The index by node agrees with the store.
+  size_t indexed = 0;
+  for (const auto& node : nodes) indexed += informer.store().CountByIndex(kIndexNodeName, node);
+  EXPECT_EQ(indexed, kCount - deleted);
+  const InformerStats stats = informer.stats();
+  EXPECT_EQ(stats.lists, 1u) << "one list, the rest by watch";
+  EXPECT_EQ(stats.relists, 0u);
+  std::printf("informer: %llu events, %llu watch starts\n",
+              static_cast<unsigned long long>(stats.events),
+              static_cast<unsigned long long>(stats.watch_starts));
 }
 
 TEST_F(ClusterTest, CreateGetUpdatePatchDelete) {

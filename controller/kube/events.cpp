@@ -272,6 +272,15 @@ void EventRecorder::Send(const Pending& pending) {
     return;
   }
   for (int attempt = 1;; ++attempt) {
+    if (options_.fence) {
+      if (Status fenced = options_.fence(); !fenced.ok()) {
+        spdlog::info("event {} for {}/{} not sent: {}", c.event.reason, c.event.involved.kind,
+                     c.event.involved.name, fenced.error().ToString());
+        std::lock_guard lock(mu_);
+        ++failed_;
+        return;
+      }
+    }
     Status s = c.action == EventAction::kPatch ? sink_.Patch(c.event) : sink_.Create(c.event);
     if (!s.ok() && c.action == EventAction::kPatch && s.error().Is(ErrorKind::kNotFound)) {
       s = sink_.Create(c.event);  // The Event expired (TTL): recreate it with its count.

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -134,6 +135,10 @@ struct EventRecorderOptions {
   int max_attempts = 3;  // Per event, for retryable errors.
   std::chrono::milliseconds retry_backoff{1000};
   EventCorrelatorOptions correlator;
+  // Asked before every write; an error drops the event (counted as failed).
+  // A controller passes its leader election's Fence: an event queued while
+  // leading is not sent once leadership is lost. Null: always send.
+  std::function<Status()> fence;
 };
 
 // Thread-safe.

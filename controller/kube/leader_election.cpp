@@ -27,14 +27,24 @@ json RecordToSpec(const LeaderElectionRecord& r) {
 
 class RestLeaseStore final : public LeaseStore {
  public:
-  RestLeaseStore(RestClient& rest, std::string lease_namespace, std::string name)
+  RestLeaseStore(RestClient& rest, std::string lease_namespace, std::string name,
+                 std::chrono::milliseconds request_timeout)
       : rest_(rest),
         path_(GroupResource("coordination.k8s.io", "v1", "leases", lease_namespace)),
         lease_namespace_(std::move(lease_namespace)),
-        name_(std::move(name)) {}
+        name_(std::move(name)) {
+    // One bounded attempt per call: the elector retries every retry period
+    // itself, and a renewal that hangs must not outlive the renew deadline
+    // (client-go bounds its renew loop by it), or losing the Lease would be
+    // noticed only after the client's own timeouts and retries.
+    call_.retry = false;
+    call_.timeout = request_timeout;
+  }
 
   Result<LeaseSnapshot> Get() override {
-    auto body = rest_.Get(path_, name_);
+    GetOptions options;
+    options.call = call_;
+    auto body = rest_.Get(path_, name_, options);
     if (!body.ok()) return body.error();
     return ParseLease(body.value());
   }
@@ -44,7 +54,7 @@ class RestLeaseStore final : public LeaseStore {
                   {"kind", "Lease"},
                   {"metadata", {{"name", name_}, {"namespace", lease_namespace_}}},
                   {"spec", RecordToSpec(record)}};
-    auto body = rest_.Create(path_, lease.dump());
+    auto body = rest_.Create(path_, lease.dump(), Write());
     if (!body.ok()) return body.error();
     return ParseLease(body.value());
   }
@@ -57,7 +67,7 @@ class RestLeaseStore final : public LeaseStore {
         {"metadata",
          {{"name", name_}, {"namespace", lease_namespace_}, {"resourceVersion", resource_version}}},
         {"spec", RecordToSpec(record)}};
-    auto body = rest_.Update(path_, name_, lease.dump());
+    auto body = rest_.Update(path_, name_, lease.dump(), Write());
     if (!body.ok()) return body.error();
     return ParseLease(body.value());
   }
@@ -65,7 +75,14 @@ class RestLeaseStore final : public LeaseStore {
   std::string Describe() const override { return "lease " + lease_namespace_ + "/" + name_; }
 
  private:
+  WriteOptions Write() const {
+    WriteOptions options;
+    options.call = call_;
+    return options;
+  }
+
   RestClient& rest_;
+  CallOptions call_;
   const ResourcePath path_;
   const std::string lease_namespace_;
   const std::string name_;
@@ -92,8 +109,10 @@ std::chrono::milliseconds Jittered(std::chrono::milliseconds d) {
 }  // namespace
 
 std::unique_ptr<LeaseStore> MakeRestLeaseStore(RestClient& rest, std::string namespace_,
-                                               std::string name) {
-  return std::make_unique<RestLeaseStore>(rest, std::move(namespace_), std::move(name));
+                                               std::string name,
+                                               std::chrono::milliseconds request_timeout) {
+  return std::make_unique<RestLeaseStore>(rest, std::move(namespace_), std::move(name),
+                                          request_timeout);
 }
 
 Result<LeaseSnapshot> ParseLease(std::string_view text) {

@@ -62,9 +62,12 @@ class LeaseStore {
   virtual std::string Describe() const = 0;  // "lease nodeguard-system/nodeguard".
 };
 
-// A LeaseStore on the API server.
-std::unique_ptr<LeaseStore> MakeRestLeaseStore(RestClient& rest, std::string namespace_,
-                                               std::string name);
+// A LeaseStore on the API server. Each call is one attempt of at most
+// `request_timeout` (no retries: the elector retries); give it half the renew
+// deadline, so a read and a write fit in it.
+std::unique_ptr<LeaseStore> MakeRestLeaseStore(
+    RestClient& rest, std::string namespace_, std::string name,
+    std::chrono::milliseconds request_timeout = std::chrono::milliseconds(5'000));
 
 // Lease JSON <-> record (exposed for tests).
 Result<LeaseSnapshot> ParseLease(std::string_view json);

@@ -104,10 +104,11 @@ int RunController(const ControllerOptions& options) {
 
   // Leader election.
   const std::string identity = options.identity.empty() ? DefaultIdentity() : options.identity;
-  auto lease_store =
-      kube::MakeRestLeaseStore(rest, options.leader_election_namespace, options.leader_election_id);
   kube::LeaderElectionConfig election;
   election.identity = identity;
+  auto lease_store =
+      kube::MakeRestLeaseStore(rest, options.leader_election_namespace, options.leader_election_id,
+                               election.renew_deadline / 2);
   std::atomic<bool> leading{!options.leader_elect};
   std::atomic<bool> lost_leadership{false};
   kube::LeaderCallbacks callbacks;
@@ -132,6 +133,7 @@ int RunController(const ControllerOptions& options) {
 
   kube::EventRecorderOptions event_options;
   event_options.host = identity;
+  event_options.fence = fence;
   auto event_sink = kube::MakeRestEventSink(rest);
   kube::EventRecorder events(*event_sink, event_options);
   RestStatusApi status_api(rest, fence);

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "common/time.h"
@@ -221,6 +222,26 @@ TEST(EventRecorderTest, ExpiredEventIsRecreatedAndTransientFailuresRetried) {
   recorder.Record(NodeRef("n3"), EventType::kWarning, "R", "m");
   ASSERT_TRUE(recorder.WaitIdle(10s));
   EXPECT_EQ(recorder.failed(), 1u);
+}
+
+TEST(EventRecorderTest, EventsAreNotSentOnceTheFenceCloses) {
+  FakeSink sink;
+  FakeClock clock;
+  std::atomic<bool> leading{true};
+  EventRecorderOptions o = FastOptions();
+  o.fence = [&]() -> Status {
+    if (leading.load()) return Status::Ok();
+    return Error::Unavailable("not the leader");
+  };
+  EventRecorder recorder(sink, o, clock);
+  recorder.Record(NodeRef("n1"), EventType::kNormal, "Cordoned", "m");
+  ASSERT_TRUE(recorder.WaitIdle(10s));
+  leading.store(false);  // Leadership lost: queued and new events stay unsent.
+  recorder.Record(NodeRef("n2"), EventType::kNormal, "Cordoned", "m");
+  recorder.Record(NodeRef("n1"), EventType::kNormal, "Cordoned", "m");
+  ASSERT_TRUE(recorder.WaitIdle(10s));
+  EXPECT_THAT(sink.log, ::testing::ElementsAre("create Cordoned 1"));
+  EXPECT_EQ(recorder.failed(), 2u);
 }
 
 TEST(EventRecorderTest, SpamIsDroppedAndCounted) {

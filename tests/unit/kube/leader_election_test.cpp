@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "common/time.h"
+#include "fake_http.h"
+#include "kube/rest.h"
 
 namespace nodeguard::kube {
 namespace {
@@ -389,6 +391,43 @@ TEST(LeaseJsonTest, ParsesSpec) {
   EXPECT_EQ(empty_spec->record.holder_identity, "");
   EXPECT_FALSE(ParseLease("{not json").ok());
   EXPECT_FALSE(ParseLease(R"({"metadata":{},"spec":{"renewTime":"yesterday"}})").ok());
+}
+
+}  // namespace
+}  // namespace nodeguard::kube
+
+namespace nodeguard::kube {
+namespace {
+
+// A hung or failing API server must not hold a renewal past the renew
+// deadline: the REST Lease store makes one attempt per call, bounded by its
+// request timeout, and leaves retrying to the elector.
+TEST(RestLeaseStoreTest, EachCallIsOneAttemptBoundedByTheRequestTimeout) {
+  testing::FakeHttpClient http;
+  RestOptions rest_options;
+  rest_options.sleep = [](std::chrono::milliseconds) {};  // Retries would not sleep either.
+  RestClient rest(http, rest_options);
+  auto store =
+      MakeRestLeaseStore(rest, "nodeguard-system", "nodeguard", std::chrono::milliseconds(5'000));
+  http.SetHandler([](const HttpRequest&) {
+    return testing::FakeHttpClient::Respond(503, R"({"kind":"Status","code":503})");
+  });
+
+  EXPECT_FALSE(store->Get().ok());
+  LeaderElectionRecord record;
+  record.holder_identity = "a";
+  record.lease_duration_seconds = 15;
+  EXPECT_FALSE(store->Create(record).ok());
+  EXPECT_FALSE(store->Update(record, "7").ok());
+
+  const std::vector<HttpRequest> sent = http.requests();
+  ASSERT_EQ(sent.size(), 3u) << "a 503 is retried by default; the Lease store must not";
+  EXPECT_EQ(sent[0].method, "GET");
+  EXPECT_EQ(sent[1].method, "POST");
+  EXPECT_EQ(sent[2].method, "PUT");
+  for (const auto& request : sent) {
+    EXPECT_EQ(request.timeout, std::chrono::milliseconds(5'000)) << request.method;
+  }
 }
 
 }  // namespace

@@ -299,10 +299,8 @@ TEST(WorkQueueThreads, NoKeyIsProcessedConcurrently) {
     EXPECT_GE(processed[key], 1) << key;
   }
   EXPECT_EQ(q.Len(), 0u);
-  // Deduplication: far fewer runs than adds.
-  int runs = 0;
-  for (const auto& [key, n] : processed) runs += n;
-  EXPECT_LE(runs, 3 * kAddsPerProducer);
+  // How much deduplication happens here depends on thread timing, so it is
+  // not asserted; WorkQueueTest.DeduplicatesAndKeepsFifoOrder proves it.
 }
 
 TEST(WorkQueueThreads, ShutDownWithDrainWaitsForInFlightWork) {

@@ -14,7 +14,9 @@
 //   - 429 for every verb: the server did not act on the request;
 //   - 5xx and transport failures only for requests safe to replay: GET, PUT
 //     (optimistic concurrency makes a replay fail with a conflict, not double
-//     apply) and DELETE. POST and PATCH surface at once, as client-go does.
+//     apply) and DELETE. POST and PATCH surface at once, even with a
+//     Retry-After (client-go replays those then): a create may have happened,
+//     and the reconciler that sent it decides again from what it observes.
 // CallOptions::retry_throttled = false makes a 429 surface at once: an
 // eviction refused by a PodDisruptionBudget is an answer, not throttling.
 // 409 conflicts are never retried: callers re-read and decide again.

@@ -160,9 +160,11 @@ std::vector<std::string> Pages(const std::vector<std::string>& items, const char
   return pages;
 }
 
+// Growth, signed: a fixed cost freed during the run (the warm-up parse's
+// buffers) can make the small size's growth negative; the slope cancels it.
 struct Footprint {
-  size_t heap = 0;  // Bytes in use by malloc (mallinfo2().uordblks).
-  size_t rss = 0;
+  int64_t heap = 0;  // Bytes in use by malloc (mallinfo2().uordblks).
+  int64_t rss = 0;
   size_t json = 0;  // The same objects as JSON text.
 };
 
@@ -176,8 +178,8 @@ Footprint Measure(const std::vector<std::string>& items, const char* kind) {
   Footprint f;
   for (const auto& item : items) f.json += item.size();
   malloc_trim(0);
-  size_t heap0 = HeapInUse();
-  size_t rss0 = Rss();
+  const auto heap0 = static_cast<int64_t>(HeapInUse());
+  const auto rss0 = static_cast<int64_t>(Rss());
   {
     nodeguard::kube::Informer<T> informer(lister);
     if constexpr (std::is_same_v<T, Pod>) {
@@ -191,8 +193,8 @@ Footprint Measure(const std::vector<std::string>& items, const char* kind) {
       std::exit(1);
     }
     malloc_trim(0);
-    f.heap = HeapInUse() - heap0;
-    f.rss = Rss() - rss0;
+    f.heap = static_cast<int64_t>(HeapInUse()) - heap0;
+    f.rss = static_cast<int64_t>(Rss()) - rss0;
   }
   return f;
 }
@@ -212,7 +214,7 @@ std::string CpuModel() {
   return "unknown";
 }
 
-double Mb(size_t bytes) { return static_cast<double>(bytes) / 1e6; }
+double Mb(int64_t bytes) { return static_cast<double>(bytes) / 1e6; }
 
 template <typename T>
 void DecodeThroughput(const char* what, const std::vector<std::string>& items, const char* kind) {

@@ -19,6 +19,14 @@
 //       between --from and --to. Deletes its namespace at the end. Needs a
 //       cluster of its own (tests/cluster/up --name bench --nodes 20), not
 //       the test fixture's: 30,000 pods take minutes to create and delete.
+//       The pods are created by a child process (create-pods): this process
+//       holds only the informer, as the controller would.
+//
+//   kube_watch_bench nodes [--from 1000] [--to 5000] [--step 1000] [--threads T]
+//       The same for an Informer<Node>: creates Nodes shaped as a kubelet
+//       registers them (labels, conditions, capacity, nodeInfo, images), not
+//       simulated, so the controller manager marks each unreachable (one
+//       more update) before it is counted. Deletes them at the end.
 //
 // Every mode prints /proc/loadavg before and after: the machine is shared.
 
@@ -108,6 +116,13 @@ void PrintDistribution(const char* what, std::vector<double> ms) {
 int64_t Flag(int argc, char** argv, const std::string& name, int64_t fallback) {
   for (int i = 2; i + 1 < argc; ++i) {
     if (argv[i] == "--" + name) return std::stoll(argv[i + 1]);
+  }
+  return fallback;
+}
+
+std::string StringFlag(int argc, char** argv, const std::string& name, std::string fallback) {
+  for (int i = 2; i + 1 < argc; ++i) {
+    if (argv[i] == "--" + name) return argv[i + 1];
   }
   return fallback;
 }
@@ -270,6 +285,207 @@ json BenchPod(const std::string& name, const std::string& node, size_t i) {
           {"spec", spec}};
 }
 
+// A Node as a kubelet on a cloud VM registers it: the usual labels, five
+// conditions with the kubelet's messages, capacity and allocatable, addresses,
+// nodeInfo and a few images. Not simulated by kwok (no type=kwok label):
+// nothing heartbeats for it.
+json BenchNode(const std::string& run, size_t i) {
+  const std::string name = "watch-bench-" + run + "-node-" + std::to_string(i);
+  const std::string zone = "europe-west4-" + std::string(1, static_cast<char>('a' + i % 3));
+  const std::string now = "2026-12-03T08:00:00Z";
+  auto condition = [&](const char* type, const char* status, const char* reason,
+                       const char* message) {
+    return json{{"type", type},       {"status", status},         {"reason", reason},
+                {"message", message}, {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
+  };
+  char boot_id[37];
+  std::snprintf(boot_id, sizeof boot_id, "%08zx-5f1e-4c8a-9d2b-%012zx", i, i * 7919);
+  json images = json::array();
+  for (int k = 0; k < 8; ++k) {
+    images.push_back(
+        {{"names",
+          {"registry.k8s.io/app-" + std::to_string(k) +
+           "@sha256:4f1c8e2d9b7a6c5e3d1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d"}},
+         {"sizeBytes", 20000000 + k * 1000000}});
+  }
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata",
+       {{"name", name},
+        {"labels",
+         {{kRunLabel, run},
+          {"beta.kubernetes.io/arch", "amd64"},
+          {"beta.kubernetes.io/os", "linux"},
+          {"kubernetes.io/arch", "amd64"},
+          {"kubernetes.io/os", "linux"},
+          {"kubernetes.io/hostname", name},
+          {"node-role.kubernetes.io/worker", ""},
+          {"node.kubernetes.io/instance-type", "n2-standard-8"},
+          {"topology.kubernetes.io/region", "europe-west4"},
+          {"topology.kubernetes.io/zone", zone},
+          {"cloud.google.com/gke-nodepool", "pool-" + std::to_string(i % 4)}}},
+        {"annotations",
+         {{"node.alpha.kubernetes.io/ttl", "0"},
+          {"volumes.kubernetes.io/controller-managed-attach-detach", "true"}}}}},
+      {"spec", {{"podCIDR", "10.64.0.0/24"}, {"providerID", "gce://bench/" + zone + "/" + name}}},
+      {"status",
+       {{"capacity",
+         {{"cpu", "8"},
+          {"memory", "32863092Ki"},
+          {"ephemeral-storage", "101203600Ki"},
+          {"pods", "110"}}},
+        {"allocatable",
+         {{"cpu", "7910m"},
+          {"memory", "29251444Ki"},
+          {"ephemeral-storage", "47093746742"},
+          {"pods", "110"}}},
+        {"conditions",
+         {condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available"),
+          condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
+                    "kubelet has no disk pressure"),
+          condition("PIDPressure", "False", "KubeletHasSufficientPID",
+                    "kubelet has sufficient PID available"),
+          condition("Ready", "True", "KubeletReady", "kubelet is posting ready status")}},
+        {"addresses",
+         {{{"type", "InternalIP"},
+           {"address", "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250)}},
+          {{"type", "Hostname"}, {"address", name}}}},
+        {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", 10250}}}}},
+        {"nodeInfo",
+         {{"machineID", std::string(boot_id).substr(0, 8) + "9c2f4e6a8b1d3f5a7c9e1b3d"},
+          {"systemUUID", boot_id},
+          {"bootID", boot_id},
+          {"kernelVersion", "6.1.0-28-cloud-amd64"},
+          {"osImage", "Debian GNU/Linux 12 (bookworm)"},
+          {"containerRuntimeVersion", "containerd://1.7.24"},
+          {"kubeletVersion", "v1.36.3"},
+          {"kubeProxyVersion", "v1.36.3"},
+          {"operatingSystem", "linux"},
+          {"architecture", "amd64"}}},
+        {"images", images}}}};
+}
+
+// Lists the simulated (type=kwok) nodes, sorted by name as the API returns them.
+std::vector<std::string> KwokNodes(RestClient& rest) {
+  nodeguard::kube::ListOptions kwok;
+  kwok.label_selector = "type=kwok";
+  auto listed = rest.ListAll(CoreResource("nodes"), kwok);
+  if (!listed.ok()) Die(listed.error().ToString());
+  std::vector<std::string> nodes;
+  for (const auto& item : listed->items) nodes.push_back(json::parse(item)["metadata"]["name"]);
+  if (nodes.empty()) Die("no simulated (type=kwok) nodes: start the cluster with --nodes");
+  return nodes;
+}
+
+// POSTs bodies made by `body(i)` for i in [from, to) from `threads` threads,
+// retrying each up to 5 times; returns the number of retried failures.
+template <typename Body>
+int64_t CreateAll(RestClient& rest, const nodeguard::kube::ResourcePath& resource, size_t from,
+                  size_t to, int threads, Body body) {
+  std::atomic<size_t> next{from};
+  std::atomic<int64_t> failures{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < threads; ++t) {
+    writers.emplace_back([&] {
+      for (size_t i = next++; i < to; i = next++) {
+        const std::string text = body(i);
+        for (int attempt = 0; attempt < 5; ++attempt) {
+          auto r = rest.Create(resource, text);
+          if (r.ok() || r.error().Is(nodeguard::ErrorKind::kAlreadyExists)) break;
+          ++failures;
+          std::this_thread::sleep_for(200ms);
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  return failures.load();
+}
+
+// `kube_watch_bench create-pods|create-nodes --run R --from A --to B [--threads T]`,
+// the writer half of `pods` and `nodes`, run as a child process so that the
+// process whose RSS is measured holds nothing but the informer (as the
+// controller does): the writers' threads, their arenas and their request
+// bodies would otherwise count as cache. Prints the retried failures.
+int CreateObjects(const std::string& what, int argc, char** argv) {
+  const std::string run = StringFlag(argc, argv, "run", "");
+  const auto from = static_cast<size_t>(Flag(argc, argv, "from", 0));
+  const auto to = static_cast<size_t>(Flag(argc, argv, "to", 0));
+  const int threads = static_cast<int>(Flag(argc, argv, "threads", 8));
+  if (run.empty()) Die(what + ": --run is required");
+  Client client = Connect();
+  RestClient& rest = *client.rest;
+  int64_t failures = 0;
+  if (what == "create-pods") {
+    const std::vector<std::string> nodes = KwokNodes(rest);
+    failures = CreateAll(
+        rest, CoreResource("pods", "watch-bench-" + run), from, to, threads,
+        [&](size_t i) { return BenchPod(PodName(i), nodes[i % nodes.size()], i).dump(); });
+  } else {
+    failures = CreateAll(rest, CoreResource("nodes"), from, to, threads,
+                         [&](size_t i) { return BenchNode(run, i).dump(); });
+  }
+  std::printf("%lld\n", static_cast<long long>(failures));
+  return 0;
+}
+
+// Runs this binary as `mode --run R --from A --to B --threads T` and returns
+// the failures it printed; dies if it fails.
+int64_t RunWriter(const std::string& mode, const std::string& run, size_t from, size_t to,
+                  int threads) {
+  std::fflush(stdout);
+  const std::string command = "/proc/" + std::to_string(getpid()) + "/exe " + mode + " --run " +
+                              run + " --from " + std::to_string(from) + " --to " +
+                              std::to_string(to) + " --threads " + std::to_string(threads);
+  FILE* child = popen(command.c_str(), "r");
+  if (child == nullptr) Die("cannot start " + command);
+  long long failures = 0;
+  const bool read = std::fscanf(child, "%lld", &failures) == 1;
+  if (pclose(child) != 0 || !read) Die(command + " failed");
+  return failures;
+}
+
+struct Point {
+  size_t objects;
+  size_t rss;
+  size_t heap;
+  double create_seconds;
+};
+
+// Records RSS and malloc's bytes in use (after malloc_trim) for `objects`.
+Point Record(size_t objects, double create_seconds) {
+  malloc_trim(0);
+  Point p{objects, Rss(), mallinfo2().uordblks, create_seconds};
+  std::printf("%6zu objects: RSS %.1f MB, heap in use %.1f MB (created in %.0f s, loadavg %s)\n",
+              objects, static_cast<double>(p.rss) / 1e6, static_cast<double>(p.heap) / 1e6,
+              create_seconds, LoadAvg().c_str());
+  std::fflush(stdout);
+  return p;
+}
+
+void PrintSlope(const char* what, const std::vector<Point>& points, int64_t failures) {
+  const Point& a = points.front();
+  const Point& b = points.back();
+  const double n = static_cast<double>(b.objects - a.objects);
+  std::printf(
+      "slope %zu -> %zu %s: RSS %.0f B each, heap %.0f B each; create failures retried %lld\n",
+      a.objects, b.objects, what, (static_cast<double>(b.rss) - static_cast<double>(a.rss)) / n,
+      (static_cast<double>(b.heap) - static_cast<double>(a.heap)) / n,
+      static_cast<long long>(failures));
+}
+
+template <typename T>
+void PrintInformerStats(const Informer<T>& informer) {
+  const auto stats = informer.stats();
+  std::printf("informer: events %llu, lists %llu, relists %llu, watch starts %llu\n",
+              static_cast<unsigned long long>(stats.events),
+              static_cast<unsigned long long>(stats.lists),
+              static_cast<unsigned long long>(stats.relists),
+              static_cast<unsigned long long>(stats.watch_starts));
+}
+
 int Pods(int argc, char** argv) {
   const size_t from = static_cast<size_t>(Flag(argc, argv, "from", 5000));
   const size_t to = static_cast<size_t>(Flag(argc, argv, "to", 30000));
@@ -278,16 +494,10 @@ int Pods(int argc, char** argv) {
   Client client = Connect();
   RestClient& rest = *client.rest;
   std::printf("loadavg before: %s\n", LoadAvg().c_str());
+  (void)KwokNodes(rest);  // Fails early without simulated nodes.
 
-  nodeguard::kube::ListOptions kwok;
-  kwok.label_selector = "type=kwok";
-  auto listed = rest.ListAll(CoreResource("nodes"), kwok);
-  if (!listed.ok()) Die(listed.error().ToString());
-  std::vector<std::string> nodes;
-  for (const auto& item : listed->items) nodes.push_back(json::parse(item)["metadata"]["name"]);
-  if (nodes.empty()) Die("no simulated (type=kwok) nodes: start the cluster with --nodes");
-
-  const std::string ns = "watch-bench-" + RunId();
+  const std::string run = RunId();
+  const std::string ns = "watch-bench-" + run;
   const json namespace_ = {
       {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
   if (auto created = rest.Create(CoreResource("namespaces"), namespace_.dump()); !created.ok()) {
@@ -299,77 +509,116 @@ int Pods(int argc, char** argv) {
   RestListWatcher lister(rest, CoreResource("pods", ns));
   Informer<Pod> informer(lister);
   if (!AddPodIndexes(informer.store()).ok()) Die("indexes");
+  std::atomic<size_t> running{0};  // Pods the informer holds as Running.
+  nodeguard::kube::EventHandlers<Pod> handlers;
+  auto is_running = [](const auto& pod) { return pod->phase == PodPhase::kRunning; };
+  handlers.on_add = [&](const auto& pod) { running += is_running(pod); };
+  handlers.on_update = [&](const auto& old_pod, const auto& pod) {
+    running += is_running(pod);
+    running -= is_running(old_pod);
+  };
+  handlers.on_delete = [&](const auto& pod) { running -= is_running(pod); };
+  informer.AddHandlers(handlers);
   CancelFlag stop;
   std::thread runner([&] { informer.Run(stop); });
   if (!WaitFor(60s, [&] { return informer.HasSynced(); })) Die("informer did not sync");
 
-  auto running = [&] {
-    size_t n = 0;
-    for (const auto& pod : informer.store().List()) n += pod->phase == PodPhase::kRunning;
-    return n;
-  };
-  struct Point {
-    size_t pods;
-    size_t rss;
-    size_t heap;
-    double create_seconds;
-  };
   std::vector<Point> points;
   size_t created = 0;
-  std::atomic<int64_t> failures{0};
+  int64_t failures = 0;
   for (size_t target = from; target <= to; target += step) {
     const auto t0 = Clock::now();
-    std::atomic<size_t> next{created};
-    std::vector<std::thread> writers;
-    for (int t = 0; t < threads; ++t) {
-      writers.emplace_back([&] {
-        for (size_t i = next++; i < target; i = next++) {
-          const std::string name = PodName(i);
-          const std::string body = BenchPod(name, nodes[i % nodes.size()], i).dump();
-          for (int attempt = 0; attempt < 5; ++attempt) {
-            auto r = rest.Create(CoreResource("pods", ns), body);
-            if (r.ok() || r.error().Is(nodeguard::ErrorKind::kAlreadyExists)) break;
-            ++failures;
-            std::this_thread::sleep_for(200ms);
-          }
-        }
-      });
-    }
-    for (auto& w : writers) w.join();
+    failures += RunWriter("create-pods", run, created, target, threads);
     created = target;
     const double create_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     if (!WaitFor(
             std::chrono::seconds(600),
-            [&] { return informer.store().size() == target && running() == target; }, 1s)) {
+            [&] { return informer.store().size() == target && running.load() == target; }, 1s)) {
       Die("store holds " + std::to_string(informer.store().size()) + " pods, " +
-          std::to_string(running()) + " running, of " + std::to_string(target));
+          std::to_string(running.load()) + " running, of " + std::to_string(target));
     }
-    malloc_trim(0);
-    points.push_back({target, Rss(), mallinfo2().uordblks, create_seconds});
-    std::printf("%6zu pods: RSS %.1f MB, heap in use %.1f MB (created in %.0f s, loadavg %s)\n",
-                target, static_cast<double>(points.back().rss) / 1e6,
-                static_cast<double>(points.back().heap) / 1e6, create_seconds, LoadAvg().c_str());
-    std::fflush(stdout);
+    points.push_back(Record(target, create_seconds));
   }
   informer.Stop();
   runner.join();
-  const Point& a = points.front();
-  const Point& b = points.back();
-  const double n = static_cast<double>(b.pods - a.pods);
-  std::printf(
-      "slope %zu -> %zu pods: RSS %.0f B/pod, heap %.0f B/pod; create failures retried %lld\n",
-      a.pods, b.pods, (static_cast<double>(b.rss) - static_cast<double>(a.rss)) / n,
-      (static_cast<double>(b.heap) - static_cast<double>(a.heap)) / n,
-      static_cast<long long>(failures.load()));
-  const auto stats = informer.stats();
-  std::printf("informer: events %llu, lists %llu, relists %llu, watch starts %llu\n",
-              static_cast<unsigned long long>(stats.events),
-              static_cast<unsigned long long>(stats.lists),
-              static_cast<unsigned long long>(stats.relists),
-              static_cast<unsigned long long>(stats.watch_starts));
+  PrintSlope("pods", points, failures);
+  PrintInformerStats(informer);
   nodeguard::kube::DeleteOptions background;
   background.propagation_policy = "Background";
   (void)rest.Delete(CoreResource("namespaces"), ns, background);
+  std::printf("loadavg after: %s\n", LoadAvg().c_str());
+  return 0;
+}
+
+// ---------------------------------------------------------------- nodes
+
+int Nodes(int argc, char** argv) {
+  const size_t from = static_cast<size_t>(Flag(argc, argv, "from", 1000));
+  const size_t to = static_cast<size_t>(Flag(argc, argv, "to", 5000));
+  const size_t step = static_cast<size_t>(Flag(argc, argv, "step", 1000));
+  const int threads = static_cast<int>(Flag(argc, argv, "threads", 8));
+  Client client = Connect();
+  RestClient& rest = *client.rest;
+  std::printf("loadavg before: %s\n", LoadAvg().c_str());
+  const std::string run = RunId();
+  const std::string selector = std::string(kRunLabel) + "=" + run;
+
+  RestListWatcher lister(rest, CoreResource("nodes"));
+  nodeguard::kube::InformerOptions options;
+  options.label_selector = selector;
+  Informer<Node> informer(lister, options);
+  std::atomic<size_t> unreachable{0};  // Nodes the controller manager has marked so far.
+  nodeguard::kube::EventHandlers<Node> handlers;
+  auto marked = [](const auto& node) {
+    return node->FindTaint("node.kubernetes.io/unreachable",
+                           nodeguard::kube::TaintEffect::kNoSchedule) != nullptr;
+  };
+  handlers.on_add = [&](const auto& node) { unreachable += marked(node); };
+  handlers.on_update = [&](const auto& old_node, const auto& node) {
+    unreachable += marked(node);
+    unreachable -= marked(old_node);
+  };
+  handlers.on_delete = [&](const auto& node) { unreachable -= marked(node); };
+  informer.AddHandlers(handlers);
+  CancelFlag stop;
+  std::thread runner([&] { informer.Run(stop); });
+  if (!WaitFor(60s, [&] { return informer.HasSynced(); })) Die("informer did not sync");
+
+  std::vector<Point> points;
+  size_t created = 0;
+  int64_t failures = 0;
+  for (size_t target = from; target <= to; target += step) {
+    const auto t0 = Clock::now();
+    failures += RunWriter("create-nodes", run, created, target, threads);
+    created = target;
+    const double create_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    // Nothing heartbeats for these nodes: the controller manager marks each
+    // Unknown and taints it (a MODIFIED event) about 20 s after it appears.
+    // Wait for that, so every node is cached in its final shape.
+    if (!WaitFor(
+            std::chrono::seconds(600),
+            [&] { return informer.store().size() == target && unreachable.load() == target; },
+            1s)) {
+      Die("store holds " + std::to_string(informer.store().size()) + " nodes, " +
+          std::to_string(unreachable.load()) + " marked unreachable, of " + std::to_string(target));
+    }
+    points.push_back(Record(target, create_seconds));
+  }
+  informer.Stop();
+  runner.join();
+  PrintSlope("nodes", points, failures);
+  PrintInformerStats(informer);
+  std::vector<std::shared_ptr<const Node>> mine = informer.store().List();
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> deleters;
+  for (int t = 0; t < threads; ++t) {
+    deleters.emplace_back([&] {
+      for (size_t i = next++; i < mine.size(); i = next++) {
+        (void)rest.Delete(CoreResource("nodes"), mine[i]->meta.name);
+      }
+    });
+  }
+  for (auto& d : deleters) d.join();
   std::printf("loadavg after: %s\n", LoadAvg().c_str());
   return 0;
 }
@@ -380,6 +629,8 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "latency";
   if (mode == "latency") return Latency(argc, argv);
   if (mode == "pods") return Pods(argc, argv);
-  std::fprintf(stderr, "usage: kube_watch_bench latency|pods [--flag value ...]\n");
+  if (mode == "nodes") return Nodes(argc, argv);
+  if (mode == "create-pods" || mode == "create-nodes") return CreateObjects(mode, argc, argv);
+  std::fprintf(stderr, "usage: kube_watch_bench latency|pods|nodes [--flag value ...]\n");
   return 2;
 }

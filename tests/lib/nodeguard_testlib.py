@@ -15,7 +15,12 @@ what each of them needs and would otherwise copy:
   suite_arguments                    --nodeguard, --workdir and a subcommand
   lease / Lease helpers              the leader election Lease as the server holds it
   parse_exposition                   a strict parser of the Prometheus text format
+  documented_metrics /               the metric tables of a docs/operations.md section,
+  check_documented_metrics           and an exposition checked against them
   promtool                           the promtool of tests/integration/manifests
+  mark_cluster_test_failed           leaves NODEGUARD_CLUSTER_FIXTURE_DIR/failed, so the
+                                     fixture's cleanup prints the component logs' tails;
+                                     done automatically when a suite exits non-zero
 
 Environment: KUBECONFIG (set by the fixture); NODEGUARD_SIM, else
 tests/cluster/sim; NODEGUARD_CLUSTER_BIN, else the pinned kubectl from
@@ -39,6 +44,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -53,6 +59,45 @@ API_VERSION = "nodeguard.io/v1alpha1"
 
 class TestFailure(Exception):
     """A failed expectation; suites catch it, print it and exit 1."""
+
+
+# ---------------------------------------------------------------- failure marker
+
+
+def mark_cluster_test_failed():
+    """Leaves NODEGUARD_CLUSTER_FIXTURE_DIR/failed, as tests/cluster/tests/lib.sh
+    does for the bash tests: the fixture's cleanup (cluster.down) then prints the
+    end of each component log. No-op outside the fixture."""
+    fixture = os.environ.get("NODEGUARD_CLUSTER_FIXTURE_DIR")
+    if not fixture:
+        return
+    try:
+        with open(os.path.join(fixture, "failed"), "a"):
+            pass
+    except OSError:
+        pass
+
+
+def _mark_failures_on_exit():
+    """Every suite importing this module marks the fixture when it exits
+    non-zero (`sys.exit(code)`) or on an uncaught exception."""
+    real_exit = sys.exit
+    real_hook = sys.excepthook
+
+    def exit_marking(code=None):
+        if code not in (None, 0):
+            mark_cluster_test_failed()
+        real_exit(code)
+
+    def hook_marking(kind, value, tb):
+        mark_cluster_test_failed()
+        real_hook(kind, value, tb)
+
+    sys.exit = exit_marking
+    sys.excepthook = hook_marking
+
+
+_mark_failures_on_exit()
 
 
 def fail(message):
@@ -389,6 +434,7 @@ def exit_on_sigterm():
     """Turns SIGTERM (CTest's timeout) into SystemExit, so `finally` blocks and
     the atexit hook stop every process this suite started."""
     def handler(signum, frame):
+        mark_cluster_test_failed()
         raise SystemExit(128 + signum)
     signal.signal(signal.SIGTERM, handler)
 
@@ -701,6 +747,61 @@ def parse_exposition(text):
         if h["count"] != counts[-1]:
             raise ExpositionError(f"{what}: _count {h['count']} != +Inf bucket {counts[-1]}")
     return out
+
+
+def documented_metrics(heading, path=None):
+    """{name: (type, {labels})} from every table with `metric | type` columns in
+    the section `## heading` of docs/operations.md (or `path`), up to the next
+    `## ` heading. A `labels` cell lists the label names in backquotes ("none":
+    no labels)."""
+    with open(path or os.path.join(ROOT, "docs", "operations.md")) as f:
+        text = f.read()
+    section = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    check(section, f"{path or 'docs/operations.md'} has no '## {heading}' section")
+    out = {}
+    columns = None
+    for line in section.group(1).splitlines():
+        if not line.startswith("|"):
+            columns = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if columns is None:
+            columns = [c.lower() for c in cells]
+            continue
+        if set(cells[0]) <= set("-: ") or columns[:2] != ["metric", "type"]:
+            continue
+        name = re.fullmatch(r"`([a-zA-Z_:][a-zA-Z0-9_:]*)`", cells[0])
+        check(name, f"'## {heading}': metric cell {cells[0]!r}")
+        labels = set()
+        if "labels" in columns:
+            labels = set(re.findall(r"`([a-zA-Z_][a-zA-Z0-9_]*)", cells[columns.index("labels")]))
+        out[name.group(1)] = (cells[1], labels)
+    check(out, f"'## {heading}': no metrics table found")
+    return out
+
+
+def check_documented_metrics(who, text, heading):
+    """Parses the exposition strictly and checks that every metric documented
+    in the section `## heading` is exported with the documented type and
+    exactly the documented labels (`le` aside). Fails listing every mismatch;
+    returns the parsed exposition."""
+    parsed = parse_exposition(text)
+    problems = []
+    for name, (kind, labels) in documented_metrics(heading).items():
+        if parsed.types.get(name) != kind:
+            problems.append(f"{name}: documented as {kind}, exported as "
+                            f"{parsed.types.get(name, 'nothing')}")
+            continue
+        samples = [s for s in parsed.samples if parsed.family_of(s.name) == name]
+        if not samples:
+            problems.append(f"{name}: no sample")
+        for s in samples:
+            if set(s.labels) - {"le"} != labels:
+                problems.append(f"{name}: documented labels {sorted(labels)}, sample {s.line}")
+                break
+    check(not problems, f"{who}: /metrics against '## {heading}' of docs/operations.md:\n"
+          + "\n".join(problems))
+    return parsed
 
 
 def promtool_path(mode=None):

@@ -27,12 +27,19 @@ one scenario per test:
                         (Pending, reported in Degraded and an Event)
   dry-run               scenario one with spec.dryRun: the same first decision in
                         status and Events, nothing on nodes or pods changes
+  ladder                the reboot ladder RestartContainerRuntime -> RestartKubelet
+                        -> Reboot on one sick node whose restarts do not help: each
+                        rung runs exactly once, in order; the reboot (new bootID)
+                        brings it back; it ends uncordoned, Succeeded, counted as a
+                        Reboot recovery; no other node is touched
 
 The node agent is the real `nodeguard agent --simulate`, one process per node,
 its actions carried out on the simulated nodes by
 tests/integration/agent/sim-action (Reboot: `sim reboot`, new bootID and Ready
 after a delay; restarts: `sim heal`), which records each execution: the
-evidence that a request ran exactly once. `--agent double` swaps in a Python
+evidence that a request ran exactly once. In the ladder scenario the restarts
+are recorded but change nothing (a script in the scenario's workdir), as in the
+incident, so only the reboot heals. `--agent double` swaps in a Python
 stand-in (AgentDouble) speaking the same annotation protocol
 (remediation/agent_protocol.h), for running without the agent.
 
@@ -46,6 +53,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -159,6 +167,7 @@ class NodeObserver:
         self.phases = {n: [] for n in nodes}  # Distinct consecutive phases.
         self.ever_cordoned = set()
         self.boot_ids = {n: [] for n in nodes}
+        self.rungs = {n: [] for n in nodes}  # Distinct consecutive (phase, action) of rung phases.
         self.watch = Watch(["nodes", "-l", GROUP_LABEL], self.on_node)
 
     def start(self):
@@ -179,6 +188,10 @@ class NodeObserver:
             self.current[name] = (phase, cordoned, boot)
             if phase and (not self.phases[name] or self.phases[name][-1] != phase):
                 self.phases[name].append(phase)
+            if phase in ("ActionRequested", "AwaitingRecovery"):
+                rung = (phase, st.get("action"))
+                if not self.rungs[name] or self.rungs[name][-1] != rung:
+                    self.rungs[name].append(rung)
             if cordoned:
                 self.ever_cordoned.add(name)
             if not self.boot_ids[name] or self.boot_ids[name][-1] != boot:
@@ -200,6 +213,7 @@ class NodeObserver:
                 "phases": {k: list(v) for k, v in self.phases.items()},
                 "ever_cordoned": set(self.ever_cordoned),
                 "boot_ids": {k: list(v) for k, v in self.boot_ids.items()},
+                "rungs": {k: list(v) for k, v in self.rungs.items()},
             }
 
 
@@ -243,9 +257,10 @@ class AgentDouble(threading.Thread):
     """Plays nodeguard's node agent through the API (agent_protocol.h): each
     request id is executed at most once."""
 
-    def __init__(self, nodes):
+    def __init__(self, nodes, restarts_heal=True):
         super().__init__(daemon=True)
         self.nodes = set(nodes)
+        self.restarts_heal = restarts_heal
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.executed = []  # (node, id, action) in order.
@@ -287,7 +302,8 @@ class AgentDouble(threading.Thread):
                 self.running[rid] = (name, boot, started)
             sim("reboot", name, "--delay", str(REBOOT_DELAY), "--no-wait")
         else:
-            sim("heal", name)
+            if self.restarts_heal:
+                sim("heal", name)
             self.write_status(name, {"id": rid, "state": "Done", "bootId": boot,
                                      "message": f"simulated {action}", "startedAt": started,
                                      "finishedAt": now_rfc3339()})
@@ -315,32 +331,62 @@ class AgentDouble(threading.Thread):
 class RealAgents:
     """`nodeguard agent --simulate` on each node, its actions carried out by
     tests/integration/agent/sim-action (sim reboot / sim heal), which records
-    every execution in a calls file: the exactly-once evidence."""
+    every execution in a calls file: the exactly-once evidence.
+
+    restarts_heal False: RestartContainerRuntime and RestartKubelet are
+    recorded and change nothing (the node stays sick, as in the incident);
+    Reboot is recorded and carried out by sim-action."""
 
     SIM_ACTION = os.path.join(ROOT, "tests", "integration", "agent", "sim-action")
 
-    def __init__(self, binary, nodes, workdir):
+    def __init__(self, binary, nodes, workdir, restarts_heal=True):
         self.binary = binary
         self.nodes = list(nodes)
         self.workdir = workdir
+        self.restarts_heal = restarts_heal
         self.calls = os.path.join(workdir, "agent-calls")
         self.procs = {}
+        self.metrics_ports = {}
         self.errors = []
+
+    def command_template(self):
+        """The agents' --simulate-command ({action} and {node} filled in by the agent)."""
+        kubeconfig = os.environ["KUBECONFIG"]
+        if self.restarts_heal:
+            return (f"{self.SIM_ACTION} --kubeconfig {kubeconfig} --calls {self.calls} "
+                    f"--reboot-delay {REBOOT_DELAY} {{action}} {{node}}")
+        script = os.path.join(self.workdir, "restarts-do-not-help")
+        with open(script, "w") as f:
+            f.write(f"""#!/bin/sh
+# Written by remediation_e2e.py (the ladder scenario): every action is recorded;
+# a runtime or kubelet restart changes nothing, so the node stays PLEG-sick;
+# a reboot is carried out by sim-action (new bootID, Ready after a delay).
+set -eu
+echo "$1 $2" >>{shlex.quote(self.calls)}
+case $1 in
+  RestartContainerRuntime | RestartKubelet) exit 0 ;;
+  Reboot) exec {shlex.quote(self.SIM_ACTION)} --kubeconfig {shlex.quote(kubeconfig)} \
+            --reboot-delay {REBOOT_DELAY} Reboot "$2" ;;
+  *) echo "unknown action $1" >&2; exit 2 ;;
+esac
+""")
+        os.chmod(script, 0o755)
+        return f"{script} {{action}} {{node}}"
 
     def start(self):
         open(self.calls, "w").close()
-        template = (f"{self.SIM_ACTION} --kubeconfig {os.environ['KUBECONFIG']} "
-                    f"--calls {self.calls} --reboot-delay {REBOOT_DELAY} {{action}} {{node}}")
+        template = self.command_template()
         for n in self.nodes:
-            probe = free_port()
+            probe, metrics = free_port(), free_port()
             log_file = open(os.path.join(self.workdir, f"agent-{n}.log"), "w")
             proc = subprocess.Popen(
                 [self.binary, "agent", "--node-name", n, "--kubeconfig", os.environ["KUBECONFIG"],
                  "--simulate", "--simulate-command", template, "--recheck-interval", "2s",
-                 "--metrics-bind-address", "0", "--health-probe-bind-address",
-                 f"127.0.0.1:{probe}"],
+                 "--metrics-bind-address", f"127.0.0.1:{metrics}",
+                 "--health-probe-bind-address", f"127.0.0.1:{probe}"],
                 stdout=log_file, stderr=subprocess.STDOUT)
             self.procs[n] = (proc, probe, log_file)
+            self.metrics_ports[n] = metrics
         for n, (proc, probe, _) in self.procs.items():
             def ready(proc=proc, probe=probe, n=n):
                 if proc.poll() is not None:
@@ -372,6 +418,10 @@ class RealAgents:
 
     def requests_for(self, name):
         return [e for e in self.executed if len(e) == 2 and e[1] == name]
+
+    def metrics(self, name):
+        """The /metrics text of the agent of node `name`."""
+        return ng.fetch_metrics(self.metrics_ports[name])
 
     def tail(self, name, lines=30):
         try:
@@ -566,7 +616,7 @@ class Scenario:
     """Sets up ten labelled nodes, a namespace, the controller, the observers and
     the agent double, and puts everything back afterwards."""
 
-    def __init__(self, name, binary, controller_args=()):
+    def __init__(self, name, binary, controller_args=(), restarts_heal=True):
         self.name = name
         self.policy = f"e2e-{name}"
         self.ns = f"e2e-remediation-{name}"
@@ -575,8 +625,8 @@ class Scenario:
         self.controller = Controller(binary, self.workdir, controller_args)
         self.other_controllers = []
         self.observer = NodeObserver(NODES)
-        self.agent = AgentDouble(NODES) if AGENT_MODE[0] == "double" \
-            else RealAgents(binary, NODES, self.workdir)
+        self.agent = AgentDouble(NODES, restarts_heal) if AGENT_MODE[0] == "double" \
+            else RealAgents(binary, NODES, self.workdir, restarts_heal)
         self.extra = []
 
     def __enter__(self):
@@ -1030,6 +1080,104 @@ def scenario_leader_handover(binary):
             kubectl("delete", "namespace", LEASE_NAMESPACE, "--wait=false", check_rc=False)
 
 
+LADDER = ["RestartContainerRuntime", "RestartKubelet", "Reboot"]
+
+
+def executed_actions(agent):
+    """[(node, action)] of every action the agents carried out, in order."""
+    if isinstance(agent, RealAgents):
+        return [(n, a) for a, n in agent.executed]
+    with agent.lock:
+        return [(n, a) for n, _, a in agent.executed]
+
+
+def scenario_ladder(binary):
+    """The reboot ladder on one node whose runtime and kubelet restarts do not help."""
+    with Scenario("ladder", binary, restarts_heal=False) as s:
+        sick = NODES[0]
+        boots_before = {n: node(n)["status"]["nodeInfo"]["bootID"] for n in NODES}
+        s.controller.start()
+        # actionTimeout: how long each rung may take to bring the node back;
+        # a restart that "succeeds" but leaves the node sick escalates after it.
+        s.apply_policy(remediation_spec(actions=LADDER, actionTimeout="25s"))
+        log(f"making {sick} PLEG-sick; its runtime and kubelet restarts will not help")
+        sim("pleg-sick", sick)
+        s.wait_phase(sick, "Succeeded", 240)
+        log(f"{sick} remediated")
+
+        # Exactly one execution per rung, in the ladder's order, on the sick node only.
+        executed = executed_actions(s.agent)
+        check(executed == [(sick, a) for a in LADDER],
+              f"agent executions {executed}, expected one per rung on {sick}: {LADDER}")
+        # Each restart was confirmed (the agent reported it Done), the node stayed
+        # sick, and the controller escalated; the reboot was confirmed by the new bootID.
+        snap = s.observer.snapshot()
+        expected_rungs = [(p, a) for a in LADDER for p in ("ActionRequested", "AwaitingRecovery")]
+        check(snap["rungs"][sick] == expected_rungs,
+              f"{sick} went through the rungs {snap['rungs'][sick]}, expected {expected_rungs}")
+        nd = node(sick)
+        st = state_of(nd)
+        check(st["phase"] == "Succeeded" and st.get("outcome") == "Recovered",
+              f"state of {sick}: {st}")
+        check(st.get("action") == "Reboot", f"last rung of {sick}: {st.get('action')}")
+        check(ready_status(nd) == "True", f"{sick} not Ready at the end")
+        check(not nd["spec"].get("unschedulable"), f"{sick} still cordoned")
+        check(nd["status"]["nodeInfo"]["bootID"] != boots_before[sick], f"{sick}: same bootID")
+        check(len(snap["boot_ids"][sick]) == 2, f"{sick} bootIDs {snap['boot_ids'][sick]}")
+        events = node_events(sick)
+        reasons = [r for r, _ in events]
+        for r in ("RemediationStarted", "Drained", "ActionRequested", "RemediationEscalated",
+                  "ActionConfirmed", "RemediationSucceeded"):
+            check(r in reasons, f"{sick}: no {r} Event (got {sorted(set(reasons))})")
+        escalations = [m for r, m in events if r == "RemediationEscalated"]
+        for rung in LADDER[:2]:
+            check(any(f"after {rung}" in m for m in escalations),
+                  f"{sick}: no RemediationEscalated Event after {rung}: {escalations}")
+        confirmed = [m for r, m in events if r == "ActionConfirmed"]
+        for rung in LADDER:
+            check(any(m.startswith(f"{rung} confirmed") for m in confirmed),
+                  f"{sick}: no ActionConfirmed Event for {rung}: {confirmed}")
+
+        # One at a time: nothing happened to any other node.
+        check(not snap["violations"] and snap["max_disruptive"] == 1,
+              f"budget: {snap['max_disruptive']} {snap['violations'][:3]}")
+        check(snap["ever_cordoned"] == {sick}, f"cordoned {sorted(snap['ever_cordoned'])}")
+        for n in NODES:
+            if n == sick:
+                continue
+            nd = node(n)
+            check(state_of(nd) is None, f"{n} got a remediation state: {state_of(nd)}")
+            check(annotation(nd, REQUEST_KEY) is None, f"{n} got an agent request")
+            check(len(snap["boot_ids"][n]) <= 1 and
+                  nd["status"]["nodeInfo"]["bootID"] == boots_before[n], f"{n} was rebooted")
+
+        # The controller counted one Reboot recovery and nothing else for the
+        # policy (docs/operations.md: action is the last rung run).
+        parsed = ng.parse_exposition(s.controller.metrics())
+        counted = {(x.labels.get("action"), x.labels.get("result")): x.value
+                   for x in parsed.samples
+                   if x.name == "nodeguard_remediations_total"
+                   and x.labels.get("policy") == s.policy}
+        check(counted == {("Reboot", "Recovered"): 1.0},
+              f"nodeguard_remediations_total{{policy={s.policy}}}: {counted}")
+        status = policy_status(s.policy)
+        recent = status.get("recentRemediations", [])
+        check(recent and recent[0]["node"] == sick and recent[0]["result"] == "Recovered",
+              f"recentRemediations: {recent}")
+        # The sick node's agent exports what docs/operations.md lists for an
+        # agent, and counted each rung once.
+        if isinstance(s.agent, RealAgents):
+            agent = ng.check_documented_metrics(f"the agent of {sick}", s.agent.metrics(sick),
+                                                "The agent's metrics")
+            ran = {(x.labels["action"], x.labels["result"]): x.value for x in agent.samples
+                   if x.name == "nodeguard_agent_actions_total"}
+            want = {("RestartContainerRuntime", "succeeded"): 1.0,
+                    ("RestartKubelet", "succeeded"): 1.0, ("Reboot", "started"): 1.0}
+            check(ran == want, f"nodeguard_agent_actions_total of {sick}'s agent: {ran}")
+        log(f"PASS ladder: {' -> '.join(LADDER)} on {sick}, each once; the reboot healed it; "
+            f"no other node touched")
+
+
 SCENARIOS = {
     "one-at-a-time": scenario_one_at_a_time,
     "storm": scenario_storm,
@@ -1039,6 +1187,7 @@ SCENARIOS = {
     "pdb-timeout": scenario_pdb_timeout,
     "person-cordon": scenario_person_cordon,
     "dry-run": lambda binary: scenario_one_at_a_time(binary, dry_run=True),
+    "ladder": scenario_ladder,
 }
 
 

@@ -18,6 +18,7 @@
 #include "observe/health.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "process/liveness.h"
 #include "process/process.h"
 #include "runtime/density_reconciler.h"
 #include "runtime/hygiene_reconciler.h"
@@ -204,6 +205,17 @@ int RunController(const ControllerOptions& options) {
   observe::HealthChecks healthz("healthz");
   observe::HealthChecks readyz("readyz");
   healthz.Add("ping", [] { return Status::Ok(); });
+  // Fails once an informer's list/watch loop stopped moving for longer than
+  // a healthy one ever can (process/liveness.h derives the bound): only a
+  // restart brings a wedged cache back.
+  const Duration informer_stall_bound =
+      process::InformerStallBound(informer_options, rest.options());
+  healthz.Add("informers", [&, informer_stall_bound]() -> Status {
+    return process::CheckInformerProgress({{"nodes", nodes.stats().last_progress},
+                                           {"pods", pods.stats().last_progress},
+                                           {"nodehealthpolicies", policies.stats().last_progress}},
+                                          RealClock::Instance().Monotonic(), informer_stall_bound);
+  });
   readyz.Add("informers", [&]() -> Status {
     if (nodes.HasSynced() && pods.HasSynced() && policies.HasSynced()) return Status::Ok();
     return Error::Unavailable("caches not synced");

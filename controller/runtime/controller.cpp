@@ -293,7 +293,7 @@ int RunController(const ControllerOptions& options) {
               reconciles.WithLabels({rname, "error"}).Inc();
               observe::Log().Warn(
                   "reconcile failed; retrying with backoff",
-                  {{"reconciler", rname}, {"key", *key}, {"error", result.error().ToString()}});
+                  {{"reconciler", rname}, r->KeyField(*key), {"error", result.error().ToString()}});
               q->AddRateLimited(*key);
             }
             q->Done(*key);

@@ -760,6 +760,18 @@ TEST_F(HygieneReconcilerTest, PausedReportsInStatusOnlyAndCatchesUpWhenResumed) 
   EXPECT_EQ(server.reports.count("team/nodeguard-p"), 1u);
 }
 
+// The "reconcile failed" log line names what the key is about.
+TEST_F(HygieneReconcilerTest, KeyFieldNamesTheNodePolicyOrPod) {
+  Start();
+  auto field = [&](const std::string& key) {
+    const observe::Field f = reconciler->KeyField(key);
+    return f.key + "=" + std::get<std::string>(f.value);
+  };
+  EXPECT_EQ(field(HygieneReconciler::NodeKey("w1")), "node=w1");
+  EXPECT_EQ(field(HygieneReconciler::PolicyKey("p")), "policy=p");
+  EXPECT_EQ(field("team/web-1"), "pod=team/web-1");
+}
+
 TEST_F(HygieneReconcilerTest, NodesWithoutSystemReserve) {
   AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
   const int64_t kMi = 1LL << 20;

@@ -29,6 +29,10 @@ DOC_END = "<!-- END GENERATED FIELD REFERENCE -->"
 
 # Go's time.ParseDuration syntax without a sign: negative durations are rejected.
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
+# What a malformed or negative duration is told, by the API server (a CEL rule,
+# not a `pattern`, whose message would only quote the regex) and by nodeguard
+# (api::ParseApiDuration says the same words).
+DURATION_MESSAGE = "must be a Go duration such as 90s, 5m or 1h30m, never negative"
 CONDITION_TYPE_PATTERN = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
                           r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$")
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
@@ -115,14 +119,14 @@ def array(description, items, default=None, min_items=None, max_items=None, list
 
 def duration(description, default=None, positive=False):
     """A metav1.Duration: a Go duration string such as "90s", "5m" or "1h30m"."""
-    rules = None
+    rules = [rule(f"self.matches(r'{DURATION_PATTERN}')", DURATION_MESSAGE)]
     if positive:
-        # Guarded by the pattern so a malformed value reports only the pattern error.
-        rules = [rule(f"!self.matches(r'{DURATION_PATTERN}') || duration(self) > duration('0s')",
-                      "must be longer than 0s")]
+        # Guarded by the format rule so a malformed value reports only DURATION_MESSAGE.
+        rules.append(rule(
+            f"!self.matches(r'{DURATION_PATTERN}') || duration(self) > duration('0s')",
+            "must be longer than 0s"))
     return string(description + " A Go duration such as `90s`, `5m` or `1h30m`; never negative.",
-                  default=default, rules=rules, pattern=DURATION_PATTERN, max_length=64,
-                  doc_type="duration")
+                  default=default, rules=rules, max_length=64, doc_type="duration")
 
 
 def int_or_percent(description, default, percent_max, percent_rule_message):
@@ -478,9 +482,11 @@ STATUS = obj(
         "observedGeneration": integer("The `metadata.generation` of the spec last acted on.",
                                       minimum=0, fmt="int64"),
         "conditions": array(
-            "`Ready` (spec valid and enforced; False with reason InvalidSpec names the invalid "
-            "fields), `Paused` (paused or dry run), `StormDetected` (more than maxUnhealthy nodes "
-            "are unhealthy), `Degraded` (something needs a human).",
+            "`Ready` (True: the spec is valid and enforced, reason `Enforcing`, or `DryRun` under "
+            "spec.dryRun or the controller's --dry-run; False: reason `InvalidSpec` names the "
+            "invalid fields), `Paused` (spec.paused; dry run is Ready's reason, not Paused), "
+            "`StormDetected` (more than maxUnhealthy nodes are unhealthy), `Degraded` (something "
+            "needs a human).",
             condition_schema(), max_items=16, list_type="map",
             rules=None) | {"x-kubernetes-list-map-keys": ["type"]},
         "selectedNodes": integer("Nodes this policy selects and governs.", minimum=0),
@@ -702,6 +708,8 @@ def _constraints(s):
     if "pattern" in s and s.get("_doc_type") != "duration":
         c.append(f"matches `{s['pattern']}`")
     for r in s.get("x-kubernetes-validations", []):
+        if r["message"] == DURATION_MESSAGE:
+            continue  # The description says it.
         c.append(r["message"])
     return c
 

@@ -451,13 +451,13 @@ void ReadObjects(const json& obj, std::string_view name, const Reader& r, std::v
 }  // namespace
 
 Result<Duration> ParseApiDuration(std::string_view text) {
-  // The CRD pattern ^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$ : every number
-  // starts with a digit and a '.' has digits after it. ParseGoDuration
-  // checks the rest (units, overflow).
+  // The CRD's duration rule ^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$ (a CEL
+  // rule with this message, crds/generate.py): every number starts with a
+  // digit and a '.' has digits after it. ParseGoDuration checks the rest
+  // (units, overflow).
   auto malformed = [&] {
     return Error::Invalid("invalid duration \"" + std::string(text) +
-                          "\": must be a Go duration such as \"90s\", \"5m\" or \"1h30m\", never "
-                          "negative");
+                          "\": must be a Go duration such as 90s, 5m or 1h30m, never negative");
   };
   if (text.empty() || text[0] < '0' || text[0] > '9') return malformed();
   for (size_t i = 0; i < text.size(); ++i) {

@@ -14,6 +14,14 @@
 // An event that cannot be decoded is skipped and counted (decode_errors):
 // one malformed object must not stall the cache for all others.
 //
+// Liveness: the Run loop marks progress (InformerStats::last_progress, on the
+// injected clock's monotonic time) at every step that shows it is moving: a
+// list page answered or failed, a watch started, each chunk of a stream, a
+// stream ended, before and after each backoff sleep. Handlers run between
+// marks, so a handler that blocks, or a request that never returns despite
+// its timeouts, stops the marks; process::CheckInformerProgress turns that
+// into a failing /healthz.
+//
 // Handlers run on the Run() thread, after the store reflects the change, and
 // must not block for long (they typically enqueue a key). Objects are shared
 // and immutable.
@@ -65,7 +73,7 @@ struct InformerOptions {
   uint64_t seed = 0;  // For the jitter and watch timeouts; 0 picks a random seed.
 };
 
-// Counters for metrics. Monotonic.
+// Counters for metrics (monotonic), and the time of the last progress mark.
 struct InformerStats {
   uint64_t lists = 0;           // Completed lists: the first one and every relist.
   uint64_t relists = 0;         // Lists after the first (after 410 Gone).
@@ -80,6 +88,9 @@ struct InformerStats {
   uint64_t bookmarks = 0;
   uint64_t decode_errors = 0;  // Events and list items skipped as undecodable.
   uint64_t resyncs = 0;
+  // When the Run loop last showed progress (see the header comment); the
+  // informer's construction time until Run() marks the first step.
+  MonoTime last_progress{};
 };
 
 template <typename T>
@@ -126,6 +137,10 @@ class Informer {
   void Count(F&& f) {
     std::lock_guard lock(stats_mu_);
     f(stats_);
+  }
+  void MarkProgress() {
+    const MonoTime now = clock_.Monotonic();
+    Count([now](InformerStats& s) { s.last_progress = now; });
   }
 
   ListWatcher& list_watcher_;
@@ -181,7 +196,9 @@ Informer<T>::Informer(ListWatcher& list_watcher, InformerOptions options, const 
       rng_(informer_internal::SeedOrRandom(options_.seed)),
       backoff_(options_.backoff,
                [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }),
-      framer_(options_.max_event_bytes) {}
+      framer_(options_.max_event_bytes) {
+  stats_.last_progress = clock_.Monotonic();
+}
 
 template <typename T>
 InformerStats Informer<T>::stats() const {
@@ -239,7 +256,9 @@ Status Informer<T>::ListAll() {
   std::string resource_version;
   int64_t skipped = 0;
   while (true) {
+    MarkProgress();
     Result<std::string> body = list_watcher_.ListPage(list_options);
+    MarkProgress();
     if (!body.ok()) {
       if (body.error().Is(ErrorKind::kGone) && !list_options.continue_token.empty()) {
         // The snapshot behind the continue token was compacted away: start
@@ -334,7 +353,13 @@ void Informer<T>::Run(const CancelToken& cancel) {
   bool need_list = true;
   bool just_listed = false;
   int consecutive_gone = 0;
-  auto back_off = [&] { return sleeper_.Sleep(backoff_.Next(), done); };
+  auto back_off = [&] {
+    MarkProgress();
+    const bool slept = sleeper_.Sleep(backoff_.Next(), done);
+    MarkProgress();
+    return slept;
+  };
+  MarkProgress();
 
   while (!done.cancelled()) {
     if (need_list) {
@@ -358,6 +383,7 @@ void Informer<T>::Run(const CancelToken& cancel) {
     watch.timeout = duration_cast<seconds>(
         std::chrono::duration<double>(options_.min_watch_timeout) * stretch(rng_));
     watch.idle_timeout = duration_cast<std::chrono::milliseconds>(options_.idle_timeout);
+    MarkProgress();
     Count([&](InformerStats& s) {
       ++s.watch_starts;
       if (!just_listed) ++s.watch_restarts;
@@ -372,6 +398,7 @@ void Informer<T>::Run(const CancelToken& cancel) {
     Status result = list_watcher_.Watch(
         watch,
         [&](std::string_view chunk) {
+          MarkProgress();
           MaybeResync();
           framing =
               framer_.Feed(chunk, [&](std::string_view line) { return HandleEvent(line, end); });
@@ -379,6 +406,7 @@ void Informer<T>::Run(const CancelToken& cancel) {
         },
         done);
     Duration lasted = clock_.Monotonic() - started;
+    MarkProgress();
     if (done.cancelled()) break;
     if (lasted >= options_.healthy_stream) backoff_.Reset();
 

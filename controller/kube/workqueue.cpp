@@ -147,6 +147,31 @@ void WorkQueue::ShutDownWithDrain() {
   cv_.wait(lock, [this] { return queue_.empty() && processing_.empty(); });
 }
 
+size_t WorkQueue::ShutDownDroppingQueued() {
+  std::lock_guard lock(mu_);
+  shutting_down_ = true;
+  std::unordered_set<std::string> dropped(queue_.begin(), queue_.end());
+  for (const auto& [key, ready] : delayed_ready_) dropped.insert(key);
+  for (const auto& key : dirty_) dropped.insert(key);
+  queue_.clear();
+  queued_at_.clear();
+  dirty_.clear();  // So Done() of an in-flight key does not requeue it.
+  delayed_ = {};
+  delayed_ready_.clear();
+  cv_.notify_all();
+  return dropped.size();
+}
+
+bool WorkQueue::WaitForInFlight(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [this] { return processing_.empty(); });
+}
+
+size_t WorkQueue::InFlight() const {
+  std::lock_guard lock(mu_);
+  return processing_.size();
+}
+
 bool WorkQueue::ShuttingDown() const {
   std::lock_guard lock(mu_);
   return shutting_down_;

@@ -86,6 +86,18 @@ class WorkQueue {
   // ShutDown(), then waits until every queued and in-flight key is Done.
   // REQUIRES: workers are still calling Get()/Done(), or it waits forever.
   void ShutDownWithDrain();
+  // Stops accepting keys and drops every key not yet handed out: queued,
+  // delayed, and those added again while in flight (Done() will not requeue
+  // them). Get() returns nullopt at once. Keys already handed out stay in
+  // flight until their Done(). Returns how many keys were dropped. For a
+  // level-triggered controller giving up leadership: whoever leads next
+  // recomputes every key, so finishing the backlog would only delay the
+  // hand-over.
+  size_t ShutDownDroppingQueued();
+  // Waits (in real time) until no key is in flight, at most `timeout`.
+  // Returns true when none is.
+  bool WaitForInFlight(std::chrono::milliseconds timeout);
+  size_t InFlight() const;
   bool ShuttingDown() const;
 
   // Keys ready to be handed out (excludes delayed and in-flight ones).

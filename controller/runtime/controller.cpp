@@ -1,8 +1,10 @@
 #include "runtime/controller.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <thread>
@@ -18,6 +20,7 @@
 #include "observe/health.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "process/liveness.h"
 #include "process/process.h"
 #include "runtime/density_reconciler.h"
 #include "runtime/hygiene_reconciler.h"
@@ -61,6 +64,9 @@ class RestStatusApi final : public StatusApi {
   kube::RestClient& rest_;
   std::function<Status()> fence_;
 };
+
+// On shutdown, how long reconciles already running may take to finish.
+constexpr std::chrono::seconds kInFlightGrace{10};
 
 // A reconciler with its queue and workers.
 struct Loop {
@@ -206,6 +212,17 @@ int RunController(const ControllerOptions& options) {
   observe::HealthChecks healthz("healthz");
   observe::HealthChecks readyz("readyz");
   healthz.Add("ping", [] { return Status::Ok(); });
+  // Fails once an informer's list/watch loop stopped moving for longer than
+  // a healthy one ever can (process/liveness.h derives the bound): only a
+  // restart brings a wedged cache back.
+  const Duration informer_stall_bound =
+      process::InformerStallBound(informer_options, rest.options());
+  healthz.Add("informers", [&, informer_stall_bound]() -> Status {
+    return process::CheckInformerProgress({{"nodes", nodes.stats().last_progress},
+                                           {"pods", pods.stats().last_progress},
+                                           {"nodehealthpolicies", policies.stats().last_progress}},
+                                          RealClock::Instance().Monotonic(), informer_stall_bound);
+  });
   readyz.Add("informers", [&]() -> Status {
     if (nodes.HasSynced() && pods.HasSynced() && policies.HasSynced()) return Status::Ok();
     return Error::Unavailable("caches not synced");
@@ -278,7 +295,7 @@ int RunController(const ControllerOptions& options) {
               reconciles.WithLabels({rname, "error"}).Inc();
               observe::Log().Warn(
                   "reconcile failed; retrying with backoff",
-                  {{"reconciler", rname}, {"key", *key}, {"error", result.error().ToString()}});
+                  {{"reconciler", rname}, r->KeyField(*key), {"error", result.error().ToString()}});
               q->AddRateLimited(*key);
             }
             q->Done(*key);
@@ -311,15 +328,39 @@ int RunController(const ControllerOptions& options) {
   while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   log.Info(lost_leadership.load() ? "lost leadership: exiting" : "shutting down");
 
-  // Stop taking work; give running reconciles a moment, then stop. A standby
-  // has no workers to drain its queues (its informers still queue keys):
-  // it drops them, or it would wait forever.
+  // Stop taking work: drop every queued key (nodeguard is level-triggered:
+  // whoever leads next recomputes every key, so working off the backlog would
+  // only delay the hand-over) and let the reconciles in flight finish, for at
+  // most kInFlightGrace. The Lease is held until then, so none of them finds
+  // itself fenced off half-way.
+  size_t dropped = 0;
+  for (auto& loop : loops) dropped += loop.queue->ShutDownDroppingQueued();
+  const auto grace_ends = std::chrono::steady_clock::now() + kInFlightGrace;
+  size_t still_running = 0;
   for (auto& loop : loops) {
-    if (loop.workers.empty()) {
-      loop.queue->ShutDown();
-    } else {
-      loop.queue->ShutDownWithDrain();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        grace_ends - std::chrono::steady_clock::now());
+    if (!loop.queue->WaitForInFlight(std::max(left, std::chrono::milliseconds(0)))) {
+      still_running += loop.queue->InFlight();
     }
+  }
+  log.Info("stopped taking work", {{"droppedKeys", static_cast<int64_t>(dropped)},
+                                   {"stillRunning", static_cast<int64_t>(still_running)}});
+  if (still_running > 0) {
+    // A reconcile stuck past the grace period (a request hanging in its
+    // retries) must not hold the Lease hostage. Releasing it turns this
+    // replica's fence off first, so the stuck reconcile's next write is
+    // refused; then exit without joining it.
+    log.Warn(
+        "reconciles still running after the shutdown grace period; releasing the Lease and "
+        "exiting without them",
+        {{"grace", FormatGoDuration(kInFlightGrace)},
+         {"reconciles", static_cast<int64_t>(still_running)}});
+    leader_gauge.Get().Set(0);
+    election_stop.Cancel();
+    if (election_thread.joinable()) election_thread.join();  // Releases the Lease.
+    spdlog::default_logger()->flush();
+    std::_Exit(lost_leadership.load() ? 1 : 0);
   }
   for (auto& loop : loops)
     for (auto& t : loop.workers) t.join();

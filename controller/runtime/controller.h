@@ -9,8 +9,9 @@
 // Informers run from start-up so a standby's caches are warm; workers and the
 // status loop run only while this process leads (leader election on a Lease).
 // Losing leadership ends the process (crash-only: a fresh start re-derives
-// everything from the cluster). SIGTERM stops taking work, lets running
-// reconciles finish for a few seconds, releases the Lease and exits 0.
+// everything from the cluster). SIGTERM stops taking work (queued keys are
+// dropped: the next leader recomputes them), lets the reconciles in flight
+// finish (at most 10 s), releases the Lease and exits 0.
 
 #include "common/result.h"
 #include "runtime/options.h"

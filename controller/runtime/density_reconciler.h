@@ -28,6 +28,7 @@ class DensityReconciler final : public Reconciler {
   explicit DensityReconciler(Deps deps);
 
   std::string_view name() const override { return "density"; }
+  observe::Field KeyField(const std::string& key) const override { return {"node", key}; }
   void OnNode(const kube::Node* old_obj, const kube::Node* obj, kube::WorkQueue& queue) override;
   void OnPod(const kube::Pod* old_obj, const kube::Pod* obj, kube::WorkQueue& queue) override;
   void OnPolicy(const PolicyObject* old_obj, const PolicyObject* obj,

@@ -232,7 +232,8 @@ DrainRun::Tick DrainRun::Step() {
         Emit(kube::EventType::kWarning, "DrainTimedOut", "drain timed out; " + why);
         return Finish(DrainObservation::kTimedOut, "drain timed out; " + why);
       }
-      Log().Warn("drain: listing pods failed; retrying", {{"node", job_.node}, {"error", why}});
+      Log().Warn("drain: listing pods failed; retrying",
+                 {{"node", job_.node}, {"policy", job_.policy}, {"error", why}});
       Tick t;
       t.message = why;
       t.wake_at = Plus(now, options_.retry_delay);
@@ -273,8 +274,10 @@ DrainRun::Tick DrainRun::Step() {
     tracker_.emplace(std::move(refs), started, timeout, job_.spec.skip_wait_for_delete_timeout,
                      options_.retry_delay);
     Emit(kube::EventType::kNormal, "EvictingPods", message);
-    Log().Info("drain started",
-               {{"node", job_.node}, {"remediation", job_.remediation_id}, {"message", message}});
+    Log().Info("drain started", {{"node", job_.node},
+                                 {"policy", job_.policy},
+                                 {"remediation", job_.remediation_id},
+                                 {"message", message}});
   }
 
   // What became of the pods (gone, replaced, terminating).
@@ -305,6 +308,7 @@ DrainRun::Tick DrainRun::Step() {
                                               : "DrainFailed",
         summary);
     Log().Info("drain finished", {{"node", job_.node},
+                                  {"policy", job_.policy},
                                   {"remediation", job_.remediation_id},
                                   {"result", remediation::DrainResultKindName(step.result.kind)},
                                   {"summary", summary}});
@@ -316,7 +320,7 @@ DrainRun::Tick DrainRun::Step() {
     if (options_.fence) {
       if (Status fenced = options_.fence(); !fenced.ok()) {
         // Not the leader any more: stop without a verdict (the new leader resumes).
-        Log().Warn("drain stopped: fenced", {{"node", job_.node}});
+        Log().Warn("drain stopped: fenced", {{"node", job_.node}, {"policy", job_.policy}});
         return Finish(DrainObservation::kNotRunning, "stopped: " + fenced.error().ToString());
       }
     }

@@ -20,6 +20,7 @@ class PolicyReconciler final : public Reconciler {
   PolicyReconciler(Deps deps, std::function<int(const PolicyObject&)> pending_cleanup);
 
   std::string_view name() const override { return "policy"; }
+  observe::Field KeyField(const std::string& key) const override { return {"policy", key}; }
   void OnNode(const kube::Node* old_obj, const kube::Node* obj, kube::WorkQueue& queue) override;
   void OnPolicy(const PolicyObject* old_obj, const PolicyObject* obj,
                 kube::WorkQueue& queue) override;

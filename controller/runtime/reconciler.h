@@ -25,6 +25,7 @@
 #include "kube/rest.h"
 #include "kube/store.h"
 #include "kube/workqueue.h"
+#include "observe/log.h"
 #include "observe/metrics.h"
 #include "runtime/options.h"
 #include "runtime/policy_object.h"
@@ -83,6 +84,11 @@ class Reconciler {
   // REQUIRES: called by one worker at a time per key. An Error is logged and
   // the key retried with backoff; kConflict retries at once.
   virtual Result<ReconcileResult> Reconcile(const std::string& key) = 0;
+
+  // What `key` is about, as the log field other lines about it carry
+  // ({"node", name}, {"policy", name}, {"pod", "ns/name"}), for the lines the
+  // Controller writes about a reconcile of it.
+  virtual observe::Field KeyField(const std::string& key) const { return {"key", key}; }
 };
 
 // The ObjectReference of a node / policy, for Events.

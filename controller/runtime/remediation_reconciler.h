@@ -102,6 +102,7 @@ class RemediationReconciler final : public Reconciler {
   ~RemediationReconciler() override;
 
   std::string_view name() const override { return "remediation"; }
+  observe::Field KeyField(const std::string& key) const override { return {"policy", key}; }
   void OnNode(const kube::Node* old_obj, const kube::Node* obj, kube::WorkQueue& queue) override;
   void OnPolicy(const PolicyObject* old_obj, const PolicyObject* obj,
                 kube::WorkQueue& queue) override;

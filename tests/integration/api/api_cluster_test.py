@@ -79,7 +79,9 @@ def crd_ready():
     if out.returncode != 0:
         return None
     crd = json.loads(out.stdout)
-    conditions = {c["type"]: c["status"] for c in crd.get("status", {}).get("conditions", [])}
+    # Right after creation the server may answer "conditions": null.
+    status = crd.get("status") or {}
+    conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
     if conditions.get("Established") == "True" and conditions.get("NamesAccepted") == "True":
         return crd
     return None

@@ -10,17 +10,18 @@ in namespace LEASE_NAMESPACE, and puts everything back at its end; `cleanup`
 
   leader-handover        two controllers on one Lease: exactly one leads (Lease
                          holder, nodeguard_leader 1 vs 0), both ready; SIGKILL
-                         the leader: the standby takes the Lease within 30 s
-                         (measured, printed) and its status continues: an
+                         the leader: the standby takes the Lease within
+                         HANDOVER_BOUND (21.8 s) of the killed leader's last
+                         renewal (measured, printed) and its status continues: an
                          independent watch sees observedGeneration never
                          decrease and no condition's lastTransitionTime change
                          without a status change; a spec edit afterwards is
                          observed by the new leader
   sigterm-releases-lease SIGTERM to the leader while it reconciles a policy and
-                         a burst of pods: exit code 0 within 15 s (printed); the
+                         a burst of pods: exit code 0 within 5 s (printed); the
                          Lease is released (holderIdentity "", 1 s duration,
-                         seen by a watch) and the standby takes over well within
-                         the lease duration (printed)
+                         seen by a watch) and the standby takes over within 5 s
+                         of the release (printed)
   metrics-exposition     /metrics of a leader that reconciled a policy and of a
                          standby: parsed strictly (parse_exposition), checked by
                          `promtool check metrics` (lint findings must be in
@@ -29,7 +30,7 @@ in namespace LEASE_NAMESPACE, and puts everything back at its end; `cleanup`
                          labels
   observed-generation    on an idle cluster, 10 spec edits: the time from each
                          edit until status.observedGeneration equals the new
-                         generation (p50/max printed; liveness bound 15 s)
+                         generation (p50/max printed; each within 3 s)
   cleanup                removes leftovers of any of the above
 
 Usage: runtime_test.py --nodeguard PATH --workdir DIR SUBCOMMAND
@@ -55,10 +56,23 @@ CASE_LABEL = "nodeguard.io/test-runtime-case"  # On the test's policy: what the 
 TEST_LABEL = "nodeguard.io/test"  # = runtime on everything the tests create.
 LEASE_NAMESPACE = "nodeguard-runtime-test"
 WORKLOAD_NAMESPACE = "nodeguard-runtime-test-pods"
-LEASE_DURATION = 15  # kube::LeaderElectionConfig's default; no flag changes it.
-HANDOVER_BOUND = 30  # Seconds: liveness bound for a hand-over after SIGKILL.
-SIGTERM_EXIT_BOUND = 15  # Seconds from SIGTERM to exit.
-GENERATION_BOUND = 15  # Seconds from a spec edit to observedGeneration.
+# Bounds the issue states, with margin for a loaded 2-core CI machine; every
+# measured value is printed (MEASURED ...) next to its bound.
+LEASE_DURATION = 15  # kube::LeaderElectionConfig's defaults; no flag changes them.
+RETRY_PERIOD = 2  # A candidate polls the Lease every RETRY_PERIOD x [1, 1.2).
+# Hand-over after SIGKILL, from the killed leader's last renewal to the
+# standby's acquireTime: the standby sees that renewal at its next poll (up to
+# one jittered retry period later), judges the Lease expired LEASE_DURATION
+# after seeing it, and acquires at its first poll after that (up to one more
+# jittered retry period): 15 + 2.4 + 2.4 = 19.8 s at worst, plus 2 s for
+# requests on a loaded machine. "Killing the leader hands over within the
+# lease duration" is the issue's wording for exactly this mechanism.
+HANDOVER_BOUND = LEASE_DURATION + 2 * RETRY_PERIOD * 1.2 + 2
+SIGTERM_EXIT_BOUND = 5  # Seconds from SIGTERM to exit ("within a few seconds").
+# From the released record (renewTime) to the standby's acquireTime: a released
+# Lease is free at once, so one jittered retry period (2.4 s) plus requests.
+TAKEOVER_BOUND = 5
+GENERATION_BOUND = 3  # Seconds from a spec edit to observedGeneration ("a second or two").
 DOCS = os.path.join(ng.ROOT, "docs", "operations.md")
 
 # promtool lint findings accepted, with the reason; any other finding fails.
@@ -330,12 +344,14 @@ def scenario_leader_handover():
             ng.wait_for("b to take the Lease over", b_holds, HANDOVER_BOUND + 15, 0.25)
             spec = case.lease()
             acquired = ng.unix_time(spec["acquireTime"])
-            handover = acquired - killed_at
-            ng.say(f"MEASURED hand-over after SIGKILL: {handover:.2f}s (Lease acquired by b; "
-                   f"{acquired - last_renew:.2f}s after a's last renewal; lease duration "
-                   f"{LEASE_DURATION}s, retry period 2s)")
+            handover = acquired - last_renew
+            ng.say(f"MEASURED hand-over after SIGKILL: {handover:.2f}s from a's last renewal to "
+                   f"b's acquireTime ({acquired - killed_at:.2f}s after the kill); bound "
+                   f"{HANDOVER_BOUND:.1f}s (lease duration {LEASE_DURATION}s, retry period "
+                   f"{RETRY_PERIOD}s)")
             ng.check(handover <= HANDOVER_BOUND,
-                     f"hand-over took {handover:.1f}s, more than {HANDOVER_BOUND}s")
+                     f"hand-over took {handover:.1f}s after a's last renewal, more than "
+                     f"{HANDOVER_BOUND:.1f}s")
             ng.check(spec.get("leaseTransitions", 0) >= 1,
                      f"leaseTransitions {spec.get('leaseTransitions')} after a hand-over")
             b.wait_leading(timeout=10)
@@ -395,9 +411,9 @@ def scenario_sigterm_releases_lease():
             ng.say(f"SIGTERM to a after {done:.0f} reconciles, queue depth {depth:.0f}")
             code, took = a.terminate(timeout=30)
             exited_at = time.time()
-            ng.say(f"MEASURED SIGTERM to exit: {took:.2f}s")
+            ng.say(f"MEASURED SIGTERM to exit: {took:.2f}s (bound {SIGTERM_EXIT_BOUND}s)")
             ng.check(code == 0, f"a exited with {code} after SIGTERM:\n{a.tail()}")
-            ng.check(took < SIGTERM_EXIT_BOUND, f"a took {took:.1f}s to exit after SIGTERM")
+            ng.check(took <= SIGTERM_EXIT_BOUND, f"a took {took:.1f}s to exit after SIGTERM")
             log = open(a.log_path).read()
             ng.check("shutting down" in log and "lost leadership" not in log,
                      "a's log does not show a clean shutdown")
@@ -420,10 +436,10 @@ def scenario_sigterm_releases_lease():
             released_at = ng.unix_time(rel["renewTime"])
             takeover = acquired - released_at
             ng.say(f"MEASURED takeover after release: {takeover:.2f}s "
-                   f"({acquired - exited_at:.2f}s after a exited; lease duration "
-                   f"{LEASE_DURATION}s, retry period 2s)")
-            ng.check(takeover < LEASE_DURATION,
-                     f"b took {takeover:.1f}s after the release: it waited for expiry")
+                   f"({acquired - exited_at:.2f}s after a exited); bound {TAKEOVER_BOUND}s "
+                   f"(lease duration {LEASE_DURATION}s, retry period {RETRY_PERIOD}s)")
+            ng.check(takeover <= TAKEOVER_BOUND,
+                     f"b took {takeover:.1f}s after the release, more than {TAKEOVER_BOUND}s")
             b.wait_leading(timeout=10)
             case.wait_observed(1, timeout=30)
         finally:
@@ -542,8 +558,8 @@ def scenario_metrics_exposition():
         # A standby's queues fill from its informers with nobody to work them:
         # SIGTERM must still end it promptly (it once waited for them forever).
         code, took = b.terminate(timeout=30)
-        ng.say(f"MEASURED standby SIGTERM to exit: {took:.2f}s")
-        ng.check(code == 0 and took < SIGTERM_EXIT_BOUND,
+        ng.say(f"MEASURED standby SIGTERM to exit: {took:.2f}s (bound {SIGTERM_EXIT_BOUND}s)")
+        ng.check(code == 0 and took <= SIGTERM_EXIT_BOUND,
                  f"the standby exited with {code} {took:.1f}s after SIGTERM")
         ng.check(case.lease().get("holderIdentity") == a.identity,
                  "the standby's exit changed the Lease")
@@ -568,7 +584,8 @@ def scenario_observed_generation():
                 def observed(g=generation):
                     return history.first_arrival(
                         lambda gen, st: st.get("observedGeneration", 0) >= g) is not None
-                ng.wait_for(f"observedGeneration {generation}", observed, GENERATION_BOUND, 0.02)
+                # Wait longer than the bound, so a slow edit is measured and reported.
+                ng.wait_for(f"observedGeneration {generation}", observed, 30, 0.02)
                 seen = history.first_arrival(lambda gen, st, g=generation: gen >= g)
                 done = history.first_arrival(
                     lambda gen, st, g=generation: st.get("observedGeneration", 0) >= g)
@@ -580,6 +597,10 @@ def scenario_observed_generation():
                    f"p50 {statistics.median(from_edit):.3f}s max {max(from_edit):.3f}s; "
                    f"from the watch event of the edit: p50 {statistics.median(from_event):.3f}s "
                    f"max {max(from_event):.3f}s")
+            slow = [f"edit {i + 1}: {t:.3f}s" for i, t in enumerate(from_edit)
+                    if t > GENERATION_BOUND]
+            ng.check(not slow, f"observedGeneration took longer than {GENERATION_BOUND}s after "
+                               "the edit: " + ", ".join(slow))
             _, violations = history.snapshot()
             ng.check(not violations, "status regressed:\n" + "\n".join(violations))
         finally:

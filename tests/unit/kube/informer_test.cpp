@@ -388,6 +388,48 @@ TEST_F(InformerTest, ListFailuresBackOffThenSucceed) {
   EXPECT_EQ(calls_, (Calls{"add shop/a@5"}));
 }
 
+// Liveness: /healthz (process::CheckInformerProgress) reads last_progress.
+TEST_F(InformerTest, ProgressIsMarkedAtEveryStepOfTheLoop) {
+  const MonoTime created = clock_.Monotonic();
+  auto informer = MakeInformer();
+  EXPECT_EQ(informer->stats().last_progress, created);
+  clock_.Advance(1h);  // Not running yet: nothing marks, so a loop that never starts shows.
+  EXPECT_EQ(informer->stats().last_progress, created);
+
+  std::vector<Duration> quiet;  // How long since the last mark, whenever a handler runs.
+  EventHandlers<Pod> h;
+  h.on_add = [&](const auto&) {
+    quiet.push_back(clock_.Monotonic() - informer->stats().last_progress);
+  };
+  informer->AddHandlers(std::move(h));
+  watcher_.AddList(Error::Unavailable("apiserver starting"));  // A failed list, a backoff.
+  watcher_.AddList(ListJson({PodJson("a", "5")}, "10"));
+  watcher_.AddWatch({{Event("ADDED", PodJson("b", "11"))}, Status::Ok(), 7min});
+  Run(*informer);
+
+  ASSERT_EQ(sleeper_.sleeps().size(), 1u);
+  EXPECT_EQ(quiet, (std::vector<Duration>{0s, 0s})) << "the list page and the chunk are marks";
+  // The 7-minute stream's end is a mark, and so is the last watch call.
+  EXPECT_EQ(informer->stats().last_progress, clock_.Monotonic());
+}
+
+TEST_F(InformerTest, AHandlerThatHangsStopsTheProgressMarks) {
+  auto informer = MakeInformer();
+  Duration quiet_after_hang{};
+  EventHandlers<Pod> h;
+  h.on_add = [&](const auto& p) {
+    if (p->meta.name == "a") {
+      clock_.Advance(20min);  // Stands for a handler stuck for 20 minutes.
+    } else {
+      quiet_after_hang = clock_.Monotonic() - informer->stats().last_progress;
+    }
+  };
+  informer->AddHandlers(std::move(h));
+  watcher_.AddList(ListJson({PodJson("a", "5"), PodJson("b", "6")}, "10"));
+  Run(*informer);
+  EXPECT_EQ(quiet_after_hang, 20min);
+}
+
 TEST_F(InformerTest, ExpiredContinueTokenFallsBackToAFullList) {
   auto informer = MakeInformer();
   watcher_.AddList(ListJson({PodJson("a", "5")}, "10", "token-1"));

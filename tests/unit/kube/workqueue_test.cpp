@@ -324,5 +324,59 @@ TEST(WorkQueueThreads, ShutDownWithDrainWaitsForInFlightWork) {
   worker.join();
 }
 
+// A leader's SIGTERM: the keys in flight finish, the backlog is abandoned
+// (the next leader recomputes every key).
+TEST(WorkQueue, ShutDownDroppingQueuedDropsTheBacklogButNotTheKeysInFlight) {
+  FakeClock clock;
+  WorkQueue::Options options;
+  options.clock = &clock;
+  WorkQueue q(std::move(options));
+  q.Add("in-flight");
+  q.Add("queued-1");
+  q.Add("queued-2");
+  q.AddAfter("delayed", 1s);
+  ASSERT_EQ(q.TryGet(), "in-flight");
+  q.Add("in-flight");  // Changed while processing: would be handed out again after Done.
+
+  EXPECT_EQ(q.ShutDownDroppingQueued(), 4u);  // queued-1, queued-2, delayed, in-flight again.
+  EXPECT_TRUE(q.ShuttingDown());
+  EXPECT_EQ(q.Len(), 0u);
+  EXPECT_EQ(q.InFlight(), 1u);
+  EXPECT_EQ(q.Get(), std::nullopt) << "no new work once shutting down";
+  q.Add("late");
+  EXPECT_EQ(q.Get(), std::nullopt);
+
+  EXPECT_FALSE(q.WaitForInFlight(10ms));
+  q.Done("in-flight");
+  EXPECT_EQ(q.InFlight(), 0u);
+  EXPECT_TRUE(q.WaitForInFlight(0ms));
+  clock.Advance(1h);
+  EXPECT_EQ(q.TryGet(), std::nullopt) << "neither the delayed key nor the changed one comes back";
+}
+
+TEST(WorkQueueThreads, WaitForInFlightReturnsWhenTheRunningKeyIsDone) {
+  WorkQueue q;
+  q.Add("a");
+  q.Add("b");
+  std::atomic<bool> finished_a{false};
+  std::atomic<int> done{0};
+  std::atomic<bool> took{false};
+  std::thread worker([&] {
+    while (auto key = q.Get()) {
+      took = true;
+      std::this_thread::sleep_for(50ms);
+      if (*key == "a") finished_a = true;
+      ++done;
+      q.Done(*key);
+    }
+  });
+  while (!took) std::this_thread::yield();    // The worker has taken "a".
+  EXPECT_EQ(q.ShutDownDroppingQueued(), 1u);  // "b".
+  EXPECT_TRUE(q.WaitForInFlight(10s));
+  EXPECT_TRUE(finished_a);
+  worker.join();
+  EXPECT_EQ(done, 1) << "the queued key was not run";
+}
+
 }  // namespace
 }  // namespace nodeguard::kube

@@ -150,9 +150,12 @@ class EndpointsTest : public ::testing::Test {
         .Inc();
     registry_.MustHistogram("nodeguard_test_seconds", "Test histogram.").Get().Observe(0.3);
     healthz_.Add("ping", [] { return Status::Ok(); });
+    // Shaped like the controller's check (process::CheckInformerProgress).
     healthz_.Add("informers", [this] {
-      return informers_wedged_.load() ? Status(Error::Unavailable("no watch event for 10m"))
-                                      : Status::Ok();
+      return informers_wedged_.load()
+                 ? Status(Error::Unavailable("nodes informer made no progress for 14m0s (bound "
+                                             "13m30s): list/watch loop wedged"))
+                 : Status::Ok();
     });
     readyz_.Add("informers", [] { return Status::Ok(); });
     readyz_.Add("leader", [this] {
@@ -214,7 +217,8 @@ TEST_F(EndpointsTest, SeparateListenersForMetricsAndProbes) {
   Fetched wedged = Get(options.probe_address, "/healthz");
   EXPECT_EQ(wedged.status, 500);
   EXPECT_EQ(wedged.body,
-            "[+]ping ok\n[-]informers failed: no watch event for 10m\nhealthz check failed\n");
+            "[+]ping ok\n[-]informers failed: nodes informer made no progress for 14m0s "
+            "(bound 13m30s): list/watch loop wedged\nhealthz check failed\n");
 }
 
 TEST_F(EndpointsTest, OneListenerWhenAddressesMatch) {

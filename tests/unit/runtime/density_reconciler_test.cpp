@@ -8,9 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 
 #include "api/decode.h"
+#include "kube/events.h"
+#include "kube/rest.h"
 #include "kube/store.h"
 
 using json = nlohmann::json;
@@ -168,6 +171,104 @@ TEST_F(NodesTaintedWithTest, OnlyPolicyChangesThatCanAlterDecisionsRequeueNodes)
 
   EXPECT_EQ(queued_after(nullptr, &before), 3u);  // Created.
   EXPECT_EQ(queued_after(&before, nullptr), 3u);  // Deleted.
+}
+
+// ---------------------------------------------------------------- invalid policies
+
+// Records every request; a node PATCH answers 200 with the request's own body
+// as if applied (the reconciler does not read it back).
+class RecordingHttp final : public kube::HttpClient {
+ public:
+  Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
+    requests.push_back(request.method + " " + request.path_and_query);
+    kube::HttpResponse r;
+    r.status = 200;
+    r.body = "{}";
+    return r;
+  }
+  Result<kube::HttpResponse> Stream(const kube::HttpRequest& request, const kube::ChunkHandler&,
+                                    const kube::CancelToken&, std::chrono::milliseconds) override {
+    return Send(request);
+  }
+  std::vector<std::string> requests;
+};
+
+class NoStatusApi final : public StatusApi {
+ public:
+  Result<std::string> WriteStatus(const std::string&, const std::string&,
+                                  const api::NodeHealthPolicyStatus&) override {
+    return std::string("2");
+  }
+};
+
+class CountingSink final : public kube::EventSink {
+ public:
+  Status Create(const kube::EventRecord&) override {
+    ++events;
+    return Status::Ok();
+  }
+  Status Patch(const kube::EventRecord&) override {
+    ++events;
+    return Status::Ok();
+  }
+  std::atomic<int> events{0};
+};
+
+class DensityReconcileTest : public NodesTaintedWithTest {
+ protected:
+  DensityReconcileTest() {
+    policies.Erase("", "deleted");
+    deps.rest = &rest;
+    deps.events = &recorder;
+    deps.status = &status;
+    deps.clock = &clock;
+    // w1 carries the taint of policy p, with no pods at all: a valid p
+    // removes it (far below the cap); an invalid p must leave it alone.
+    kube::Node node = MakeNode("w1", "a", {});
+    kube::Taint taint;
+    taint.key = kKey;
+    taint.value = "p";
+    node.taints.push_back(taint);
+    nodes.Upsert(node);
+  }
+
+  FakeClock clock;
+  RecordingHttp http;
+  kube::RestClient rest{http, kube::RestOptions{}};
+  CountingSink sink;
+  kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};
+  NoStatusApi status_api;
+  StatusWriter status{status_api, clock, std::chrono::milliseconds(0)};
+};
+
+// A policy that bypassed admission (here releaseBelow not below the cap) is
+// reported by PolicyReconciler and never acted on: its taint stays as it is.
+TEST_F(DensityReconcileTest, AnInvalidGoverningPolicyIsNotActedOn) {
+  const PolicyObject invalid = MakePolicy(
+      "p",
+      {{"nodeSelector", Selecting("a")},
+       {"podDensity", {{"maxPods", 10}, {"releaseBelow", 20}, {"taint", {{"key", kKey}}}}}},
+      1);
+  ASSERT_FALSE(invalid.valid());
+  policies.Upsert(invalid);
+  reconciler = std::make_unique<DensityReconciler>(deps);
+  auto result = reconciler->Reconcile("w1");
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_TRUE(recorder.WaitIdle(std::chrono::seconds(5)));
+  EXPECT_TRUE(http.requests.empty()) << http.requests.front();
+  EXPECT_EQ(sink.events, 0);
+}
+
+TEST_F(DensityReconcileTest, TheSamePolicyMadeValidIsActedOn) {
+  // The control: the test above would notice a write.
+  policies.Upsert(
+      MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", Density(kKey)}}, 1));
+  reconciler = std::make_unique<DensityReconciler>(deps);
+  auto result = reconciler->Reconcile("w1");
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_TRUE(recorder.WaitIdle(std::chrono::seconds(5)));
+  ASSERT_FALSE(http.requests.empty());
+  EXPECT_EQ(http.requests.front().rfind("PATCH /api/v1/nodes/w1?", 0), 0u) << http.requests.front();
 }
 
 }  // namespace

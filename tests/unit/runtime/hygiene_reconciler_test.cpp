@@ -762,6 +762,46 @@ TEST_F(HygieneReconcilerTest, PausedReportsInStatusOnlyAndCatchesUpWhenResumed) 
   EXPECT_EQ(server.reports.count("team/nodeguard-p"), 1u);
 }
 
+// A policy that bypassed admission (here releaseBelow not below the cap) is
+// reported by PolicyReconciler and never acted on: no annotation, Event,
+// PolicyReport or finding; fixed, it is enforced.
+TEST_F(HygieneReconcilerTest, AnInvalidPolicyIsNotActedOnUntilFixed) {
+  server.reports_api = true;
+  const PolicyObject invalid =
+      MakePolicy("p", {{"resourceHygiene", HygieneSpec()},
+                       {"podDensity", {{"maxPods", 10}, {"releaseBelow", 20}}}});
+  ASSERT_FALSE(invalid.valid());
+  AddPolicy(invalid);
+  CreateMix();
+  AddNode(MakeNode("bare", {}, 0, 0));
+  Start();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_THAT(server.pod_patches, IsEmpty());
+  EXPECT_THAT(FlaggedEventPods(), IsEmpty());
+  EXPECT_THAT(server.EventsWithReason(hygiene::kNoSystemReserveReason), IsEmpty());
+  EXPECT_THAT(server.reports, IsEmpty());
+  EXPECT_EQ(Status("p").pods_flagged, 0);
+  EXPECT_EQ(Series(Missing("p", "team", "requests.cpu")), -1);
+
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}, 0, 2));
+  Drain();
+  EXPECT_EQ(server.pod_patches.size(), 4u);
+  EXPECT_EQ(FlaggedEventPods().size(), 4u);
+  EXPECT_EQ(Status("p").pods_flagged, 4);
+}
+
+// The "reconcile failed" log line names what the key is about.
+TEST_F(HygieneReconcilerTest, KeyFieldNamesTheNodePolicyOrPod) {
+  Start();
+  auto field = [&](const std::string& key) {
+    const observe::Field f = reconciler->KeyField(key);
+    return f.key + "=" + std::get<std::string>(f.value);
+  };
+  EXPECT_EQ(field(HygieneReconciler::NodeKey("w1")), "node=w1");
+  EXPECT_EQ(field(HygieneReconciler::PolicyKey("p")), "policy=p");
+  EXPECT_EQ(field("team/web-1"), "pod=team/web-1");
+}
+
 TEST_F(HygieneReconcilerTest, NodesWithoutSystemReserve) {
   AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
   const int64_t kMi = 1LL << 20;

@@ -62,5 +62,32 @@ TEST(ControllerOptions, LeaderElectionNeedsALease) {
   EXPECT_EQ(ValidateControllerOptions(o), "");
 }
 
+// `nodeguard controller --help` documents every flag the parser accepts:
+// iterates the options AddControllerFlags registered, so a new flag cannot
+// be left out.
+TEST(ControllerOptions, HelpListsEveryFlagWithItsDescriptionAndEnvironmentVariable) {
+  ControllerOptions o;
+  CLI::App app("nodeguard");
+  CLI::App* controller = app.add_subcommand("controller", "Run the cluster-wide controller");
+  AddControllerFlags(*controller, o);
+  const std::string help = controller->help();
+  const std::vector<CLI::Option*> options = controller->get_options();
+  ASSERT_GE(options.size(), 14u) << help;  // --help and the 13 settings.
+  for (const CLI::Option* option : options) {
+    ASSERT_FALSE(option->get_lnames().empty()) << option->get_name();
+    for (const std::string& name : option->get_lnames()) {
+      EXPECT_NE(help.find("--" + name), std::string::npos) << "--" << name << " missing:\n" << help;
+    }
+    EXPECT_FALSE(option->get_description().empty()) << option->get_name();
+    if (option->get_lnames().front() == "help") continue;
+    EXPECT_NE(option->get_group(), "") << option->get_name() << " is hidden from --help";
+    ASSERT_FALSE(option->get_envname().empty())
+        << option->get_name() << " has no environment variable";
+    EXPECT_NE(help.find(option->get_envname()), std::string::npos)
+        << option->get_envname() << " missing:\n"
+        << help;
+  }
+}
+
 }  // namespace
 }  // namespace nodeguard::runtime

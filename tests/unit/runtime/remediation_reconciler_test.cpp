@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "api/validate.h"
 #include "fake_api_server.h"
 #include "remediation/agent_protocol.h"
 #include "remediation/state.h"
@@ -573,6 +574,32 @@ TEST_F(RemediationReconcilerTest, DryRunDecidesReportsOnceAndChangesNothing) {
   EXPECT_EQ(sink.Count("w1", "RemediationStarted"), 1);
   EXPECT_EQ(sink.Count("w2", "RemediationPending"), 1);
   EXPECT_NE(sink.LastMessage("w1", "RemediationStarted").find("dry run"), std::string::npos);
+}
+
+// A policy that bypassed admission is reported by PolicyReconciler and never
+// acted on: no cordon, no remediation state, no Event, nothing in status.
+TEST_F(RemediationReconcilerTest, AnInvalidPolicyIsNotActedOn) {
+  AddNodes(3);
+  Sick("w1");
+  server.AddPod("default", "web-1", "w1");
+  auto spec = RemediatingSpec();
+  spec.remediation.max_concurrent = 0;  // The API server rejects it; Validate does too.
+  AddPolicy(spec);
+  PolicyObject invalid = *policies.Get("", "p");
+  invalid.errors = api::Validate(invalid.policy.spec);
+  ASSERT_FALSE(invalid.valid());
+  policies.Upsert(invalid);
+  Start();
+  ReconcileOk();
+  clock.Advance(30min);
+  ReconcileOk();
+  EXPECT_EQ(server.Count("PATCH", "/api/v1/nodes"), 0);
+  EXPECT_EQ(server.Count("GET", "/api/v1/pods"), 0);
+  EXPECT_FALSE(server.Unschedulable("w1"));
+  EXPECT_FALSE(State("w1").has_value());
+  EXPECT_EQ(sink.Count("w1", "RemediationStarted"), 0);
+  EXPECT_TRUE(PolicyStatus().remediations.empty());
+  EXPECT_EQ(reconciler->NodesInFlight(invalid), 0);
 }
 
 TEST_F(RemediationReconcilerTest, GlobalDryRunFlagWinsOverThePolicy) {

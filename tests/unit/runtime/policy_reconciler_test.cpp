@@ -1,0 +1,171 @@
+// PolicyReconciler's part of status: Ready (InvalidSpec for a policy that
+// bypassed admission), Paused, observedGeneration, node counts.
+
+#include "runtime/policy_reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "api/decode.h"
+#include "kube/store.h"
+#include "runtime/conditions.h"
+
+using json = nlohmann::json;
+
+namespace nodeguard::runtime {
+namespace {
+
+class NullStatusApi final : public StatusApi {
+ public:
+  Result<std::string> WriteStatus(const std::string&, const std::string&,
+                                  const api::NodeHealthPolicyStatus&) override {
+    return std::string("2");
+  }
+};
+
+// As the policy informer caches it: decoded and validated, errors kept. It
+// already carries the cleanup finalizer, so Reconcile writes nothing but status.
+PolicyObject MakePolicy(const std::string& name, json spec, int64_t generation = 1) {
+  json doc = {{"apiVersion", "nodeguard.io/v1alpha1"},
+              {"kind", "NodeHealthPolicy"},
+              {"metadata",
+               {{"name", name},
+                {"uid", "uid-" + name},
+                {"resourceVersion", "1"},
+                {"generation", generation},
+                {"creationTimestamp", "2024-01-01T00:00:00Z"},
+                {"finalizers", {kCleanupFinalizer}}}},
+              {"spec", std::move(spec)}};
+  auto parsed = api::ParsePolicy(doc);
+  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().ToString());
+  PolicyObject o;
+  o.policy = parsed->policy;
+  o.errors = parsed->errors;
+  o.meta = o.policy.meta;
+  o.finalizers = {kCleanupFinalizer};
+  return o;
+}
+
+kube::Node MakeNode(const std::string& name, bool ready) {
+  kube::Node n;
+  n.meta.name = name;
+  n.meta.uid = "uid-" + name;
+  n.meta.resource_version = "1";
+  n.labels = {{"pool", "a"}};
+  kube::NodeCondition c;
+  c.type = kube::Symbol::Intern("Ready");
+  c.status = ready ? kube::ConditionStatus::kTrue : kube::ConditionStatus::kFalse;
+  n.conditions.push_back(c);
+  return n;
+}
+
+class PolicyReconcilerTest : public ::testing::Test {
+ protected:
+  PolicyReconcilerTest() {
+    EXPECT_TRUE(kube::AddPodIndexes(pods).ok());
+    deps.nodes = &nodes;
+    deps.pods = &pods;
+    deps.policies = &policies;
+    deps.status = &status;
+    deps.metrics = &metrics;
+    deps.clock = &clock;
+    deps.options = &options;
+    deps.fence = [] { return Status(Error::Internal("PolicyReconciler must not write here")); };
+    nodes.Upsert(MakeNode("w1", true));
+    nodes.Upsert(MakeNode("w2", false));
+  }
+
+  api::NodeHealthPolicyStatus Reconcile(const PolicyObject& p) {
+    policies.Upsert(p);
+    status.Observe(p.policy);
+    if (!reconciler) {
+      reconciler = std::make_unique<PolicyReconciler>(deps, [](const PolicyObject&) { return 0; });
+    }
+    auto result = reconciler->Reconcile(p.meta.name);
+    EXPECT_TRUE(result.ok()) << result.error().ToString();
+    auto s = status.Desired(p.meta.name);
+    EXPECT_TRUE(s.has_value());
+    return s.value_or(api::NodeHealthPolicyStatus{});
+  }
+  static const api::Condition& Get(const api::NodeHealthPolicyStatus& s, const char* type) {
+    const api::Condition* c = FindCondition(s.conditions, type);
+    static const api::Condition missing{};
+    EXPECT_NE(c, nullptr) << type;
+    return c != nullptr ? *c : missing;
+  }
+
+  FakeClock clock;
+  kube::Store<kube::Node> nodes;
+  kube::Store<kube::Pod> pods;
+  kube::Store<PolicyObject> policies;
+  NullStatusApi status_api;
+  StatusWriter status{status_api, clock, std::chrono::milliseconds(0)};
+  observe::MetricsRegistry metrics;
+  ControllerOptions options;
+  Deps deps;
+  std::unique_ptr<PolicyReconciler> reconciler;  // One per registry: it registers metrics.
+};
+
+TEST_F(PolicyReconcilerTest, AnInvalidSpecIsReportedNotReadyWithEveryFieldError) {
+  // Both rules are the API server's too; this policy bypassed admission
+  // (an older CRD, a direct etcd write).
+  const PolicyObject p =
+      MakePolicy("p",
+                 {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}},
+                  {"podDensity", {{"maxPods", 10}, {"taint", {{"effect", "NoExecute"}}}}},
+                  {"remediation", {{"enabled", true}, {"maxConcurrent", 0}}}},
+                 3);
+  ASSERT_FALSE(p.valid());
+  const auto s = Reconcile(p);
+  EXPECT_EQ(s.observed_generation, 3);
+  const api::Condition& ready = Get(s, api::kConditionReady);
+  EXPECT_EQ(ready.status, kube::ConditionStatus::kFalse);
+  EXPECT_EQ(ready.reason, "InvalidSpec");
+  EXPECT_EQ(ready.observed_generation, 3);
+  EXPECT_EQ(ready.message.rfind("Not enforced: ", 0), 0u) << ready.message;
+  EXPECT_NE(ready.message.find("spec.podDensity.taint.effect"), std::string::npos) << ready.message;
+  EXPECT_NE(ready.message.find("spec.remediation.maxConcurrent"), std::string::npos)
+      << ready.message;
+  EXPECT_EQ(Get(s, api::kConditionPaused).status, kube::ConditionStatus::kFalse);
+  // Still counted: the nodes it would govern, as a valid policy's are.
+  EXPECT_EQ(s.selected_nodes, 2);
+  EXPECT_NE(metrics.Render().find("nodeguard_policy_valid{policy=\"p\"} 0"), std::string::npos)
+      << metrics.Render();
+}
+
+TEST_F(PolicyReconcilerTest, AValidSpecIsReadyEnforcing) {
+  const auto s = Reconcile(MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}));
+  const api::Condition& ready = Get(s, api::kConditionReady);
+  EXPECT_EQ(ready.status, kube::ConditionStatus::kTrue);
+  EXPECT_EQ(ready.reason, "Enforcing");
+  EXPECT_EQ(ready.message, "Governing 2 node(s)");
+  EXPECT_EQ(s.selected_nodes, 2);
+  EXPECT_EQ(s.ready_nodes, 1);
+  const api::Condition& paused = Get(s, api::kConditionPaused);
+  EXPECT_EQ(paused.status, kube::ConditionStatus::kFalse);
+  EXPECT_EQ(paused.reason, "NotPaused");
+  EXPECT_NE(metrics.Render().find("nodeguard_policy_valid{policy=\"p\"} 1"), std::string::npos);
+}
+
+// docs/api.md: Paused is spec.paused only; a dry run is Ready's reason.
+TEST_F(PolicyReconcilerTest, PausedIsSpecPausedOnlyAndDryRunIsReadysReason) {
+  auto s = Reconcile(MakePolicy("dry", {{"dryRun", true}}));
+  EXPECT_EQ(Get(s, api::kConditionReady).reason, "DryRun");
+  EXPECT_EQ(Get(s, api::kConditionPaused).status, kube::ConditionStatus::kFalse);
+
+  s = Reconcile(MakePolicy("paused", {{"paused", true}}));
+  EXPECT_EQ(Get(s, api::kConditionReady).reason, "Enforcing");
+  const api::Condition& paused = Get(s, api::kConditionPaused);
+  EXPECT_EQ(paused.status, kube::ConditionStatus::kTrue);
+  EXPECT_EQ(paused.reason, "PausedBySpec");
+
+  options.dry_run = true;  // The controller's --dry-run.
+  s = Reconcile(MakePolicy("global", json::object()));
+  EXPECT_EQ(Get(s, api::kConditionReady).reason, "DryRun");
+  EXPECT_EQ(Get(s, api::kConditionPaused).status, kube::ConditionStatus::kFalse);
+}
+
+}  // namespace
+}  // namespace nodeguard::runtime

@@ -41,7 +41,6 @@ tests/integration/manifests (cached, build, none, or a path).
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import threading
@@ -468,32 +467,8 @@ def workload(replicas):
 
 
 def documented_metrics():
-    """{name: (type, {labels})} from every table with `metric | type` columns
-    in the Metrics section of docs/operations.md."""
-    with open(DOCS) as f:
-        text = f.read()
-    section = re.search(r"^## Metrics\n(.*?)(?=^## )", text, re.S | re.M)
-    ng.check(section, "docs/operations.md has no '## Metrics' section")
-    out = {}
-    columns = None
-    for line in section.group(1).splitlines():
-        if not line.startswith("|"):
-            columns = None
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if columns is None:
-            columns = [c.lower() for c in cells]
-            continue
-        if set(cells[0]) <= set("-: ") or columns[:2] != ["metric", "type"]:
-            continue
-        name = re.fullmatch(r"`([a-zA-Z_:][a-zA-Z0-9_:]*)`", cells[0])
-        ng.check(name, f"docs/operations.md: metric cell {cells[0]!r}")
-        labels = set()
-        if "labels" in columns:
-            labels = set(re.findall(r"`([a-zA-Z_][a-zA-Z0-9_]*)", cells[columns.index("labels")]))
-        out[name.group(1)] = (cells[1], labels)
-    ng.check(out, "docs/operations.md: no metrics table found")
-    return out
+    """{name: (type, {labels})} from the Metrics section of docs/operations.md."""
+    return ng.documented_metrics("Metrics", DOCS)
 
 
 def check_exposition(who, text, expected_series):

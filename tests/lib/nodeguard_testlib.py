@@ -236,10 +236,21 @@ def wait_for(what, probe, timeout=90, interval=1.0):
 eventually = wait_for
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now, never one this process handed
+    out before: the kernel may offer the same free port twice in a row, and
+    two servers told the same port fail with 'Address already in use' (seen
+    with the 40 ports of 20 agents)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def http_get(url, timeout=5):

@@ -373,23 +373,53 @@ esac
         os.chmod(script, 0o755)
         return f"{script} {{action}} {{node}}"
 
+    def launch(self, n, template):
+        """Starts the agent of node n on two fresh loopback ports."""
+        probe, metrics = free_port(), free_port()
+        log_file = open(os.path.join(self.workdir, f"agent-{n}.log"), "w")
+        proc = subprocess.Popen(
+            [self.binary, "agent", "--node-name", n, "--kubeconfig", os.environ["KUBECONFIG"],
+             "--simulate", "--simulate-command", template, "--recheck-interval", "2s",
+             "--metrics-bind-address", f"127.0.0.1:{metrics}",
+             "--health-probe-bind-address", f"127.0.0.1:{probe}"],
+            stdout=log_file, stderr=subprocess.STDOUT)
+        self.procs[n] = (proc, probe, log_file)
+        self.metrics_ports[n] = metrics
+
     def start(self):
         open(self.calls, "w").close()
         template = self.command_template()
         for n in self.nodes:
-            probe, metrics = free_port(), free_port()
-            log_file = open(os.path.join(self.workdir, f"agent-{n}.log"), "w")
-            proc = subprocess.Popen(
-                [self.binary, "agent", "--node-name", n, "--kubeconfig", os.environ["KUBECONFIG"],
-                 "--simulate", "--simulate-command", template, "--recheck-interval", "2s",
-                 "--metrics-bind-address", f"127.0.0.1:{metrics}",
-                 "--health-probe-bind-address", f"127.0.0.1:{probe}"],
-                stdout=log_file, stderr=subprocess.STDOUT)
-            self.procs[n] = (proc, probe, log_file)
-            self.metrics_ports[n] = metrics
-        for n, (proc, probe, _) in self.procs.items():
-            def ready(proc=proc, probe=probe, n=n):
+            self.launch(n, template)
+        try:
+            self.wait_ready(template)
+        except BaseException:
+            # Started from a Scenario's __enter__: nothing else would stop the
+            # agents already running, and a stray agent acts on later scenarios'
+            # nodes (it once healed the ladder's node behind its back).
+            self.stop()
+            raise
+        log(f"started {len(self.procs)} nodeguard agents (--simulate)")
+
+    def wait_ready(self, template):
+        for n in self.nodes:
+            relaunches = 0
+
+            def ready(n=n):
+                nonlocal relaunches
+                proc, probe, log_file = self.procs[n]
                 if proc.poll() is not None:
+                    log_file.close()
+                    with open(log_file.name) as f:
+                        taken = "Address already in use" in f.read()
+                    # A port free when chosen can be taken before the agent
+                    # binds it (by any process's outgoing connection, which
+                    # draws from the same range): choose again, a few times.
+                    if taken and relaunches < 3:
+                        relaunches += 1
+                        log(f"the agent of {n}: port taken, relaunching ({relaunches})")
+                        self.launch(n, template)
+                        return False
                     raise TestFailure(f"the agent of {n} exited with {proc.returncode}")
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{probe}/readyz",
@@ -398,7 +428,6 @@ esac
                 except OSError:
                     return False
             eventually(f"the agent of {n} to be ready", ready, 60, 0.3)
-        log(f"started {len(self.procs)} nodeguard agents (--simulate)")
 
     def stop(self):
         for proc, _, log_file in self.procs.values():
@@ -645,7 +674,11 @@ class Scenario:
             kubectl("label", "node", n, f"{GROUP_LABEL}=true", "--overwrite")
         apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.ns}})
         self.observer.start()
-        self.agent.start()
+        try:
+            self.agent.start()
+        except BaseException:
+            self.cleanup()  # __exit__ does not run when __enter__ fails.
+            raise
         return self
 
     def crd_installed(self):

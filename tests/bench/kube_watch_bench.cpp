@@ -486,6 +486,57 @@ void PrintInformerStats(const Informer<T>& informer) {
               static_cast<unsigned long long>(stats.watch_starts));
 }
 
+struct Steps {
+  size_t from;
+  size_t to;
+  size_t step;
+  int threads;
+};
+
+// Runs `informer` in this process while a child process (`writer_mode`)
+// creates objects, steps.step at a time up to steps.to; at each step, once the
+// informer holds them all and all of them satisfy `final_shape` (their last
+// expected update has arrived), records RSS and heap. Prints the slope and
+// the informer's stats.
+template <typename T, typename FinalShape>
+void MeasureCache(Informer<T>& informer, FinalShape final_shape, const std::string& writer_mode,
+                  const std::string& run, Steps steps, const char* what) {
+  std::atomic<size_t> final{0};  // Objects the informer holds in their final shape.
+  nodeguard::kube::EventHandlers<T> handlers;
+  handlers.on_add = [&](const auto& obj) { final += final_shape(*obj); };
+  handlers.on_update = [&](const auto& old_obj, const auto& obj) {
+    final += final_shape(*obj);
+    final -= final_shape(*old_obj);
+  };
+  handlers.on_delete = [&](const auto& obj) { final -= final_shape(*obj); };
+  informer.AddHandlers(handlers);
+  CancelFlag stop;
+  std::thread runner([&] { informer.Run(stop); });
+  if (!WaitFor(60s, [&] { return informer.HasSynced(); })) Die("informer did not sync");
+
+  std::vector<Point> points;
+  size_t created = 0;
+  int64_t failures = 0;
+  for (size_t target = steps.from; target <= steps.to; target += steps.step) {
+    const auto t0 = Clock::now();
+    failures += RunWriter(writer_mode, run, created, target, steps.threads);
+    created = target;
+    const double create_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!WaitFor(
+            std::chrono::seconds(600),
+            [&] { return informer.store().size() == target && final.load() == target; }, 1s)) {
+      Die(std::string("store holds ") + std::to_string(informer.store().size()) + " " + what +
+          ", " + std::to_string(final.load()) + " in their final shape, of " +
+          std::to_string(target));
+    }
+    points.push_back(Record(target, create_seconds));
+  }
+  informer.Stop();
+  runner.join();
+  PrintSlope(what, points, failures);
+  PrintInformerStats(informer);
+}
+
 int Pods(int argc, char** argv) {
   const size_t from = static_cast<size_t>(Flag(argc, argv, "from", 5000));
   const size_t to = static_cast<size_t>(Flag(argc, argv, "to", 30000));
@@ -509,40 +560,9 @@ int Pods(int argc, char** argv) {
   RestListWatcher lister(rest, CoreResource("pods", ns));
   Informer<Pod> informer(lister);
   if (!AddPodIndexes(informer.store()).ok()) Die("indexes");
-  std::atomic<size_t> running{0};  // Pods the informer holds as Running.
-  nodeguard::kube::EventHandlers<Pod> handlers;
-  auto is_running = [](const auto& pod) { return pod->phase == PodPhase::kRunning; };
-  handlers.on_add = [&](const auto& pod) { running += is_running(pod); };
-  handlers.on_update = [&](const auto& old_pod, const auto& pod) {
-    running += is_running(pod);
-    running -= is_running(old_pod);
-  };
-  handlers.on_delete = [&](const auto& pod) { running -= is_running(pod); };
-  informer.AddHandlers(handlers);
-  CancelFlag stop;
-  std::thread runner([&] { informer.Run(stop); });
-  if (!WaitFor(60s, [&] { return informer.HasSynced(); })) Die("informer did not sync");
-
-  std::vector<Point> points;
-  size_t created = 0;
-  int64_t failures = 0;
-  for (size_t target = from; target <= to; target += step) {
-    const auto t0 = Clock::now();
-    failures += RunWriter("create-pods", run, created, target, threads);
-    created = target;
-    const double create_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (!WaitFor(
-            std::chrono::seconds(600),
-            [&] { return informer.store().size() == target && running.load() == target; }, 1s)) {
-      Die("store holds " + std::to_string(informer.store().size()) + " pods, " +
-          std::to_string(running.load()) + " running, of " + std::to_string(target));
-    }
-    points.push_back(Record(target, create_seconds));
-  }
-  informer.Stop();
-  runner.join();
-  PrintSlope("pods", points, failures);
-  PrintInformerStats(informer);
+  MeasureCache(
+      informer, [](const Pod& pod) { return pod.phase == PodPhase::kRunning; }, "create-pods", run,
+      {from, to, step, threads}, "pods");
   nodeguard::kube::DeleteOptions background;
   background.propagation_policy = "Background";
   (void)rest.Delete(CoreResource("namespaces"), ns, background);
@@ -567,47 +587,16 @@ int Nodes(int argc, char** argv) {
   nodeguard::kube::InformerOptions options;
   options.label_selector = selector;
   Informer<Node> informer(lister, options);
-  std::atomic<size_t> unreachable{0};  // Nodes the controller manager has marked so far.
-  nodeguard::kube::EventHandlers<Node> handlers;
-  auto marked = [](const auto& node) {
-    return node->FindTaint("node.kubernetes.io/unreachable",
-                           nodeguard::kube::TaintEffect::kNoSchedule) != nullptr;
-  };
-  handlers.on_add = [&](const auto& node) { unreachable += marked(node); };
-  handlers.on_update = [&](const auto& old_node, const auto& node) {
-    unreachable += marked(node);
-    unreachable -= marked(old_node);
-  };
-  handlers.on_delete = [&](const auto& node) { unreachable -= marked(node); };
-  informer.AddHandlers(handlers);
-  CancelFlag stop;
-  std::thread runner([&] { informer.Run(stop); });
-  if (!WaitFor(60s, [&] { return informer.HasSynced(); })) Die("informer did not sync");
-
-  std::vector<Point> points;
-  size_t created = 0;
-  int64_t failures = 0;
-  for (size_t target = from; target <= to; target += step) {
-    const auto t0 = Clock::now();
-    failures += RunWriter("create-nodes", run, created, target, threads);
-    created = target;
-    const double create_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    // Nothing heartbeats for these nodes: the controller manager marks each
-    // Unknown and taints it (a MODIFIED event) about 20 s after it appears.
-    // Wait for that, so every node is cached in its final shape.
-    if (!WaitFor(
-            std::chrono::seconds(600),
-            [&] { return informer.store().size() == target && unreachable.load() == target; },
-            1s)) {
-      Die("store holds " + std::to_string(informer.store().size()) + " nodes, " +
-          std::to_string(unreachable.load()) + " marked unreachable, of " + std::to_string(target));
-    }
-    points.push_back(Record(target, create_seconds));
-  }
-  informer.Stop();
-  runner.join();
-  PrintSlope("nodes", points, failures);
-  PrintInformerStats(informer);
+  // Nothing heartbeats for these nodes: the controller manager marks each
+  // Unknown and taints it (a MODIFIED event) about 20 s after it appears.
+  // Wait for that, so every node is cached in its final shape.
+  MeasureCache(
+      informer,
+      [](const Node& node) {
+        return node.FindTaint("node.kubernetes.io/unreachable",
+                              nodeguard::kube::TaintEffect::kNoSchedule) != nullptr;
+      },
+      "create-nodes", run, {from, to, step, threads}, "nodes");
   std::vector<std::shared_ptr<const Node>> mine = informer.store().List();
   std::atomic<size_t> next{0};
   std::vector<std::thread> deleters;

@@ -333,6 +333,11 @@ int RunController(const ControllerOptions& options) {
   // only delay the hand-over) and let the reconciles in flight finish, for at
   // most kInFlightGrace. The Lease is held until then, so none of them finds
   // itself fenced off half-way.
+  auto release_lease = [&] {
+    leader_gauge.Get().Set(0);
+    election_stop.Cancel();
+    if (election_thread.joinable()) election_thread.join();  // Releases the Lease.
+  };
   size_t dropped = 0;
   for (auto& loop : loops) dropped += loop.queue->ShutDownDroppingQueued();
   const auto grace_ends = std::chrono::steady_clock::now() + kInFlightGrace;
@@ -356,9 +361,7 @@ int RunController(const ControllerOptions& options) {
         "exiting without them",
         {{"grace", FormatGoDuration(kInFlightGrace)},
          {"reconciles", static_cast<int64_t>(still_running)}});
-    leader_gauge.Get().Set(0);
-    election_stop.Cancel();
-    if (election_thread.joinable()) election_thread.join();  // Releases the Lease.
+    release_lease();
     spdlog::default_logger()->flush();
     std::_Exit(lost_leadership.load() ? 1 : 0);
   }
@@ -368,9 +371,7 @@ int RunController(const ControllerOptions& options) {
   remediation.Shutdown();  // Stops drains before the queues they re-enqueue into go away.
   status.Flush();
   events.WaitIdle(std::chrono::seconds(2));
-  leader_gauge.Get().Set(0);
-  election_stop.Cancel();
-  if (election_thread.joinable()) election_thread.join();  // Releases the Lease.
+  release_lease();
   nodes.Stop();
   pods.Stop();
   policies.Stop();

@@ -159,10 +159,22 @@ bool HygieneReconciler::InitialSyncDone() const {
   return initial_done_;
 }
 
+std::pair<std::string_view, std::string> HygieneReconciler::SplitKey(const std::string& key) {
+  if (key.find('/') != std::string::npos) return {"pod", key};
+  for (std::string_view kind : {"node", "policy"}) {
+    if (key.size() > kind.size() && key.compare(0, kind.size(), kind) == 0 &&
+        key[kind.size()] == ':') {
+      return {kind, key.substr(kind.size() + 1)};
+    }
+  }
+  return {"key", key};
+}
+
 Result<ReconcileResult> HygieneReconciler::Reconcile(const std::string& key) {
-  if (key.find('/') != std::string::npos) return ReconcilePod(key);
-  if (key.rfind("node:", 0) == 0) return ReconcileNode(key.substr(5));
-  if (key.rfind("policy:", 0) == 0) return ReconcilePolicy(key.substr(7));
+  const auto [kind, name] = SplitKey(key);
+  if (kind == "pod") return ReconcilePod(name);
+  if (kind == "node") return ReconcileNode(name);
+  if (kind == "policy") return ReconcilePolicy(name);
   Log().Warn("ignoring a key of unknown kind", {{"key", key}});
   return ReconcileResult{};
 }

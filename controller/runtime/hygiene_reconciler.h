@@ -91,11 +91,12 @@ class HygieneReconciler final : public Reconciler {
   static std::string NodeKey(std::string_view node) { return "node:" + std::string(node); }
   static std::string PolicyKey(std::string_view policy) { return "policy:" + std::string(policy); }
   observe::Field KeyField(const std::string& key) const override {
-    const std::string_view k(key);
-    if (k.starts_with("node:")) return {"node", k.substr(5)};
-    if (k.starts_with("policy:")) return {"policy", k.substr(7)};
-    return {"pod", key};
+    auto [kind, name] = SplitKey(key);
+    return {std::string(kind), std::move(name)};
   }
+  // What a queue key stands for: {"pod", "ns/name"}, {"node", name},
+  // {"policy", name}, or {"key", key} for a key of no known kind.
+  static std::pair<std::string_view, std::string> SplitKey(const std::string& key);
 
   // True once every pod queued by the first EnqueueAll has been evaluated.
   bool InitialSyncDone() const;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/decode.h"
+#include "kube/decode.h"
 #include "kube/store.h"
 #include "runtime/conditions.h"
 
@@ -38,14 +39,10 @@ PolicyObject MakePolicy(const std::string& name, json spec, int64_t generation =
                 {"creationTimestamp", "2024-01-01T00:00:00Z"},
                 {"finalizers", {kCleanupFinalizer}}}},
               {"spec", std::move(spec)}};
-  auto parsed = api::ParsePolicy(doc);
-  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().ToString());
-  PolicyObject o;
-  o.policy = parsed->policy;
-  o.errors = parsed->errors;
-  o.meta = o.policy.meta;
-  o.finalizers = {kCleanupFinalizer};
-  return o;
+  // The policy informer's own decoder: spec, validation errors and finalizers.
+  auto decoded = kube::DecodeObject<PolicyObject>(doc.dump());
+  EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.error().ToString());
+  return decoded.ok() ? std::move(decoded.value()) : PolicyObject{};
 }
 
 kube::Node MakeNode(const std::string& name, bool ready) {

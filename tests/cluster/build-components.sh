@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the pinned control-plane components (kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl) from
+# Builds the pinned cluster components (kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl, kubelet, etcd, kwok, kwokctl) from
 # the Go module proxy into a versioned cache outside the repository.
 #
 # A second run with the cache present does nothing. Prints the bin directory
@@ -12,7 +12,7 @@ source "$here/versions.env"
 source "$here/lib/cache.sh"
 
 bin=$(nodeguard_cluster_bin_dir)
-want=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl)
+want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd kwok kwokctl)
 missing=()
 for b in "${want[@]}"; do [ -x "$bin/$b" ] || missing+=("$b"); done
 if [ ${#missing[@]} -eq 0 ]; then
@@ -56,6 +56,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
   (cd "$dir" && go mod tidy >&2)
@@ -65,7 +66,7 @@ GO
     ld+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
     [ -x "$bin/$c" ] && continue
     log "building $c $KUBERNETES_VERSION"
     (cd "$dir" && go build -trimpath -ldflags "-s -w $ld" -o "$bin/$c.tmp" "k8s.io/kubernetes/cmd/$c" && mv "$bin/$c.tmp" "$bin/$c")

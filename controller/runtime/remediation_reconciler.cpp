@@ -564,7 +564,10 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   in.policy = policy_name;
   in.spec = spec.remediation;
   in.paused = spec.paused;
-  in.dry_run = spec.dry_run || deps_.options->dry_run;
+  // Winding a deleted policy down undoes only what nodeguard did for real, so
+  // it runs under dryRun too: otherwise a cordon from before the switch to
+  // dryRun would hold the finalizer forever.
+  in.dry_run = (spec.dry_run || deps_.options->dry_run) && !policy->deleting();
   in.global_max_concurrent = deps_.options->max_concurrent_remediations;
   in.in_flight_other_policies = remediation::CountHeldByOthers(all, policy_name, now);
   in.deleting = policy->deleting();

@@ -39,7 +39,9 @@
 // --max-concurrent-remediations budget is counted from one consistent view.
 // dryRun (policy or --dry-run): nothing is executed; status shows the
 // decision and each node's Events are emitted once per (node, reason) until
-// the decision for that node changes.
+// the decision for that node changes. A remediation in flight when the policy
+// switched to dryRun stays as it is; once the policy is being deleted its
+// wind-down (which only undoes what nodeguard did) is executed even so.
 //
 // Status (through StatusWriter): unhealthyNodes, remediatingNodes,
 // remediations (in flight), recentRemediations (finished, newest first,

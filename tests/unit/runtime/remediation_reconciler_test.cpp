@@ -874,6 +874,32 @@ TEST_F(RemediationReconcilerTest, AnInvalidPolicyBeingDeletedStillWindsDown) {
   EXPECT_EQ(reconciler->NodesInFlight(*policies.Get("", "p")), 0);
 }
 
+TEST_F(RemediationReconcilerTest, ADryRunPolicyBeingDeletedStillLiftsItsRealCordon) {
+  AddNodes(3);
+  Sick("w1");
+  server.AddPod("default", "web-1", "w1");
+  server.BlockEviction("default/web-1", "web-pdb");
+  AddPolicy(RemediatingSpec());
+  Start();
+  ReconcileOk();
+  ReconcileOk();
+  ASSERT_EQ(PhaseOf("w1"), Phase::kDraining);
+  auto policy = *policies.Get("", "p");
+  policy.policy.spec.dry_run = true;  // Switched to dry run mid-remediation: frozen.
+  policies.Upsert(policy);
+  ReconcileOk();
+  EXPECT_EQ(PhaseOf("w1"), Phase::kDraining);
+  EXPECT_TRUE(server.Unschedulable("w1"));
+  policy.meta.deletion_timestamp = clock.Now();
+  policy.policy.meta = policy.meta;
+  policies.Upsert(policy);
+  Heal("w1");
+  ReconcileOk();
+  EXPECT_EQ(PhaseOf("w1"), Phase::kCancelled);
+  EXPECT_FALSE(server.Unschedulable("w1"));
+  EXPECT_EQ(reconciler->NodesInFlight(*policies.Get("", "p")), 0);
+}
+
 TEST_F(RemediationReconcilerTest, AnOrphanedRemediationIsAdoptedByTheGoverningPolicy) {
   AddNodes(3);
   Sick("w1");

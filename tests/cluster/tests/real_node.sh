@@ -89,6 +89,8 @@ assert_eq "$(k --kubeconfig "$second_kubeconfig" get nodes -o name | grep -c . |
 assert_eq "$(ready_field "$NODE" status)" True "Ready after the second cluster went"
 
 ns=$(new_namespace real-node)
+# (new_namespace runs in a subshell here, so its own cleanup registration is lost)
+on_exit_do k delete namespace "$ns" --wait=false
 pod() {
   cat <<EOF
 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "$1", "namespace": "$ns"},

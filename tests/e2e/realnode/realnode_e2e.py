@@ -438,8 +438,9 @@ def freeze_restart(args):
     observer = recorder = agent = controller = None
     try:
         say("joining the real node")
+        # Another test run's real node on this machine goes first (up to 10 min).
         real_node("up", "--kubeconfig", os.environ["KUBECONFIG"], "--name", NODE,
-                  "--label", E2E_LABEL)
+                  "--label", E2E_LABEL, "--wait-lock", "600", timeout=900)
         ng.ensure_crd()
         ng.ensure_namespace(NAMESPACE)
         ng.apply(deployment_doc())

@@ -348,6 +348,14 @@ DRAIN = obj(
         "skipWaitForDeleteTimeout": duration(
             "Stop waiting for a pod whose deletionTimestamp is older than this; `0s` always "
             "waits (like `--skip-wait-for-delete-timeout`).", default="0s"),
+        "notReadySkipWaitForDeleteTimeout": duration(
+            "On a node whose Ready condition is not True, stop waiting for an evicted pod that "
+            "has been terminating this long, whatever its grace period, and go on with the "
+            "remediation; `0s` does not wait at all. A kubelet that is not Ready (PLEG not "
+            "healthy, container runtime down) does not sync pods: their deletion completes "
+            "only once the runtime is repaired, which is what the remediation is for. Evictions "
+            "are still sent and PodDisruptionBudgets still respected. On a Ready node "
+            "`skipWaitForDeleteTimeout` applies, as in `kubectl drain`.", default="30s"),
         "podSelector": label_selector("Only pods matching this selector are evicted "
                                       "(like `--pod-selector`).", "pod"),
     },
@@ -388,6 +396,12 @@ REMEDIATION = obj(
                                       "is uncordoned.", default="2m"),
         "cooldown": duration("The least time between two remediations of the same node.",
                              default="30m"),
+        "holdSlotAfterFailure": duration(
+            "How long a failed remediation that leaves its node cordoned keeps holding its "
+            "remediation slot (`maxConcurrent` and the controller's global cap). After it the "
+            "node stays cordoned and reported in the Degraded condition, but the next sick node "
+            "may be remediated. `0s` holds the slot until a person uncordons the node.",
+            default="30m"),
         "maxAttemptsPerNode": integer(
             "After this many remediations of one node without lasting recovery, nodeguard leaves "
             "it cordoned for a human and reports it in the Degraded condition. The count resets "

@@ -370,11 +370,14 @@ RemediationSpec DecodeRemediation(const json& j, const Reader& r) {
     ReadBool(*d, "deleteEmptyDirData", dr, &m.drain.delete_empty_dir_data);
     ReadBool(*d, "force", dr, &m.drain.force);
     ReadDuration(*d, "skipWaitForDeleteTimeout", dr, &m.drain.skip_wait_for_delete_timeout);
+    ReadDuration(*d, "notReadySkipWaitForDeleteTimeout", dr,
+                 &m.drain.not_ready_skip_wait_for_delete_timeout);
     DecodeSelectorMember(*d, "podSelector", dr, &m.drain.pod_selector);
   }
   ReadDuration(j, "actionTimeout", r, &m.action_timeout);
   ReadDuration(j, "recoveryStableFor", r, &m.recovery_stable_for);
   ReadDuration(j, "cooldown", r, &m.cooldown);
+  ReadDuration(j, "holdSlotAfterFailure", r, &m.hold_slot_after_failure);
   ReadInt32(j, "maxAttemptsPerNode", r, &m.max_attempts_per_node);
   ReadBool(j, "takeOverCordonedNodes", r, &m.take_over_cordoned_nodes);
   return m;

@@ -159,11 +159,14 @@ json EncodeSpec(const NodeHealthPolicySpec& s) {
     drain["deleteEmptyDirData"] = m.drain.delete_empty_dir_data;
     drain["force"] = m.drain.force;
     drain["skipWaitForDeleteTimeout"] = FormatGoDuration(m.drain.skip_wait_for_delete_timeout);
+    drain["notReadySkipWaitForDeleteTimeout"] =
+        FormatGoDuration(m.drain.not_ready_skip_wait_for_delete_timeout);
     drain["podSelector"] = Selector(m.drain.pod_selector);
     rj["drain"] = std::move(drain);
     rj["actionTimeout"] = FormatGoDuration(m.action_timeout);
     rj["recoveryStableFor"] = FormatGoDuration(m.recovery_stable_for);
     rj["cooldown"] = FormatGoDuration(m.cooldown);
+    rj["holdSlotAfterFailure"] = FormatGoDuration(m.hold_slot_after_failure);
     rj["maxAttemptsPerNode"] = m.max_attempts_per_node;
     rj["takeOverCordonedNodes"] = m.take_over_cordoned_nodes;
     j["remediation"] = std::move(rj);

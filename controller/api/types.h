@@ -116,7 +116,13 @@ struct DrainSpec {
   bool delete_empty_dir_data = false;           // kubectl --delete-emptydir-data.
   bool force = false;                           // Evict pods without a controller; kubectl --force.
   Duration skip_wait_for_delete_timeout{
-      0};                      // 0: always wait; kubectl --skip-wait-for-delete-timeout.
+      0};  // 0: always wait; kubectl --skip-wait-for-delete-timeout.
+  // On a node whose Ready condition is not True: how long an evicted pod may
+  // stay terminating (from when the drain saw it so) before the drain stops
+  // waiting for it. A kubelet that is not Ready (a stuck PLEG, a runtime that
+  // is down) does not sync pods at all: their deletion completes only after
+  // the runtime is repaired, which the drain is there to make way for.
+  Duration not_ready_skip_wait_for_delete_timeout = std::chrono::seconds(30);
   LabelSelector pod_selector;  // Only pods matching are evicted; kubectl --pod-selector.
   friend bool operator==(const DrainSpec&, const DrainSpec&) = default;
 };
@@ -147,6 +153,9 @@ struct RemediationSpec {
   Duration action_timeout = std::chrono::minutes(10);  // Per rung, until the node is Ready again.
   Duration recovery_stable_for = std::chrono::minutes(2);  // Ready this long before uncordoning.
   Duration cooldown = std::chrono::minutes(30);            // Between two remediations of one node.
+  // How long a Failed remediation that leaves the node cordoned keeps holding
+  // its slot (maxConcurrent and the global cap); 0: until a person acts.
+  Duration hold_slot_after_failure = std::chrono::minutes(30);
   // Remediations of one node after which nodeguard leaves it cordoned for a
   // human and reports it; reset once the node stays healthy for a cooldown.
   int32_t max_attempts_per_node = 3;

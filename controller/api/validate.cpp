@@ -226,10 +226,13 @@ void CheckRemediation(Checker& c, const RemediationSpec& m) {
     c.Range(p + ".drain.gracePeriodSeconds", *m.drain.grace_period_seconds, 0, 86400);
   }
   c.NonNegative(p + ".drain.skipWaitForDeleteTimeout", m.drain.skip_wait_for_delete_timeout);
+  c.NonNegative(p + ".drain.notReadySkipWaitForDeleteTimeout",
+                m.drain.not_ready_skip_wait_for_delete_timeout);
   CheckSelector(c, p + ".drain.podSelector", m.drain.pod_selector);
   c.Positive(p + ".actionTimeout", m.action_timeout);
   c.NonNegative(p + ".recoveryStableFor", m.recovery_stable_for);
   c.NonNegative(p + ".cooldown", m.cooldown);
+  c.NonNegative(p + ".holdSlotAfterFailure", m.hold_slot_after_failure);
   c.Range(p + ".maxAttemptsPerNode", m.max_attempts_per_node, 1, 100);
   if (m.enabled && m.max_unhealthy.value == 0) {
     c.Fail(p + ".maxUnhealthy",

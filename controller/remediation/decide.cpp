@@ -41,6 +41,7 @@ struct Step {
   const DecideInput& in;
   WallTime now;
   const api::RemediationSpec& spec;
+  bool storm = false;
 };
 
 // The handlers below mutate a copy of the node's state and append intents.
@@ -64,22 +65,44 @@ class NodeStep {
     d_.note = std::move(note);
   }
   void Note(std::string note) { d_.note = std::move(note); }
+  void Requeue(Duration d) { MinRequeue(d_.requeue_after, d); }
+
+  // Before a state is written as finished: a request the agent has not run
+  // must never run later (the agent also checks the state, see agent/decide.h).
+  void WithdrawRequest() {
+    if (obs_.agent_request) d_.intents.push_back(Intent::WithdrawAgentRequest());
+  }
+
+  // Lifts nodeguard's cordon in the patch that writes `s`. REQUIRES: CordonIsOurs.
+  void Uncordon(RemediationState& s) {
+    d_.intents.push_back(Intent::Uncordon());
+    s.cordoned_by_us = false;
+  }
+
+  // Someone else lifted our cordon: forget it was ours, so a later cordon of
+  // theirs is never taken for ours.
+  static void ForgetLiftedCordon(RemediationState& s, bool unschedulable) {
+    if (s.cordoned_by_us && !unschedulable) s.cordoned_by_us = false;
+  }
 
   // Ends a remediation before any action. Uncordons only what nodeguard
-  // cordoned, and only a healthy node.
+  // cordoned, and only a healthy node; an unhealthy one keeps our cordon (and
+  // its slot) until it is healthy, then Settle lifts it.
   void Cancel(RemediationState s, Outcome outcome, std::string why) {
     if (s.phase == Phase::kDraining) d_.intents.push_back(Intent::CancelDrain(s.id));
-    const bool ours_cordon = s.cordoned_by_us && unschedulable();
-    if (ours_cordon && healthy()) {
-      d_.intents.push_back(Intent::Uncordon());
+    WithdrawRequest();
+    ForgetLiftedCordon(s, unschedulable());
+    if (s.cordoned_by_us && healthy()) {
+      Uncordon(s);
       why += "; uncordoned";
-    } else if (ours_cordon) {
-      why += "; left cordoned because the node is still unhealthy";
+    } else if (s.cordoned_by_us) {
+      why += "; nodeguard keeps its cordon until the node is healthy, then lifts it";
     }
     s.phase = Phase::kCancelled;
     s.outcome = outcome;
     s.finished_at = step_.now;
     s.phase_since = step_.now;
+    s.hold.clear();
     s.message = why;
     Write(std::move(s));
     Event(EventType::kNormal, "RemediationCancelled", why);
@@ -88,7 +111,22 @@ class NodeStep {
 
   void Fail(RemediationState s, Outcome outcome, std::string why) {
     if (s.phase == Phase::kDraining) d_.intents.push_back(Intent::CancelDrain(s.id));
-    if (s.cordoned_by_us && unschedulable()) why += "; node left cordoned for a human";
+    WithdrawRequest();
+    ForgetLiftedCordon(s, unschedulable());
+    if (s.cordoned_by_us) {
+      why += "; node " + node_.meta.name +
+             " left cordoned for a person: find the cause, then `kubectl uncordon " +
+             node_.meta.name +
+             "` (nodeguard lifts its cordon itself if the node recovers and "
+             "stays healthy for " +
+             Fmt(step_.spec.recovery_stable_for) + ")";
+      if (step_.spec.hold_slot_after_failure > Duration(0)) {
+        s.slot_held_until = Plus(step_.now, step_.spec.hold_slot_after_failure);
+        why += "; its remediation slot is held for " + Fmt(step_.spec.hold_slot_after_failure);
+      } else {
+        why += "; its remediation slot is held until then";
+      }
+    }
     s.phase = Phase::kFailed;
     s.outcome = outcome;
     s.finished_at = step_.now;
@@ -103,10 +141,12 @@ class NodeStep {
     std::string why = "node recovered";
     if (s.action) why += " after " + std::string(api::RemediationActionName(*s.action));
     why += " and stayed Ready for " + Fmt(step_.spec.recovery_stable_for);
-    if (s.cordoned_by_us && unschedulable()) {
-      d_.intents.push_back(Intent::Uncordon());
+    WithdrawRequest();
+    ForgetLiftedCordon(s, unschedulable());
+    if (s.cordoned_by_us) {
+      Uncordon(s);
       why += "; uncordoned";
-    } else if (!s.cordoned_by_us && unschedulable()) {
+    } else if (unschedulable()) {
       why += "; left cordoned (cordoned by someone else)";
     }
     s.phase = Phase::kSucceeded;
@@ -118,6 +158,53 @@ class NodeStep {
     Event(EventType::kNormal, "RemediationSucceeded", why);
     Note(why);
   }
+
+  // Gives the state to the policy that governs the node now; it carries on
+  // under its own spec from where this one stopped.
+  void HandOver(RemediationState s, const std::string& why) {
+    const std::string to = obs_.governing_policy;
+    s.message = "handed over from policy " + s.policy + " (" + why + ") to policy " + to;
+    s.policy = to;
+    Write(s);
+    Event(EventType::kNormal, "RemediationHandedOver", s.message);
+    Note(s.message);
+    Requeue(Duration(0));
+  }
+
+  // Why this policy steps back from the node, or kNone.
+  Outcome StepBack() const {
+    if (step_.in.deleting) return Outcome::kPolicyDeleted;
+    if (!obs_.selected) return Outcome::kNotSelected;
+    if (obs_.health.excluded) return Outcome::kExcluded;
+    if (!step_.spec.enabled) return Outcome::kDisabled;
+    return Outcome::kNone;
+  }
+  static std::string StepBackText(Outcome o) {
+    switch (o) {
+      case Outcome::kPolicyDeleted:
+        return "the policy is being deleted";
+      case Outcome::kNotSelected:
+        return "the policy no longer selects the node";
+      case Outcome::kExcluded:
+        return "the node is labelled nodeguard.io/exclude=true";
+      default:
+        return "remediation is disabled in the policy";
+    }
+  }
+  // Another policy may take the node over when this one lets go of it
+  // (deleted, or no longer selecting it), not when a person excluded the node
+  // or the policy merely disabled remediation.
+  bool CanHandOver(Outcome o) const {
+    return (o == Outcome::kPolicyDeleted || o == Outcome::kNotSelected) &&
+           !obs_.governing_policy.empty() && obs_.governing_policy != step_.in.policy;
+  }
+
+  // A finished remediation of ours: lift our cordon once the node is healthy
+  // (a Failed one: healthy for recoveryStableFor), forget a cordon someone
+  // else lifted, withdraw a leftover agent request. Returns true when the node
+  // needs nothing else this step (its cordon is still ours, or it was just
+  // handed over); false lets a new remediation be considered.
+  bool Settle(RemediationState s);
 
   std::optional<WallTime> DrainDeadline(WallTime drain_started) const {
     if (step_.spec.drain.timeout <= Duration(0)) return std::nullopt;
@@ -154,6 +241,7 @@ class NodeStep {
       Event(why.empty() ? EventType::kNormal : EventType::kWarning,
             why.empty() ? "ActionRequested" : "RemediationEscalated", message);
     } else {
+      WithdrawRequest();  // External: no agent involved; a previous rung's request is done with.
       Event(EventType::kNormal, "ExternalRemediationRequested", message);
     }
     Note(message);
@@ -209,17 +297,13 @@ void NodeStep::Advance(RemediationState s) {
   const WallTime now = step_.now;
   const bool paused = step_.in.paused;
 
-  // A person or the policy took the node out of scope: step back.
-  const Outcome step_back = !obs_.selected         ? Outcome::kNotSelected
-                            : obs_.health.excluded ? Outcome::kExcluded
-                            : !step_.spec.enabled  ? Outcome::kDisabled
-                                                   : Outcome::kNone;
-  if (step_back != Outcome::kNone) {
-    Cancel(std::move(s), step_back,
-           std::string("stepped back: ") +
-               (step_back == Outcome::kNotSelected ? "the policy no longer selects the node"
-                : step_back == Outcome::kExcluded ? "the node is labelled nodeguard.io/exclude=true"
-                                                  : "remediation is disabled in the policy"));
+  // A person or the policy took the node out of scope: hand over or step back.
+  if (const Outcome step_back = StepBack(); step_back != Outcome::kNone) {
+    if (CanHandOver(step_back)) {
+      HandOver(std::move(s), StepBackText(step_back));
+    } else {
+      Cancel(std::move(s), step_back, "stepped back: " + StepBackText(step_back));
+    }
     return;
   }
 
@@ -232,6 +316,8 @@ void NodeStep::Advance(RemediationState s) {
                "the cordon nodeguard took over was removed by someone else");
       } else if (paused) {
         SetHold(Hold::kPaused, "paused before draining");
+      } else if (step_.storm) {
+        SetHold(Hold::kStorm, "cordoned; the drain waits while the storm lasts");
       } else if (!unschedulable()) {
         // Our own cordon did not land (e.g. the process died after writing
         // the state): finish it.
@@ -305,6 +391,8 @@ void NodeStep::Advance(RemediationState s) {
                      " (it was interrupted)");
           } else if (paused) {
             SetHold(Hold::kPaused, "paused during the drain");
+          } else if (step_.storm) {
+            SetHold(Hold::kStorm, "the interrupted drain resumes once the storm is over");
           } else {
             // Resume: the drain is idempotent (evicted pods are gone) and keeps
             // its original deadline.
@@ -399,6 +487,68 @@ void NodeStep::Advance(RemediationState s) {
   }
 }
 
+bool NodeStep::Settle(RemediationState s) {
+  const RemediationState before = s;
+  if (obs_.agent_request) WithdrawRequest();
+  ForgetLiftedCordon(s, unschedulable());
+  if (!s.cordoned_by_us) {
+    if (!(s == before)) Write(std::move(s));  // Quietly: only the stale flag changed.
+    return false;
+  }
+
+  // Our cordon is still on the node.
+  const Outcome step_back = StepBack();
+  if (CanHandOver(step_back)) {
+    HandOver(std::move(s), StepBackText(step_back));
+    return true;
+  }
+  bool may_lift = healthy();
+  if (may_lift && s.phase == Phase::kFailed) {
+    // A failed node proves itself first: healthy for recoveryStableFor.
+    const auto ready_since = health::ReadySince(node_);
+    const WallTime stable_from = ready_since ? std::max(*ready_since, s.phase_since) : step_.now;
+    const Duration stable = step_.now - stable_from;
+    may_lift = ready_since && stable >= step_.spec.recovery_stable_for;
+    if (!may_lift) {
+      Note("recovered after the failed remediation; verifying it stays Ready for " +
+           Fmt(step_.spec.recovery_stable_for) + " before lifting nodeguard's cordon");
+      Requeue(step_.spec.recovery_stable_for - (ready_since ? stable : Duration(0)));
+    }
+  }
+  if (may_lift) {
+    Uncordon(s);
+    s.slot_held_until.reset();
+    s.message += "; the node is healthy again: nodeguard lifted its cordon";
+    const std::string why = "node " + node_.meta.name + " is healthy again after remediation " +
+                            s.id + " ended " + PhaseName(s.phase) + "; nodeguard lifted its cordon";
+    Write(std::move(s));
+    Event(EventType::kNormal, "CordonLifted", why);
+    Note(why);
+    return true;
+  }
+  if (!(s == before)) Write(s);
+  if (s.phase == Phase::kFailed) {
+    const bool holds_slot = !s.slot_held_until || step_.now < *s.slot_held_until;
+    std::string note =
+        "remediation failed; nodeguard's cordon stays until a person uncordons the "
+        "node or it recovers";
+    if (holds_slot && s.slot_held_until) {
+      note += "; it holds a remediation slot for " + Fmt(*s.slot_held_until - step_.now) + " more";
+      Requeue(*s.slot_held_until - step_.now);
+    } else if (holds_slot) {
+      note += "; it holds a remediation slot until then";
+    }
+    if (d_.note.empty()) SetHold(Hold::kFailedAwaitingHuman, note);
+    d_.hold = Hold::kFailedAwaitingHuman;
+    return true;
+  }
+  if (d_.note.empty()) {
+    Note(std::string(PhaseName(s.phase)) +
+         "; nodeguard keeps its cordon until the node is healthy, then lifts it");
+  }
+  return true;
+}
+
 // Attempt number and cooldown anchor a new (or pending) remediation inherits.
 struct History {
   int32_t attempt = 1;
@@ -414,9 +564,11 @@ History HistoryFor(const std::optional<RemediationState>& prev, const NodeObserv
     h.anchor = prev->previous_finished_at;
     return h;
   }
+  // Cooldown runs from the end of any remediation that cordoned the node; the
+  // attempt count only grows for those that say something about the node.
   const bool started = prev->started_at.has_value();
   h.anchor = started ? prev->finished_at : prev->previous_finished_at;
-  const int32_t before = started ? prev->attempt : prev->attempt - 1;
+  const int32_t before = CountsAsAttempt(*prev) ? prev->attempt : prev->attempt - 1;
   // The count restarts once the node stayed healthy for a cooldown after the
   // previous remediation ended (it fell sick again only at health.since).
   const bool reset = h.anchor && obs.health.since - *h.anchor >= spec.cooldown;
@@ -442,6 +594,8 @@ const char* IntentKindName(IntentKind k) {
       return "CancelDrain";
     case IntentKind::kRequestAgentAction:
       return "RequestAgentAction";
+    case IntentKind::kWithdrawAgentRequest:
+      return "WithdrawAgentRequest";
     case IntentKind::kEmitEvent:
       return "EmitEvent";
   }
@@ -513,6 +667,11 @@ Intent Intent::RequestAgentAction(AgentRequest request) {
   i.agent_request = std::move(request);
   return i;
 }
+Intent Intent::WithdrawAgentRequest() {
+  Intent i;
+  i.kind = IntentKind::kWithdrawAgentRequest;
+  return i;
+}
 Intent Intent::Event(EventType type, std::string reason, std::string message) {
   Intent i;
   i.kind = IntentKind::kEmitEvent;
@@ -558,11 +717,19 @@ NodeObservation Observe(const kube::Node& node, const health::HealthRules& rules
   return obs;
 }
 
-bool HoldsBudget(const NodeObservation& obs) {
+bool CordonIsOurs(const NodeObservation& obs) {
+  return obs.state && obs.state->cordoned_by_us && obs.node->unschedulable;
+}
+
+bool HoldsBudget(const NodeObservation& obs, WallTime now) {
   if (!obs.state_error.empty()) return obs.node->unschedulable;
   if (!obs.state) return false;
   if (IsDisruptive(obs.state->phase)) return true;
-  return obs.state->phase == Phase::kFailed && obs.state->cordoned_by_us && obs.node->unschedulable;
+  if (!IsTerminal(obs.state->phase) || !CordonIsOurs(obs)) return false;
+  if (obs.state->phase == Phase::kFailed) {
+    return !obs.state->slot_held_until || now < *obs.state->slot_held_until;
+  }
+  return true;  // Cancelled while unhealthy: held until nodeguard lifts its cordon.
 }
 
 std::string BudgetOwner(const NodeObservation& obs) {
@@ -570,10 +737,11 @@ std::string BudgetOwner(const NodeObservation& obs) {
   return obs.state->policy;
 }
 
-int CountHeldByOthers(std::span<const NodeObservation> all_nodes, std::string_view policy) {
+int CountHeldByOthers(std::span<const NodeObservation> all_nodes, std::string_view policy,
+                      WallTime now) {
   int n = 0;
   for (const auto& obs : all_nodes)
-    if (HoldsBudget(obs) && BudgetOwner(obs) != policy) ++n;
+    if (HoldsBudget(obs, now) && BudgetOwner(obs) != policy) ++n;
   return n;
 }
 
@@ -595,7 +763,6 @@ std::vector<std::pair<std::string, Intent>> PolicyDecision::AllIntents() const {
 PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> nodes) {
   const api::RemediationSpec& spec = in.spec;
   const WallTime now = in.now;
-  const Step step{in, now, spec};
   PolicyDecision out;
   out.dry_run = in.dry_run;
 
@@ -604,14 +771,21 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
     if (!obs.selected) continue;
     ++out.selected;
     if (obs.health.verdict == Verdict::kUnhealthy) ++out.unhealthy;
+    if (obs.health.verdict == Verdict::kPending) ++out.turning_unhealthy;
   }
   out.max_unhealthy = static_cast<int>(spec.max_unhealthy.Resolve(out.selected, /*round_up=*/true));
-  out.storm = out.unhealthy > out.max_unhealthy;
+  const int sick = out.unhealthy + out.turning_unhealthy;
+  out.storm = sick > out.max_unhealthy;
   if (out.storm) {
-    out.storm_message = std::to_string(out.unhealthy) + " of " + std::to_string(out.selected) +
-                        " selected nodes are unhealthy, more than maxUnhealthy " +
-                        spec.max_unhealthy.ToString() + " (" + std::to_string(out.max_unhealthy) +
-                        "); no new remediation starts";
+    out.storm_message =
+        std::to_string(out.unhealthy) + " of " + std::to_string(out.selected) +
+        " selected nodes are unhealthy" +
+        (out.turning_unhealthy > 0
+             ? " and " + std::to_string(out.turning_unhealthy) + " turning unhealthy"
+             : std::string()) +
+        ", more than maxUnhealthy " + spec.max_unhealthy.ToString() + " (" +
+        std::to_string(out.max_unhealthy) +
+        "); no new remediation starts and no cordoned node starts draining";
   }
   if (out.storm && !in.storm_was_detected) {
     out.policy_events.push_back(
@@ -619,14 +793,17 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
   } else if (!out.storm && in.storm_was_detected) {
     out.policy_events.push_back(
         Intent::Event(EventType::kNormal, "StormCleared",
-                      std::to_string(out.unhealthy) + " of " + std::to_string(out.selected) +
-                          " selected nodes are unhealthy, within maxUnhealthy " +
+                      std::to_string(sick) + " of " + std::to_string(out.selected) +
+                          " selected nodes are unhealthy or turning unhealthy, within "
+                          "maxUnhealthy " +
                           spec.max_unhealthy.ToString() + "; remediation resumes"));
   }
+  const Step step{in, now, spec, out.storm};
 
   // The budget, from the annotations as observed.
+  // An orphan adopted in this step is ours already for the count.
   for (const auto& obs : nodes)
-    if (HoldsBudget(obs) && BudgetOwner(obs) == in.policy) ++out.in_flight;
+    if (HoldsBudget(obs, now) && (BudgetOwner(obs) == in.policy || obs.orphan)) ++out.in_flight;
   int slots = spec.max_concurrent - out.in_flight;
   if (in.global_max_concurrent > 0) {
     slots = std::min(slots, in.global_max_concurrent - out.in_flight - in.in_flight_other_policies);
@@ -662,28 +839,46 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
       out.malformed.push_back(d.node);
       continue;
     }
-    const bool ours = obs.state && obs.state->policy == in.policy;
-    if (obs.state && !ours && !IsTerminal(obs.state->phase)) {
-      ns.SetHold(Hold::kOwnedByOtherPolicy, "remediated by policy " + obs.state->policy);
+    std::optional<RemediationState> state = obs.state;
+    if (state && obs.orphan && state->policy != in.policy) {
+      // Its policy is gone: take the remediation over (and its cordon, its
+      // agent request), then carry on below as ours.
+      const std::string gone = state->policy;
+      state->policy = in.policy;
+      state->message = "adopted by policy " + in.policy + ": policy " + gone +
+                       " that owned this remediation no longer exists";
+      ns.Write(*state);
+      ns.Event(EventType::kNormal, "RemediationAdopted", state->message);
+    }
+    const bool ours = state && state->policy == in.policy;
+    if (state && !ours && (!IsTerminal(state->phase) || CordonIsOurs(obs))) {
+      ns.SetHold(Hold::kOwnedByOtherPolicy, "remediated by policy " + state->policy);
       continue;
     }
-    if (ours) d.state = obs.state;
-    if (ours && !IsTerminal(obs.state->phase) && obs.state->phase != Phase::kPending) {
-      ns.Advance(*obs.state);
+    if (ours) d.state = state;
+    if (ours && !IsTerminal(state->phase) && state->phase != Phase::kPending) {
+      ns.Advance(*state);
       continue;
     }
-    if (obs.state && obs.state->phase == Phase::kFailed && obs.state->cordoned_by_us &&
-        obs.node->unschedulable) {
-      ns.SetHold(Hold::kFailedAwaitingHuman,
-                 "remediation failed; nodeguard's cordon stays until a person uncordons the node");
-      out.failed.push_back(d.node);
+    if (ours && IsTerminal(state->phase) && ns.Settle(*state)) {
+      const RemediationState& settled = *d.state;
+      if (settled.policy == in.policy && settled.phase == Phase::kFailed &&
+          settled.cordoned_by_us) {
+        out.failed.push_back(d.node);
+        if (HoldsBudget(obs, now))
+          out.failed_holding_slot.emplace_back(d.node, settled.slot_held_until);
+      }
       continue;
     }
 
-    const bool pending = ours && obs.state->phase == Phase::kPending;
+    const bool pending = ours && state->phase == Phase::kPending;
     // Pending that no longer applies.
     if (pending) {
-      const RemediationState& s = *obs.state;
+      const RemediationState& s = *state;
+      if (in.deleting) {
+        ns.Cancel(s, Outcome::kPolicyDeleted, "the policy is being deleted; never cordoned");
+        continue;
+      }
       if (!obs.selected) {
         ns.Cancel(s, Outcome::kNotSelected, "the policy no longer selects the node");
         continue;
@@ -702,6 +897,7 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
         continue;
       }
     }
+    if (in.deleting) continue;  // A policy being deleted starts nothing.
     if (!obs.selected || !unhealthy) {
       if (pending) {
         // Sick again but the condition restarted its clock: keep waiting.
@@ -732,23 +928,21 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
     const NodeObservation& obs = *order[c.index];
     NodeDecision& d = decisions[c.index];
     NodeStep ns(step, obs, d);
-    const bool pending =
-        obs.state && obs.state->policy == in.policy && obs.state->phase == Phase::kPending;
-    const std::string sick = obs.health.Describe(now);
+    // The state as the loop above left it (a stale cordon flag forgotten).
+    const std::optional<RemediationState> prev = d.state ? d.state : obs.state;
+    const bool pending = prev && prev->policy == in.policy && prev->phase == Phase::kPending;
+    const std::string sick_text = obs.health.Describe(now);
 
-    if (in.paused) {
-      ns.SetHold(Hold::kPaused, "unhealthy; policy paused");
-      continue;
-    }
-    if (out.storm) {
-      ns.SetHold(Hold::kStorm, "unhealthy; storm: " + out.storm_message);
-      continue;
-    }
-
-    const History h = HistoryFor(obs.state, obs, spec);
+    const History h = HistoryFor(prev, obs, spec);
     Hold hold = Hold::kNone;
     std::string note;
-    if (h.anchor && now < Plus(*h.anchor, spec.cooldown)) {
+    if (in.paused) {
+      hold = Hold::kPaused;
+      note = "unhealthy; policy paused";
+    } else if (out.storm) {
+      hold = Hold::kStorm;
+      note = "unhealthy; storm: " + out.storm_message;
+    } else if (h.anchor && now < Plus(*h.anchor, spec.cooldown)) {
       hold = Hold::kCooldown;
       const Duration left = Plus(*h.anchor, spec.cooldown) - now;
       note = "cooldown: previous remediation ended " + Fmt(now - *h.anchor) + " ago, " + Fmt(left) +
@@ -776,7 +970,7 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
 
     RemediationState s;
     if (pending) {
-      s = *obs.state;
+      s = *prev;
     } else {
       s.id = RemediationId(d.node, now);
       s.policy = in.policy;
@@ -789,10 +983,19 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
 
     if (hold != Hold::kNone) {
       ns.SetHold(hold, note);
-      if (!pending) {
+      if (pending) {
+        // Say why it waits when the reason changes (not on every step: the
+        // note carries times that move).
+        if (s.hold != HoldName(hold)) {
+          s.hold = HoldName(hold);
+          s.message = note;
+          ns.Write(s);
+        }
+      } else if (hold != Hold::kPaused && hold != Hold::kStorm) {
+        s.hold = HoldName(hold);
         s.message = note;
         ns.Write(s);
-        ns.Event(EventType::kNormal, "RemediationPending", sick + "; " + note);
+        ns.Event(EventType::kNormal, "RemediationPending", sick_text + "; " + note);
       }
       continue;
     }
@@ -806,12 +1009,14 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
     s.started_at = now;
     s.phase_since = now;
     s.cordoned_by_us = !taken_over;
+    s.slot_held_until.reset();
+    s.hold.clear();
     s.message =
         taken_over ? "took over a node cordoned by someone else; it stays cordoned" : "cordoned";
     ns.Write(s);
     if (!taken_over) d.intents.push_back(Intent::Cordon());
     ns.Event(EventType::kNormal, taken_over ? "RemediationTookOver" : "RemediationStarted",
-             sick + "; attempt " + std::to_string(s.attempt) + " of " +
+             sick_text + "; attempt " + std::to_string(s.attempt) + " of " +
                  std::to_string(spec.max_attempts_per_node) + "; " + s.message);
     ns.Note(s.message);
   }
@@ -821,7 +1026,8 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
         !(d.state && !IsTerminal(d.state->phase)))
       continue;
     if (d.requeue_after) MinRequeue(out.requeue_after, *d.requeue_after);
-    if (d.state && d.state->phase != Phase::kPending && !IsTerminal(d.state->phase)) {
+    if (d.state && d.state->policy == in.policy && d.state->phase != Phase::kPending &&
+        !IsTerminal(d.state->phase)) {
       out.remediations.push_back(ToStatus(d.node, *d.state));
     }
     out.nodes.push_back(std::move(d));

@@ -15,6 +15,8 @@
 //   ActionRequested/AwaitingRecovery --actionTimeout or agent Failed--> next rung | Failed
 //   Pending/Cordoned/Draining --node healthy again--> Cancelled (uncordon if we cordoned)
 //   Draining --drain TimedOut/Failed--> Failed (left cordoned)
+//   any unfinished phase --the policy steps back--> handed over | Cancelled (see below)
+//   Failed/Cancelled with our cordon --node healthy (Failed: for recoveryStableFor)--> uncordoned
 //
 // "Confirmed": RestartContainerRuntime/RestartKubelet when the agent status
 // for the request id says Done; Reboot when status.nodeInfo.bootID differs
@@ -26,14 +28,36 @@
 // Rules across nodes:
 // - Budget: at most spec.maxConcurrent nodes of this policy hold a slot, and
 //   at most global_max_concurrent across policies (0: no global cap). A node
-//   holds a slot in a disruptive phase (Cordoned..AwaitingRecovery), and also
-//   while Failed and still cordoned by nodeguard (capacity is still out; a
-//   person releases it by uncordoning or removing the annotation). Counted
-//   from observed annotations before this step, so a slot freed in this step
-//   is reused in the next one.
-// - Storm: when more selected nodes than maxUnhealthy (a percent rounded up) are
-//   Unhealthy, nothing new starts and no Pending is recorded; in-flight
-//   remediations continue.
+//   holds a slot in a disruptive phase (Cordoned..AwaitingRecovery), and in a
+//   finished phase while nodeguard's cordon is still on it: a Cancelled one
+//   until nodeguard lifts the cordon (once the node is healthy), a Failed one
+//   until its slotHeldUntil (spec.holdSlotAfterFailure after the failure;
+//   unset: until a person uncordons it). Counted from observed annotations
+//   before this step, so a slot freed in this step is reused in the next one.
+// - Ownership: a node's state names the policy that owns it. Another policy
+//   never acts on it while it is unfinished or its cordon is ours
+//   (OwnedByOtherPolicy). When the owner steps back from a node in flight
+//   (it is being deleted, or no longer selects the node) and another policy
+//   governs the node now, the state is handed over to that one, which carries
+//   on under its own spec; otherwise the remediation is Cancelled: drain
+//   stopped, agent request withdrawn, and nodeguard's cordon kept until the
+//   node is healthy, then lifted (the slot is held until then). A state whose
+//   policy no longer exists (NodeObservation::orphan) is adopted by the
+//   policy the runtime passes it to. So a deleted policy keeps its finalizer
+//   (NodesInFlight) until none of its nodes is unfinished or carries its
+//   cordon, and nothing of ours is left behind by an edit.
+// - Agent requests: every step that finishes a remediation also withdraws
+//   nodeguard.io/agent-request (same patch), and a leftover request on a node
+//   whose remediation is finished is withdrawn; the agent runs a request only
+//   while the state asks for it.
+// - Storm: when more selected nodes than maxUnhealthy (a percent rounded up)
+//   are unhealthy or turning unhealthy (a rule matches, its duration not yet
+//   elapsed: counting those keeps nodes that fall sick together from starting
+//   one by one across a second boundary), nothing new starts, no Pending is
+//   recorded, and no node already cordoned starts (or resumes) its drain:
+//   draining during a storm pushes pods onto the few nodes left. A drain
+//   already running finishes, and nodes already drained go on with their
+//   actions (restarting or rebooting a drained node takes no capacity).
 // - paused (policy or global): nothing new starts, no new disruptive step is
 //   taken (no cordon, drain, agent request or escalation) and no Pending is
 //   recorded; only safe completions still happen: a recovered node is
@@ -56,6 +80,10 @@
 //   reported.
 // - A Failed node whose cordon is still ours is not remediated again; once a
 //   person uncordons it, it is eligible again (subject to cooldown/attempts).
+//   If it recovers on its own and stays healthy for recoveryStableFor,
+//   nodeguard lifts its own cordon.
+// - A policy being deleted (DecideInput::deleting) starts nothing and winds
+//   every remediation it owns down as above.
 
 #include <cstdint>
 #include <optional>
@@ -97,6 +125,13 @@ struct NodeObservation {
   std::optional<AgentRequest> agent_request;  // Decoded nodeguard.io/agent-request.
   std::optional<AgentStatus> agent_status;    // Decoded nodeguard.io/agent-status.
   DrainObservation drain;
+  // The policy that governs the node now ("" when none): where a remediation
+  // goes when its policy steps back.
+  std::string governing_policy;
+  // The state names a policy that no longer exists: the deciding policy
+  // adopts it. The runtime sets it on the governing policy's observation, or,
+  // for a node no policy governs, on the first policy's (with selected false).
+  bool orphan = false;
 };
 
 // Decodes the node's annotations into an observation (malformed agent
@@ -104,15 +139,21 @@ struct NodeObservation {
 NodeObservation Observe(const kube::Node& node, const health::HealthRules& rules, WallTime now,
                         DrainObservation drain = {}, bool selected = true);
 
-// True when this node occupies a remediation slot (see the budget rule). A
-// malformed state on a cordoned node holds a slot for nobody in particular:
-// its BudgetOwner is "".
-bool HoldsBudget(const NodeObservation& observation);
+// True when the node is unschedulable and its state says nodeguard cordoned
+// it and has not lifted the cordon.
+bool CordonIsOurs(const NodeObservation& observation);
+
+// True when this node occupies a remediation slot at `now` (see the budget
+// rule). A malformed state on a cordoned node holds a slot for nobody in
+// particular: its BudgetOwner is "".
+bool HoldsBudget(const NodeObservation& observation, WallTime now);
 std::string BudgetOwner(const NodeObservation& observation);
 
-// Slots held by nodes whose BudgetOwner is not `policy` (other policies and
-// unreadable states): pass as DecideInput::in_flight_other_policies.
-int CountHeldByOthers(std::span<const NodeObservation> all_nodes, std::string_view policy);
+// Slots held by nodes whose BudgetOwner is not `policy` (other policies,
+// states of deleted policies and unreadable states): pass as
+// DecideInput::in_flight_other_policies.
+int CountHeldByOthers(std::span<const NodeObservation> all_nodes, std::string_view policy,
+                      WallTime now);
 
 struct DecideInput {
   std::string policy;  // metadata.name of the NodeHealthPolicy.
@@ -122,6 +163,7 @@ struct DecideInput {
   int global_max_concurrent = 0;     // --max-concurrent-remediations; 0: no global cap.
   int in_flight_other_policies = 0;  // CountHeldByOthers over every node.
   bool storm_was_detected = false;   // The policy's StormDetected condition as last written.
+  bool deleting = false;             // The policy is being deleted: wind down, start nothing.
   WallTime now{};
 };
 
@@ -131,7 +173,8 @@ enum class IntentKind : uint8_t {
   kUncordon,     // spec.unschedulable = false.
   kStartDrain,   // Start draining (or restart after a controller restart) until drain_deadline.
   kCancelDrain,  // Stop the running drain of this node, if any.
-  kRequestAgentAction,  // Set nodeguard.io/agent-request to EncodeAgentRequest(agent_request).
+  kRequestAgentAction,    // Set nodeguard.io/agent-request to EncodeAgentRequest(agent_request).
+  kWithdrawAgentRequest,  // Remove nodeguard.io/agent-request.
   kEmitEvent,  // An Event on the node (or, in PolicyDecision::policy_events, on the policy).
 };
 const char* IntentKindName(IntentKind k);
@@ -155,6 +198,7 @@ struct Intent {
   static Intent StartDrain(std::string remediation_id, std::optional<WallTime> deadline);
   static Intent CancelDrain(std::string remediation_id);
   static Intent RequestAgentAction(AgentRequest request);
+  static Intent WithdrawAgentRequest();
   static Intent Event(EventType type, std::string reason, std::string message);
 
   friend bool operator==(const Intent&, const Intent&) = default;
@@ -199,6 +243,7 @@ struct PolicyDecision {
   std::string storm_message;
   int selected = 0;
   int unhealthy = 0;
+  int turning_unhealthy = 0;              // A rule matches, its duration not elapsed yet.
   int max_unhealthy = 0;                  // maxUnhealthy resolved against `selected`.
   int in_flight = 0;                      // Slots this policy held before the step.
   int started = 0;                        // Remediations started by this step.
@@ -213,6 +258,8 @@ struct PolicyDecision {
   std::vector<std::string> cordoned_by_person;
   std::vector<std::string> max_attempts_reached;
   std::vector<std::string> failed;  // Failed and still cordoned by nodeguard.
+  // Of `failed`, the nodes still holding their slot, with until when (unset: until a person acts).
+  std::vector<std::pair<std::string, std::optional<WallTime>>> failed_holding_slot;
   std::vector<std::string> malformed;
 
   const NodeDecision* Find(std::string_view node) const;

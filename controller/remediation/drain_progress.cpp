@@ -99,27 +99,36 @@ std::string DrainResult::Summary() const {
       break;
   }
   if (skipped > 0) out += " (" + std::to_string(skipped) + " skipped)";
+  auto more = [](size_t total) {
+    return total > kSummaryPods ? " (and " + std::to_string(total - kSummaryPods) + " more)"
+                                : std::string();
+  };
   if (!blocked.empty()) {
     out += "; still pending: ";
-    for (size_t i = 0; i < blocked.size(); ++i) {
+    for (size_t i = 0; i < blocked.size() && i < kSummaryPods; ++i) {
       if (i > 0) out += ", ";
       out += blocked[i].pod;
       if (!blocked[i].pdb_name.empty()) out += " (PodDisruptionBudget " + blocked[i].pdb_name + ")";
     }
+    out += more(blocked.size());
   }
   if (!errors.empty()) {
     out += "; ";
-    for (size_t i = 0; i < errors.size(); ++i) {
+    for (size_t i = 0; i < errors.size() && i < kSummaryPods; ++i) {
       if (i > 0) out += "; ";
       out += errors[i];
     }
+    out += more(errors.size());
   }
   return out;
 }
 
 DrainTracker::DrainTracker(std::vector<DrainPodRef> pods, WallTime started, Duration timeout,
-                           Duration skip_wait_for_delete_timeout, Duration retry_delay)
-    : skip_wait_(skip_wait_for_delete_timeout), retry_delay_(retry_delay) {
+                           Duration skip_wait_for_delete_timeout,
+                           Duration not_ready_skip_wait_for_delete_timeout, Duration retry_delay)
+    : skip_wait_(skip_wait_for_delete_timeout),
+      not_ready_skip_wait_(not_ready_skip_wait_for_delete_timeout),
+      retry_delay_(retry_delay) {
   pods_.reserve(pods.size());
   for (auto& p : pods) {
     DrainPodProgress progress;
@@ -135,8 +144,12 @@ bool DrainTracker::Finished(const DrainPodProgress& p) const {
          p.state == DrainPodState::kFailed;
 }
 
-// kubectl's shouldSkipPod: whole seconds since deletion strictly above the timeout.
 bool DrainTracker::SkipDue(const DrainPodProgress& p, WallTime now) const {
+  if (!node_ready_ && kube::IsSet(p.terminating_seen_at) &&
+      now - p.terminating_seen_at >= not_ready_skip_wait_) {
+    return true;
+  }
+  // kubectl's shouldSkipPod: whole seconds since deletion strictly above the timeout.
   if (skip_wait_ <= Duration(0) || !kube::IsSet(p.deletion_timestamp)) return false;
   const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - p.deletion_timestamp);
   return age > std::chrono::duration_cast<std::chrono::seconds>(skip_wait_);
@@ -212,6 +225,10 @@ DrainStep DrainTracker::Next(WallTime now) {
     } else if (p.state == DrainPodState::kBlocked || p.state == DrainPodState::kRetrying) {
       Earliest(step.wake_at, p.retry_at);
     }
+    if (!Finished(p) && !node_ready_ && kube::IsSet(p.terminating_seen_at)) {
+      Earliest(step.wake_at, p.terminating_seen_at + std::chrono::duration_cast<WallTime::duration>(
+                                                         not_ready_skip_wait_));
+    }
     if (!Finished(p) && skip_wait_ > Duration(0) && kube::IsSet(p.deletion_timestamp)) {
       // First instant at which whole seconds since deletion exceed the timeout.
       Earliest(step.wake_at, p.deletion_timestamp +
@@ -231,6 +248,7 @@ void DrainTracker::OnEvictionResult(size_t index, const EvictionResult& result, 
     case EvictionOutcome::kAccepted:
       p.state = DrainPodState::kWaitingForDelete;
       p.message.clear();
+      if (!kube::IsSet(p.terminating_seen_at)) p.terminating_seen_at = now;
       break;
     case EvictionOutcome::kNotFound:
       p.state = DrainPodState::kDone;
@@ -273,6 +291,9 @@ void DrainTracker::OnPodObserved(size_t index, const std::optional<ObservedPod>&
   }
   if (p.state == DrainPodState::kFailed) return;
   p.deletion_timestamp = pod->deletion_timestamp;
+  if (kube::IsSet(p.deletion_timestamp) && !kube::IsSet(p.terminating_seen_at)) {
+    p.terminating_seen_at = now;
+  }
   if (SkipDue(p, now)) p.state = DrainPodState::kSkipped;
 }
 

@@ -12,9 +12,14 @@
 // on that pod; a controller outlives transient errors, and the drain timeout
 // still bounds it); any other error: that pod fails and the drain ends Failed
 // once nothing else is pending. A pod still present but terminating for
-// longer than skipWaitForDeleteTimeout counts as done (a NotReady node never
-// confirms deletions). The whole drain ends TimedOut at started + timeout
-// (timeout 0: no limit), listing the pods still blocked and by which PDB.
+// longer than skipWaitForDeleteTimeout counts as done (kubectl's rule, from
+// its deletionTimestamp). While the node is not Ready (OnNodeObserved), an
+// evicted pod counts as done once it has been terminating for
+// notReadySkipWaitForDeleteTimeout since the drain saw it so, whatever its
+// grace period: a kubelet that is not Ready does not sync pods, and only the
+// remediation this drain makes way for lets it finish them. The whole drain
+// ends TimedOut at started + timeout (timeout 0: no limit), listing the pods
+// still blocked and by which PDB.
 
 #include <cstdint>
 #include <optional>
@@ -89,6 +94,7 @@ struct DrainPodProgress {
   int evictions_sent = 0;
   bool block_reported = false;  // A "blocked by PDB" Event was already asked for.
   WallTime deletion_timestamp{};
+  WallTime terminating_seen_at{};  // When this drain first knew it terminating (epoch: not yet).
 };
 
 enum class DrainResultKind : uint8_t { kRunning, kSucceeded, kTimedOut, kFailed };
@@ -107,9 +113,12 @@ struct DrainResult {
   int skipped = 0;
   std::vector<BlockedPod> blocked;  // kTimedOut: pods that were still pending.
   std::vector<std::string> errors;  // kFailed: "ns/name: message".
-  // "drained 12 pods (1 skipped)" / "timed out after 10m0s; still blocked:
-  // default/web-1 (PodDisruptionBudget web-pdb)" / "failed: ...".
+  // "drained 12 pods (1 skipped)" / "drain timed out; still pending:
+  // default/web-1 (PodDisruptionBudget web-pdb)" / "drain failed; ...". Lists
+  // at most kSummaryPods pods and errors ("and 97 more"): it ends up in
+  // status messages and Events, which are bounded.
   std::string Summary() const;
+  static constexpr size_t kSummaryPods = 5;
 };
 
 // What the runtime should do now.
@@ -126,7 +135,9 @@ class DrainTracker {
   // `started` anchors the timeout: pass the phase's start from the
   // remediation state so a restarted controller keeps the original deadline.
   DrainTracker(std::vector<DrainPodRef> pods, WallTime started, Duration timeout,
-               Duration skip_wait_for_delete_timeout, Duration retry_delay = kEvictionRetryDelay);
+               Duration skip_wait_for_delete_timeout,
+               Duration not_ready_skip_wait_for_delete_timeout = Duration(0),
+               Duration retry_delay = kEvictionRetryDelay);
 
   // Decides what is due at `now`. Pods returned in `evict` move to kEvicting
   // until OnEvictionResult; calling Next again never returns them twice.
@@ -136,6 +147,9 @@ class DrainTracker {
   void OnEvictionResult(size_t index, const EvictionResult& result, WallTime now);
   // `pod` is nullopt when the pod no longer exists.
   void OnPodObserved(size_t index, const std::optional<ObservedPod>& pod, WallTime now);
+  // Whether the node's Ready condition is True now. Until told otherwise the
+  // node is taken as Ready (kubectl's semantics).
+  void OnNodeObserved(bool ready) { node_ready_ = ready; }
 
   const std::vector<DrainPodProgress>& pods() const { return pods_; }
   std::optional<WallTime> deadline() const { return deadline_; }
@@ -148,7 +162,9 @@ class DrainTracker {
   std::vector<DrainPodProgress> pods_;
   std::optional<WallTime> deadline_;
   Duration skip_wait_;
+  Duration not_ready_skip_wait_;
   Duration retry_delay_;
+  bool node_ready_ = true;
   std::optional<DrainResultKind> ended_;
 };
 

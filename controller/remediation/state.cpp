@@ -24,7 +24,8 @@ constexpr Outcome kAllOutcomes[] = {Outcome::kNone,
                                     Outcome::kExcluded,
                                     Outcome::kDisabled,
                                     Outcome::kNotSelected,
-                                    Outcome::kUncordonedExternally};
+                                    Outcome::kUncordonedExternally,
+                                    Outcome::kPolicyDeleted};
 
 constexpr api::RemediationAction kAllActions[] = {
     api::RemediationAction::kRestartContainerRuntime, api::RemediationAction::kRestartKubelet,
@@ -101,8 +102,24 @@ const char* OutcomeName(Outcome o) {
       return "NotSelected";
     case Outcome::kUncordonedExternally:
       return "UncordonedExternally";
+    case Outcome::kPolicyDeleted:
+      return "PolicyDeleted";
   }
   return "";
+}
+
+bool CountsAsAttempt(const RemediationState& s) {
+  if (!s.started_at) return false;
+  if (s.phase != Phase::kCancelled) return true;
+  switch (s.outcome) {
+    case Outcome::kExcluded:
+    case Outcome::kDisabled:
+    case Outcome::kNotSelected:
+    case Outcome::kPolicyDeleted:
+      return false;
+    default:
+      return true;
+  }
 }
 
 std::optional<Outcome> ParseOutcome(std::string_view name) {
@@ -125,6 +142,8 @@ std::string EncodeState(const RemediationState& s) {
   if (s.action_requested_at) j["actionRequestedAt"] = FormatRfc3339(*s.action_requested_at);
   if (s.finished_at) j["finishedAt"] = FormatRfc3339(*s.finished_at);
   if (s.previous_finished_at) j["previousFinishedAt"] = FormatRfc3339(*s.previous_finished_at);
+  if (s.slot_held_until) j["slotHeldUntil"] = FormatRfc3339(*s.slot_held_until);
+  if (!s.hold.empty()) j["hold"] = s.hold;
   if (!s.boot_id_before.empty()) j["bootIdBefore"] = s.boot_id_before;
   if (!s.request_id.empty()) j["requestId"] = s.request_id;
   if (!s.message.empty()) j["message"] = s.message;
@@ -185,7 +204,8 @@ Result<RemediationState> DecodeState(std::string_view text) {
   for (auto [key, field] : {std::pair{"startedAt", &s.started_at},
                             std::pair{"actionRequestedAt", &s.action_requested_at},
                             std::pair{"finishedAt", &s.finished_at},
-                            std::pair{"previousFinishedAt", &s.previous_finished_at}}) {
+                            std::pair{"previousFinishedAt", &s.previous_finished_at},
+                            std::pair{"slotHeldUntil", &s.slot_held_until}}) {
     auto v = OptionalTime(j, key, kWhat);
     if (!v.ok()) return v.error();
     *field = *v;
@@ -197,7 +217,7 @@ Result<RemediationState> DecodeState(std::string_view text) {
 
   for (auto [key, field] :
        {std::pair{"bootIdBefore", &s.boot_id_before}, std::pair{"requestId", &s.request_id},
-        std::pair{"message", &s.message}}) {
+        std::pair{"message", &s.message}, std::pair{"hold", &s.hold}}) {
     auto v = OptionalString(j, key, kWhat);
     if (!v.ok()) return v.error();
     *field = v->value_or("");

@@ -57,6 +57,7 @@ enum class Outcome : uint8_t {
   kDisabled,                // Cancelled: remediation was disabled in the policy.
   kNotSelected,             // Cancelled: the policy no longer selects the node.
   kUncordonedExternally,    // Cancelled: someone uncordoned the node mid-remediation.
+  kPolicyDeleted,           // Cancelled: the policy was deleted and no other one governs the node.
 };
 const char* OutcomeName(Outcome o);
 std::optional<Outcome> ParseOutcome(std::string_view name);
@@ -82,7 +83,20 @@ struct RemediationState {
   // carried forward so a Pending that gets Cancelled does not erase the
   // cooldown and attempt history.
   std::optional<WallTime> previous_finished_at;
+  // nodeguard set spec.unschedulable for this remediation and has not lifted
+  // it. Cleared in the patch that uncordons, and when someone else is seen to
+  // have uncordoned the node, so a later cordon by a person is never taken
+  // for ours. In a finished phase with the node still unschedulable, the
+  // cordon is ours to lift once the node is healthy (and holds a slot until
+  // then, see decide.h).
   bool cordoned_by_us = false;
+  // Failed: until when the node holds its remediation slot (unset: until a
+  // person acts). Written when the remediation fails, from the policy's
+  // holdSlotAfterFailure, so every policy counts it the same way.
+  std::optional<WallTime> slot_held_until;
+  // Pending: why the remediation waits (decide.h's HoldName), so the message
+  // is rewritten when the reason changes, not on every step.
+  std::string hold;
   std::string boot_id_before;  // status.nodeInfo.bootID when the current rung was requested.
   std::string request_id;      // Agent request id of the current rung ("<id>-<rung>").
   std::string message;
@@ -90,6 +104,11 @@ struct RemediationState {
 
   friend bool operator==(const RemediationState&, const RemediationState&) = default;
 };
+
+// Whether a remediation that ended this way counts towards maxAttemptsPerNode:
+// one that started, unless it ended because the policy stepped back (not
+// selected, excluded, disabled, deleted), which says nothing about the node.
+bool CountsAsAttempt(const RemediationState& state);
 
 // Compact JSON; times as second-precision RFC 3339 (sub-second parts are
 // dropped, so callers should compare decoded states, not in-memory ones).

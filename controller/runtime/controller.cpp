@@ -284,7 +284,16 @@ int RunController(const ControllerOptions& options) {
             Result<ReconcileResult> result = r->Reconcile(*key);
             reconcile_seconds.WithLabels({rname}).Observe(
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-            if (result.ok()) {
+            if (result.ok() && result->partial_error) {
+              const Error& e = *result->partial_error;
+              reconciles.WithLabels({rname, e.Is(ErrorKind::kConflict) ? "conflict" : "error"})
+                  .Inc();
+              observe::Log().Warn(
+                  "reconcile partly failed; retrying",
+                  {{"reconciler", rname}, r->KeyField(*key), {"error", e.ToString()}});
+              q->Forget(*key);
+              q->AddAfter(*key, result->requeue_after.value_or(std::chrono::seconds(1)));
+            } else if (result.ok()) {
               reconciles.WithLabels({rname, "success"}).Inc();
               q->Forget(*key);
               if (result->requeue_after) q->AddAfter(*key, *result->requeue_after);

@@ -156,6 +156,14 @@ EvictionResult RestDrainApi::Evict(const DrainPodRef& pod,
   return ClassifyEvictionResponse(*response);
 }
 
+bool RestDrainApi::NodeReady(const std::string& node) {
+  if (nodes_ == nullptr) return true;  // Nothing to tell: kubectl's semantics.
+  auto cached = nodes_->Get("", node);
+  if (!cached) return false;
+  const kube::NodeCondition* ready = cached->FindCondition("Ready");
+  return ready != nullptr && ready->status == kube::ConditionStatus::kTrue;
+}
+
 Result<std::optional<ObservedPod>> RestDrainApi::GetPod(const DrainPodRef& pod) {
   if (pods_ != nullptr) {
     if (auto cached = pods_->Get(pod.namespace_, pod.name)) {
@@ -272,7 +280,7 @@ DrainRun::Tick DrainRun::Step() {
     if (refs.size() > 10) message += " (and " + std::to_string(refs.size() - 10) + " more)";
     for (const auto& w : plan.warnings) message += "; " + w;
     tracker_.emplace(std::move(refs), started, timeout, job_.spec.skip_wait_for_delete_timeout,
-                     options_.retry_delay);
+                     job_.spec.not_ready_skip_wait_for_delete_timeout, options_.retry_delay);
     Emit(kube::EventType::kNormal, "EvictingPods", message);
     Log().Info("drain started", {{"node", job_.node},
                                  {"policy", job_.policy},
@@ -280,7 +288,10 @@ DrainRun::Tick DrainRun::Step() {
                                  {"message", message}});
   }
 
-  // What became of the pods (gone, replaced, terminating).
+  // Whether the kubelet can finish deletions at all, and what became of the
+  // pods (gone, replaced, terminating).
+  const bool node_ready = api_.NodeReady(job_.node);
+  tracker_->OnNodeObserved(node_ready);
   for (size_t i = 0; i < tracker_->pods().size(); ++i) {
     const auto& p = tracker_->pods()[i];
     if (Finished(p.state) || p.state == DrainPodState::kEvicting) continue;
@@ -299,7 +310,12 @@ DrainRun::Tick DrainRun::Step() {
     Emit(kube::EventType::kWarning, "EvictionBlocked", why);
   }
   if (step.result.kind != remediation::DrainResultKind::kRunning) {
-    const std::string summary = step.result.Summary();
+    std::string summary = step.result.Summary();
+    if (step.result.skipped > 0 && !node_ready) {
+      summary +=
+          "; the node is not Ready, so its kubelet finishes the skipped pods' deletion "
+          "once it works again";
+    }
     const auto kind = KindOf(step.result.kind);
     Emit(
         kind == DrainObservation::kSucceeded ? kube::EventType::kNormal : kube::EventType::kWarning,
@@ -362,7 +378,9 @@ void Drainer::Start(DrainJob job) {
   if (stopping_) return;
   ReapLocked();
   if (auto it = nodes_.find(job.node); it != nodes_.end()) {
-    if (it->second->job.remediation_id == job.remediation_id) return;
+    const bool stopped_without_verdict =
+        !it->second->running && it->second->result.kind == DrainObservation::kNotRunning;
+    if (it->second->job.remediation_id == job.remediation_id && !stopped_without_verdict) return;
     it->second->cancelled = true;
     retired_.push_back(it->second);
     nodes_.erase(it);

@@ -8,7 +8,8 @@
 //   drain.podSelector) -> PlanDrain (kubectl's filters; any error aborts
 //   before a single eviction) -> evictions in parallel (bounded) ->
 //   DrainTracker: 429 retried every 5 s, wait until each pod is gone or its
-//   UID changed, skipWaitForDeleteTimeout, the drain deadline.
+//   UID changed, skipWaitForDeleteTimeout (on a node that is not Ready:
+//   notReadySkipWaitForDeleteTimeout), the drain deadline.
 //
 // Events on the node: the start (pods to evict, kubectl's warnings), each
 // newly blocked pod with the PodDisruptionBudget's name, and the result.
@@ -17,6 +18,8 @@
 // kNotRunning for a remediation still in Draining and issues StartDrain
 // again; a new drain lists what is left on the node and keeps the original
 // deadline. Evicting is idempotent (an evicted pod is gone or terminating).
+// A drain stopped by the leader fence reports kNotRunning, so the decide
+// step starts it again once this process leads (or another one does).
 
 #include <condition_variable>
 #include <functional>
@@ -58,27 +61,33 @@ class DrainApi {
   // "cannot tell now" (the drain keeps waiting).
   virtual Result<std::optional<remediation::ObservedPod>> GetPod(
       const remediation::DrainPodRef& pod) = 0;
+  // Whether the node's Ready condition is True now (false when unknown).
+  virtual bool NodeReady(const std::string& node) = 0;
 };
 
 // The label selector in the API's query syntax: "a=b,c in (d,e),f notin (g),h,!i".
 std::string LabelSelectorString(const api::LabelSelector& selector);
 
 // DrainApi over the REST client. GetPod answers from the pod informer's
-// store and confirms an absence with a GET (the store may lag a fresh pod).
+// store and confirms an absence with a GET (the store may lag a fresh pod);
+// NodeReady reads the node informer's store.
 class RestDrainApi final : public DrainApi {
  public:
-  RestDrainApi(kube::RestClient& rest, const kube::Store<kube::Pod>* pods)
-      : rest_(rest), pods_(pods) {}
+  RestDrainApi(kube::RestClient& rest, const kube::Store<kube::Pod>* pods,
+               const kube::Store<kube::Node>* nodes)
+      : rest_(rest), pods_(pods), nodes_(nodes) {}
   Result<std::vector<kube::Pod>> ListPods(const std::string& node,
                                           const api::LabelSelector& selector) override;
   remediation::EvictionResult Evict(const remediation::DrainPodRef& pod,
                                     std::optional<int64_t> grace_period_seconds) override;
   Result<std::optional<remediation::ObservedPod>> GetPod(
       const remediation::DrainPodRef& pod) override;
+  bool NodeReady(const std::string& node) override;
 
  private:
   kube::RestClient& rest_;
   const kube::Store<kube::Pod>* pods_;
+  const kube::Store<kube::Node>* nodes_;
 };
 
 // Classifies a non-2xx answer to an eviction from its raw Status body
@@ -151,7 +160,8 @@ class Drainer {
 
   // Starts draining job.node for job.remediation_id, unless a drain of that
   // id is already running or finished there (its result is kept until
-  // Forget). A drain of another id on the node is cancelled first.
+  // Cancel); one that stopped without a verdict (fenced) starts again. A
+  // drain of another id on the node is cancelled first.
   void Start(DrainJob job);
   // Cancels the node's drain if it belongs to `remediation_id` (any id when
   // empty) and forgets it.

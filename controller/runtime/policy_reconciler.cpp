@@ -84,7 +84,9 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
       observe::Log().Info(
           "policy deleted; waiting for its taints to be removed and its remediations to finish",
           {{"policy", policy_name}, {"nodes", remaining}});
-      return ReconcileResult{std::chrono::seconds(2)};
+      ReconcileResult again;
+      again.requeue_after = std::chrono::seconds(2);
+      return again;
     }
     std::vector<std::string> rest;
     for (const auto& f : policy->finalizers)

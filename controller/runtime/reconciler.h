@@ -60,6 +60,11 @@ struct Deps {
 // What a reconcile asks of its queue afterwards.
 struct ReconcileResult {
   std::optional<Duration> requeue_after;  // Time-based rules (durations, timeouts).
+  // Part of the work failed (e.g. one node's patch of many): counted and
+  // logged as a failed reconcile, but retried at requeue_after, which the
+  // reconciler bounds itself, instead of with the queue's backoff, so one
+  // failing write never delays the key's other, timed steps.
+  std::optional<Error> partial_error;
 };
 
 class Reconciler {
@@ -82,7 +87,7 @@ class Reconciler {
   virtual void EnqueueAll(kube::WorkQueue& queue) = 0;
 
   // REQUIRES: called by one worker at a time per key. An Error is logged and
-  // the key retried with backoff; kConflict retries at once.
+  // the key retried with the queue's backoff (kConflict counted as such).
   virtual Result<ReconcileResult> Reconcile(const std::string& key) = 0;
 
   // What `key` is about, as the log field other lines about it carry

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/time.h"
 #include "kube/decode.h"
 #include "observe/log.h"
 #include "remediation/agent_protocol.h"
@@ -26,6 +27,8 @@ observe::Logger Log() { return observe::Log().With({{"reconciler", "remediation"
 // The ceiling on a requeue while something is in flight: a safety net for a
 // missed event, never the mechanism (events and drain completions are).
 constexpr Duration kInFlightRecheck = std::chrono::seconds(30);
+// The longest wait before retrying a failed node write.
+constexpr Duration kMaxWriteBackoff = std::chrono::minutes(1);
 
 kube::EventType ToEventType(remediation::EventType t) {
   return t == remediation::EventType::kWarning ? kube::EventType::kWarning
@@ -77,6 +80,14 @@ NodeObservation BudgetObservation(const kube::Node& node) {
   return obs;
 }
 
+// The policy that winds down orphans no policy governs: the first one not
+// being deleted, so exactly one policy does it.
+std::optional<std::string> FirstActivePolicy(const PolicyList& sorted) {
+  for (const auto& p : sorted)
+    if (!p->deleting()) return p->meta.name;
+  return std::nullopt;
+}
+
 std::string IntentSummary(const std::vector<Intent>& intents) {
   std::string out;
   for (const auto& i : intents) {
@@ -122,6 +133,9 @@ std::vector<ExecutionStep> PlanExecution(const std::vector<Intent>& intents) {
         patch().patch->annotations[remediation::kAgentRequestAnnotation] =
             remediation::EncodeAgentRequest(i.agent_request);
         break;
+      case IntentKind::kWithdrawAgentRequest:
+        patch().patch->annotations[remediation::kAgentRequestAnnotation] = std::nullopt;
+        break;
       case IntentKind::kStartDrain:
       case IntentKind::kCancelDrain:
       case IntentKind::kEmitEvent: {
@@ -138,7 +152,10 @@ std::vector<ExecutionStep> PlanExecution(const std::vector<Intent>& intents) {
 std::string EncodeNodePatch(const NodePatch& patch, const std::string& resource_version) {
   nlohmann::json doc = nlohmann::json::object();
   doc["metadata"]["resourceVersion"] = resource_version;
-  for (const auto& [key, value] : patch.annotations) doc["metadata"]["annotations"][key] = value;
+  for (const auto& [key, value] : patch.annotations) {
+    // A merge patch removes a key set to null.
+    doc["metadata"]["annotations"][key] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  }
   if (patch.unschedulable) doc["spec"]["unschedulable"] = *patch.unschedulable;
   return doc.dump();
 }
@@ -162,7 +179,17 @@ api::Condition DegradedCondition(const PolicyDecision& d, int64_t generation) {
     if (reason.empty()) reason = r;
     parts.push_back(std::string(why) + ": " + Join(nodes));
   };
-  add(d.failed, "remediation failed, node left cordoned for a person", "RemediationFailed");
+  add(d.failed,
+      "remediation failed, node left cordoned for a person (find the cause, then `kubectl "
+      "uncordon` the node; docs/pleg-runbook.md)",
+      "RemediationFailed");
+  if (!d.failed_holding_slot.empty()) {
+    std::vector<std::string> held;
+    for (const auto& [node, until] : d.failed_holding_slot) {
+      held.push_back(node + (until ? " until " + FormatRfc3339(*until) : " until uncordoned"));
+    }
+    parts.push_back("failed nodes holding a remediation slot: " + Join(held));
+  }
   add(d.max_attempts_reached, "maxAttemptsPerNode reached, not remediated again",
       "MaxAttemptsReached");
   add(d.malformed, "unreadable nodeguard.io/remediation annotation, not acted on",
@@ -214,7 +241,7 @@ RemediationReconciler::RemediationReconciler(Deps deps, std::unique_ptr<DrainApi
                                              DrainerOptions drainer_options)
     : deps_(std::move(deps)),
       drain_api_(drain_api ? std::move(drain_api)
-                           : std::make_unique<RestDrainApi>(*deps_.rest, deps_.pods)),
+                           : std::make_unique<RestDrainApi>(*deps_.rest, deps_.pods, deps_.nodes)),
       unhealthy_gauge_(deps_.metrics->MustGauge(
           "nodeguard_node_unhealthy",
           "1 while the node matches one of the policy's unhealthyConditions (after its duration).",
@@ -227,6 +254,10 @@ RemediationReconciler::RemediationReconciler(Deps deps, std::unique_ptr<DrainApi
       in_flight_gauge_(deps_.metrics->MustGauge(
           "nodeguard_remediations_in_flight",
           "Remediations of the policy in a disruptive phase (cordoned through verifying).",
+          {"policy"})),
+      failed_gauge_(deps_.metrics->MustGauge(
+          "nodeguard_remediation_failed_nodes",
+          "Nodes whose remediation failed and that nodeguard left cordoned for a person.",
           {"policy"})),
       remediations_total_(
           deps_.metrics->MustCounter("nodeguard_remediations_total",
@@ -247,13 +278,11 @@ void RemediationReconciler::Shutdown() {
 }
 
 int RemediationReconciler::NodesInFlight(const PolicyObject& policy) const {
-  if (!policy.valid()) return 0;
   int n = 0;
   for (const auto& node : deps_.nodes->List()) {
-    const std::string* text = node->Annotation(remediation::kRemediationAnnotation);
-    if (text == nullptr) continue;
-    auto state = remediation::DecodeState(*text);
-    if (state.ok() && state->policy == policy.meta.name && !remediation::IsTerminal(state->phase)) {
+    const NodeObservation obs = BudgetObservation(*node);
+    if (obs.state && obs.state->policy == policy.meta.name &&
+        (!remediation::IsTerminal(obs.state->phase) || remediation::CordonIsOurs(obs))) {
       ++n;
     }
   }
@@ -288,8 +317,15 @@ void RemediationReconciler::OnNode(const kube::Node* old_obj, const kube::Node* 
   const PolicyList sorted = deps_.SortedPolicies();
   for (const kube::Node* n : {old_obj, obj}) {
     if (n == nullptr) continue;
-    if (auto governing = deps_.Governing(sorted, *n)) queue.Add(governing->meta.name);
-    if (auto owner = StatePolicy(*n)) queue.Add(*owner);
+    auto governing = deps_.Governing(sorted, *n);
+    if (governing) queue.Add(governing->meta.name);
+    if (auto owner = StatePolicy(*n)) {
+      queue.Add(*owner);
+      // An orphan no policy governs is wound down by the first policy.
+      if (!governing && !deps_.policies->Get("", *owner)) {
+        if (auto first = FirstActivePolicy(sorted)) queue.Add(*first);
+      }
+    }
   }
 }
 
@@ -331,6 +367,10 @@ std::shared_ptr<const health::HealthRules> RemediationReconciler::RulesFor(
   auto it = rules_.find(policy.meta.name);
   if (it != rules_.end() && it->second.first == policy.meta.generation) return it->second.second;
   auto compiled = health::HealthRules::Compile(policy.policy.spec.health.unhealthy_conditions);
+  if (!compiled.ok() && policy.deleting()) {
+    // Winding down needs only "is the node healthy again?": the defaults answer it.
+    compiled = health::HealthRules::Compile(api::DefaultUnhealthyConditions());
+  }
   if (!compiled.ok()) return nullptr;
   auto rules = std::make_shared<const health::HealthRules>(std::move(compiled).value());
   rules_[policy.meta.name] = {policy.meta.generation, rules};
@@ -345,6 +385,8 @@ void RemediationReconciler::ForgetPolicy(const std::string& policy) {
   unhealthy_series_.erase(policy);
   storm_gauge_.Remove({policy});
   in_flight_gauge_.Remove({policy});
+  failed_gauge_.Remove({policy});
+  failures_.erase(policy);
   rules_.erase(policy);
   dry_run_events_.erase(policy);
   dry_run_started_.erase(policy);
@@ -368,6 +410,7 @@ void RemediationReconciler::UpdateMetrics(const std::string& policy,
   series = std::move(now);
   storm_gauge_.WithLabels({policy}).Set(decision.storm ? 1 : 0);
   in_flight_gauge_.WithLabels({policy}).Set(static_cast<double>(decision.remediations.size()));
+  failed_gauge_.WithLabels({policy}).Set(static_cast<double>(decision.failed.size()));
 }
 
 Status RemediationReconciler::PatchNode(std::shared_ptr<const kube::Node>& node,
@@ -473,7 +516,9 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
     ForgetPolicy(policy_name);
     return ReconcileResult{};
   }
-  if (!policy->valid()) return ReconcileResult{};  // PolicyReconciler reports it; never acted on.
+  // PolicyReconciler reports an invalid policy; it is never acted on, except
+  // to wind down what it owns once it is being deleted.
+  if (!policy->valid() && !policy->deleting()) return ReconcileResult{};
   const auto rules = RulesFor(*policy);
   if (!rules) return Error::Invalid("policy " + policy_name + ": cannot compile its health rules");
 
@@ -492,6 +537,9 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   for (auto it = written_.begin(); it != written_.end();) {
     it = by_name.count(it->first) > 0 ? std::next(it) : written_.erase(it);
   }
+  std::set<std::string> existing;
+  for (const auto& p : sorted) existing.insert(p->meta.name);
+  const std::optional<std::string> first_active = FirstActivePolicy(sorted);
   std::vector<NodeObservation> all;
   std::vector<NodeObservation> mine;
   all.reserve(nodes.size());
@@ -500,9 +548,14 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
     const auto governing = deps_.Governing(sorted, *node);
     const bool governed = governing && governing->meta.name == policy_name;
     const bool carries_ours = budget.state && budget.state->policy == policy_name;
-    if (governed || carries_ours) {
-      mine.push_back(
-          remediation::Observe(*node, *rules, now, drainer_->Observe(node->meta.name), governed));
+    const bool orphan = budget.state && existing.count(budget.state->policy) == 0;
+    const bool adopt = orphan && (governed || (!governing && first_active == policy_name));
+    if (governed || carries_ours || adopt) {
+      NodeObservation obs =
+          remediation::Observe(*node, *rules, now, drainer_->Observe(node->meta.name), governed);
+      obs.governing_policy = governing ? governing->meta.name : "";
+      obs.orphan = adopt;
+      mine.push_back(std::move(obs));
     }
     all.push_back(std::move(budget));
   }
@@ -513,7 +566,8 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   in.paused = spec.paused;
   in.dry_run = spec.dry_run || deps_.options->dry_run;
   in.global_max_concurrent = deps_.options->max_concurrent_remediations;
-  in.in_flight_other_policies = remediation::CountHeldByOthers(all, policy_name);
+  in.in_flight_other_policies = remediation::CountHeldByOthers(all, policy_name, now);
+  in.deleting = policy->deleting();
   if (auto desired = deps_.status->Desired(policy_name)) {
     const api::Condition* storm = FindCondition(desired->conditions, api::kConditionStormDetected);
     in.storm_was_detected = storm != nullptr && storm->status == kube::ConditionStatus::kTrue;
@@ -553,7 +607,9 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   for (const auto& node : drainer_->NodesOf(policy_name)) {
     if (failed_nodes.count(node) > 0) continue;
     const remediation::NodeDecision* d = decision.Find(node);
-    const bool wanted = d != nullptr && d->state && d->state->phase == Phase::kDraining &&
+    // A drain handed over to another policy is started again by that one.
+    const bool wanted = d != nullptr && d->state && d->state->policy == policy_name &&
+                        d->state->phase == Phase::kDraining &&
                         drainer_->Observe(node).remediation_id == d->state->id;
     if (!wanted) drainer_->Cancel(node);
   }
@@ -585,16 +641,22 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   });
   UpdateMetrics(policy_name, mine, decision);
 
-  if (first_error) {
-    if (first_error->Is(ErrorKind::kConflict))
-      return Error::Of(ErrorKind::kConflict, first_error->message);
-    return *first_error;
-  }
   ReconcileResult result;
   result.requeue_after = decision.requeue_after;
   if (!decision.remediations.empty() &&
       (!result.requeue_after || *result.requeue_after > kInFlightRecheck)) {
     result.requeue_after = kInFlightRecheck;
+  }
+  if (first_error) {
+    // The other nodes' steps went through; retry the failed ones soon, but
+    // never later than a timed rule of this policy is due.
+    const int failures = ++failures_[policy_name];
+    const Duration backoff = std::min<Duration>(
+        kMaxWriteBackoff, std::chrono::seconds(1) * (1LL << std::min(failures - 1, 16)));
+    if (!result.requeue_after || *result.requeue_after > backoff) result.requeue_after = backoff;
+    result.partial_error = std::move(first_error);
+  } else {
+    failures_.erase(policy_name);
   }
   return result;
 }

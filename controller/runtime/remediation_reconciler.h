@@ -15,11 +15,24 @@
 // the copy our last write returned, so a lagging cache never re-counts the
 // budget from stale annotations), Decide, then per node apply the intents in
 // order, stopping at that node's first failure:
-//   WriteState / Cordon / Uncordon / RequestAgentAction: consecutive ones
-//     merge into one JSON merge patch of the node carrying
+//   WriteState / Cordon / Uncordon / RequestAgentAction / WithdrawAgentRequest:
+//     consecutive ones merge into one JSON merge patch of the node carrying
 //     metadata.resourceVersion (optimistic concurrency: a concurrent change
 //     is 409 and the policy is reconciled again). Cordoning is
 //     spec.unschedulable only; taints are never touched.
+// A node whose write failed does not hold up the others; the policy is
+// reconciled again after a per-policy backoff (1 s doubling to 1 min) or
+// sooner if a timed rule is due (ReconcileResult::partial_error).
+//
+// Which nodes a policy decides for: those it governs, those whose state
+// names it (also when it no longer selects them, so it winds them down or
+// hands them over), and those whose state names a policy that no longer
+// exists (orphans: the governing policy adopts them; one no policy governs
+// goes to the first policy, which winds it down). A policy being deleted
+// winds down everything it owns (remediation/decide.h); an invalid policy
+// that is not being deleted is not acted on at all, its in-flight
+// remediations frozen and still counted (runtime/resolver.h: an invalid edit
+// pauses a policy).
 //   StartDrain / CancelDrain: the Drainer (drainer.h).
 //   EmitEvent: an Event on the node.
 // Reconciles of all policies are serialised (one mutex), so the global
@@ -54,7 +67,8 @@ namespace nodeguard::runtime {
 
 // Node patch intents merged into one write.
 struct NodePatch {
-  std::map<std::string, std::string> annotations;  // Set these nodeguard.io/* annotations.
+  // Set these nodeguard.io/* annotations; nullopt removes one.
+  std::map<std::string, std::optional<std::string>> annotations;
   std::optional<bool> unschedulable;
   bool empty() const { return annotations.empty() && !unschedulable; }
 };
@@ -112,10 +126,12 @@ class RemediationReconciler final : public Reconciler {
   // Stops every drain (call once the workers are stopped, before the queues go).
   void Shutdown();
 
-  // Nodes whose remediation state names `policy` and has not ended: a deleted
-  // policy winds them down (cancel, uncordon) before its finalizer may go, or
-  // they would stay cordoned and hold a global slot with nobody to finish
-  // them. 0 for an invalid policy, which is never acted on.
+  // Nodes whose remediation state names `policy` and has not ended, or has
+  // ended with nodeguard's cordon still on: a deleted policy winds them down
+  // (cancel, uncordon once healthy, or hand over to the policy that governs
+  // the node) before its finalizer may go, or they would stay cordoned and
+  // hold a slot with nobody to finish them. Counted whatever the policy's
+  // validity.
   int NodesInFlight(const PolicyObject& policy) const;
 
   // For tests.
@@ -147,6 +163,7 @@ class RemediationReconciler final : public Reconciler {
   observe::GaugeFamily& unhealthy_gauge_;
   observe::GaugeFamily& storm_gauge_;
   observe::GaugeFamily& in_flight_gauge_;
+  observe::GaugeFamily& failed_gauge_;
   observe::CounterFamily& remediations_total_;
 
   std::mutex queue_mu_;
@@ -164,6 +181,8 @@ class RemediationReconciler final : public Reconciler {
   std::map<std::string, std::map<std::string, kube::Time>> dry_run_started_;
   // nodeguard_node_unhealthy series set per policy: node -> reason.
   std::map<std::string, std::map<std::string, std::string>> unhealthy_series_;
+  // Consecutive reconciles with a failed write, per policy (the backoff).
+  std::map<std::string, int> failures_;
 };
 
 }  // namespace nodeguard::runtime

@@ -52,8 +52,11 @@ class World {
   int global_max = 0;
   int others = 0;
   bool storm_was_detected = false;
+  bool deleting = false;
   std::map<std::string, DrainObservation> drains;
   std::set<std::string> unselected;
+  std::map<std::string, std::string> governing;        // Node -> another policy governing it.
+  std::set<std::string> orphans;                       // Nodes whose state's policy is gone.
   std::vector<std::pair<std::string, Intent>> events;  // Node events applied so far.
 
   void AddNodes(int n) {
@@ -145,6 +148,7 @@ class World {
     in.global_max_concurrent = global_max;
     in.in_flight_other_policies = others;
     in.storm_was_detected = storm_was_detected;
+    in.deleting = deleting;
     in.now = now;
     return in;
   }
@@ -156,6 +160,10 @@ class World {
       out.push_back(remediation::Observe(node, rules_, now,
                                          drain == drains.end() ? DrainObservation{} : drain->second,
                                          !unselected.count(name)));
+      auto gov = governing.find(name);
+      out.back().governing_policy =
+          gov != governing.end() ? gov->second : (unselected.count(name) ? "" : kPolicy);
+      out.back().orphan = orphans.count(name) > 0;
     }
     return out;
   }
@@ -187,6 +195,9 @@ class World {
           break;
         case IntentKind::kRequestAgentAction:
           SetAnnotation(name, kAgentRequestAnnotation, EncodeAgentRequest(intent.agent_request));
+          break;
+        case IntentKind::kWithdrawAgentRequest:
+          RemoveAnnotation(name, kAgentRequestAnnotation);
           break;
         case IntentKind::kEmitEvent:
           events.emplace_back(name, intent);
@@ -225,6 +236,7 @@ std::vector<std::string> Summary(const NodeDecision* d) {
     if (i.kind == IntentKind::kEmitEvent) s = "Event:" + i.reason;
     if (i.kind == IntentKind::kRequestAgentAction)
       s += std::string(":") + AgentActionName(i.agent_request.action) + ":" + i.agent_request.id;
+    if (i.kind == IntentKind::kWithdrawAgentRequest) s = "Withdraw";
     out.push_back(s);
   }
   return out;
@@ -434,7 +446,7 @@ TEST(Decide, StormStartsNothingThenResumesOneAtATimeWhenItClears) {
   EXPECT_EQ(d.policy_events[0].event_type, EventType::kWarning);
   EXPECT_EQ(d.storm_message,
             "5 of 10 selected nodes are unhealthy, more than maxUnhealthy 30% (3); no new "
-            "remediation starts");
+            "remediation starts and no cordoned node starts draining");
   EXPECT_EQ(HoldOf(d, "w01"), Hold::kStorm);
 
   // Still a storm: the Event is not repeated.
@@ -452,7 +464,7 @@ TEST(Decide, StormStartsNothingThenResumesOneAtATimeWhenItClears) {
   EXPECT_EQ(HoldOf(d, "w02"), Hold::kBudget);
 }
 
-TEST(Decide, InFlightRemediationContinuesDuringAStorm) {
+TEST(Decide, ACordonedNodeDoesNotStartDrainingDuringAStorm) {
   World w;
   w.AddNodes(10);
   w.SetSick("w00", 10min);
@@ -460,9 +472,70 @@ TEST(Decide, InFlightRemediationContinuesDuringAStorm) {
   for (const char* n : {"w01", "w02", "w03", "w04"}) w.SetSick(n, 10min);
   PolicyDecision d = w.StepAndApply();
   EXPECT_TRUE(d.storm);
+  EXPECT_EQ(Summary(d, "w00"), Strings{});  // Draining would push its pods onto the few left.
+  EXPECT_EQ(HoldOf(d, "w00"), Hold::kStorm);
+  EXPECT_EQ(d.in_flight, 1);  // It keeps its slot.
+  EXPECT_TRUE(Started(d).empty());
+
+  // The storm clears: the drain starts.
+  for (const char* n : {"w01", "w02", "w03", "w04"}) w.SetReady(n, 0s);
+  d = w.StepAndApply();
   EXPECT_EQ(Summary(d, "w00"),
             (Strings{"WriteState:Draining", "StartDrain", "Event:DrainStarted"}));
+}
+
+TEST(Decide, AnInterruptedDrainResumesOnlyAfterTheStorm) {
+  World w;
+  w.AddNodes(10);
+  w.SetSick("w00", 10min);
+  w.StepAndApply();
+  w.StepAndApply();       // Draining.
+  w.drains.erase("w00");  // The controller restarted: no drain running in this process.
+  for (const char* n : {"w01", "w02", "w03", "w04"}) w.SetSick(n, 10min);
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w00"), Strings{});
+  EXPECT_EQ(HoldOf(d, "w00"), Hold::kStorm);
+  for (const char* n : {"w01", "w02", "w03", "w04"}) w.SetReady(n, 0s);
+  EXPECT_EQ(Summary(w.StepAndApply(), "w00"), Strings{"StartDrain"});
+}
+
+TEST(Decide, ARunningDrainFinishesAndADrainedNodeGetsItsActionDuringAStorm) {
+  World w;
+  w.AddNodes(10);
+  w.SetSick("w00", 10min);
+  w.StepAndApply();
+  w.StepAndApply();  // Draining, the drain running.
+  for (const char* n : {"w01", "w02", "w03", "w04"}) w.SetSick(n, 10min);
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_TRUE(d.storm);
+  EXPECT_TRUE(Summary(d, "w00").empty());  // Not cancelled.
+  w.FinishDrain("w00");
+  d = w.StepAndApply();
+  // Restarting a drained node's runtime takes no capacity: it may help.
+  EXPECT_EQ(w.State("w00")->phase, Phase::kActionRequested);
+}
+
+TEST(Decide, NodesTurningUnhealthyCountForTheStorm) {
+  // maxUnhealthy 30% of 10 = 3. Three unhealthy and one whose rule matches
+  // but whose duration has not elapsed (it fell sick a second later): a
+  // storm now, not one remediation started a second before the storm is seen.
+  World w;
+  w.AddNodes(10);
+  for (const char* n : {"w01", "w02", "w03"}) w.SetSick(n, 10min);
+  w.SetSick("w04", 2min);  // The PLEG rule's duration is 3m.
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(d.unhealthy, 3);
+  EXPECT_EQ(d.turning_unhealthy, 1);
+  EXPECT_TRUE(d.storm);
   EXPECT_TRUE(Started(d).empty());
+  EXPECT_NE(d.storm_message.find("3 of 10 selected nodes are unhealthy and 1 turning unhealthy"),
+            std::string::npos);
+
+  // Exactly maxUnhealthy sick (the fourth recovered): one starts.
+  w.SetReady("w04", 0s);
+  d = w.StepAndApply();
+  EXPECT_FALSE(d.storm);
+  EXPECT_EQ(Started(d), (Strings{"w01"}));
 }
 
 // ------------------------------------------------------------------ lifecycle
@@ -539,8 +612,8 @@ TEST(Decide, FullLadderRestartKubeletThenRebootWithVerification) {
   EXPECT_EQ(d.Find("w04")->requeue_after, 1min);
   w.Advance(1min);
   d = w.StepAndApply();
-  EXPECT_EQ(Summary(d, "w04"),
-            (Strings{"Uncordon", "WriteState:Succeeded", "Event:RemediationSucceeded"}));
+  EXPECT_EQ(Summary(d, "w04"), (Strings{"Withdraw", "Uncordon", "WriteState:Succeeded",
+                                        "Event:RemediationSucceeded"}));
   EXPECT_FALSE(w.Node("w04").unschedulable);
   s = w.State("w04");
   EXPECT_EQ(s->outcome, Outcome::kRecovered);
@@ -569,8 +642,9 @@ TEST(Decide, RebootNeedsANewBootIdEvenWhenTheAgentSaysDone) {
   EXPECT_TRUE(Summary(d, "w01").empty());
   w.Advance(10min);
   d = w.StepAndApply();
-  // Last rung not confirmed: Failed, left cordoned.
-  EXPECT_EQ(Summary(d, "w01"), (Strings{"WriteState:Failed", "Event:RemediationFailed"}));
+  // Last rung not confirmed: Failed, left cordoned, its request withdrawn.
+  EXPECT_EQ(Summary(d, "w01"),
+            (Strings{"Withdraw", "WriteState:Failed", "Event:RemediationFailed"}));
   EXPECT_EQ(w.State("w01")->outcome, Outcome::kActionsExhausted);
 }
 
@@ -619,9 +693,13 @@ TEST(Decide, LastRungFailureLeavesTheNodeCordonedAndHoldsTheBudget) {
   w.StepAndApply();
   w.Advance(10min);
   PolicyDecision d = w.StepAndApply();
-  EXPECT_EQ(Summary(d, "w01"), (Strings{"WriteState:Failed", "Event:RemediationFailed"}));
-  EXPECT_EQ(d.Find("w01")->intents[1].event_type, EventType::kWarning);
-  EXPECT_NE(w.State("w01")->message.find("left cordoned"), std::string::npos);
+  EXPECT_EQ(Summary(d, "w01"),
+            (Strings{"Withdraw", "WriteState:Failed", "Event:RemediationFailed"}));
+  EXPECT_EQ(d.Find("w01")->intents[2].event_type, EventType::kWarning);
+  EXPECT_NE(w.State("w01")->message.find("left cordoned for a person"), std::string::npos);
+  EXPECT_NE(w.State("w01")->message.find("kubectl uncordon w01"), std::string::npos);
+  EXPECT_EQ(w.State("w01")->slot_held_until, w.now + 30min);  // holdSlotAfterFailure.
+  EXPECT_FALSE(w.Request("w01").has_value());                 // Withdrawn with the Failed state.
   EXPECT_TRUE(w.Node("w01").unschedulable);
 
   // The failed node keeps its slot: w02 waits.
@@ -718,8 +796,9 @@ TEST(Decide, ReadyFlapRestartsTheStabilityWindow) {
   w.Advance(90s);
   EXPECT_TRUE(Summary(w.StepAndApply(), "w01").empty());  // Only 90s stable.
   w.Advance(30s);
-  EXPECT_EQ(Summary(w.StepAndApply(), "w01"),
-            (Strings{"Uncordon", "WriteState:Succeeded", "Event:RemediationSucceeded"}));
+  EXPECT_EQ(
+      Summary(w.StepAndApply(), "w01"),
+      (Strings{"Withdraw", "Uncordon", "WriteState:Succeeded", "Event:RemediationSucceeded"}));
 }
 
 TEST(Decide, ReadyButNotYetStableAtTheDeadlineKeepsVerifying) {
@@ -738,8 +817,9 @@ TEST(Decide, ReadyButNotYetStableAtTheDeadlineKeepsVerifying) {
   w.Advance(1min);  // Past actionTimeout, Ready for 1m.
   EXPECT_TRUE(Summary(w.StepAndApply(), "w01").empty());
   w.Advance(1min);
-  EXPECT_EQ(Summary(w.StepAndApply(), "w01"),
-            (Strings{"Uncordon", "WriteState:Succeeded", "Event:RemediationSucceeded"}));
+  EXPECT_EQ(
+      Summary(w.StepAndApply(), "w01"),
+      (Strings{"Withdraw", "Uncordon", "WriteState:Succeeded", "Event:RemediationSucceeded"}));
 }
 
 // ------------------------------------------------------------------ drain outcomes
@@ -981,7 +1061,8 @@ TEST(Decide, ExcludingASickNodeMidRemediationStepsBackButKeepsItCordoned) {
             (Strings{"CancelDrain", "WriteState:Cancelled", "Event:RemediationCancelled"}));
   EXPECT_EQ(w.State("w01")->outcome, Outcome::kExcluded);
   EXPECT_TRUE(w.Node("w01").unschedulable);  // Never return a sick node to service.
-  EXPECT_NE(w.State("w01")->message.find("left cordoned"), std::string::npos);
+  EXPECT_NE(w.State("w01")->message.find("keeps its cordon until the node is healthy"),
+            std::string::npos);
 }
 
 TEST(Decide, UnselectedNodeWithOurStateIsWoundDown) {
@@ -1062,7 +1143,8 @@ TEST(Decide, TakeOverKeepsThePersonsCordonAtTheEnd) {
   w.SetReady("w01", 0s);
   w.Advance(2min);
   d = w.StepAndApply();
-  EXPECT_EQ(Summary(d, "w01"), (Strings{"WriteState:Succeeded", "Event:RemediationSucceeded"}));
+  EXPECT_EQ(Summary(d, "w01"),
+            (Strings{"Withdraw", "WriteState:Succeeded", "Event:RemediationSucceeded"}));
   EXPECT_TRUE(w.Node("w01").unschedulable);  // Never uncordon what we did not cordon.
 }
 
@@ -1142,8 +1224,8 @@ TEST(Decide, PausedFreezesDisruptiveStepsButFinishesSafely) {
   w.SetReady("w01", 0s);
   w.Advance(2min);
   d = w.StepAndApply();
-  EXPECT_EQ(Summary(d, "w01"),
-            (Strings{"Uncordon", "WriteState:Succeeded", "Event:RemediationSucceeded"}));
+  EXPECT_EQ(Summary(d, "w01"), (Strings{"Withdraw", "Uncordon", "WriteState:Succeeded",
+                                        "Event:RemediationSucceeded"}));
 }
 
 TEST(Decide, PausedNodeHealingIsStillCancelledAndUncordoned) {
@@ -1190,7 +1272,8 @@ RemediationState FinishedState(const std::string& node, WallTime finished, int a
   s.started_at = finished - 20min;
   s.phase_since = finished;
   s.finished_at = finished;
-  s.cordoned_by_us = true;
+  // A success lifted our cordon in the same patch; a failure left it on.
+  s.cordoned_by_us = phase == Phase::kFailed;
   return s;
 }
 
@@ -1263,6 +1346,337 @@ TEST(Decide, AttemptCountsAcrossRemediations) {
   EXPECT_EQ(w.State("w01")->attempt, 2);
 }
 
+// ------------------------------------------------------------------ nothing leaks
+
+// Starts a remediation of w01 and drives it to the given phase.
+void DriveTo(World& w, Phase phase) {
+  w.SetSick("w01", 10min);
+  w.StepAndApply();  // Cordoned.
+  if (phase == Phase::kCordoned) return;
+  w.StepAndApply();  // Draining.
+  if (phase == Phase::kDraining) return;
+  w.FinishDrain("w01");
+  w.StepAndApply();  // ActionRequested.
+}
+
+TEST(Decide, SteppingBackFromASickNodeKeepsItsCordonAndItsSlotUntilItHeals) {
+  World w;
+  w.AddNodes(10);
+  DriveTo(w, Phase::kActionRequested);
+  ASSERT_TRUE(w.Request("w01").has_value());
+  w.SetSick("w02", 10min);
+  w.unselected.insert("w01");  // A selector edit or a relabel; no other policy takes it.
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"),
+            (Strings{"Withdraw", "WriteState:Cancelled", "Event:RemediationCancelled"}));
+  EXPECT_FALSE(w.Request("w01").has_value());
+  EXPECT_TRUE(w.Node("w01").unschedulable);
+  EXPECT_TRUE(w.State("w01")->cordoned_by_us);
+
+  // Its slot stays taken: w02 waits, not started beside a node that may be rebooting.
+  d = w.StepAndApply();
+  EXPECT_EQ(d.in_flight, 1);
+  EXPECT_EQ(HoldOf(d, "w02"), Hold::kBudget);
+  EXPECT_TRUE(Started(d).empty());
+
+  // It heals: nodeguard lifts its own cordon (the policy still decides for
+  // the node because its state names the policy), and the slot goes to w02.
+  w.SetReady("w01", 0s);
+  d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"), (Strings{"Uncordon", "WriteState:Cancelled", "Event:CordonLifted"}));
+  EXPECT_FALSE(w.Node("w01").unschedulable);
+  EXPECT_FALSE(w.State("w01")->cordoned_by_us);
+  EXPECT_EQ(Started(w.StepAndApply()), (Strings{"w02"}));
+
+  // A person cordons w01 later: that cordon is never taken for ours.
+  w.Node("w01").unschedulable = true;
+  d = w.StepAndApply();
+  EXPECT_TRUE(Summary(d, "w01").empty());
+  EXPECT_TRUE(w.Node("w01").unschedulable);
+}
+
+TEST(Decide, DisablingMidRemediationKeepsTheSickNodesCordonThenLiftsIt) {
+  World w;
+  w.AddNodes(10);
+  DriveTo(w, Phase::kDraining);
+  w.spec.enabled = false;
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"),
+            (Strings{"CancelDrain", "WriteState:Cancelled", "Event:RemediationCancelled"}));
+  EXPECT_EQ(w.State("w01")->outcome, Outcome::kDisabled);
+  EXPECT_TRUE(w.Node("w01").unschedulable);
+  EXPECT_EQ(w.StepAndApply().in_flight, 1);
+  w.SetReady("w01", 0s);
+  d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"), (Strings{"Uncordon", "WriteState:Cancelled", "Event:CordonLifted"}));
+  EXPECT_EQ(w.StepAndApply().in_flight, 0);
+}
+
+TEST(Decide, ANodeMovedToAnotherPolicyIsHandedOverNotCancelled) {
+  World w;
+  w.AddNodes(10);
+  DriveTo(w, Phase::kDraining);
+  w.unselected.insert("w01");
+  w.governing["w01"] = "other";
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"), (Strings{"WriteState:Draining", "Event:RemediationHandedOver"}));
+  const auto s = w.State("w01");
+  EXPECT_EQ(s->policy, "other");
+  EXPECT_EQ(s->phase, Phase::kDraining);  // The other policy carries on from here.
+  EXPECT_TRUE(w.Node("w01").unschedulable);
+  EXPECT_EQ(d.in_flight, 1);  // Counted before the step; the other policy counts it next.
+  EXPECT_TRUE(d.remediations.empty());
+
+  // The other policy's own step continues the remediation; this policy's
+  // reconciler stopped the drain it no longer owns (remediation_reconciler).
+  World other = w;
+  other.drains.erase("w01");
+  // (Its view: it governs w01 and decides as "other".)
+  DecideInput in = other.Input();
+  in.policy = "other";
+  auto obs = other.Observe();
+  for (auto& o : obs) o.governing_policy = "other", o.selected = true;
+  PolicyDecision od = Decide(in, obs);
+  EXPECT_EQ(Summary(od, "w01"), Strings{"StartDrain"});  // Resumes the drain under its name.
+  EXPECT_EQ(od.in_flight, 1);
+}
+
+TEST(Decide, ADeletedPolicyWindsDownStartsNothingAndHandsOverWhereItCan) {
+  World w;
+  w.spec.max_concurrent = 3;
+  w.AddNodes(10);
+  w.SetSick("w01", 12min);
+  w.SetSick("w02", 11min);
+  w.SetSick("w03", 10min);
+  w.StepAndApply();  // All three cordoned.
+  w.StepAndApply();  // Draining.
+  w.SetSick("w04", 10min);
+  w.spec.max_concurrent = 3;
+  w.deleting = true;
+  w.unselected = {"w01", "w02", "w03", "w04"};  // A deleting policy governs nothing.
+  w.governing["w02"] = "other";
+  w.SetReady("w03", 0s);
+  PolicyDecision d = w.StepAndApply();
+  // w01: sick, nobody else governs it: cancelled, our cordon kept.
+  EXPECT_EQ(w.State("w01")->phase, Phase::kCancelled);
+  EXPECT_EQ(w.State("w01")->outcome, Outcome::kPolicyDeleted);
+  EXPECT_TRUE(w.Node("w01").unschedulable);
+  // w02: another policy governs it now: handed over, still draining.
+  EXPECT_EQ(w.State("w02")->policy, "other");
+  EXPECT_EQ(w.State("w02")->phase, Phase::kDraining);
+  // w03: healthy again: cancelled and uncordoned.
+  EXPECT_EQ(w.State("w03")->phase, Phase::kCancelled);
+  EXPECT_FALSE(w.Node("w03").unschedulable);
+  // w04: nothing new starts.
+  EXPECT_FALSE(w.State("w04").has_value());
+  EXPECT_TRUE(Started(d).empty());
+  // w01 keeps its cordon (and holds the finalizer, see NodesInFlight) until it heals.
+  w.SetReady("w01", 0s);
+  w.StepAndApply();
+  EXPECT_FALSE(w.Node("w01").unschedulable);
+  EXPECT_FALSE(w.State("w01")->cordoned_by_us);
+}
+
+TEST(Decide, AnOrphanedRemediationIsAdoptedAndCarriedOn) {
+  World w;
+  w.AddNodes(10);
+  DriveTo(w, Phase::kActionRequested);
+  RemediationState s = *w.State("w01");
+  s.policy = "deleted-long-ago";
+  w.SetState("w01", s);
+  w.orphans.insert("w01");
+  w.SetAgentStatus("w01", s.request_id, AgentState::kDone);
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"), (Strings{"WriteState:ActionRequested", "Event:RemediationAdopted",
+                                        "WriteState:AwaitingRecovery", "Event:ActionConfirmed"}));
+  EXPECT_EQ(w.State("w01")->policy, kPolicy);
+  EXPECT_EQ(d.in_flight, 1);  // Adopted in this step: counted as ours already.
+}
+
+TEST(Decide, AnOrphanNoPolicyGovernsIsWoundDown) {
+  World w;
+  w.AddNodes(10);
+  DriveTo(w, Phase::kCordoned);
+  RemediationState s = *w.State("w01");
+  s.policy = "gone";
+  w.SetState("w01", s);
+  w.orphans.insert("w01");
+  w.unselected.insert("w01");  // The first policy, which does not select it, winds it down.
+  w.SetReady("w01", 0s);
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(w.State("w01")->phase, Phase::kCancelled);
+  EXPECT_EQ(w.State("w01")->policy, kPolicy);
+  EXPECT_FALSE(w.Node("w01").unschedulable);
+}
+
+TEST(Decide, AFailedNodeReleasesItsSlotAfterHoldSlotAfterFailure) {
+  World w;
+  w.spec.actions = {RemediationAction::kRestartContainerRuntime};
+  w.spec.hold_slot_after_failure = 20min;
+  w.AddNodes(10);
+  DriveTo(w, Phase::kActionRequested);
+  w.SetSick("w02", 10min);
+  w.Advance(10min);  // actionTimeout: the only rung did not help.
+  w.StepAndApply();
+  ASSERT_EQ(w.State("w01")->phase, Phase::kFailed);
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(HoldOf(d, "w02"), Hold::kBudget);
+  EXPECT_EQ(d.failed_holding_slot.size(), 1u);
+  EXPECT_EQ(d.Find("w01")->requeue_after, 20min);
+  w.Advance(20min);
+  d = w.StepAndApply();
+  EXPECT_EQ(Started(d), (Strings{"w02"}));
+  EXPECT_EQ(d.failed, (Strings{"w01"}));  // Still cordoned and reported.
+  EXPECT_TRUE(d.failed_holding_slot.empty());
+  EXPECT_TRUE(w.Node("w01").unschedulable);
+}
+
+TEST(Decide, ZeroHoldSlotAfterFailureHoldsItUntilAPersonActs) {
+  World w;
+  w.spec.actions = {RemediationAction::kRestartContainerRuntime};
+  w.spec.hold_slot_after_failure = 0s;
+  w.AddNodes(10);
+  DriveTo(w, Phase::kActionRequested);
+  w.SetSick("w02", 10min);
+  w.Advance(10min);
+  w.StepAndApply();
+  EXPECT_FALSE(w.State("w01")->slot_held_until.has_value());
+  w.Advance(24h);
+  EXPECT_EQ(HoldOf(w.StepAndApply(), "w02"), Hold::kBudget);
+}
+
+TEST(Decide, AFailedNodeThatRecoversIsUncordonedAfterRecoveryStableFor) {
+  World w;
+  w.spec.actions = {RemediationAction::kRestartContainerRuntime};
+  w.AddNodes(10);
+  DriveTo(w, Phase::kActionRequested);
+  w.Advance(10min);
+  w.StepAndApply();
+  ASSERT_EQ(w.State("w01")->phase, Phase::kFailed);
+  w.SetReady("w01", 0s);
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_TRUE(Summary(d, "w01").empty());
+  EXPECT_EQ(d.Find("w01")->requeue_after, 2min);
+  w.Advance(2min);
+  d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"), (Strings{"Uncordon", "WriteState:Failed", "Event:CordonLifted"}));
+  EXPECT_FALSE(w.Node("w01").unschedulable);
+  EXPECT_TRUE(d.failed.empty());
+}
+
+TEST(Decide, ALeftoverAgentRequestOnAFinishedRemediationIsWithdrawn) {
+  World w;
+  w.AddNodes(10);
+  RemediationState s = FinishedState("w01", w.now - 1h, 1);
+  s.cordoned_by_us = false;
+  w.SetState("w01", s);
+  AgentRequest r;
+  r.id = "w01-1-1";
+  r.action = AgentAction::kReboot;
+  r.requested_at = w.now - 2h;
+  r.requester = "nodeguard/incident";
+  w.SetAnnotation("w01", kAgentRequestAnnotation, EncodeAgentRequest(r));
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"), Strings{"Withdraw"});
+  EXPECT_FALSE(w.Request("w01").has_value());
+  EXPECT_TRUE(Summary(w.StepAndApply(), "w01").empty());
+}
+
+TEST(Decide, SucceededAndCancelledWithdrawTheRequest) {
+  World w;
+  w.AddNodes(10);
+  DriveTo(w, Phase::kActionRequested);
+  w.SetAgentStatus("w01", w.State("w01")->request_id, AgentState::kDone);
+  w.StepAndApply();  // AwaitingRecovery.
+  w.SetReady("w01", 0s);
+  w.Advance(2min);
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"), (Strings{"Withdraw", "Uncordon", "WriteState:Succeeded",
+                                        "Event:RemediationSucceeded"}));
+  EXPECT_FALSE(w.Request("w01").has_value());
+  EXPECT_FALSE(w.State("w01")->cordoned_by_us);
+}
+
+TEST(Decide, AStaleCordonFlagIsForgottenSoAPersonsLaterCordonIsNotOurs) {
+  World w;
+  w.AddNodes(10);
+  RemediationState s = FinishedState("w01", w.now - 1h, 1, Phase::kFailed);
+  w.SetState("w01", s);
+  w.Node("w01").unschedulable = false;  // A person uncordoned the failed node.
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"), Strings{"WriteState:Failed"});
+  EXPECT_FALSE(w.State("w01")->cordoned_by_us);
+  w.Node("w01").unschedulable = true;  // Later, a person cordons it again...
+  w.SetSick("w01", 10min);             // ...and it falls sick.
+  d = w.StepAndApply();
+  EXPECT_EQ(HoldOf(d, "w01"), Hold::kCordonedByPerson);
+  EXPECT_TRUE(w.Node("w01").unschedulable);
+}
+
+TEST(Decide, APendingStateSaysWhyItWaitsWhenTheReasonChanges) {
+  World w;
+  w.AddNodes(10);
+  w.SetState("w01", FinishedState("w01", w.now - 10min, 1));
+  w.Node("w01").unschedulable = false;
+  RemediationState s = *w.State("w01");
+  s.cordoned_by_us = false;
+  w.SetState("w01", s);
+  w.SetSick("w01", 5min);
+  w.StepAndApply();
+  EXPECT_EQ(w.State("w01")->hold, "Cooldown");
+  // The next steps write nothing although the "... left" text moves.
+  w.Advance(1min);
+  EXPECT_TRUE(Summary(w.StepAndApply(), "w01").empty());
+  // A person cordons it: the reason changes, and the state says so.
+  w.Node("w01").unschedulable = true;
+  w.Advance(20min);
+  PolicyDecision d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"), Strings{"WriteState:Pending"});
+  EXPECT_EQ(w.State("w01")->hold, "CordonedByPerson");
+  EXPECT_NE(w.State("w01")->message.find("cordoned by someone else"), std::string::npos);
+}
+
+TEST(Decide, ASteppedBackRemediationIsNotCountedAsAnAttempt) {
+  World w;
+  w.AddNodes(10);
+  DriveTo(w, Phase::kCordoned);
+  w.spec.enabled = false;
+  w.SetReady("w01", 0s);
+  w.StepAndApply();  // Cancelled (Disabled), uncordoned.
+  EXPECT_EQ(w.State("w01")->attempt, 1);
+  w.spec.enabled = true;
+  w.spec.cooldown = 0s;
+  w.SetSick("w01", 10min);
+  w.StepAndApply();
+  EXPECT_EQ(w.State("w01")->phase, Phase::kCordoned);
+  EXPECT_EQ(w.State("w01")->attempt, 1);  // Disabling said nothing about the node.
+}
+
+TEST(Decide, HoldsBudgetFollowsTheCordonAndTheFailedHold) {
+  World w;
+  w.AddNodes(3);
+  RemediationState cancelled = FinishedState("w00", w.now - 1min, 1, Phase::kCancelled);
+  cancelled.outcome = Outcome::kNotSelected;
+  cancelled.cordoned_by_us = true;  // Stepped back from a node still sick.
+  w.SetState("w00", cancelled);
+  w.Node("w00").unschedulable = true;
+  RemediationState failed = FinishedState("w01", w.now - 1h, 1, Phase::kFailed);
+  failed.slot_held_until = w.now - 1min;
+  w.SetState("w01", failed);
+  w.Node("w01").unschedulable = true;
+  RemediationState succeeded = FinishedState("w02", w.now - 1h, 1);
+  w.SetState("w02", succeeded);
+  w.Node("w02").unschedulable = true;
+  succeeded.cordoned_by_us = false;
+  w.SetState("w02", succeeded);  // A person's cordon after our success.
+  const auto obs = w.Observe();
+  EXPECT_TRUE(HoldsBudget(obs[0], w.now));   // Our cordon on a cancelled remediation.
+  EXPECT_FALSE(HoldsBudget(obs[1], w.now));  // Failed, past slotHeldUntil.
+  EXPECT_FALSE(HoldsBudget(obs[2], w.now));  // Not our cordon.
+  EXPECT_TRUE(CordonIsOurs(obs[1]));
+  EXPECT_FALSE(CordonIsOurs(obs[2]));
+}
+
 // ------------------------------------------------------------------ ownership, malformed
 
 TEST(Decide, NodeInAnotherPoliciesRemediationIsNotTouched) {
@@ -1278,8 +1692,8 @@ TEST(Decide, NodeInAnotherPoliciesRemediationIsNotTouched) {
   w.SetSick("w01", 10min);
   w.SetSick("w02", 5min);
   const auto observations = w.Observe();
-  EXPECT_EQ(CountHeldByOthers(observations, kPolicy), 1);
-  EXPECT_EQ(CountHeldByOthers(observations, "other"), 0);
+  EXPECT_EQ(CountHeldByOthers(observations, kPolicy, w.now), 1);
+  EXPECT_EQ(CountHeldByOthers(observations, "other", w.now), 0);
   PolicyDecision d = w.Step();
   EXPECT_EQ(HoldOf(d, "w01"), Hold::kOwnedByOtherPolicy);
   EXPECT_TRUE(Summary(d, "w01").empty());
@@ -1299,9 +1713,9 @@ TEST(Decide, MalformedStateIsReportedAndNeverActedOn) {
   EXPECT_EQ(d.malformed, (Strings{"w01"}));
   EXPECT_TRUE(d.AllIntents().empty());
   // A cordoned node with an unreadable state holds a slot for nobody in particular.
-  EXPECT_TRUE(HoldsBudget(observations[1]));
+  EXPECT_TRUE(HoldsBudget(observations[1], w.now));
   EXPECT_EQ(BudgetOwner(observations[1]), "");
-  EXPECT_EQ(CountHeldByOthers(observations, kPolicy), 1);
+  EXPECT_EQ(CountHeldByOthers(observations, kPolicy, w.now), 1);
 }
 
 TEST(Observe, DecodesAnnotationsAndIgnoresMalformedAgentOnes) {

@@ -177,6 +177,65 @@ TEST(DrainTracker, SkipWaitForDeleteTimeoutReleasesStuckTerminatingPods) {
   EXPECT_EQ(s.result.Summary(), "drained 0 pods (1 skipped)");
 }
 
+TEST(DrainTracker, OnANodeThatIsNotReadyAnEvictedPodIsLeftTerminatingAfterTheBoundedWait) {
+  // A PLEG-sick kubelet never finalizes the deletion, whatever the grace
+  // period (here an hour): the drain stops waiting 30s after the eviction.
+  DrainTracker t(Pods({"a", "b"}), kStart, 10min, 0s, 30s);
+  t.OnNodeObserved(false);
+  t.Next(kStart);
+  t.OnEvictionResult(0, Accepted(), kStart);
+  t.OnEvictionResult(1, Accepted(), kStart);
+  t.OnPodObserved(0, Present("uid-a", At(1h)), At(1s));  // deletionTimestamp = now + grace.
+  t.OnPodObserved(1, std::nullopt, At(1s));              // b went (kubelet partly working).
+  DrainStep s = t.Next(At(1s));
+  EXPECT_EQ(s.result.kind, DrainResultKind::kRunning);
+  EXPECT_EQ(s.wake_at, At(30s));
+  EXPECT_EQ(t.Next(At(29s)).result.kind, DrainResultKind::kRunning);
+  s = t.Next(At(30s));
+  EXPECT_EQ(s.result.kind, DrainResultKind::kSucceeded);
+  EXPECT_EQ(s.result.evicted, 1);
+  EXPECT_EQ(s.result.skipped, 1);
+}
+
+TEST(DrainTracker, OnAReadyNodeKubectlsSemanticsStay) {
+  DrainTracker t(Pods({"a"}), kStart, 10min, 0s, 30s);
+  t.OnNodeObserved(true);
+  t.Next(kStart);
+  t.OnEvictionResult(0, Accepted(), kStart);
+  t.OnPodObserved(0, Present("uid-a", At(30s)), At(1s));
+  EXPECT_EQ(t.Next(At(5min)).result.kind, DrainResultKind::kRunning);  // Waits (skip wait 0).
+  // The node turns NotReady: the bounded wait applies from the eviction on.
+  t.OnNodeObserved(false);
+  EXPECT_EQ(t.Next(At(5min)).result.kind, DrainResultKind::kSucceeded);
+}
+
+TEST(DrainTracker, ABlockedPodOnANodeThatIsNotReadyStillRespectsItsPdb) {
+  DrainTracker t(Pods({"web-1"}), kStart, 10min, 0s, 30s);
+  t.OnNodeObserved(false);
+  t.Next(kStart);
+  t.OnEvictionResult(0, Blocked("web-pdb"), kStart);
+  EXPECT_EQ(t.Next(At(5min)).result.kind, DrainResultKind::kRunning);  // Retried, never skipped.
+  EXPECT_EQ(t.Next(At(10min)).result.kind, DrainResultKind::kTimedOut);
+}
+
+TEST(DrainTracker, ZeroNotReadyWaitSkipsAtOnce) {
+  DrainTracker t(Pods({"a"}), kStart, 10min, 0s, 0s);
+  t.OnNodeObserved(false);
+  t.Next(kStart);
+  t.OnEvictionResult(0, Accepted(), kStart);
+  EXPECT_EQ(t.Next(kStart).result.kind, DrainResultKind::kSucceeded);
+}
+
+TEST(DrainResult, SummaryListsAFewPodsAndCountsTheRest) {
+  DrainResult r;
+  r.kind = DrainResultKind::kTimedOut;
+  for (int i = 0; i < 100; ++i) r.blocked.push_back({"ns/pod-" + std::to_string(i), "pdb", ""});
+  const std::string summary = r.Summary();
+  EXPECT_NE(summary.find("ns/pod-4 (PodDisruptionBudget pdb) (and 95 more)"), std::string::npos);
+  EXPECT_EQ(summary.find("ns/pod-5"), std::string::npos);
+  EXPECT_LT(summary.size(), 400u);
+}
+
 TEST(DrainTracker, PodGoneBeforeItsEvictionIsDone) {
   DrainTracker t(Pods({"a"}), kStart, 10min, 0s);
   t.OnPodObserved(0, std::nullopt, kStart);

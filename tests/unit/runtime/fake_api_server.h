@@ -104,6 +104,12 @@ class FakeApiServer final : public kube::HttpClient {
     blocked_.erase(ns_name);
   }
   // While held, writes do not reach the node store (a lagging informer).
+  // Evictions set the pod's deletionTimestamp and leave it there, as behind a
+  // kubelet that does not sync pods (PLEG not healthy).
+  void StallDeletions(bool stall) {
+    std::lock_guard lock(mu_);
+    stall_deletions_ = stall;
+  }
   void HoldInformer(bool hold) {
     std::lock_guard lock(mu_);
     hold_informer_ = hold;
@@ -270,6 +276,14 @@ class FakeApiServer final : public kube::HttpClient {
     }
     const std::string ns = it->second["metadata"]["namespace"];
     const std::string name = it->second["metadata"]["name"];
+    if (stall_deletions_) {
+      if (!it->second["metadata"].contains("deletionTimestamp")) {
+        it->second["metadata"]["deletionTimestamp"] = FormatRfc3339(RealClock::Instance().Now());
+        auto decoded = kube::DecodePod(it->second.dump());
+        if (decoded.ok()) pod_store_.Upsert(std::move(decoded).value());
+      }
+      return kube::HttpResponse{201, {}, R"({"kind":"Status","status":"Success","code":201})"};
+    }
     pods_.erase(it);
     pod_store_.Erase(ns, name);
     return kube::HttpResponse{201, {}, R"({"kind":"Status","status":"Success","code":201})"};
@@ -284,6 +298,7 @@ class FakeApiServer final : public kube::HttpClient {
   std::vector<std::pair<std::string, std::string>> requests_;  // Guarded by mu_.
   std::map<std::string, std::vector<std::string>> patches_;    // Guarded by mu_.
   bool hold_informer_ = false;                                 // Guarded by mu_.
+  bool stall_deletions_ = false;                               // Guarded by mu_.
   int fail_node_writes_ = 0;                                   // Guarded by mu_.
   int64_t rv_ = 1000;                                          // Guarded by mu_.
 };

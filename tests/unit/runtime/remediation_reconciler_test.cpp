@@ -527,8 +527,10 @@ TEST_F(RemediationReconcilerTest, AConflictIsReportedAsConflictAndNothingIsCordo
   Start();
   server.FailNodeWrites(409);
   auto r = Reconcile();
-  ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(r.error().Is(ErrorKind::kConflict));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->partial_error.has_value());
+  EXPECT_TRUE(r->partial_error->Is(ErrorKind::kConflict));
+  EXPECT_EQ(r->requeue_after, 1s);  // Soon, not after the queue's growing backoff.
   EXPECT_FALSE(server.Unschedulable("w1"));
   EXPECT_EQ(sink.Count("w1", "RemediationStarted"), 0);  // Events only after the write.
   server.FailNodeWrites(0);
@@ -542,7 +544,9 @@ TEST_F(RemediationReconcilerTest, FencedReplicaWritesNothing) {
   AddPolicy(RemediatingSpec());
   Start();
   fenced = true;
-  EXPECT_FALSE(Reconcile().ok());
+  auto r = Reconcile();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->partial_error.has_value());
   EXPECT_EQ(server.Count("PATCH", "/api/v1/nodes"), 0);
 }
 
@@ -653,6 +657,9 @@ TEST_F(RemediationReconcilerTest, TheGlobalCapCountsOtherPoliciesSlots) {
   server.SetAnnotation("w4", remediation::kRemediationAnnotation, remediation::EncodeState(other));
   server.SetUnschedulable("w4", true);
   AddPolicy(RemediatingSpec());
+  auto other_spec = RemediatingSpec();
+  other_spec.node_selector.match_labels = {{"pool", "gpu"}};  // Governs none of these nodes now.
+  AddPolicy(other_spec, "other");
   Start();
   ReconcileOk();
   EXPECT_FALSE(server.Unschedulable("w1"));
@@ -796,10 +803,144 @@ TEST_F(RemediationReconcilerTest, ADeletedPolicyWindsItsRemediationsDownBeforeIt
   auto state = State("w1");
   ASSERT_TRUE(state);
   EXPECT_EQ(state->phase, Phase::kCancelled);
-  EXPECT_EQ(state->outcome, remediation::Outcome::kNotSelected);
+  EXPECT_EQ(state->outcome, remediation::Outcome::kPolicyDeleted);
   EXPECT_TRUE(server.Unschedulable("w1"));  // Still sick: never uncordoned unhealthy.
   EXPECT_EQ(reconciler->drainer().Observe("w1").kind, DrainObservation::kNotRunning);
+  // Our cordon is still on: the finalizer waits for the node to heal.
+  EXPECT_EQ(reconciler->NodesInFlight(*policies.Get("", "p")), 1);
+  Heal("w1");
+  ReconcileOk();
+  EXPECT_FALSE(server.Unschedulable("w1"));
+  EXPECT_EQ(sink.Count("w1", "CordonLifted"), 1);
   EXPECT_EQ(reconciler->NodesInFlight(*policies.Get("", "p")), 0);
+}
+
+TEST_F(RemediationReconcilerTest, ADeletedPolicyHandsItsRemediationToThePolicyThatGovernsNext) {
+  AddNodes(3);
+  Sick("w1");
+  server.AddPod("default", "web-1", "w1");
+  server.BlockEviction("default/web-1", "web-pdb");
+  AddPolicy(RemediatingSpec(), "p");
+  Start();
+  ReconcileOk("p");
+  ReconcileOk("p");
+  ASSERT_EQ(PhaseOf("w1"), Phase::kDraining);
+  AddPolicy(RemediatingSpec(), "q");  // Newer: governs nothing while p exists.
+  auto policy = *policies.Get("", "p");
+  policy.meta.deletion_timestamp = clock.Now();
+  policy.policy.meta = policy.meta;
+  policies.Upsert(policy);
+  ReconcileOk("p");
+  EXPECT_EQ(State("w1")->policy, "q");
+  EXPECT_EQ(PhaseOf("w1"), Phase::kDraining);
+  EXPECT_TRUE(server.Unschedulable("w1"));
+  EXPECT_EQ(sink.Count("w1", "RemediationHandedOver"), 1);
+  EXPECT_EQ(reconciler->NodesInFlight(*policies.Get("", "p")), 0);  // The finalizer may go.
+  server.UnblockEviction("default/web-1");
+  ReconcileOk("q");  // q resumes the drain under its name.
+  ASSERT_TRUE(reconciler->drainer().WaitIdle(10s));
+  ReconcileOk("q");
+  EXPECT_EQ(PhaseOf("w1"), Phase::kActionRequested);
+  EXPECT_EQ(State("w1")->policy, "q");
+}
+
+TEST_F(RemediationReconcilerTest, AnInvalidPolicyBeingDeletedStillWindsDown) {
+  AddNodes(3);
+  Sick("w1");
+  server.AddPod("default", "web-1", "w1");
+  server.BlockEviction("default/web-1", "web-pdb");
+  AddPolicy(RemediatingSpec());
+  Start();
+  ReconcileOk();
+  ReconcileOk();
+  ASSERT_EQ(PhaseOf("w1"), Phase::kDraining);
+  PolicyObject invalid = *policies.Get("", "p");
+  invalid.policy.spec.remediation.max_concurrent = 0;
+  invalid.errors = api::Validate(invalid.policy.spec);
+  ASSERT_FALSE(invalid.valid());
+  policies.Upsert(invalid);
+  ReconcileOk();  // Invalid: frozen, never acted on...
+  EXPECT_EQ(PhaseOf("w1"), Phase::kDraining);
+  EXPECT_EQ(reconciler->NodesInFlight(invalid), 1);  // ...but still counted.
+  invalid.meta.deletion_timestamp = clock.Now();
+  invalid.policy.meta = invalid.meta;
+  policies.Upsert(invalid);
+  ReconcileOk();  // Being deleted: wound down.
+  EXPECT_EQ(PhaseOf("w1"), Phase::kCancelled);
+  EXPECT_TRUE(server.Unschedulable("w1"));
+  Heal("w1");
+  ReconcileOk();
+  EXPECT_FALSE(server.Unschedulable("w1"));
+  EXPECT_EQ(reconciler->NodesInFlight(*policies.Get("", "p")), 0);
+}
+
+TEST_F(RemediationReconcilerTest, AnOrphanedRemediationIsAdoptedByTheGoverningPolicy) {
+  AddNodes(3);
+  Sick("w1");
+  RemediationState orphan;
+  orphan.id = "w1-1";
+  orphan.policy = "deleted-by-force";
+  orphan.phase = Phase::kCordoned;
+  orphan.attempt = 1;
+  orphan.detected_at = clock.Now() - 5min;
+  orphan.started_at = clock.Now() - 5min;
+  orphan.phase_since = clock.Now() - 5min;
+  orphan.cordoned_by_us = true;
+  server.SetAnnotation("w1", remediation::kRemediationAnnotation, remediation::EncodeState(orphan));
+  server.SetUnschedulable("w1", true);
+  Sick("w2");
+  AddPolicy(RemediatingSpec());
+  Start();
+  ReconcileOk();
+  EXPECT_EQ(State("w1")->policy, "p");
+  EXPECT_EQ(PhaseOf("w1"), Phase::kDraining);
+  EXPECT_EQ(sink.Count("w1", "RemediationAdopted"), 1);
+  EXPECT_EQ(Disruptive(3), 1);  // w2 waits: the adopted one holds the slot.
+}
+
+TEST_F(RemediationReconcilerTest, OnASickNodeWhosePodsNeverTerminateTheLadderStillRuns) {
+  AddNodes(3);
+  Sick("w1");
+  Sick("w2");
+  server.AddPod("default", "web-1", "w1");
+  server.StallDeletions(true);   // PLEG not healthy: the kubelet never finalizes deletions.
+  AddPolicy(RemediatingSpec());  // notReadySkipWaitForDeleteTimeout: the default 30s.
+  Start();
+  ReconcileOk();
+  ReconcileOk();
+  ASSERT_EQ(PhaseOf("w1"), Phase::kDraining);
+  // Time passes (1 s per look) until the drain stops waiting for the pod.
+  ASSERT_TRUE(Eventually([&] {
+    clock.Advance(1s);
+    return reconciler->drainer().Observe("w1").kind == DrainObservation::kSucceeded;
+  }));
+  EXPECT_GE(clock.Now() - kT0, 30s);
+  EXPECT_TRUE(server.HasPod("default/web-1"));  // Still terminating; the kubelet finishes it later.
+  ReconcileOk();
+  EXPECT_EQ(PhaseOf("w1"), Phase::kActionRequested);
+  EXPECT_FALSE(server.Annotation("w1", remediation::kAgentRequestAnnotation).empty());
+  ASSERT_TRUE(events.WaitIdle(5s));
+  EXPECT_NE(sink.LastMessage("w1", "DrainSucceeded").find("not Ready"), std::string::npos);
+  EXPECT_EQ(PhaseOf("w2"), Phase::kPending);  // Still one at a time.
+}
+
+TEST_F(RemediationReconcilerTest, AFailedWriteOnOneNodeDoesNotBackOffTheWholePolicy) {
+  AddNodes(3);
+  Sick("w1");
+  AddPolicy(RemediatingSpec());
+  Start();
+  server.FailNodeWrites(500);
+  for (int i = 1; i <= 8; ++i) {
+    auto r = Reconcile();
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE(r->partial_error.has_value());
+    EXPECT_LE(*r->requeue_after, 1min);  // 1s, 2s, ... capped.
+  }
+  server.FailNodeWrites(0);
+  auto r = Reconcile();
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->partial_error.has_value());
+  EXPECT_TRUE(server.Unschedulable("w1"));
 }
 
 // ================================================================ DrainRun (no threads)
@@ -833,7 +974,7 @@ class DrainRunTest : public ::testing::Test {
   kube::Store<kube::Pod> pods;
   FakeApiServer server{nodes, pods};
   kube::RestClient rest{server, NoSleep()};
-  RestDrainApi api{rest, &pods};
+  RestDrainApi api{rest, &pods, &nodes};
   DrainerOptions options;
   std::vector<std::pair<std::string, std::string>> events;
 };
@@ -910,6 +1051,26 @@ TEST_F(DrainRunTest, FencedDrainStopsWithoutAVerdict) {
   DrainRun run(Job(kT0 + 10min), api, clock, options);
   EXPECT_EQ(run.Step().kind, DrainObservation::kNotRunning);
   EXPECT_EQ(server.Count("POST", "/api/v1/namespaces"), 0);
+}
+
+TEST_F(DrainRunTest, ADrainStoppedByTheFenceStartsAgainWhenAskedAgain) {
+  server.AddPod("default", "web-1", "w1");
+  std::atomic<bool> fenced{true};
+  options.poll_interval = 2ms;
+  options.fence = [&]() -> Status {
+    if (fenced) return Error::Of(ErrorKind::kUnauthorized, "lease renewal failed");
+    return Status::Ok();
+  };
+  Drainer drainer(api, clock, options);
+  auto job = Job(kT0 + 10min);
+  drainer.Start(job);
+  ASSERT_TRUE(drainer.WaitIdle(10s));
+  EXPECT_EQ(drainer.Observe("w1").kind, DrainObservation::kNotRunning);
+  fenced = false;  // Leading again: the decide step asks for the same drain.
+  drainer.Start(job);
+  ASSERT_TRUE(drainer.WaitIdle(10s));
+  EXPECT_EQ(drainer.Observe("w1").kind, DrainObservation::kSucceeded);
+  EXPECT_FALSE(server.HasPod("default/web-1"));
 }
 
 // ================================================================ Drainer (threads)

@@ -379,11 +379,10 @@ def policy_doc():
                 "maxConcurrent": 1,
                 "maxUnhealthy": 1,  # One selected node: its sickness is not a storm.
                 "actions": ["RestartContainerRuntime", "RestartKubelet"],
-                # Until the lead's drain.notReadySkipWaitForDeleteTimeout (default
-                # 30s) lands: without it the drain would wait for pods a sick
-                # kubelet never finalizes.
-                "drain": {"timeout": "5m", "force": True, "deleteEmptyDirData": True,
-                          "skipWaitForDeleteTimeout": "30s"},
+                # No skipWaitForDeleteTimeout: on a node that is not Ready the
+                # default drain.notReadySkipWaitForDeleteTimeout (30s) is what
+                # stops the wait for pods the sick kubelet cannot finalize.
+                "drain": {"timeout": "5m", "force": True, "deleteEmptyDirData": True},
                 "actionTimeout": "3m",
                 "recoveryStableFor": "20s",
                 "cooldown": "1m",
@@ -468,6 +467,10 @@ def freeze_restart(args):
             return (bool(ready) and ready[0]["status"] == "True"
                     and status.get("selectedNodes") == 1), status
         ng.wait_for("the policy to enforce on the real node alone", enforcing, 60, 0.5)
+        drain = ng.get_json("nhp", POLICY)["spec"]["remediation"]["drain"]
+        check(drain.get("notReadySkipWaitForDeleteTimeout") == "30s"
+              and drain.get("skipWaitForDeleteTimeout") in ("0s", None),
+              f"the drain is not the default one this test is about: {drain}")
 
         t0 = time.time()
         real_node("freeze-runtime")

@@ -1,0 +1,700 @@
+#!/usr/bin/env python3
+"""End-to-end remediation of a REAL node (issue 15): a real kubelet and
+containerd (tests/cluster/real-node) joined to the fixture's cluster, the real
+controller binary, and the real `nodeguard agent` (not --simulate) whose
+RestartContainerRuntime and RestartKubelet run `real-node restart-runtime` and
+`real-node restart-kubelet` on this machine.
+
+  freeze-restart   Two pods of a Deployment run on the real node. containerd is
+                   frozen (kill -STOP). The kubelet reports what it really
+                   reports: Ready=False "container runtime is down" after about
+                   2 minutes, then "[container runtime is down, PLEG is not
+                   healthy: ...]" after about 4m15s (kubelet defaults: the 2m
+                   runtime request timeout and the 3m PLEG threshold; nothing is
+                   shortened). nodeguard, whose rule asks for "PLEG is not
+                   healthy", cordons only then, drains (the evicted pods stay
+                   Terminating: a kubelet that cannot reach its runtime finalizes
+                   nothing, so the drain must stop waiting for them), requests
+                   RestartContainerRuntime; the agent restarts containerd; the
+                   node is Ready again, the kubelet finalizes the deletions,
+                   nodeguard verifies stable Ready and uncordons: Succeeded,
+                   Recovered, one rung. The replacement pods then run on the node.
+
+An independent observer watches every version of the Node (a list, then a
+watch resumed from the last resourceVersion seen; a 410 or any break it cannot
+resume from fails the test) and checks at each version: cordoned at most once,
+never uncordoned while not Ready, no annotation but nodeguard.io/* ones added
+or changed, no taint but the node's own and the node lifecycle controller's.
+
+The run writes to --workdir: timeline.json and timeline.md (freeze, first
+condition change, PLEG message, cordon, drain done, restart requested and run,
+Ready, deletions finalized, uncordon, Succeeded, in seconds after the freeze),
+freeze-restart.json (the Ready sequence in the shared format of
+tests/testdata/real-kubelet/, read by the simulator's comparison test), the
+controller's and the agent's logs, and the real node's kubelet and containerd
+logs (real-node-logs/).
+
+Root only. Environment: KUBECONFIG (the fixture's), NODEGUARD_REAL_NODE
+(tests/cluster/real-node). Python standard library only.
+"""
+
+import json
+import os
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import nodeguard_testlib as ng  # noqa: E402
+
+REAL_NODE = os.environ.get("NODEGUARD_REAL_NODE") or os.path.join(ROOT, "tests", "cluster",
+                                                                   "real-node")
+NODE = "real-01"
+NAMESPACE = "e2e-realnode"
+POLICY = "e2e-realnode"
+APP = "realnode-app"
+E2E_LABEL = "nodeguard.io/e2e=realnode"
+STATE_KEY = "nodeguard.io/remediation"
+REQUEST_KEY = "nodeguard.io/agent-request"
+STATUS_KEY = "nodeguard.io/agent-status"
+RUNTIME_DOWN = "container runtime is down"
+PLEG_AGGREGATE = re.compile(r"^\[container runtime is down, PLEG is not healthy: pleg was last "
+                            r"seen active [0-9hms.]+ ago; threshold is 3m0s\]$")
+# Taints other writers may put on the node: its own (registerWithTaints) and
+# the node lifecycle controller's. nodeguard's cordon is spec.unschedulable.
+ALLOWED_TAINTS = {"nodeguard.io/real-node", "node.kubernetes.io/not-ready",
+                  "node.kubernetes.io/unreachable", "node.kubernetes.io/unschedulable"}
+
+check = ng.check
+say = ng.say
+
+
+def real_node(*args, timeout=300):
+    """tests/cluster/real-node ARGS; fails the test on a non-zero exit."""
+    r = subprocess.run([REAL_NODE, *args], capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        ng.fail(f"real-node {' '.join(args)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+def ready_of(node):
+    for c in node.get("status", {}).get("conditions", []):
+        if c["type"] == "Ready":
+            return c
+    return {}
+
+
+def annotation(node, key):
+    return (node["metadata"].get("annotations") or {}).get(key)
+
+
+def decoded(node, key):
+    text = annotation(node, key)
+    return json.loads(text) if text else None
+
+
+# ------------------------------------------------------------------ the observer
+
+class NodeObserver(threading.Thread):
+    """Every version of one Node, gap-free: a list, then `kubectl get --raw` of a
+    watch from the list's resourceVersion, resumed from the last one seen
+    (bookmarks included) whenever the stream ends. A 410 Gone, an ERROR event
+    or a failed resume is a gap: recorded in `errors`, which fails the test.
+
+    (The concur developer is adding a shared gap-free observer to
+    tests/lib/nodeguard_testlib.py; this one can move onto it once it lands.)
+
+    At each version it checks the invariants (see the module's doc) and
+    records when things happened, as local wall-clock times."""
+
+    def __init__(self, name):
+        super().__init__(daemon=True)
+        self.name = name
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.proc = None
+        self.errors = []
+        self.violations = []
+        self.versions = 0
+        self.resumes = 0
+        self.rv = None
+        self.baseline_annotations = None
+        # Recorded: (wall time, value) of each distinct value, in order.
+        self.ready = []        # (status, reason, message)
+        self.heartbeats = []   # lastHeartbeatTime (RFC 3339)
+        self.unschedulable = []
+        self.phases = []       # (phase, action) of nodeguard.io/remediation
+        self.requests = []     # agent request ids
+        self.agent_states = []  # (id, state, action-less message)
+        self.taints = []       # sorted taint keys
+        self.last = None
+
+    # --- the stream
+
+    def list_once(self):
+        out = ng.kubectl("get", "--raw",
+                         f"/api/v1/nodes?fieldSelector=metadata.name%3D{self.name}").stdout
+        body = json.loads(out)
+        check(len(body["items"]) == 1, f"node {self.name} not found by the observer's list")
+        self.on_version(body["items"][0])
+        self.rv = body["metadata"]["resourceVersion"]
+
+    def run(self):
+        while not self.stopping.is_set():
+            query = urllib.parse.urlencode({
+                "fieldSelector": f"metadata.name={self.name}", "watch": "1",
+                "resourceVersion": self.rv, "allowWatchBookmarks": "true",
+                "timeoutSeconds": "240"})
+            self.proc = subprocess.Popen(
+                [ng.kubectl_binary(), "get", "--raw", f"/api/v1/nodes?{query}",
+                 "--request-timeout=0"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for line in self.proc.stdout:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    self.errors.append(f"undecodable watch line: {line[:200]}")
+                    continue
+                kind, obj = event.get("type"), event.get("object", {})
+                if kind == "ERROR":
+                    self.errors.append(f"watch ERROR from rv {self.rv} (a gap): {obj}")
+                    self.stopping.set()
+                    break
+                if kind == "BOOKMARK":
+                    self.rv = obj["metadata"]["resourceVersion"]
+                    continue
+                if kind == "DELETED":
+                    self.errors.append(f"node {self.name} was deleted during the test")
+                    continue
+                self.rv = obj["metadata"]["resourceVersion"]
+                try:
+                    self.on_version(obj)
+                except Exception as e:  # A bug here must fail the test, not kill the thread.
+                    self.errors.append(f"observer: {e!r}")
+            self.proc.wait()
+            if self.stopping.is_set():
+                break
+            if self.proc.returncode != 0:
+                err = self.proc.stderr.read()
+                self.errors.append(f"watch from rv {self.rv} ended with {self.proc.returncode}: "
+                                   f"{err[:300]} (a gap)")
+                break
+            self.resumes += 1  # timeoutSeconds ended the stream: resume from rv.
+
+    def start(self):
+        self.list_once()
+        super().start()
+
+    def stop(self):
+        self.stopping.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+        self.join(10)
+
+    # --- each version
+
+    @staticmethod
+    def _append(series, now, value):
+        if not series or series[-1][1] != value:
+            series.append((now, value))
+
+    def on_version(self, node):
+        now = time.time()
+        ready = ready_of(node)
+        annotations = dict(node["metadata"].get("annotations") or {})
+        unschedulable = bool(node["spec"].get("unschedulable"))
+        taints = sorted({t["key"] for t in node["spec"].get("taints") or []})
+        state = decoded(node, STATE_KEY)
+        request = decoded(node, REQUEST_KEY)
+        status = decoded(node, STATUS_KEY)
+        rv = node["metadata"]["resourceVersion"]
+        with self.lock:
+            self.versions += 1
+            self.last = node
+            if self.baseline_annotations is None:
+                self.baseline_annotations = annotations
+            was_cordoned = self.unschedulable[-1][1] if self.unschedulable else False
+            ready_value = (ready.get("status"), ready.get("reason"), ready.get("message"))
+            self._append(self.ready, now, ready_value)
+            self._append(self.heartbeats, now, ready.get("lastHeartbeatTime"))
+            self._append(self.unschedulable, now, unschedulable)
+            self._append(self.taints, now, taints)
+            if state:
+                self._append(self.phases, now, (state.get("phase"), state.get("action")))
+            if request:
+                self._append(self.requests, now, (request.get("id"), request.get("action")))
+            if status:
+                self._append(self.agent_states, now, (status.get("id"), status.get("state")))
+
+            # Invariants, at every version.
+            cordons = sum(1 for _, v in self.unschedulable if v)
+            if cordons > 1:
+                self.violations.append(f"rv {rv}: cordoned a second time")
+            if was_cordoned and not unschedulable and ready.get("status") != "True":
+                self.violations.append(f"rv {rv}: uncordoned while Ready={ready.get('status')}")
+            for key, value in annotations.items():
+                if key.startswith("nodeguard.io/"):
+                    continue
+                if self.baseline_annotations.get(key) != value:
+                    self.violations.append(f"rv {rv}: annotation {key} added or changed to "
+                                           f"{value!r}")
+            foreign = [t for t in taints if t not in ALLOWED_TAINTS]
+            if foreign:
+                self.violations.append(f"rv {rv}: unexpected taints {foreign}")
+
+    # --- queries (thread-safe)
+
+    def first(self, series_name, predicate, after=0.0):
+        """Wall time of the first value of a series recorded at or after `after`
+        that matches predicate, or None."""
+        with self.lock:
+            for when, value in getattr(self, series_name):
+                if when >= after and predicate(value):
+                    return when
+        return None
+
+    def snapshot(self, series_name):
+        with self.lock:
+            return list(getattr(self, series_name))
+
+    def current(self):
+        with self.lock:
+            return self.last
+
+
+class EventRecorder:
+    """When each pod of the app got its deletionTimestamp and when it was gone,
+    and when the node's Lease was renewed (ng.Watch: relisting on a restart is
+    harmless here, values are recorded by uid and time)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pods = {}   # uid -> {"name", "node", "deleted_at", "gone_at", "running_at"}
+        self.renewals = []  # (wall time seen, renewTime)
+        self.pod_watch = ng.Watch(["pods", "-n", NAMESPACE, "-l", f"app={APP}"], self.on_pod)
+        self.lease_watch = ng.Watch(["lease", "-n", "kube-node-lease", NODE], self.on_lease)
+
+    def start(self):
+        self.pod_watch.start()
+        self.lease_watch.start()
+
+    def stop(self):
+        self.pod_watch.stop()
+        self.lease_watch.stop()
+
+    def on_pod(self, kind, pod, _arrived):
+        now = time.time()
+        uid = pod["metadata"]["uid"]
+        with self.lock:
+            rec = self.pods.setdefault(uid, {"name": pod["metadata"]["name"], "node": None,
+                                             "deleted_at": None, "gone_at": None,
+                                             "running_at": None})
+            rec["node"] = pod["spec"].get("nodeName") or rec["node"]
+            if pod["metadata"].get("deletionTimestamp") and rec["deleted_at"] is None:
+                rec["deleted_at"] = now
+            if pod.get("status", {}).get("phase") == "Running" and rec["running_at"] is None:
+                rec["running_at"] = now
+            if kind == "DELETED" and rec["gone_at"] is None:
+                rec["gone_at"] = now
+
+    def on_lease(self, kind, lease, _arrived):
+        renew = lease.get("spec", {}).get("renewTime")
+        with self.lock:
+            if renew and (not self.renewals or self.renewals[-1][1] != renew):
+                self.renewals.append((time.time(), renew))
+
+    def pods_snapshot(self):
+        with self.lock:
+            return {uid: dict(rec) for uid, rec in self.pods.items()}
+
+
+# ------------------------------------------------------------------ the agent
+
+class RealAgent:
+    """`nodeguard agent` for the real node, not in simulate mode: commands run in
+    the agent's own namespaces (--host-command-prefix ""), RestartContainerRuntime
+    and RestartKubelet being the real node's restart-runtime and restart-kubelet.
+    Reboot is not enabled: a real reboot would reboot this machine (the
+    kubelet reads the host's boot_id), so the agent refuses it."""
+
+    def __init__(self, binary, workdir):
+        self.binary = os.path.abspath(binary)
+        self.log_path = os.path.join(workdir, "agent.log")
+        self.proc = None
+
+    def start(self):
+        probe, metrics = ng.free_port(), ng.free_port()
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [self.binary, "agent", "--node-name", NODE, "--kubeconfig", os.environ["KUBECONFIG"],
+             "--host-command-prefix", "",
+             "--restart-runtime-command", f"{shlex.quote(REAL_NODE)} restart-runtime",
+             "--restart-kubelet-command", f"{shlex.quote(REAL_NODE)} restart-kubelet",
+             "--enabled-actions", "RestartContainerRuntime,RestartKubelet",
+             "--command-timeout", "2m", "--recheck-interval", "2s",
+             "--metrics-bind-address", f"127.0.0.1:{metrics}",
+             "--health-probe-bind-address", f"127.0.0.1:{probe}"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        ng._live_processes.append(self.proc)
+
+        def ready():
+            if self.proc.poll() is not None:
+                ng.fail(f"the agent exited with {self.proc.returncode}:\n{self.tail()}")
+            code, _ = ng.http_get(f"http://127.0.0.1:{probe}/readyz", timeout=2)
+            return code == 200
+        ng.wait_for("the agent to be ready", ready, 60, 0.3)
+        say(f"agent started (pid {self.proc.pid}, log {self.log_path})")
+
+    def stop(self):
+        if self.proc is not None:
+            code, killed = ng.terminate_process(self.proc, 20)
+            self.log.close()
+            say(f"agent stopped ({'killed' if killed else f'exit {code}'})")
+
+    def tail(self, lines=40):
+        return ng.log_tail(self.log_path, lines)
+
+
+# ------------------------------------------------------------------ the scenario
+
+def policy_doc():
+    return {
+        "apiVersion": ng.API_VERSION, "kind": "NodeHealthPolicy",
+        "metadata": {"name": POLICY, "labels": {"nodeguard.io/test": "e2e-realnode"}},
+        "spec": {
+            "nodeSelector": {"matchLabels": {"nodeguard.io/real-node": "true"}},
+            "health": {"unhealthyConditions": [
+                {"type": "Ready", "status": "False", "messageRegex": "PLEG is not healthy",
+                 "duration": "10s"}]},
+            "remediation": {
+                "maxConcurrent": 1,
+                "maxUnhealthy": 1,  # One selected node: its sickness is not a storm.
+                "actions": ["RestartContainerRuntime", "RestartKubelet"],
+                # No skipWaitForDeleteTimeout: on a node that is not Ready the
+                # default drain.notReadySkipWaitForDeleteTimeout (30s) is what
+                # stops the wait for pods the sick kubelet cannot finalize.
+                "drain": {"timeout": "5m", "force": True, "deleteEmptyDirData": True},
+                "actionTimeout": "3m",
+                "recoveryStableFor": "20s",
+                "cooldown": "1m",
+                "maxAttemptsPerNode": 3,
+            },
+        },
+    }
+
+
+def deployment_doc():
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": APP, "namespace": NAMESPACE},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": APP}},
+            "template": {
+                "metadata": {"labels": {"app": APP}},
+                "spec": {
+                    "nodeSelector": {"nodeguard.io/real-node": "true"},
+                    "tolerations": [{"key": "nodeguard.io/real-node", "operator": "Exists",
+                                     "effect": "NoSchedule"}],
+                    "terminationGracePeriodSeconds": 5,
+                    "containers": [{"name": "pause", "image": "nodeguard.local/pause:1",
+                                    "imagePullPolicy": "Never"}],
+                },
+            },
+        },
+    }
+
+
+def app_pods():
+    return ng.get_json("pods", "-n", NAMESPACE, "-l", f"app={APP}")["items"]
+
+
+def running_on_node(pods):
+    return [p for p in pods if p["spec"].get("nodeName") == NODE
+            and p.get("status", {}).get("phase") == "Running"
+            and not p["metadata"].get("deletionTimestamp")]
+
+
+def freeze_restart(args):
+    check(os.geteuid() == 0, "the real node needs root (containerd, mounts, cgroups): run as root")
+    workdir = args.workdir
+    os.makedirs(workdir, exist_ok=True)
+    started = time.time()
+    policies = ng.get_json("nhp")["items"] if ng.get_json_or_none(
+        "crd", ng.CRD_NAME) else []
+    check(not policies, f"other NodeHealthPolicies exist and could govern the real node: "
+          f"{[p['metadata']['name'] for p in policies]}")
+
+    observer = recorder = agent = controller = None
+    try:
+        say("joining the real node")
+        # Another test run's real node on this machine goes first (up to 10 min).
+        real_node("up", "--kubeconfig", os.environ["KUBECONFIG"], "--name", NODE,
+                  "--label", E2E_LABEL, "--wait-lock", "600", timeout=900)
+        ng.ensure_crd()
+        ng.ensure_namespace(NAMESPACE)
+        ng.apply(deployment_doc())
+        ng.wait_for("2 pods Running on the real node",
+                    lambda: (len(running_on_node(app_pods())) == 2,
+                             [p["status"].get("phase") for p in app_pods()]), 90, 1)
+        originals = {p["metadata"]["uid"]: p["metadata"]["name"]
+                     for p in running_on_node(app_pods())}
+        say(f"pods {sorted(originals.values())} Running on {NODE}")
+
+        observer = NodeObserver(NODE)
+        observer.start()
+        recorder = EventRecorder()
+        recorder.start()
+        agent = RealAgent(args.nodeguard, workdir)
+        agent.start()
+        controller = ng.Controller(args.nodeguard, workdir, "realnode")
+        controller.start()
+        controller.wait_ready()
+        ng.apply(policy_doc())
+
+        def enforcing():
+            status = (ng.get_json_or_none("nhp", POLICY) or {}).get("status", {})
+            ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
+            return (bool(ready) and ready[0]["status"] == "True"
+                    and status.get("selectedNodes") == 1), status
+        ng.wait_for("the policy to enforce on the real node alone", enforcing, 60, 0.5)
+        drain = ng.get_json("nhp", POLICY)["spec"]["remediation"]["drain"]
+        check(drain.get("notReadySkipWaitForDeleteTimeout") == "30s"
+              and drain.get("skipWaitForDeleteTimeout") in ("0s", None),
+              f"the drain is not the default one this test is about: {drain}")
+
+        t0 = time.time()
+        real_node("freeze-runtime")
+        say("containerd frozen (kill -STOP): waiting for the kubelet to notice (about 2 min)")
+
+        def wait_node(what, predicate, timeout):
+            def probe():
+                check(not observer.errors, f"observer: {observer.errors}")
+                return predicate(), (ready_of(observer.current() or {}).get("message"),
+                                     decoded(observer.current() or {"metadata": {}}, STATE_KEY))
+            ng.wait_for(what, probe, timeout, 1)
+            say(f"{what} at +{time.time() - t0:.0f}s")
+
+        def is_pleg(v):
+            return v[0] == "False" and v[2] is not None and "PLEG is not healthy" in v[2]
+
+        wait_node("Ready=False, container runtime is down",
+                  lambda: observer.first("ready", lambda v: v[0] == "False", t0) is not None, 240)
+        wait_node("the PLEG message", lambda: observer.first("ready", is_pleg, t0) is not None, 240)
+        wait_node("cordoned", lambda: observer.first("unschedulable", bool) is not None, 60)
+        wait_node("RestartContainerRuntime requested",
+                  lambda: observer.first("phases", lambda v: v == ("ActionRequested",
+                                                                   "RestartContainerRuntime"))
+                  is not None, 240)
+        say("the drain is done; evicted pods still present: "
+            f"{sorted(p['metadata']['name'] for p in app_pods() if p['metadata']['uid'] in originals)}")
+        wait_node("the agent ran the restart",
+                  lambda: observer.first("agent_states", lambda v: v[1] == "Done") is not None
+                  or observer.first("agent_states", lambda v: v[1] == "Failed") is not None, 180)
+        t_pleg = observer.first("ready", is_pleg, t0)
+        wait_node("Ready=True again",
+                  lambda: observer.first("ready", lambda v: v[0] == "True", t_pleg) is not None, 180)
+        ng.wait_for("the evicted pods to be finalized",
+                    lambda: not ({p["metadata"]["uid"] for p in app_pods()} & set(originals)),
+                    120, 1)
+        say(f"evicted pods finalized at +{time.time() - t0:.0f}s")
+        wait_node("Succeeded",
+                  lambda: observer.first("phases", lambda v: v[0] == "Succeeded") is not None,
+                  240)
+        wait_node("uncordoned", lambda: not observer.current()["spec"].get("unschedulable"), 60)
+        ng.wait_for("2 replacement pods Running on the real node",
+                    lambda: (len(running_on_node(app_pods())) == 2,
+                             [(p["metadata"]["name"], p["status"].get("phase"))
+                              for p in app_pods()]), 120, 1)
+        done = time.time()
+        time.sleep(2)  # Let the watches deliver what is in flight.
+
+        # ---- the checks
+        check(not observer.errors, f"observer: {observer.errors}")
+        check(not observer.violations, f"invariants broken: {observer.violations}")
+        ready_seq = observer.snapshot("ready")
+        after = [(w, v) for w, v in ready_seq if w >= t0]
+        not_true = [v for _, v in after if v[0] != "True"]
+        check(all(v[0] != "Unknown" for _, v in after),
+              f"Ready went Unknown (the kubelet kept its Lease, so it must not): {after}")
+        check(not_true and not_true[0] == ("False", "KubeletNotReady", RUNTIME_DOWN),
+              f"the first condition after the freeze was {not_true[:1]}, want Ready=False "
+              f"KubeletNotReady {RUNTIME_DOWN!r}")
+        pleg = [v for v in not_true if v[2] and "PLEG is not healthy" in v[2]]
+        check(pleg and PLEG_AGGREGATE.match(pleg[0][2]),
+              f"the PLEG message {pleg[:1]} is not the bracketed aggregate")
+        t_down = observer.first("ready", lambda v: v[0] == "False", t0)
+        t_cordon = observer.first("unschedulable", bool)
+        check(t_cordon > t_pleg, "cordoned before the PLEG message (the rule asks for it)")
+        phases = [v for _, v in observer.snapshot("phases")]
+        check(any(p == "Draining" for p, _ in phases),
+              f"never Draining: {phases}")
+        rungs = [v for v in phases if v[0] in ("ActionRequested", "AwaitingRecovery")]
+        check(all(a == "RestartContainerRuntime" for _, a in rungs),
+              f"a rung other than RestartContainerRuntime ran: {phases}")
+        requests = [v for _, v in observer.snapshot("requests")]
+        check(len({rid for rid, _ in requests}) == 1 and requests[0][1] == "RestartContainerRuntime",
+              f"agent requests: {requests} (want exactly one RestartContainerRuntime)")
+        states = [v for _, v in observer.snapshot("agent_states")]
+        check(states and states[-1][1] == "Done", f"agent status: {states}")
+        # The drain stopped waiting for pods the sick kubelet could not
+        # finalize: each was evicted, still there when the drain finished and
+        # the restart was requested, and gone only once the runtime was back.
+        pods = recorder.pods_snapshot()
+        t_drained = observer.first("phases", lambda v: v[0] == "ActionRequested")
+        t_running = observer.first("agent_states", lambda v: v[1] == "Running")
+        for uid, name in originals.items():
+            p = pods.get(uid, {})
+            check(p.get("deleted_at") and p["deleted_at"] < t_drained, f"{name} was not evicted "
+                  f"before the drain finished: {p}")
+            check(p.get("gone_at") and p["gone_at"] > t_running,
+                  f"{name} was gone before the runtime restart: the kubelet was not as sick as a "
+                  f"frozen runtime makes it: {p}")
+        renewals = [w for w, _ in recorder.renewals if t_down <= w <= t_running]
+        check(len(renewals) >= 2, f"the node's Lease was not renewed while the runtime was "
+              f"frozen ({len(renewals)} renewals seen between the first condition and the restart)")
+        cordon_changes = [v for _, v in observer.snapshot("unschedulable")]
+        check(cordon_changes.count(True) == 1 and cordon_changes[-1] is False,
+              f"cordon history {cordon_changes}")
+        agent_log = ng.log_tail(agent.log_path, 400)
+        check("restart-runtime" in agent_log, f"the agent's log does not show restart-runtime:\n"
+              f"{agent.tail()}")
+
+        status = ng.get_json("nhp", POLICY).get("status", {})
+        recent = [r for r in status.get("recentRemediations", []) if r["node"] == NODE]
+        check(recent and recent[0]["phase"] == "Succeeded" and recent[0].get("result") == "Recovered"
+              and recent[0].get("action") == "RestartContainerRuntime",
+              f"policy status recentRemediations: {recent}")
+
+        # ---- the record
+        t_request = observer.first("requests", lambda v: True)
+        t_done_state = observer.first("agent_states", lambda v: v[1] == "Done")
+        t_ready = observer.first("ready", lambda v: v[0] == "True", t_pleg)
+        t_draining = observer.first("phases", lambda v: v[0] == "Draining")
+        t_succeeded = observer.first("phases", lambda v: v[0] == "Succeeded")
+        uncordons = [w for w, v in observer.snapshot("unschedulable") if v is False and w > t_cordon]
+        evicted = [pods[uid] for uid in originals if uid in pods]
+        gone = [p["gone_at"] for p in evicted if p["gone_at"]]
+        replacements = [p for uid, p in pods.items() if uid not in originals and p["running_at"]]
+        events = [
+            ("freeze-runtime (kill -STOP containerd)", t0),
+            ("Ready=False: container runtime is down", t_down),
+            ("Ready=False: [container runtime is down, PLEG is not healthy ...]", t_pleg),
+            ("cordoned", t_cordon),
+            ("drain started (pods evicted)", t_draining),
+            ("drain done (evicted pods still Terminating)", t_drained),
+            ("RestartContainerRuntime requested", t_request),
+            ("agent runs real-node restart-runtime", t_running),
+            ("agent reports Done", t_done_state),
+            ("Ready=True", t_ready),
+            ("evicted pods finalized (last one gone)", max(gone) if gone else None),
+            ("uncordoned", uncordons[0] if uncordons else None),
+            ("remediation Succeeded", t_succeeded),
+            ("replacement pods Running", max(p["running_at"] for p in replacements)
+             if replacements else None),
+        ]
+        rel = lambda w: None if w is None else round(w - t0, 1)  # noqa: E731
+        timeline = sorted(({"event": e, "t": rel(w)} for e, w in events),
+                          key=lambda row: (row["t"] is None, row["t"] or 0))
+        at_freeze = [(w, v) for w, v in ready_seq if w <= t0][-1]
+        renewals = [w for w, _ in recorder.renewals if t0 <= w <= t_running]
+        intervals = [b - a for a, b in zip(renewals, renewals[1:])]
+        # The kubelet's lastHeartbeatTime (whole seconds) of each status it
+        # posted during the fault: its real cadence while the runtime hangs.
+        heartbeats = sorted({round(ng.unix_time(h) - t0, 1) for _, h in observer.snapshot("heartbeats")
+                             if h and t0 <= ng.unix_time(h) <= t_running + 0.5})
+        info = observer.current().get("status", {}).get("nodeInfo", {})
+        runc_version = subprocess.run(["runc", "--version"], capture_output=True,
+                                      text=True).stdout.split()[2]
+        recording = {
+            "source": (f"recorded by tests/e2e/realnode/realnode_e2e.py freeze-restart on "
+                       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0))}, "
+                       f"{os.uname().nodename} ({os.uname().release}, {os.cpu_count()} CPUs): "
+                       f"kubelet {info.get('kubeletVersion')}, {info.get('containerRuntimeVersion')}, "
+                       f"runc {runc_version}, kubelet defaults (runtime request timeout 2m, PLEG "
+                       "threshold 3m). t: when an independent watch saw the value (seconds "
+                       "after kill -STOP); heal_at: when nodeguard's agent started "
+                       "`real-node restart-runtime` (its Running status seen); heartbeats: the "
+                       "kubelet's lastHeartbeatTime of each status it posted (whole seconds)"),
+            "fault": "freeze-runtime",
+            "heal": "restart-runtime",
+            "heal_at": rel(t_running),
+            "lease_renew_interval_seconds": round(statistics.median(intervals)) if intervals else None,
+            # The value at the freeze (t 0), then every change until Ready again.
+            "ready": [{"t": max(0.0, rel(w)), "status": v[0], "reason": v[1], "message": v[2]}
+                      for w, v in [at_freeze] + [(w, v) for w, v in ready_seq
+                                                 if t0 < w <= t_ready]],
+            "pods": [{"deleted_at": rel(p["deleted_at"]), "gone_at": rel(p["gone_at"])}
+                     for p in evicted],
+            "heartbeats": heartbeats,
+        }
+        check(recording["ready"][0]["status"] == "True", f"not Ready at the freeze: {recording}")
+        with open(os.path.join(workdir, "freeze-restart.json"), "w") as f:
+            json.dump(recording, f, indent=2)
+            f.write("\n")
+        with open(os.path.join(workdir, "timeline.json"), "w") as f:
+            json.dump(timeline, f, indent=2)
+            f.write("\n")
+        with open(os.path.join(workdir, "timeline.md"), "w") as f:
+            f.write("| event | seconds after the freeze |\n| --- | --- |\n")
+            for row in timeline:
+                f.write(f"| {row['event']} | {row['t']} |\n")
+        say("timeline (seconds after the freeze):")
+        for row in timeline:
+            print(f"    {row['t']!s:>7}  {row['event']}", flush=True)
+        say(f"recording: {json.dumps(recording)}")
+        say(f"observer: {observer.versions} node versions, {observer.resumes} resumed watches, "
+            f"no gap; lease renewals during the fault every "
+            f"{recording['lease_renew_interval_seconds']}s")
+        say(f"scenario wall time {done - started:.0f}s (freeze to replacements Running "
+            f"{done - t0:.0f}s)")
+    finally:
+        cleanup(controller, agent, observer, recorder)
+        r = subprocess.run([REAL_NODE, "down", f"--keep-logs={os.path.join(workdir, 'real-node-logs')}"],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            print(f"real-node down failed ({r.returncode}):\n{r.stdout}{r.stderr}", flush=True)
+
+
+def cleanup(controller, agent, observer, recorder):
+    """Puts back what the scenario created (the real node excepted). The policy
+    goes while the controller runs, so it releases its finalizer."""
+    try:
+        if ng.get_json_or_none("nhp", POLICY) is not None:
+            if controller is not None and controller.running():
+                ng.kubectl("delete", "nhp", POLICY, "--ignore-not-found", "--wait=false",
+                           check=False)
+                try:
+                    ng.wait_for("the policy to be deleted",
+                                lambda: ng.get_json_or_none("nhp", POLICY) is None, 30, 0.5)
+                except ng.TestFailure:
+                    pass
+            if ng.get_json_or_none("nhp", POLICY) is not None:
+                ng.kubectl("patch", "nhp", POLICY, "--type", "merge", "-p",
+                           '{"metadata":{"finalizers":null}}', check=False)
+                ng.kubectl("delete", "nhp", POLICY, "--ignore-not-found", "--wait=false",
+                           check=False)
+    except Exception as e:  # Cleanup goes on: the rest must still be removed.
+        print(f"cleanup of the policy: {e!r}", flush=True)
+    for thing in (controller, agent, observer, recorder):
+        if thing is not None:
+            thing.stop()
+    ng.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false",
+               check=False)
+
+
+SCENARIOS = {"freeze-restart": freeze_restart}
+
+
+if __name__ == "__main__":
+    arguments = ng.suite_arguments(__doc__, sorted(SCENARIOS), dest="scenario")
+    sys.exit(ng.run_subcommand(SCENARIOS, arguments.scenario, arguments))

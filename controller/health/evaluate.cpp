@@ -71,6 +71,22 @@ std::string NodeHealth::Describe(WallTime now) const {
   return out;
 }
 
+namespace {
+
+// The matched condition as NodeHealth keeps it (see its comment).
+kube::NodeCondition Matched(const kube::NodeCondition& c) {
+  kube::NodeCondition out;
+  out.type = c.type;
+  out.status = c.status;
+  out.reason = c.reason;
+  out.message = std::string(Utf8Prefix(c.message, kMaxSearchedMessageBytes));
+  out.last_transition_time = c.last_transition_time;
+  out.last_heartbeat_time = c.last_heartbeat_time;
+  return out;
+}
+
+}  // namespace
+
 NodeHealth Evaluate(const kube::Node& node, const HealthRules& rules, WallTime now) {
   NodeHealth health;
   health.excluded = IsExcluded(node);
@@ -94,7 +110,7 @@ NodeHealth Evaluate(const kube::Node& node, const HealthRules& rules, WallTime n
           have_unhealthy = true;
           health.verdict = Verdict::kUnhealthy;
           health.rule_index = index;
-          health.condition = condition;
+          health.condition = Matched(condition);
           health.since = since;
           health.remaining = Duration(0);
         }
@@ -104,7 +120,7 @@ NodeHealth Evaluate(const kube::Node& node, const HealthRules& rules, WallTime n
           have_pending = true;
           health.verdict = Verdict::kPending;
           health.rule_index = index;
-          health.condition = condition;
+          health.condition = Matched(condition);
           health.since = since;
           health.remaining = remaining;
         }

@@ -93,7 +93,8 @@ struct NodeHealth {
   bool excluded = false;
 
   // For kUnhealthy and kPending: which rule (index into HealthRules) and the
-  // condition it matched.
+  // condition it matched, its message cut to the kMaxSearchedMessageBytes the
+  // rule searched (a 100 KB message is not copied on every evaluation).
   int rule_index = -1;
   kube::NodeCondition condition;
   // kUnhealthy and kPending: when the matching condition took its status. An

@@ -320,6 +320,8 @@ TEST(Describe, BoundsAHundredKilobyteConditionMessage) {
   NodeHealth h =
       Evaluate(NodeWith({Condition("Ready", ConditionStatus::kFalse, 5min, message)}), rules, kNow);
   ASSERT_EQ(h.verdict, Verdict::kUnhealthy);
+  EXPECT_LE(h.condition.message.size(), kMaxSearchedMessageBytes) << "not copied whole";
+  EXPECT_EQ(h.condition.message, message.substr(0, h.condition.message.size()));
   const std::string d = h.Describe(kNow);
   EXPECT_LE(d.size(), 200 + kMaxDescribedMessageBytes);
   EXPECT_EQ(d.rfind("Ready=False for 5m0s (rule 0): kernel: task blocked", 0), 0u)

@@ -129,12 +129,19 @@ def duration(description, default=None, positive=False):
                   default=default, rules=rules, max_length=64, doc_type="duration")
 
 
+# The largest count of an int-or-percent field: int32, as intstr.IntOrString
+# carries it, so nodeguard's int budgets never wrap (api::kMaxIntOrPercentCount).
+MAX_INT_OR_PERCENT_COUNT = 2147483647
+
+
 def int_or_percent(description, default, percent_max, percent_rule_message):
     """An intstr.IntOrString: a count, or a percent string such as "90%"."""
     pct = r"^(100|[1-9]?[0-9])%$" if percent_max == 100 else r"^[1-9]?[0-9]%$"
     s = {"x-kubernetes-int-or-string": True}
     _common(s, description, default, [
         rule(f"type(self) == int ? self >= 0 : self.matches('{pct}')", percent_rule_message),
+        rule(f"type(self) != int || self <= {MAX_INT_OR_PERCENT_COUNT}",
+             f"must be at most {MAX_INT_OR_PERCENT_COUNT}"),
     ])
     s["maxLength"] = 8  # Bounds the CEL cost estimate of the string form.
     s["_doc_type"] = "int or percent"
@@ -216,6 +223,12 @@ def time_field(description):
 ACTIONS = ["RestartContainerRuntime", "RestartKubelet", "Reboot", "External"]
 RESOURCES = ["cpu", "memory", "ephemeral-storage"]
 
+# Each field valid on its own (its schema bounds), for the cross-field rules.
+MAX_PODS_OK = "has(self.maxPods) && self.maxPods >= 1 && self.maxPods <= 1000"
+TAINT_AHEAD_OK = "self.taintAhead >= 0 && self.taintAhead <= 100"
+RELEASE_COUNT_OK = ("type(self.releaseBelow) == int && self.releaseBelow >= 0 && "
+                    f"self.releaseBelow <= {MAX_INT_OR_PERCENT_COUNT}")
+
 POD_DENSITY = obj(
     "Caps the number of pods per node. A node whose counted pods reach its cap gets a taint "
     "(`NoSchedule` by default) so the scheduler stops adding pods; the taint is removed once the "
@@ -273,21 +286,24 @@ POD_DENSITY = obj(
             "Taint a node this many pods before its cap, to absorb pods the scheduler binds in "
             "the moment before the taint lands.", default=0, minimum=0, maximum=100),
     },
+    # The cross-field rules compare only values that are valid on their own:
+    # the API server evaluates CEL rules even when a field breaks its bounds
+    # (only a wrong type stops them), and an out-of-range maxPods must be
+    # reported once, not again by every rule that reads it.
     rules=[
         rule("!self.enabled || has(self.maxPods) || has(self.maxPodsPerCore)",
              "set maxPods, maxPodsPerCore or both: an enabled podDensity needs a cap",
              reason="FieldValueRequired"),
-        rule("!has(self.maxPods) || type(self.releaseBelow) != int || "
-             "self.releaseBelow < self.maxPods",
+        rule(f"!({MAX_PODS_OK} && {RELEASE_COUNT_OK}) || self.releaseBelow < self.maxPods",
              "releaseBelow must be below maxPods (the cap), so the taint is removed only after the "
              "node has room again",
              field_path=".releaseBelow"),
-        rule("!has(self.maxPods) || type(self.releaseBelow) != int || self.taintAhead == 0 || "
-             "self.releaseBelow <= self.maxPods - self.taintAhead",
+        rule(f"!({MAX_PODS_OK} && {RELEASE_COUNT_OK} && {TAINT_AHEAD_OK}) || "
+             "self.taintAhead == 0 || self.releaseBelow <= self.maxPods - self.taintAhead",
              "releaseBelow must not exceed maxPods minus taintAhead (the count at which the taint "
              "is added), or the taint would flap",
              field_path=".releaseBelow"),
-        rule("!has(self.maxPods) || self.taintAhead < self.maxPods",
+        rule(f"!({MAX_PODS_OK} && {TAINT_AHEAD_OK}) || self.taintAhead < self.maxPods",
              "taintAhead must be below maxPods", field_path=".taintAhead"),
     ])
 
@@ -301,9 +317,10 @@ UNHEALTHY_CONDITION = obj(
                          enum=["True", "False", "Unknown"]),
         "reason": string("If set, the condition's reason must equal this.", max_length=1024),
         "messageRegex": string(
-            "If set, the condition's message must contain a match of this regular expression. "
-            "Use the syntax common to RE2 and ECMAScript (no inline flags such as `(?i)`, no "
-            "lookarounds or backreferences).",
+            "If set, the condition's message must contain a match of this RE2 regular "
+            "expression (https://github.com/google/re2/wiki/Syntax), searched in the first 4 KiB "
+            "of the message. Inline flags such as `(?i)` work; RE2 has no lookarounds or "
+            "backreferences. Write named groups as `(?P<name>...)`.",
             max_length=1024,
             rules=[rule("''.matches(self) || !''.matches(self)",
                         "must be a valid regular expression")]),
@@ -412,7 +429,8 @@ REMEDIATION = obj(
             "human is probably working on them.", default=False),
     },
     rules=[
-        rule("!self.enabled || (type(self.maxUnhealthy) == int ? self.maxUnhealthy >= 1 : "
+        # `!= 0`, not `>= 1`: a negative count is the field's own error, once.
+        rule("!self.enabled || (type(self.maxUnhealthy) == int ? self.maxUnhealthy != 0 : "
              "self.maxUnhealthy != '0%')",
              "maxUnhealthy must allow at least one unhealthy node when remediation is enabled, "
              "or every sick node would count as a storm and none would be repaired",

@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "observe/log.h"
@@ -45,9 +46,33 @@ AgentMetrics::AgentMetrics(observe::MetricsRegistry& registry)
           registry.MustHistogram("nodeguard_agent_action_duration_seconds",
                                  "Time the node agent's action commands took, by action.",
                                  {"action"}, {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300})),
-      status_write_errors(registry.MustCounter(
-          "nodeguard_agent_status_write_errors_total",
-          "Writes of the nodeguard.io/agent-status annotation that failed.")) {}
+      status_write_errors(
+          registry.MustCounter("nodeguard_agent_status_write_errors_total",
+                               "Writes of the nodeguard.io/agent-status annotation that failed.")),
+      not_asked(registry.MustCounter(
+          "nodeguard_agent_requests_not_asked_total",
+          "Agent requests not acted on because the node's nodeguard.io/remediation state does "
+          "not ask for them, by reason (NoState, UnreadableState, NotActionRequested, "
+          "OtherRequest); once per request and reason per agent process.",
+          {"reason"})) {
+  // Every reason exported from the start (at 0), so a dashboard or alert
+  // sees the series before the first stale request.
+  for (NotAskedReason r : {NotAskedReason::kNoState, NotAskedReason::kUnreadableState,
+                           NotAskedReason::kNotActionRequested, NotAskedReason::kOtherRequest}) {
+    (void)not_asked.WithLabels({NotAskedReasonName(r)});
+  }
+}
+
+Result<std::string> ReadBootIdFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error::NotFound("cannot read the boot ID from " + path);
+  std::string line;
+  std::getline(in, line);
+  const size_t begin = line.find_first_not_of(" \t\r");
+  const size_t end = line.find_last_not_of(" \t\r");
+  if (begin == std::string::npos) return Error::Invalid(path + " holds no boot ID");
+  return line.substr(begin, end - begin + 1);
+}
 
 Agent::Agent(NodeApi& api, Commands& commands, Clock& clock, AgentOptions options,
              AgentMetrics* metrics)
@@ -106,11 +131,28 @@ void Agent::OnNodeUpdate(const kube::Node& node) {
   observed.status_json = AnnotationOf(node, kAgentStatusAnnotation);
   observed.boot_id = node.boot_id;
   observed.now = clock_.Now();
+  observed.state_json = AnnotationOf(node, kRemediationStateAnnotation);
+  observed.host_boot_id = options_.host_boot_id;
   Decision decision = Decide(observed, local_, options_.decide);
   if (metrics_) metrics_->decisions.WithLabels({DecisionKindName(decision.kind)}).Inc();
 
   switch (decision.kind) {
     case DecisionKind::kNothing:
+      if (decision.not_asked != NotAskedReason::kNone) {
+        const char* why = NotAskedReasonName(decision.not_asked);
+        // Re-decided on every Node update and recheck: say it once (the set
+        // is bounded; a request id is seen at most a few times a day).
+        if (not_asked_seen_.size() > 1000) not_asked_seen_.clear();
+        if (not_asked_seen_.insert(std::string(why) + "/" + decision.not_asked_id).second) {
+          if (metrics_) metrics_->not_asked.WithLabels({why}).Inc();
+          Log().Info("not acting on a request the remediation state does not ask for",
+                     {{"node", node.meta.name},
+                      {"request", decision.not_asked_id},
+                      {"why", why},
+                      {"reason", decision.reason}});
+        }
+        return;
+      }
       Log().Debug("nothing to do", {{"node", node.meta.name}, {"reason", decision.reason}});
       return;
     case DecisionKind::kRefuse:

@@ -17,6 +17,7 @@
 //     30 s) with the cached Node so a failed status write is retried.
 
 #include <optional>
+#include <set>
 #include <string>
 
 #include "agent/commands.h"
@@ -36,11 +37,24 @@ struct AgentMetrics {
   observe::CounterFamily& actions;            // {action, result}
   observe::HistogramFamily& action_duration;  // {action}
   observe::CounterFamily& status_write_errors;
+  // Requests not acted on because the node's remediation state does not ask
+  // for them, by reason (NotAskedReasonName); once per request and reason
+  // per agent process.
+  observe::CounterFamily& not_asked;
 };
 
 struct AgentOptions {
   DecideOptions decide;
+  // The host's boot ID, read once at start (ReadBootIdFile): a reboot ends
+  // the process, so it cannot change while the agent runs. Empty: the
+  // Node's bootID stands for the boot (--simulate).
+  std::string host_boot_id;
 };
+
+// The boot ID in `path` (normally /proc/sys/kernel/random/boot_id, the value
+// the kubelet reports as status.nodeInfo.bootID): its first line, trimmed.
+// kNotFound/kInvalid when it cannot be read or is empty.
+Result<std::string> ReadBootIdFile(const std::string& path);
 
 // Not thread-safe: one thread calls OnNodeUpdate at a time.
 class Agent {
@@ -74,6 +88,8 @@ class Agent {
   AgentMetrics* metrics_;
   LocalView local_;
   std::optional<AgentStatus> pending_final_;
+  // "<reason>/<request id>" already logged and counted as not asked.
+  std::set<std::string> not_asked_seen_;
 };
 
 }  // namespace nodeguard::agent

@@ -111,6 +111,17 @@ int RunAgent(const AgentProcessOptions& options) {
   }
   AgentOptions agent_options;
   agent_options.decide = *decide_options;
+  if (!options.simulate && !options.boot_id_file.empty()) {
+    auto boot_id = ReadBootIdFile(options.boot_id_file);
+    if (boot_id.ok()) {
+      agent_options.host_boot_id = *boot_id;
+      log.Info("host boot ID", {{"bootId", *boot_id}, {"file", options.boot_id_file}});
+    } else {
+      // Not fatal: the Node's bootID still works once the kubelet has posted.
+      log.Warn("cannot read the host's boot ID; using the Node's bootID",
+               {{"error", boot_id.error().ToString()}});
+    }
+  }
   for (AgentAction action : {AgentAction::kRestartContainerRuntime, AgentAction::kRestartKubelet,
                              AgentAction::kReboot}) {
     const bool enabled = agent_options.decide.enabled_actions.count(action) > 0;

@@ -141,6 +141,14 @@ void AddAgentFlags(CLI::App& app, AgentProcessOptions& o) {
               "failed status write is retried (Go duration)",
               /*allow_zero=*/false)
       ->envname("NODEGUARD_RECHECK_INTERVAL");
+  app.add_option("--boot-id-file", o.boot_id_file,
+                 "Where the agent reads the host's boot ID at start (the value the kubelet "
+                 "reports as status.nodeInfo.bootID), so right after a reboot a completed "
+                 "Reboot is recognised before the kubelet posts the new bootID. Empty: use the "
+                 "Node's bootID. Ignored with --simulate (the simulated node's boot is its "
+                 "Node's bootID)")
+      ->envname("NODEGUARD_BOOT_ID_FILE")
+      ->capture_default_str();
   app.add_option("--enabled-actions", o.enabled_actions,
                  "Comma-separated actions this agent carries out; others are refused "
                  "(RestartContainerRuntime, RestartKubelet, Reboot)")

@@ -28,6 +28,8 @@ inline constexpr const char* kDefaultHostCommandPrefix =
     "nsenter --target 1 --mount --uts --ipc --net --pid --";
 inline constexpr const char* kDefaultRestartKubeletCommand = "systemctl restart kubelet";
 inline constexpr const char* kDefaultRebootCommand = "systemctl reboot";
+// Not namespaced: in the agent's container it is the host kernel's boot ID.
+inline constexpr const char* kDefaultBootIdFile = "/proc/sys/kernel/random/boot_id";
 
 struct AgentProcessOptions {
   std::string node_name;   // Required: the Node this agent serves.
@@ -45,6 +47,9 @@ struct AgentProcessOptions {
   // simulate_command (if set) with {node} and {action} replaced.
   bool simulate = false;
   std::string simulate_command;
+
+  // Real mode: the host's boot ID, read once at start ("" = the Node's bootID).
+  std::string boot_id_file = kDefaultBootIdFile;
 
   std::chrono::milliseconds command_timeout{std::chrono::minutes(2)};
   std::chrono::milliseconds max_request_age{std::chrono::hours(1)};  // Zero disables.

@@ -25,7 +25,7 @@ Decision Refuse(const std::string& id, const AgentObservation& observed, std::st
   d.status.id = id;
   d.status.state = AgentState::kFailed;
   d.status.message = d.reason;
-  d.status.boot_id = observed.boot_id;
+  d.status.boot_id = observed.current_boot_id();
   d.status.finished_at = observed.now;
   return d;
 }
@@ -40,18 +40,18 @@ Decision Reconcile(const AgentStatus& recorded, const AgentObservation& observed
   d.status = recorded;
   d.status.state = final_state;
   d.status.message = std::move(message);
-  if (d.status.boot_id.empty()) d.status.boot_id = observed.boot_id;
+  if (d.status.boot_id.empty()) d.status.boot_id = observed.current_boot_id();
   d.status.finished_at = observed.now;
   return d;
 }
 
 bool Rebooted(const AgentStatus& recorded, const AgentObservation& observed) {
-  return !recorded.boot_id.empty() && !observed.boot_id.empty() &&
-         recorded.boot_id != observed.boot_id;
+  return !recorded.boot_id.empty() && !observed.current_boot_id().empty() &&
+         recorded.boot_id != observed.current_boot_id();
 }
 
 std::string BootChange(const AgentStatus& recorded, const AgentObservation& observed) {
-  return "boot id " + recorded.boot_id + " -> " + observed.boot_id;
+  return "boot id " + recorded.boot_id + " -> " + observed.current_boot_id();
 }
 
 // The status already answers this request id. Returns nullopt when this
@@ -141,6 +141,14 @@ Decision Decide(const AgentObservation& observed, const LocalView& local,
     return Nothing("request " + id + " was started by this agent; waiting for the watch");
   }
 
+  // Nothing is written for a request the controller does not ask for (any
+  // more): it may have been withdrawn with a terminal state, or be an hour old.
+  if (const AskCheck asked = StateAsksFor(observed.state_json, id); !asked.asked()) {
+    Decision d = Nothing("not asked: " + asked.detail);
+    d.not_asked = asked.reason;
+    d.not_asked_id = id;
+    return d;
+  }
   if (!request.ok()) return Refuse(id, observed, "malformed request: " + request.error().message);
   if (!status_error.empty()) {
     return Refuse(id, observed,
@@ -157,7 +165,7 @@ Decision Decide(const AgentObservation& observed, const LocalView& local,
   if (options.enabled_actions.count(request->action) == 0) {
     return Refuse(id, observed, std::string("action ") + action + " is disabled on this agent");
   }
-  if (request->action == AgentAction::kReboot && observed.boot_id.empty()) {
+  if (request->action == AgentAction::kReboot && observed.current_boot_id().empty()) {
     return Refuse(id, observed, "the node reports no bootID, so a reboot could not be verified");
   }
 
@@ -168,7 +176,7 @@ Decision Decide(const AgentObservation& observed, const LocalView& local,
   d.accepted.id = id;
   d.accepted.state = AgentState::kAccepted;
   d.accepted.message = std::string("accepted ") + action;
-  d.accepted.boot_id = observed.boot_id;
+  d.accepted.boot_id = observed.current_boot_id();
   d.status = d.accepted;
   d.status.state = AgentState::kRunning;
   d.status.message = std::string("running ") + action;

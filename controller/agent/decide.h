@@ -4,7 +4,9 @@
 // Node (the request and status annotations, the current bootID) and what this
 // agent process remembers, to one of
 //
-//   Nothing    the request is handled, or someone else's write is pending;
+//   Nothing    the request is handled, someone else's write is pending, or
+//              the node's remediation state no longer asks for it (then
+//              not_asked says why: nothing is written for such a request);
 //   Refuse     write a Failed status and never run it (malformed request,
 //              unknown or disabled action, stale request, unreadable status);
 //   Reconcile  write the final status of an action the agent can no longer
@@ -21,6 +23,16 @@
 //   reboot") for the restarts;
 // - Running or Accepted under the same bootID that this process did not start
 //   means the agent restarted mid-action: Failed ("interrupted"), not re-run.
+// - a request is executed (or refused) only while the node's
+//   nodeguard.io/remediation state still asks for it (remediation_view.h):
+//   a request the controller withdrew or abandoned never runs, however late
+//   the agent starts. Closing an Accepted/Running status already recorded
+//   under the request's id is not gated: it records what did happen.
+// - "the current boot" is the host's boot ID when the agent read it
+//   (host_boot_id), else the Node's status.nodeInfo.bootID. Right after a
+//   reboot the Node still shows the old bootID until the kubelet posts again;
+//   the host's own boot ID is never stale, so a completed reboot is not
+//   mistaken for an interrupted action.
 // The agent's own memory (LocalView) only covers the gap between its writes
 // and the watch catching up with them: it is never needed for safety across
 // restarts, only to avoid acting twice on a stale copy of the Node.
@@ -34,6 +46,7 @@
 #include <set>
 #include <string>
 
+#include "agent/remediation_view.h"
 #include "common/clock.h"
 #include "remediation/agent_protocol.h"
 
@@ -50,6 +63,17 @@ struct AgentObservation {
   std::optional<std::string> status_json;   // nodeguard.io/agent-status; nullopt when absent.
   std::string boot_id;                      // status.nodeInfo.bootID now.
   WallTime now{};
+  // nodeguard.io/remediation (the controller's state); nullopt when absent.
+  std::optional<std::string> state_json;
+  // The running kernel's boot ID as the host reports it
+  // (/proc/sys/kernel/random/boot_id), or "" when not read (--simulate: the
+  // simulated node's boot is its Node's bootID). Preferred over boot_id.
+  std::string host_boot_id;
+
+  // The boot the node is in now: host_boot_id when known, else boot_id.
+  const std::string& current_boot_id() const {
+    return host_boot_id.empty() ? boot_id : host_boot_id;
+  }
 };
 
 // How far this agent process got with a request id.
@@ -94,6 +118,10 @@ struct Decision {
   // kExecute only: the request, and the Accepted status written first.
   std::optional<AgentRequest> request;
   AgentStatus accepted;
+  // kNothing because the remediation state does not ask for the request
+  // (reason kNone otherwise); `not_asked_id` is that request's id.
+  NotAskedReason not_asked = NotAskedReason::kNone;
+  std::string not_asked_id;
 };
 
 // Pure: the same inputs give the same decision.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/text.h"
 #include "common/time.h"
 
 namespace nodeguard::api {
@@ -46,7 +47,7 @@ json RemediationStatusJson(const RemediationStatus& r) {
   j["startedAt"] = Time(r.started_at);
   if (kube::IsSet(r.finished_at)) j["finishedAt"] = Time(r.finished_at);
   if (r.result != RemediationResult::kNone) j["result"] = RemediationResultName(r.result);
-  if (!r.message.empty()) j["message"] = r.message;
+  if (!r.message.empty()) j["message"] = TruncateUtf8(r.message, kMaxRemediationMessageLength);
   return j;
 }
 
@@ -68,8 +69,9 @@ json EncodeStatus(const NodeHealthPolicyStatus& s) {
                {"status", kube::ConditionStatusName(c.status)},
                {"observedGeneration", c.observed_generation},
                {"lastTransitionTime", Time(c.last_transition_time)},
-               {"reason", c.reason},
-               {"message", c.message}};
+               // A reason is a CamelCase word (no room for an ellipsis in its pattern).
+               {"reason", std::string(Utf8Prefix(c.reason, kMaxConditionReasonLength))},
+               {"message", TruncateUtf8(c.message, kMaxConditionMessageLength)}};
     return cj;
   });
   j["selectedNodes"] = s.selected_nodes;
@@ -93,7 +95,7 @@ json EncodeStatus(const NodeHealthPolicyStatus& s) {
   PutList(hygiene, "examplePods", s.resource_hygiene.example_pods, kMaxExamplePods,
           [](const FlaggedPod& p) {
             json pj = {{"namespace", p.namespace_}, {"name", p.name}};
-            if (!p.findings.empty()) pj["findings"] = p.findings;
+            if (!p.findings.empty()) pj["findings"] = TruncateUtf8(p.findings, kMaxFindingsLength);
             return pj;
           });
   if (!hygiene.empty()) j["resourceHygiene"] = std::move(hygiene);

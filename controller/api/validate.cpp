@@ -1,7 +1,8 @@
 #include "api/validate.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
-#include <regex>
 #include <set>
 #include <string>
 
@@ -117,7 +118,11 @@ void CheckSelector(Checker& c, const std::string& path, const LabelSelector& s) 
 
 void CheckIntOrPercent(Checker& c, const std::string& field, const IntOrPercent& v,
                        int64_t max_percent, const char* message) {
-  if (v.value < 0 || (v.percent && v.value > max_percent)) c.Fail(field, message);
+  if (v.value < 0 || (v.percent && v.value > max_percent)) {
+    c.Fail(field, message);
+  } else if (!v.percent && v.value > kMaxIntOrPercentCount) {
+    c.Fail(field, "must be at most 2147483647");
+  }
 }
 
 void CheckPodDensity(Checker& c, const PodDensitySpec& d) {
@@ -146,22 +151,27 @@ void CheckPodDensity(Checker& c, const PodDensitySpec& d) {
   if (d.enabled && !d.max_pods && !d.max_pods_per_core) {
     c.Fail(p, "set maxPods, maxPodsPerCore or both: an enabled podDensity needs a cap");
   }
-  // Cross-field rules only against a maxPods within its bounds: the API
-  // server skips its CEL rules while a field breaks its schema, and so do we.
+  // Cross-field rules compare only fields that are valid on their own, as the
+  // CRD's rules do: an out-of-range maxPods (or taintAhead, or releaseBelow)
+  // is reported once, by its own rule, not again by every rule that reads it.
   const bool max_pods_valid = d.max_pods && *d.max_pods >= 1 && *d.max_pods <= 1000;
-  if (max_pods_valid && !d.release_below.percent) {
+  const bool taint_ahead_valid = d.taint_ahead >= 0 && d.taint_ahead <= 100;
+  const bool release_count_valid = !d.release_below.percent && d.release_below.value >= 0 &&
+                                   d.release_below.value <= kMaxIntOrPercentCount;
+  if (max_pods_valid && release_count_valid) {
     if (d.release_below.value >= *d.max_pods) {
       c.Fail(p + ".releaseBelow",
              "releaseBelow must be below maxPods (the cap), so the taint is removed only after the "
              "node has room again");
     }
-    if (d.taint_ahead != 0 && d.release_below.value > *d.max_pods - d.taint_ahead) {
+    if (taint_ahead_valid && d.taint_ahead != 0 &&
+        d.release_below.value > *d.max_pods - d.taint_ahead) {
       c.Fail(p + ".releaseBelow",
              "releaseBelow must not exceed maxPods minus taintAhead (the count at which the taint "
              "is added), or the taint would flap");
     }
   }
-  if (max_pods_valid && d.taint_ahead >= *d.max_pods) {
+  if (max_pods_valid && taint_ahead_valid && d.taint_ahead >= *d.max_pods) {
     c.Fail(p + ".taintAhead", "taintAhead must be below maxPods");
   }
 }
@@ -279,12 +289,9 @@ bool IsDns1123Label(std::string_view s) {
 }
 
 bool IsValidMessageRegex(const std::string& pattern) {
-  try {
-    std::regex compiled(pattern, std::regex::ECMAScript);
-    return true;
-  } catch (const std::regex_error&) {
-    return false;
-  }
+  RE2::Options options;
+  options.set_log_errors(false);
+  return RE2(pattern, options).ok();
 }
 
 std::vector<FieldError> Validate(const NodeHealthPolicySpec& spec) {

@@ -18,6 +18,13 @@ int64_t IntOrPercent::Resolve(int64_t total, bool round_up) const {
   return result;
 }
 
+int IntOrPercent::ResolveInt(int64_t total, bool round_up) const {
+  const int64_t wide = Resolve(total, round_up);
+  if (wide > std::numeric_limits<int>::max()) return std::numeric_limits<int>::max();
+  if (wide < std::numeric_limits<int>::min()) return std::numeric_limits<int>::min();
+  return static_cast<int>(wide);
+}
+
 std::string IntOrPercent::ToString() const { return std::to_string(value) + (percent ? "%" : ""); }
 
 Result<IntOrPercent> ParseIntOrPercent(std::string_view text) {

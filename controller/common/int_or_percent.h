@@ -29,6 +29,12 @@ struct IntOrPercent {
   // Each field's documentation names the rounding it uses.
   int64_t Resolve(int64_t total, bool round_up) const;
 
+  // Resolve clamped into int's range, for budgets kept as int: a count above
+  // INT_MAX (which the CRD and api::Validate reject, but a policy that
+  // bypassed admission may carry) stays INT_MAX instead of wrapping negative
+  // through a narrowing cast.
+  int ResolveInt(int64_t total, bool round_up) const;
+
   // "70" or "90%": the form the API server stores for the field.
   std::string ToString() const;
 

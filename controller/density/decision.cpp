@@ -32,6 +32,8 @@ const char* DecisionReasonName(DecisionReason r) {
       return "ReleasedByPolicy";
     case DecisionReason::kHeld:
       return "Held";
+    case DecisionReason::kForeignTaint:
+      return "ForeignTaint";
   }
   return "";
 }
@@ -49,9 +51,9 @@ std::string TaintText(const kube::Taint& t) {
 const char* GovernanceText(Governance g) {
   switch (g) {
     case Governance::kReleaseDeleted:
-      return "is being deleted";
+      return "is being deleted (or gone) and no longer governs this node";
     case Governance::kReleaseUnselected:
-      return "no longer selects the node";
+      return "no longer governs this node";
     case Governance::kReleaseDisabled:
       return "no longer enables podDensity";
     case Governance::kReleasePaused:
@@ -91,18 +93,23 @@ EventText ReachedEvent(const DensityInputs& in, const kube::Taint& desired) {
   return {"Warning", std::string(kCapReachedReason), std::move(msg)};
 }
 
-EventText ReleasedEvent(const DensityInputs& in, const kube::Taint& desired) {
+EventText ReleasedEvent(const DensityInputs& in, const kube::Taint& desired, bool executed,
+                        DecisionReason reason) {
   std::string msg = "Node " + in.node + " has " + std::to_string(in.pods) + " pods";
   if (in.governance != Governance::kEnforce) {
     msg += "; policy " + in.policy + " " + GovernanceText(in.governance);
   } else if (!in.cap) {
     msg += "; policy " + in.policy + " sets no cap for it";
+  } else if (reason == DecisionReason::kForeignTaint) {
+    msg += " (cap " + std::to_string(in.cap->cap) + ", policy " + in.policy +
+           "), but the node carries a taint " + TaintText(desired) +
+           " that nodeguard did not apply, so it cannot put its own taint in its place";
   } else {
     msg += ", below the release mark of " + std::to_string(in.cap->release_below) + " (cap " +
            std::to_string(in.cap->cap) + ", policy " + in.policy + ")";
   }
-  msg += in.dry_run ? ": dryRun, would remove taint " : ": removed taint ";
-  msg += desired.key;
+  msg += executed ? ": removed taint " : ": dryRun, would remove taint ";
+  msg += in.taint.present && !in.current.key.empty() ? in.current.key : desired.key;
   return {"Normal", std::string(kCapReleasedReason), std::move(msg)};
 }
 
@@ -133,15 +140,19 @@ DensityDecision DecideTaint(const DensityInputs& in, const kube::Taint& desired)
   } else if (!in.cap) {
     remove_if_tainted(DecisionReason::kNoCap);
   } else if (!tainted) {
-    if (in.pods >= in.cap->taint_at) {
+    if (in.pods < in.cap->taint_at) {
+      d.reason = DecisionReason::kBelowTaintMark;
+    } else if (in.taint.foreign_holds_desired) {
+      d.reason = DecisionReason::kForeignTaint;
+    } else {
       d.reason = DecisionReason::kCapReached;
       d.action = TaintAction::kAdd;
       d.capped = true;
-    } else {
-      d.reason = DecisionReason::kBelowTaintMark;
     }
   } else if (in.pods < in.cap->release_below) {
     remove_if_tainted(DecisionReason::kBelowReleaseMark);
+  } else if (!in.taint.matches_desired && in.taint.foreign_holds_desired) {
+    remove_if_tainted(DecisionReason::kForeignTaint);
   } else {
     d.reason = in.pods >= in.cap->taint_at ? DecisionReason::kCapReached
                                            : DecisionReason::kWithinHysteresis;
@@ -149,9 +160,15 @@ DensityDecision DecideTaint(const DensityInputs& in, const kube::Taint& desired)
     if (!in.taint.matches_desired) d.action = TaintAction::kUpdate;
   }
 
-  d.execute = d.action != TaintAction::kNone && !in.dry_run;
+  // Undoing nodeguard's own taint of a deleted policy is the one write dry
+  // run allows: without it the policy's finalizer would never be released.
+  const bool undo_deleted =
+      in.governance == Governance::kReleaseDeleted && d.action == TaintAction::kRemove;
+  d.execute = d.action != TaintAction::kNone && (!in.dry_run || undo_deleted);
   if (d.action == TaintAction::kAdd) d.event = ReachedEvent(in, desired);
-  if (d.action == TaintAction::kRemove) d.event = ReleasedEvent(in, desired);
+  if (d.action == TaintAction::kRemove) {
+    d.event = ReleasedEvent(in, desired, d.execute, d.reason);
+  }
 
   d.metrics.node = in.node;
   d.metrics.pods = in.pods;

@@ -4,6 +4,10 @@
 // nodeguard does about its density taint, and what it reports (Event, status
 // entry, metrics). Pure: the runtime executes the decision with the patch from
 // BuildTaintPatch (taint_patch.h) and re-decides after a conflict.
+//
+// "The taint on it" is the one nodeguard recorded applying (taint_record.h),
+// whatever its key: a taint nodeguard did not apply is never removed or
+// rewritten, even when its key is the policy's.
 
 #include <cstdint>
 #include <optional>
@@ -20,10 +24,13 @@ inline constexpr std::string_view kCapReleasedReason = "PodDensityCapReleased";
 
 // Whether the policy governs the node's density now.
 enum class Governance : uint8_t {
-  kEnforce,            // Selected, podDensity enabled, not paused: taint and release by count.
-  kHold,               // Paused: leave the taint as it is, add none, remove none.
-  kReleaseDeleted,     // The policy is being deleted: remove the taint.
-  kReleaseUnselected,  // The policy no longer selects the node (or another governs it).
+  kEnforce,  // Selected, podDensity enabled, not paused: taint and release by count.
+  kHold,     // Paused (or invalid): leave the taint as it is, add none, remove none.
+  // The policy that applied the taint is being deleted or is gone, and no
+  // other policy governs the node: remove the taint, even in dry run (undoing
+  // nodeguard's own write lets the policy's finalizer go).
+  kReleaseDeleted,
+  kReleaseUnselected,  // The policy that applied it no longer governs the node.
   kReleaseDisabled,    // podDensity was disabled or removed from the policy.
   kReleasePaused,      // Paused with release requested.
 };
@@ -31,8 +38,11 @@ enum class Governance : uint8_t {
 enum class TaintAction : uint8_t {
   kNone,
   kAdd,     // Add the taint.
-  kRemove,  // Remove every taint with the own key.
-  kUpdate,  // Stay capped, but rewrite the own taint (its value or effect changed in the policy).
+  kRemove,  // Remove nodeguard's recorded taint (and its record).
+  // Stay capped, but rewrite nodeguard's taint and record: the policy's key,
+  // value or effect changed, another policy's recorded taint is handed over,
+  // or an unrecorded taint is adopted (migration).
+  kUpdate,
 };
 const char* TaintActionName(TaintAction a);
 
@@ -45,6 +55,10 @@ enum class DecisionReason : uint8_t {
   kNoCap,             // No cap applies to the node (ComputeCap gave nullopt).
   kReleasedByPolicy,  // A kRelease* governance.
   kHeld,              // Governance kHold.
+  // The node is at its mark, but a taint nodeguard did not apply holds the
+  // desired key and effect: nodeguard cannot add its own (nor keep a
+  // rewritten one) and leaves that taint alone.
+  kForeignTaint,
 };
 const char* DecisionReasonName(DecisionReason r);
 
@@ -55,12 +69,16 @@ struct DensityInputs {
   bool dry_run = false;
   std::optional<DensityCap> cap;  // ComputeCap(spec, node).
   int64_t pods = 0;               // CountPods(...).
-  // The own taint as it is on the node, from InspectOwnTaint(node.taints,
-  // DesiredTaint(...)). In dryRun nothing is written, so the caller passes
-  // instead the state its previous dry-run decision for the node left
+  // nodeguard's taint as it is on the node, from InspectOwnTaint(node, own,
+  // DesiredTaint(...), policy). In dryRun nothing is written, so the caller
+  // passes instead the state its previous dry-run decision for the node left
   // (present = that decision's `capped`, matches_desired = present), so the
-  // report plays out the same hysteresis a real run would.
+  // report plays out the same hysteresis a real run would
+  // (foreign_holds_desired still from the node).
   OwnTaintState taint;
+  // nodeguard's taint on the node when taint.present (named in messages: after
+  // a key change it is not the desired one).
+  kube::Taint current;
 };
 
 struct EventText {
@@ -87,7 +105,8 @@ struct DensityDecision {
   // node's simulated taint.
   bool capped = false;
   // Whether the runtime writes anything: false when action is kNone, and in
-  // dryRun (the decision is reported, not executed).
+  // dryRun (the decision is reported, not executed), except a kRemove under
+  // kReleaseDeleted.
   bool execute = false;
   // Set for kAdd and kRemove (the cap was reached or released); in dryRun the
   // message says what would have been done.
@@ -104,15 +123,21 @@ struct DensityDecision {
 // (so `kubectl describe node` tells which policy capped it).
 kube::Taint DesiredTaint(const api::PodDensitySpec& spec, const std::string& policy_name);
 
-// The decision table (count = in.pods, t = in.taint.present):
-//   governance kRelease*          -> kRemove if t, else kNone
-//   governance kHold              -> kNone (capped = t)
-//   no cap                        -> kRemove if t, else kNone
-//   !t and count >= taint_at      -> kAdd
-//   !t and count <  taint_at      -> kNone
-//   t  and count <  release_below -> kRemove
-//   t  otherwise                  -> kNone, or kUpdate if !in.taint.matches_desired
-// `desired` is only used in messages.
+// The decision table (count = in.pods, t = in.taint.present, m =
+// in.taint.matches_desired, f = in.taint.foreign_holds_desired):
+//   governance kRelease*               -> kRemove if t, else kNone
+//                                         (kReleaseDeleted: executed even in dry run)
+//   governance kHold                   -> kNone (capped = t)
+//   no cap                             -> kRemove if t, else kNone
+//   !t and count >= taint_at and f     -> kNone (kForeignTaint, not capped)
+//   !t and count >= taint_at           -> kAdd
+//   !t and count <  taint_at           -> kNone
+//   t  and count <  release_below      -> kRemove
+//   t  otherwise, m                    -> kNone (capped)
+//   t  otherwise, !m and f             -> kRemove (kForeignTaint, not capped)
+//   t  otherwise, !m                   -> kUpdate (capped)
+// `desired` is only used in messages: the taint being added, or for a
+// release the taint being removed.
 DensityDecision DecideTaint(const DensityInputs& in, const kube::Taint& desired);
 
 }  // namespace nodeguard::density

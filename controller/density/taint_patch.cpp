@@ -7,28 +7,31 @@
 namespace nodeguard::density {
 namespace {
 
-bool SameTaint(const kube::Taint& a, const kube::Taint& b) {
-  // timeAdded is not compared: nodeguard's taint never sets it.
-  return a.key == b.key && a.value == b.value && a.effect == b.effect;
+// JSON Pointer (RFC 6901) escaping of one reference token.
+std::string PointerToken(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
-bool IsOwnTaint(const kube::Taint& taint, std::string_view own_key) {
-  return !own_key.empty() && taint.key == own_key;
-}
-
-OwnTaintState InspectOwnTaint(const std::vector<kube::Taint>& taints, const kube::Taint& desired) {
+OwnTaintState InspectOwnTaint(const kube::Node& node, const OwnTaint& own,
+                              const kube::Taint& desired, std::string_view policy) {
   OwnTaintState state;
-  int own = 0;
-  bool equal = false;
-  for (const auto& t : taints) {
-    if (!IsOwnTaint(t, desired.key)) continue;
-    ++own;
-    if (SameTaint(t, desired)) equal = true;
-  }
-  state.present = own > 0;
-  state.matches_desired = own == 1 && equal;
+  state.present = own.on_node();
+  state.matches_desired = state.present && own.source == OwnTaint::Source::kRecord &&
+                          own.record->policy == policy && SameTaint(own.record->taint, desired) &&
+                          SameTaint(node.taints[*own.index], desired);
+  state.foreign_holds_desired = ForeignTaintWith(node, own, desired).has_value();
   return state;
 }
 
@@ -41,51 +44,71 @@ nlohmann::json TaintToJson(const kube::Taint& taint) {
   return j;
 }
 
-Result<std::optional<nlohmann::json>> BuildTaintPatch(const kube::Node& node,
-                                                      std::string_view own_key,
-                                                      const std::optional<kube::Taint>& desired) {
-  if (own_key.empty()) return Error::Invalid("density taint key is empty");
-  if (desired && desired->key != own_key)
-    return Error::Invalid("desired taint key " + desired->key + " is not the own key " +
-                          std::string(own_key));
-  if (node.meta.resource_version.empty())
+Result<std::optional<nlohmann::json>> BuildTaintPatch(const kube::Node& node, const OwnTaint& own,
+                                                      const std::optional<TaintRecord>& want,
+                                                      WallTime added_at) {
+  if (node.meta.resource_version.empty()) {
     return Error::Invalid("node " + node.meta.name +
                           " has no resourceVersion: a taint patch would not be conflict-safe");
+  }
+  if (own.index && *own.index >= node.taints.size()) {
+    return Error::Invalid("node " + node.meta.name + ": own taint index out of range");
+  }
+  if (want) {
+    if (want->taint.key.empty()) return Error::Invalid("density taint key is empty");
+    if (auto foreign = ForeignTaintWith(node, own, want->taint)) {
+      return Error::Invalid("node " + node.meta.name + " already carries a taint " +
+                            want->taint.key + ":" + kube::TaintEffectName(want->taint.effect) +
+                            " that nodeguard did not apply");
+    }
+  }
 
   nlohmann::json ops = nlohmann::json::array();
   ops.push_back({{"op", "test"},
                  {"path", "/metadata/resourceVersion"},
                  {"value", node.meta.resource_version}});
 
-  // Keep the first own taint equal to the desired one; remove every other own
-  // taint, from the highest index down so earlier indices stay valid.
-  bool keep_found = false;
-  std::vector<size_t> remove;
-  for (size_t i = 0; i < node.taints.size(); ++i) {
-    const auto& t = node.taints[i];
-    if (!IsOwnTaint(t, own_key)) continue;
-    if (desired && !keep_found && SameTaint(t, *desired)) {
-      keep_found = true;
-      continue;
-    }
-    remove.push_back(i);
-  }
-  for (auto it = remove.rbegin(); it != remove.rend(); ++it) {
-    std::string path = "/spec/taints/" + std::to_string(*it);
-    ops.push_back({{"op", "test"}, {"path", path + "/key"}, {"value", std::string(own_key)}});
+  const bool keep = own.index && want && SameTaint(node.taints[*own.index], want->taint);
+  size_t taints_left = node.taints.size();
+  if (own.index && !keep) {
+    const std::string path = "/spec/taints/" + std::to_string(*own.index);
+    ops.push_back({{"op", "test"}, {"path", path + "/key"}, {"value", own.record->taint.key}});
     ops.push_back({{"op", "remove"}, {"path", path}});
+    --taints_left;
   }
-  if (desired && !keep_found) {
-    const size_t remaining = node.taints.size() - remove.size();
-    if (remaining == 0) {
+  if (want && !keep) {
+    kube::Taint added = want->taint;
+    added.time_added = added_at;
+    if (taints_left == 0) {
       // spec.taints may be absent or empty: `add` on the member covers both.
       ops.push_back({{"op", "add"},
                      {"path", "/spec/taints"},
-                     {"value", nlohmann::json::array({TaintToJson(*desired)})}});
+                     {"value", nlohmann::json::array({TaintToJson(added)})}});
     } else {
-      ops.push_back({{"op", "add"}, {"path", "/spec/taints/-"}, {"value", TaintToJson(*desired)}});
+      ops.push_back({{"op", "add"}, {"path", "/spec/taints/-"}, {"value", TaintToJson(added)}});
     }
   }
+
+  const std::string* current = node.Annotation(kTaintRecordAnnotation);
+  const std::string path = "/metadata/annotations/" + PointerToken(kTaintRecordAnnotation);
+  if (want) {
+    const std::string encoded = EncodeTaintRecord(*want);
+    if (current == nullptr || *current != encoded) {
+      if (node.has_annotations || !node.nodeguard_annotations.empty()) {
+        // `add` on an existing member replaces it (RFC 6902 4.1).
+        ops.push_back({{"op", "add"}, {"path", path}, {"value", encoded}});
+      } else {
+        // No annotations at all: create the map. The resourceVersion test
+        // guarantees it is still absent, so nothing else is replaced.
+        ops.push_back({{"op", "add"},
+                       {"path", "/metadata/annotations"},
+                       {"value", {{kTaintRecordAnnotation, encoded}}}});
+      }
+    }
+  } else if (current != nullptr) {
+    ops.push_back({{"op", "remove"}, {"path", path}});
+  }
+
   if (ops.size() == 1) return std::optional<nlohmann::json>();
   return std::optional<nlohmann::json>(std::move(ops));
 }

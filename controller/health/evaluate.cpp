@@ -1,6 +1,10 @@
 #include "health/evaluate.h"
 
+#include <re2/re2.h>
+
 #include <string>
+
+#include "common/text.h"
 
 namespace nodeguard::health {
 
@@ -8,16 +12,17 @@ Result<HealthRules> HealthRules::Compile(const std::vector<api::UnhealthyConditi
   HealthRules compiled;
   compiled.rules_.reserve(rules.size());
   for (size_t i = 0; i < rules.size(); ++i) {
-    Rule rule{rules[i], std::nullopt};
+    Rule rule{rules[i], nullptr};
     if (!rule.spec.message_regex.empty()) {
-      // std::regex reports syntax errors only by throwing: convert here.
-      try {
-        rule.message.emplace(rule.spec.message_regex, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
+      RE2::Options options;
+      options.set_log_errors(false);  // Reported below, not on stderr.
+      auto regex = std::make_shared<const RE2>(rule.spec.message_regex, options);
+      if (!regex->ok()) {
         return Error::Invalid("health.unhealthyConditions[" + std::to_string(i) +
                               "].messageRegex \"" + rule.spec.message_regex +
-                              "\" is not a valid regular expression: " + e.what());
+                              "\" is not a valid RE2 regular expression: " + regex->error());
       }
+      rule.message = std::move(regex);
     }
     compiled.rules_.push_back(std::move(rule));
   }
@@ -29,11 +34,8 @@ bool HealthRules::Matches(size_t i, const kube::NodeCondition& condition) const 
   if (condition.type != rule.spec.type || condition.status != rule.spec.status) return false;
   if (!rule.spec.reason.empty() && condition.reason != rule.spec.reason) return false;
   if (rule.message) {
-    try {
-      return std::regex_search(condition.message, *rule.message);
-    } catch (const std::regex_error&) {
-      return false;  // error_complexity / error_stack on a pathological message.
-    }
+    const std::string_view searched = Utf8Prefix(condition.message, kMaxSearchedMessageBytes);
+    return RE2::PartialMatch(re2::StringPiece(searched.data(), searched.size()), *rule.message);
   }
   return true;
 }
@@ -62,9 +64,28 @@ std::string NodeHealth::Describe(WallTime now) const {
     out += " (rule " + std::to_string(rule_index) + ")";
   }
   if (!condition.reason.empty()) out += " " + condition.reason.str();
-  if (!condition.message.empty()) out += ": " + condition.message;
+  if (!condition.message.empty()) {
+    out += ": ";
+    out += TruncateUtf8(condition.message, kMaxDescribedMessageBytes);
+  }
   return out;
 }
+
+namespace {
+
+// The matched condition as NodeHealth keeps it (see its comment).
+kube::NodeCondition Matched(const kube::NodeCondition& c) {
+  kube::NodeCondition out;
+  out.type = c.type;
+  out.status = c.status;
+  out.reason = c.reason;
+  out.message = std::string(Utf8Prefix(c.message, kMaxSearchedMessageBytes));
+  out.last_transition_time = c.last_transition_time;
+  out.last_heartbeat_time = c.last_heartbeat_time;
+  return out;
+}
+
+}  // namespace
 
 NodeHealth Evaluate(const kube::Node& node, const HealthRules& rules, WallTime now) {
   NodeHealth health;
@@ -89,7 +110,7 @@ NodeHealth Evaluate(const kube::Node& node, const HealthRules& rules, WallTime n
           have_unhealthy = true;
           health.verdict = Verdict::kUnhealthy;
           health.rule_index = index;
-          health.condition = condition;
+          health.condition = Matched(condition);
           health.since = since;
           health.remaining = Duration(0);
         }
@@ -99,7 +120,7 @@ NodeHealth Evaluate(const kube::Node& node, const HealthRules& rules, WallTime n
           have_pending = true;
           health.verdict = Verdict::kPending;
           health.rule_index = index;
-          health.condition = condition;
+          health.condition = Matched(condition);
           health.since = since;
           health.remaining = remaining;
         }

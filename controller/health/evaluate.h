@@ -11,8 +11,9 @@
 // Healthcheck Operator, the duration counts from the status transition: a
 // message that changes while the status stays the same does not restart it.
 
+#include <cstddef>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -23,31 +24,57 @@
 #include "health/pleg.h"
 #include "kube/objects.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace nodeguard::health {
+
+// How much of a condition message a messageRegex searches: its first 4 KiB,
+// cut on a UTF-8 character boundary. The kubelet's Ready messages are under
+// 300 bytes (the PLEG one with the runtime error prefix is about 150), and
+// node-problem-detector truncates its plugins' output to 80 characters by
+// default, so 4 KiB holds every real message whole with room to spare, while
+// it caps the cost of one search however long a message some component
+// writes (RE2 is linear in the searched text; its NFA fallback costs text x
+// pattern, at most 4 KiB x 1 KiB here).
+inline constexpr size_t kMaxSearchedMessageBytes = 4096;
+
+// How much of the condition message Describe quotes: enough for any real
+// kubelet or node-problem-detector message, small enough that the Events and
+// status messages built around it stay within their bounds (1 KiB, 4 KiB).
+inline constexpr size_t kMaxDescribedMessageBytes = 512;
 
 // A node carrying this label with value "true" is never remediated.
 inline constexpr const char* kExcludeLabel = "nodeguard.io/exclude";
 
-// The rules of one policy, with each message regex compiled once (std::regex
-// construction is far costlier than a search). Immutable after Compile, so one
-// instance may be shared by concurrent readers.
+// The rules of one policy, with each message regex compiled once. The
+// regexes are RE2 (https://github.com/google/re2/wiki/Syntax), the dialect
+// the API server validates messageRegex with (a CEL matches() rule), so a
+// policy admission accepted is one nodeguard can use: inline flags such as
+// `(?i)` work; lookarounds and backreferences do not exist. RE2 searches in
+// time linear in the text with bounded memory and no recursion, so no
+// message, however long or crafted, can exhaust the stack or stall a worker.
+// Immutable after Compile, so one instance may be shared by concurrent
+// readers (RE2 is thread-safe for matching).
 class HealthRules {
  public:
-  // Fails with kInvalid naming the rule index when a message regex is not a
-  // valid ECMAScript regular expression.
+  // Fails with kInvalid naming the rule index when a message regex is not
+  // valid RE2 (api::IsValidMessageRegex compiles the same way).
   static Result<HealthRules> Compile(const std::vector<api::UnhealthyCondition>& rules);
 
   size_t size() const { return rules_.size(); }
   const api::UnhealthyCondition& rule(size_t i) const { return rules_[i].spec; }
   // True when the condition satisfies rule i's type, status, reason and regex
-  // (the duration is not considered). A regex search that the library
-  // abandons (std::regex_error on pathological input) counts as no match.
+  // (the duration is not considered). The regex is searched (unanchored) in
+  // the first kMaxSearchedMessageBytes of the message, cut on a character
+  // boundary; a match beyond them does not count.
   bool Matches(size_t i, const kube::NodeCondition& condition) const;
 
  private:
   struct Rule {
     api::UnhealthyCondition spec;
-    std::optional<std::regex> message;
+    std::shared_ptr<const re2::RE2> message;  // Null: no messageRegex.
   };
   std::vector<Rule> rules_;
 };
@@ -66,7 +93,8 @@ struct NodeHealth {
   bool excluded = false;
 
   // For kUnhealthy and kPending: which rule (index into HealthRules) and the
-  // condition it matched.
+  // condition it matched, its message cut to the kMaxSearchedMessageBytes the
+  // rule searched (a 100 KB message is not copied on every evaluation).
   int rule_index = -1;
   kube::NodeCondition condition;
   // kUnhealthy and kPending: when the matching condition took its status. An
@@ -80,7 +108,9 @@ struct NodeHealth {
   PlegReport pleg;
 
   // One line for Events and status: "Ready=False for 5m2s (rule 0): PLEG is not
-  // healthy: pleg was last seen active 5m1s ago; threshold is 3m0s".
+  // healthy: pleg was last seen active 5m1s ago; threshold is 3m0s". The
+  // message part is at most kMaxDescribedMessageBytes (cut on a character
+  // boundary, with an ellipsis), so the line stays short whatever wrote it.
   std::string Describe(WallTime now) const;
 };
 

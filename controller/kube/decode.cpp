@@ -190,11 +190,13 @@ error_code ReadLabels(od::value& v, Labels& out) {
   });
 }
 
-error_code ReadStringMap(od::value& v, Annotations& out, std::string_view prefix) {
+error_code ReadStringMap(od::value& v, Annotations& out, std::string_view prefix, size_t* total) {
   out.clear();
+  if (total != nullptr) *total = 0;
   SIMDJSON_TRY(ForEachField(v, [&](od::field& f) -> error_code {
     std::string_view key;
     SIMDJSON_TRY(f.unescaped_key().get(key));
+    if (total != nullptr) ++*total;
     if (key.substr(0, prefix.size()) != prefix) return SUCCESS;
     auto& kv = out.emplace_back(std::string(key), std::string());
     return ReadString(f.value(), kv.second);

@@ -65,7 +65,9 @@ error_code ReadTime(od::value& v, Time& out, Problems& problems, std::string_vie
 error_code ReadQuantity(od::value& v, int64_t& out, bool milli, Problems& problems,
                         std::string_view field);
 // A map[string]string whose keys start with `prefix` ("" keeps all), sorted by key.
-error_code ReadStringMap(od::value& v, Annotations& out, std::string_view prefix = {});
+// `total`, when given, receives how many keys the map had, kept or not.
+error_code ReadStringMap(od::value& v, Annotations& out, std::string_view prefix = {},
+                         size_t* total = nullptr);
 // Labels, interned (objects.h).
 error_code ReadLabels(od::value& v, Labels& out);
 

@@ -126,7 +126,11 @@ struct ObjectDecoder<Node> {
         return ReadMeta(f.value(), node.meta, problems, [&](od::field& extra) -> error_code {
           if (extra.key() == "labels") return ReadLabels(extra.value(), node.labels);
           if (extra.key() == "annotations") {
-            return ReadStringMap(extra.value(), node.nodeguard_annotations, kNodeguardPrefix);
+            size_t total = 0;
+            SIMDJSON_TRY(
+                ReadStringMap(extra.value(), node.nodeguard_annotations, kNodeguardPrefix, &total));
+            node.has_annotations = total > 0;
+            return SUCCESS;
           }
           return SUCCESS;
         });

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "common/time.h"
 #include "kube/rest.h"
 
@@ -134,18 +135,19 @@ CorrelatedEvent EventCorrelator::Correlate(const ObjectReference& object, EventT
   const std::string object_key = ObjectKey(component_, host_, object);
   const std::string similar_key = object_key + '\x1f' + EventTypeName(type) + '\x1f' + reason;
 
-  // Aggregation of similar events with different messages.
-  std::string effective_message = message;
-  std::string message_key = similar_key + '\x1f' + message;
+  // Aggregation of similar events with different messages. The recorder
+  // bounds messages already; the combined prefix may push one over again.
+  std::string effective_message = TruncateUtf8(message, kMaxEventMessageBytes);
+  std::string message_key = similar_key + '\x1f' + effective_message;
   {
     Similar& similar = similar_[similar_key];
     if (now - similar.last > options_.aggregate_interval) similar.messages.clear();
     similar.last = now;
-    similar.messages.insert(message);
+    similar.messages.insert(effective_message);
     Touch(similar_, similar_lru_, similar_key);
     if (similar_.count(similar_key) != 0 &&
         similar_[similar_key].messages.size() >= options_.max_similar) {
-      effective_message = kCombinedPrefix + message;
+      effective_message = TruncateUtf8(kCombinedPrefix + effective_message, kMaxEventMessageBytes);
       message_key = similar_key;  // All similar events now share one Event.
     }
   }
@@ -217,6 +219,11 @@ bool EventRecorder::Record(const ObjectReference& object, EventType type, std::s
     if (stopping_ || queue_.size() >= options_.queue_capacity) {
       ++dropped_queue_full_;
       return false;
+    }
+    // Bounded before queueing: a burst of huge messages must not hold
+    // megabytes in the queue or in the correlator's cache.
+    if (message.size() > kMaxEventMessageBytes) {
+      message = TruncateUtf8(message, kMaxEventMessageBytes);
     }
     queue_.push_back(Pending{object, type, std::move(reason), std::move(message)});
   }

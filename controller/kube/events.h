@@ -36,6 +36,12 @@ namespace nodeguard::kube {
 
 class RestClient;
 
+// The longest Event message written, in bytes: events.k8s.io/v1 rejects a
+// note above 1 KiB and client-go's recorders cut there, so nodeguard's
+// Events read the same through either API. Longer messages are cut on a
+// UTF-8 character boundary and end with an ellipsis (common/text.h).
+inline constexpr size_t kMaxEventMessageBytes = 1024;
+
 struct ObjectReference {
   std::string kind;  // "Node", "Pod", "NodeHealthPolicy".
   std::string api_version;

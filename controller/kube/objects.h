@@ -120,6 +120,10 @@ struct Node {
   Labels labels;
   // Only annotations whose key starts with "nodeguard.io/": the rest are never read.
   Annotations nodeguard_annotations;
+  // metadata.annotations has at least one key (of any prefix). A JSON patch
+  // adding one annotation must create the map when it is absent, and must
+  // never replace it when it holds keys nodeguard does not keep.
+  bool has_annotations = false;
   bool unschedulable = false;
   std::vector<Taint> taints;
   std::vector<NodeCondition> conditions;

@@ -163,8 +163,7 @@ int RunController(const ControllerOptions& options) {
   hygiene_options.event_host = identity;
   HygieneReconciler hygiene(deps, hygiene_options);
   PolicyReconciler policy_reconciler(deps, [&](const PolicyObject& p) {
-    return density.NodesTaintedWith(p.policy.spec.pod_density.taint.key) +
-           remediation.NodesInFlight(p);
+    return density.NodesTaintedBy(p.meta.name) + remediation.NodesInFlight(p);
   });
   std::vector<Loop> loops;
   for (Reconciler* r :

@@ -39,9 +39,13 @@ void DensityReconciler::OnNode(const kube::Node* old_obj, const kube::Node* obj,
     ForgetNode(old_obj->meta.name);
     return;
   }
+  auto record = [](const kube::Node* n) {
+    const std::string* r = n->Annotation(density::kTaintRecordAnnotation);
+    return r == nullptr ? std::string_view() : std::string_view(*r);
+  };
   if (old_obj != nullptr && old_obj->labels == obj->labels && old_obj->taints == obj->taints &&
       old_obj->capacity.cpu_millis == obj->capacity.cpu_millis &&
-      old_obj->allocatable.pods == obj->allocatable.pods) {
+      old_obj->allocatable.pods == obj->allocatable.pods && record(old_obj) == record(obj)) {
     return;  // Heartbeats: nothing the density decision reads.
   }
   queue.Add(obj->meta.name);
@@ -107,24 +111,126 @@ void DensityReconciler::Report(const std::string& policy, const std::string& nod
   }
 }
 
-int DensityReconciler::NodesTaintedWith(std::string_view key) const {
+namespace {
+
+// The policies that may own an unrecorded taint on `node` (migration, see
+// density/taint_record.h): those selecting it with podDensity enabled, live
+// or being deleted, oldest first.
+std::vector<density::LegacyCandidate> LegacyCandidates(const PolicyList& policies,
+                                                       const kube::Node& node) {
+  std::vector<density::LegacyCandidate> out;
+  if (node.taints.empty() || node.Annotation(density::kTaintRecordAnnotation) != nullptr) {
+    return out;  // Nothing to adopt, or the record decides.
+  }
+  for (const auto& p : policies) {
+    const api::PodDensitySpec& spec = p->policy.spec.pod_density;
+    if (!spec.enabled || !p->policy.spec.node_selector.Matches(node.labels)) continue;
+    out.push_back({p->meta.name, density::DesiredTaint(spec, p->meta.name)});
+  }
+  return out;
+}
+
+density::OwnTaint OwnTaintOf(const kube::Node& node, const PolicyList& policies) {
+  return density::FindOwnTaint(node, LegacyCandidates(policies, node));
+}
+
+std::shared_ptr<const PolicyObject> Find(const PolicyList& policies, const std::string& name) {
+  for (const auto& p : policies) {
+    if (p->meta.name == name) return p;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int DensityReconciler::NodesTaintedBy(const std::string& policy) const {
   const PolicyList policies = deps_.SortedPolicies();
   int n = 0;
   for (const auto& node : deps_.nodes->List()) {
-    bool tainted = false;
-    for (const auto& t : node->taints) tainted = tainted || t.key == key;
-    if (!tainted) continue;
-    // A node governed by a policy that enforces the same key carries that
-    // policy's taint (Reconcile leaves it to that policy): nothing is left
-    // behind there, and waiting for it would hold a deleted policy forever.
-    const auto governing = deps_.Governing(policies, *node);
-    if (governing && governing->policy.spec.pod_density.enabled &&
-        governing->policy.spec.pod_density.taint.key == key) {
-      continue;
-    }
+    if (node->taints.empty()) continue;
+    const density::OwnTaint own = OwnTaintOf(*node, policies);
+    if (own.owner() != policy) continue;
+    // A node another policy governs: that policy takes the taint over or
+    // removes it; waiting for it could hold a deleted policy forever (the
+    // governing one may be paused).
+    if (deps_.Governing(policies, *node) != nullptr) continue;
     ++n;
   }
   return n;
+}
+
+Status DensityReconciler::Write(const kube::Node& node, const nlohmann::json& patch) {
+  if (Status fenced = deps_.fence(); !fenced.ok()) return fenced.error();
+  auto written = deps_.rest->Patch(kube::CoreResource("nodes"), node.meta.name,
+                                   kube::PatchType::kJson, patch.dump());
+  if (!written.ok()) {
+    // A failed `test` (someone changed the node) is 422: re-read and decide again.
+    if (written.error().http_status == 422) {
+      return Error::Of(ErrorKind::kConflict, written.error().message);
+    }
+    return written.error();
+  }
+  return Status::Ok();
+}
+
+Result<ReconcileResult> DensityReconciler::Release(const kube::Node& node,
+                                                   const density::OwnTaint& own,
+                                                   const PolicyList& policies) {
+  if (!own.on_node() && !own.annotation_present) return ReconcileResult{};
+  const std::string owner = own.record ? own.record->policy : std::string();
+  const auto owner_policy = owner.empty() ? nullptr : Find(policies, owner);
+  const bool owner_gone = owner_policy == nullptr || owner_policy->deleting();
+  const bool dry_run =
+      deps_.options->dry_run || (owner_policy != nullptr && owner_policy->policy.spec.dry_run);
+
+  if (!own.on_node()) {
+    // A record whose taint is gone (removed by hand) or that cannot be read:
+    // drop it, so it names nothing that is not there.
+    if (dry_run) return ReconcileResult{};
+    auto patch = density::BuildTaintPatch(node, own, std::nullopt);
+    if (!patch.ok()) return patch.error();
+    if (*patch) {
+      if (Status s = Write(node, **patch); !s.ok()) return s.error();
+      Log().Info("dropped a density taint record without its taint",
+                 {{"node", node.meta.name}, {"policy", owner}});
+    }
+    return ReconcileResult{};
+  }
+  // A live policy in dry run that no longer governs the node keeps its real
+  // taint frozen, as it does on the nodes it governs (documented).
+  if (dry_run && !owner_gone) return ReconcileResult{};
+
+  density::DensityInputs in;
+  in.node = node.meta.name;
+  in.policy = owner;
+  in.governance =
+      owner_gone ? density::Governance::kReleaseDeleted : density::Governance::kReleaseUnselected;
+  in.dry_run = dry_run;
+  in.pods = density::CountPods(
+      kube::Symbol::Intern(node.meta.name),
+      deps_.pods->ByIndex(kube::kIndexNodeName, node.meta.name),
+      owner_policy ? owner_policy->policy.spec.pod_density : api::PodDensitySpec{});
+  in.taint.present = true;
+  in.current = node.taints[*own.index];
+  const density::DensityDecision decision = density::DecideTaint(in, own.record->taint);
+  if (decision.execute) {
+    auto patch = density::BuildTaintPatch(node, own, std::nullopt);
+    if (!patch.ok()) return patch.error();
+    if (*patch) {
+      if (Status s = Write(node, **patch); !s.ok()) return s.error();
+      taint_changes_.WithLabels({density::TaintActionName(density::TaintAction::kRemove)}).Inc();
+    }
+  }
+  Log().Info(decision.explanation, {{"node", node.meta.name},
+                                    {"policy", owner},
+                                    {"taint", own.record->taint.key},
+                                    {"action", density::TaintActionName(decision.action)},
+                                    {"executed", decision.execute}});
+  if (decision.event) {
+    deps_.events->Record(NodeRef(node), kube::EventType::kNormal, decision.event->reason,
+                         decision.event->message);
+  }
+  return ReconcileResult{};  // The node changed; its update event brings us back.
 }
 
 Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_name) {
@@ -132,52 +238,26 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
   if (!node) return ReconcileResult{};
   const PolicyList policies = deps_.SortedPolicies();
   const auto governing = deps_.Governing(policies, *node);
+  const density::OwnTaint own = OwnTaintOf(*node, policies);
+  if (!own.annotation_error.empty()) {
+    Log().Warn("unreadable density taint record: nodeguard treats no taint on the node as its own",
+               {{"node", node_name}, {"error", own.annotation_error}});
+  }
 
-  // 1. Taints of policies that do not govern this node (any more) go away.
-  //    Each policy's key is recognised by IsOwnTaint; a key shared by the
-  //    governing policy is handled by step 2 instead.
+  // Only the governing policy lists the node in its status.
   for (const auto& p : policies) {
-    if (p == governing) continue;
-    const std::string& key = p->policy.spec.pod_density.taint.key;
-    if (governing && governing->policy.spec.pod_density.enabled &&
-        governing->policy.spec.pod_density.taint.key == key) {
-      continue;
-    }
-    bool present = false;
-    for (const auto& t : node->taints) present = present || density::IsOwnTaint(t, key);
-    Report(p->meta.name, node_name, std::nullopt, false);
-    if (!present) continue;
-    if (p->policy.spec.dry_run || deps_.options->dry_run) continue;
-    auto patch = density::BuildTaintPatch(*node, key, std::nullopt);
-    if (!patch.ok()) return patch.error();
-    if (!*patch) continue;
-    if (Status fenced = deps_.fence(); !fenced.ok()) return fenced.error();
-    auto written = deps_.rest->Patch(kube::CoreResource("nodes"), node_name, kube::PatchType::kJson,
-                                     (*patch)->dump());
-    if (!written.ok()) {
-      // A failed `test` (someone changed the taints) is 422: re-read and decide again.
-      if (written.error().http_status == 422) {
-        Error e = Error::Of(ErrorKind::kConflict, written.error().message);
-        return e;
-      }
-      return written.error();
-    }
-    taint_changes_.WithLabels({density::TaintActionName(density::TaintAction::kRemove)}).Inc();
-    Log().Info("removed density taint of a policy that no longer governs the node",
-               {{"node", node_name}, {"policy", p->meta.name}, {"taint", key}});
-    deps_.events->Record(
-        NodeRef(*node), kube::EventType::kNormal, std::string(density::kCapReleasedReason),
-        "Policy " + p->meta.name + " no longer governs this node: removed its taint " + key);
-    return ReconcileResult{};  // The node changed; its update event brings us back.
+    if (p != governing) Report(p->meta.name, node_name, std::nullopt, false);
   }
 
   if (!governing) {
     pods_gauge_.Remove({node_name});
     cap_gauge_.Remove({node_name});
-    return ReconcileResult{};
+    return Release(*node, own, policies);
   }
 
-  // 2. The governing policy's own decision.
+  // The governing policy's decision about nodeguard's taint, whatever key it
+  // carries now (a changed taint.key replaces it; another policy's recorded
+  // taint is handed over or removed).
   const PolicyObject& policy = *governing;
   const api::PodDensitySpec& spec = policy.policy.spec.pod_density;
   const bool dry_run = policy.policy.spec.dry_run || deps_.options->dry_run;
@@ -198,12 +278,16 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
   in.pods = density::CountPods(kube::Symbol::Intern(node_name),
                                deps_.pods->ByIndex(kube::kIndexNodeName, node_name), spec);
   const kube::Taint desired = density::DesiredTaint(spec, policy.meta.name);
+  in.taint = density::InspectOwnTaint(*node, own, desired, policy.meta.name);
+  if (own.on_node()) in.current = node->taints[*own.index];
   if (dry_run) {
+    // Nothing is written in dry run: play out the taint a real run would
+    // have (the real ones stay as they are, see the header).
     std::lock_guard lock(mu_);
     const bool simulated = simulated_taints_.count(policy.meta.name + "/" + node_name) > 0;
-    in.taint = {simulated, simulated};
-  } else {
-    in.taint = density::InspectOwnTaint(node->taints, desired);
+    in.taint.present = simulated;
+    in.taint.matches_desired = simulated;
+    in.current = desired;
   }
   const density::DensityDecision decision = density::DecideTaint(in, desired);
 
@@ -215,28 +299,28 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
     cap_gauge_.Remove({node_name});
   }
 
+  std::optional<nlohmann::json> patch;
   if (decision.execute) {
-    std::optional<kube::Taint> want;
-    if (decision.capped) {
-      want = desired;
-      want->time_added = deps_.clock->Now();
-    }
-    auto patch = density::BuildTaintPatch(*node, spec.taint.key, want);
-    if (!patch.ok()) return patch.error();
-    if (*patch) {
-      if (Status fenced = deps_.fence(); !fenced.ok()) return fenced.error();
-      auto written = deps_.rest->Patch(kube::CoreResource("nodes"), node_name,
-                                       kube::PatchType::kJson, (*patch)->dump());
-      if (!written.ok()) {
-        if (written.error().http_status == 422) {
-          return Error::Of(ErrorKind::kConflict, written.error().message);
-        }
-        return written.error();
-      }
+    std::optional<density::TaintRecord> want;
+    if (decision.capped) want = density::TaintRecord{policy.meta.name, desired};
+    auto built = density::BuildTaintPatch(*node, own, want, deps_.clock->Now());
+    if (!built.ok()) return built.error();
+    patch = std::move(built).value();
+  } else if (!dry_run && in.governance != density::Governance::kHold && !own.on_node() &&
+             own.annotation_present) {
+    // A record whose taint is gone, or unreadable: drop it.
+    auto built = density::BuildTaintPatch(*node, own, std::nullopt);
+    if (!built.ok()) return built.error();
+    patch = std::move(built).value();
+  }
+  if (patch) {
+    if (Status s = Write(*node, *patch); !s.ok()) return s.error();
+    if (decision.execute) {
       taint_changes_.WithLabels({density::TaintActionName(decision.action)}).Inc();
     }
   }
-  if (decision.action != density::TaintAction::kNone) {
+  if (decision.action != density::TaintAction::kNone ||
+      decision.reason == density::DecisionReason::kForeignTaint) {
     Log().Info(decision.explanation, {{"node", node_name},
                                       {"policy", policy.meta.name},
                                       {"action", density::TaintActionName(decision.action)},

@@ -8,17 +8,30 @@
 // that are waiting). Policy events enqueue every node: a changed cap or key
 // may concern any of them.
 //
-// Cleanup: a taint with the key of a policy that no longer governs the node
-// (deleted, deselected, podDensity disabled) is removed; the policy's
-// finalizer (nodeguard.io/cleanup) is released by PolicyReconciler only once
-// no node carries its taint, so nothing is left behind.
+// Ownership: nodeguard changes only the taint it recorded applying
+// (density/taint_record.h, annotation nodeguard.io/density-taint, written in
+// the same patch as the taint). The governing policy manages that taint
+// whatever its key (a changed taint.key replaces it, another policy's is
+// handed over); on a node no policy governs any more it is removed. A taint
+// nodeguard did not record is never touched, whatever its key.
+//
+// Cleanup: the policy's finalizer (nodeguard.io/cleanup) is released by
+// PolicyReconciler only once no node it no longer governs carries a taint
+// recorded for it (NodesTaintedBy), so nothing is left behind. A deleted
+// policy's taints are removed even under dryRun or the controller's
+// --dry-run (undoing nodeguard's own write), so the finalizer never sticks.
+// A live policy switched to dryRun leaves its real taints as they are: none
+// is added, removed or rewritten while its Events and status report what it
+// would do; switching back resumes managing them, deleting it removes them.
 
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
 #include "api/types.h"
+#include "density/taint_record.h"
 #include "runtime/reconciler.h"
 
 namespace nodeguard::runtime {
@@ -36,17 +49,23 @@ class DensityReconciler final : public Reconciler {
   void EnqueueAll(kube::WorkQueue& queue) override;
   Result<ReconcileResult> Reconcile(const std::string& node_name) override;
 
-  // Nodes still carrying a taint with `key` that no governing policy claims:
-  // what a deleted policy with that key still has to remove (for the cleanup
-  // finalizer). A node governed by another policy enforcing the same key is
-  // not counted: the taint on it is that policy's.
-  int NodesTaintedWith(std::string_view key) const;
+  // Nodes carrying a taint recorded (or, before records, adopted: see
+  // taint_record.h) for `policy` that no live policy governs: what a deleted
+  // policy still has to remove before its cleanup finalizer goes. A node
+  // another policy governs is not counted: that policy takes the taint over
+  // or removes it.
+  int NodesTaintedBy(const std::string& policy) const;
 
  private:
   // Reports the node's entry (or its absence) in the policy's status.
   void Report(const std::string& policy, const std::string& node,
               const std::optional<api::DensityCappedNode>& entry, bool dry_run);
   void ForgetNode(const std::string& node);
+  // The node has no governing policy: removes nodeguard's taint from it.
+  Result<ReconcileResult> Release(const kube::Node& node, const density::OwnTaint& own,
+                                  const PolicyList& policies);
+  // Sends a taint patch; a failed `test` (422) becomes a kConflict to re-decide.
+  Status Write(const kube::Node& node, const nlohmann::json& patch);
 
   Deps deps_;
   observe::GaugeFamily& pods_gauge_;

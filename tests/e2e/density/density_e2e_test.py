@@ -31,6 +31,15 @@ select), its own namespace and policy, and removes them at its end; `cleanup`
   dry-run         the cap scenario with spec.dryRun: no node ever carries the
                   taint (watched), all pods are scheduled, and status, Events
                   and metrics say what would be done, on the way up and down
+  key-change      issue 16: 2 selected nodes carrying an administrator's
+                  example.com/dedicated=team-a:PreferNoSchedule, and 1 node the
+                  policy never selects carrying it and team-b:NoSchedule; capped
+                  with the default key, taint.key changed to example.com/dedicated
+                  (ours replaces the old key, in one write), changed back, the pods
+                  gone (released), capped again, changed again, the policy
+                  deleted: nothing of ours left (no taint, no
+                  nodeguard.io/density-taint record), and an independent watch
+                  saw the administrator's taints unchanged in every node version
   overshoot       10 nodes, cap 10, a burst of 200 pod creations (a Deployment
                   scaled 0 -> 200), with taintAhead 0 and 2: prints the most
                   pods a node ends up with above its cap, and per node how many
@@ -972,6 +981,129 @@ def cmd_dry_run():
     say("PASS dry-run")
 
 
+def cmd_key_change():
+    """Issue 16: density taints owned by record, not by key. Self-contained:
+    its own watch of every node version (the suite's NodeWatch knows only the
+    default key)."""
+    cap, replicas = 10, 20
+    foreign_key = "example.com/dedicated"
+    record_key = "nodeguard.io/density-taint"
+    prefer = {"key": foreign_key, "value": "team-a", "effect": "PreferNoSchedule"}
+    same = {"key": foreign_key, "value": "team-b", "effect": "NoSchedule"}
+
+    def ours(t):
+        """A taint nodeguard applies for the test policy, under either key."""
+        return t["key"] in (TAINT_KEY, foreign_key) and t.get("value") == POLICY and \
+            t["effect"] == "NoSchedule"
+
+    with Scenario("keychange", 3) as s:
+        selected, unselected = s.nodes[:2], s.nodes[2]
+        kubectl("label", "--overwrite", "node", unselected, f"{GROUP_LABEL}=elsewhere")
+        expected = {n: [prefer] for n in selected}
+        expected[unselected] = [prefer, same]
+        for n, taints in expected.items():
+            kubectl("patch", "node", n, "--type=merge", "-p", json.dumps({"spec": {"taints": taints}}))
+
+        lock = threading.Lock()
+        seen = {"versions": 0, "violations": []}
+
+        def on_event(kind, node, _now):
+            name = node["metadata"]["name"]
+            if kind == "DELETED" or name not in expected:
+                return
+            taints = node.get("spec", {}).get("taints") or []
+            foreign = [t for t in taints if not ours(t)]
+            with lock:
+                seen["versions"] += 1
+                if foreign != expected[name]:
+                    seen["violations"].append(
+                        f"{name} rv {node['metadata']['resourceVersion']}: taints {taints}")
+                if name == unselected and any(ours(t) for t in taints):
+                    seen["violations"].append(f"{name} (never selected) got {taints}")
+
+        watch = Watch(["nodes", "-l", f"{NODE_LABEL}={NODE_LABEL_VALUE}"], on_event)
+        watch.start()
+        try:
+            def untouched(step):
+                with lock:
+                    violations = list(seen["violations"])
+                if violations:
+                    fail(f"{step}: the administrator's taints changed: {violations[:5]}")
+                for n, node in s.node_objects().items():
+                    if [t for t in node["spec"].get("taints") or [] if not ours(t)] != expected[n]:
+                        fail(f"{step}: {n} taints {node['spec'].get('taints')}")
+                say(f"{step}: the administrator's taints untouched ({seen['versions']} versions)")
+
+            def policy_with_key(key):
+                doc = policy_doc(cap)
+                doc["spec"]["podDensity"]["taint"] = {"key": key}
+                return doc
+
+            def record(node):
+                raw = node["metadata"].get("annotations", {}).get(record_key)
+                return json.loads(raw) if raw else None
+
+            def capped_with(key, recorded=True):
+                def check():
+                    nodes = s.node_objects()
+                    wrong = {n: [t for t in nodes[n]["spec"].get("taints") or [] if ours(t)]
+                             for n in selected}
+                    wrong = {n: t for n, t in wrong.items() if [x["key"] for x in t] != [key]}
+                    return not wrong, f"want only {key} of ours: {wrong}; pods {s.counts()}"
+                try:
+                    wait_for(f"the selected nodes capped with {key}", check, timeout=120)
+                except TestFailure as e:
+                    with lock:
+                        violations = list(seen["violations"])
+                    fail(f"{e}\nthe watch saw the administrator's taints change: {violations[:5]}")
+                for n, node in s.node_objects().items():
+                    rec = record(node)
+                    if recorded and n in selected and (not rec or rec.get("key") != key or
+                                                       rec.get("policy") != POLICY):
+                        fail(f"{n}: {record_key} is {rec}, want key {key}, policy {POLICY}")
+
+            def nothing_of_ours(step):
+                def check():
+                    left = {n: ([t for t in node["spec"].get("taints") or [] if ours(t)],
+                                record(node))
+                            for n, node in s.node_objects().items()}
+                    left = {n: v for n, v in left.items() if v[0] or v[1]}
+                    return not left, f"left: {left}"
+                wait_for(f"{step}: no taint or record of ours", check, timeout=120)
+
+            s.start_controller()
+            s.apply_policy(policy_with_key(TAINT_KEY), selected=len(selected))
+            apply(deployment(s.ns, replicas))
+            # The behaviour first; the record (this fix's means) from the key change on.
+            capped_with(TAINT_KEY, recorded=False)
+            untouched("capped with the default key")
+
+            s.apply_policy(policy_with_key(foreign_key), selected=len(selected))
+            capped_with(foreign_key)
+            untouched(f"key changed to {foreign_key}")
+
+            s.apply_policy(policy_with_key(TAINT_KEY), selected=len(selected))
+            capped_with(TAINT_KEY)
+            untouched("key changed back")
+
+            scale(s.ns, 0)
+            nothing_of_ours("pods gone")
+            untouched("pods gone")
+
+            scale(s.ns, replicas)
+            capped_with(TAINT_KEY)
+            s.apply_policy(policy_with_key(foreign_key), selected=len(selected))
+            capped_with(foreign_key)
+            kubectl("delete", "nhp", POLICY, "--wait=true", "--timeout=60s")
+            nothing_of_ours("policy deleted")
+            untouched("policy deleted")
+            if watch.restarts:
+                say(f"the node watch restarted {watch.restarts} time(s) (it relisted)")
+        finally:
+            watch.stop()
+    say("PASS key-change")
+
+
 def measure_overshoot(node_count, cap, burst, taint_ahead):
     """One burst (a Deployment scaled 0 -> burst) on fresh nodes; returns
     (max count - cap, counts, seconds over which the pods were created)."""
@@ -1019,14 +1151,14 @@ def cmd_cleanup():
 def main():
     global ARGS, KUBECTL
     ARGS = ng.suite_arguments(__doc__, ["cap", "foreign-taints", "delete", "dry-run",
-                                        "overshoot", "cleanup"])
+                                        "key-change", "overshoot", "cleanup"])
     if "KUBECONFIG" not in os.environ:
         print("FAIL: set KUBECONFIG to the local cluster's kubeconfig", file=sys.stderr)
         sys.exit(1)
     KUBECTL = kubectl_path()
     try:
         {"cap": cmd_cap, "foreign-taints": cmd_foreign_taints, "delete": cmd_delete,
-         "dry-run": cmd_dry_run, "overshoot": cmd_overshoot,
+         "dry-run": cmd_dry_run, "key-change": cmd_key_change, "overshoot": cmd_overshoot,
          "cleanup": cmd_cleanup}[ARGS.command]()
     except TestFailure as e:
         print("FAIL: " + str(e), file=sys.stderr, flush=True)

@@ -9,8 +9,13 @@ one subcommand per test:
                    the node's bootID changes, and re-writing the same request id
                    runs nothing again, neither in the same agent process nor in a
                    new one; SIGTERM ends the agent with exit code 0
-  malformed NODE   a request that is not JSON, one with an unknown action and a
-                   stale one each get a Failed status; nothing runs
+  malformed NODE   requests the node's nodeguard.io/remediation state does not
+                   ask for (its remediation Failed, written before the agent
+                   starts, as for an agent deployed late; no state at all; a
+                   request that is not JSON) get no status at all and are counted
+                   in nodeguard_agent_requests_not_asked_total; one with an
+                   unknown action and a stale one, both asked for, each get a
+                   Failed status; nothing runs
   simulate NODE    --simulate with --simulate-command: a RestartKubelet request on
                    a PLEG-sick node runs the simulation command once (which heals
                    the kwok node) and ends Done
@@ -18,7 +23,10 @@ one subcommand per test:
 Nothing here can act on this machine: every action's command is
 tests/integration/agent/sim-action (it records the call, then changes the
 kwok node through tests/cluster/sim), the host command prefix is empty, and
---simulate mode runs no host command at all.
+--simulate mode runs no host command at all. A kwok node's "reboot" changes its
+Node's bootID, not this machine's, so the agent runs with --boot-id-file ""
+(the Node's bootID stands for the boot). Each request is written with the
+nodeguard.io/remediation state that asks for it, as the controller writes it.
 
 Usage: agent_process_test.py --nodeguard PATH SUBCOMMAND NODE
 Environment: KUBECONFIG (set by the fixture), NODEGUARD_SIM (tests/cluster/sim);
@@ -49,6 +57,7 @@ import nodeguard_testlib as ng  # noqa: E402
 SIM_ACTION = os.path.join(HERE, "sim-action")
 REQUEST = "nodeguard.io/agent-request"
 STATUS = "nodeguard.io/agent-status"
+STATE = "nodeguard.io/remediation"
 
 KUBECONFIG = os.environ.get("KUBECONFIG", "")
 SIM = os.environ.get("NODEGUARD_SIM") or os.path.join(ROOT, "tests", "cluster", "sim")
@@ -94,13 +103,34 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def write_request(node, value):
+def state(node, request_id, phase="ActionRequested"):
+    """A nodeguard.io/remediation state as the controller writes it
+    (remediation/state.h), asking for request_id while in ActionRequested."""
+    t = rfc3339(now())
+    s = {"id": f"{node}-1", "policy": "agent-process-test", "phase": phase,
+         "action": "Reboot", "actionIndex": 0, "attempt": 1, "detectedAt": t, "startedAt": t,
+         "phaseSince": t, "actionRequestedAt": t, "cordonedByUs": True,
+         "requestId": request_id, "message": "agent-process-test"}
+    if phase in ("Succeeded", "Failed", "Cancelled"):
+        s["finishedAt"] = t
+        s["outcome"] = "ActionsExhausted" if phase == "Failed" else "Recovered"
+    return s
+
+
+def write_request(node, value, phase="ActionRequested"):
+    """The request, after the state asking for it (phase None: no state)."""
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    request_id = value.get("id", "") if isinstance(value, dict) else ""
+    if phase is None:
+        kubectl("annotate", "node", node, f"{STATE}-", check=False)
+    else:
+        kubectl("annotate", "node", node, "--overwrite",
+                f"{STATE}={json.dumps(state(node, request_id, phase), separators=(',', ':'))}")
     kubectl("annotate", "node", node, "--overwrite", f"{REQUEST}={text}")
 
 
 def clear_protocol(node):
-    kubectl("annotate", "node", node, f"{REQUEST}-", f"{STATUS}-", check=False)
+    kubectl("annotate", "node", node, f"{REQUEST}-", f"{STATUS}-", f"{STATE}-", check=False)
 
 
 def eventually(timeout, what, predicate, interval=0.2):
@@ -263,7 +293,7 @@ def calls_of(path):
 def recorded_commands(node, calls, kubeconfig=KUBECONFIG):
     """Flags that point every action's command at sim-action, recording calls."""
     base = f"{SIM_ACTION} --kubeconfig {kubeconfig} --calls {calls} --reboot-delay 3"
-    return ["--host-command-prefix", "",
+    return ["--host-command-prefix", "", "--boot-id-file", "",
             "--reboot-command", f"{base} Reboot {node}",
             "--restart-kubelet-command", f"{base} RestartKubelet {node}",
             "--restart-runtime-command", f"{base} RestartContainerRuntime {node}"]
@@ -358,12 +388,39 @@ def test_reboot(nodeguard, node, workdir):
 
 def test_malformed(nodeguard, node, workdir):
     calls = os.path.join(workdir, "calls")
+    # Left over from a remediation that failed before any agent ran (the
+    # DaemonSet was fixed later): the agent starts after it was written.
+    abandoned = {"id": f"{node}-abandoned-1", "action": "Reboot", "requestedAt": rfc3339(now()),
+                 "requester": "t"}
+    write_request(node, abandoned, phase="Failed")
     agent = Agent(nodeguard, node, recorded_commands(node, calls), workdir, "agent")
     try:
         agent.wait_ready()
+
+        def not_asked(reason):
+            return metric(agent.metrics(), "nodeguard_agent_requests_not_asked_total",
+                          {"reason": reason})
+
+        not_asked_cases = [
+            ("abandoned (remediation Failed), the agent deployed late", None,
+             "NotActionRequested"),
+            ("no remediation state", {"id": f"{node}-orphan-1", "action": "RestartKubelet",
+                                      "requestedAt": rfc3339(now()), "requester": "t"},
+             "NoState"),
+            ("not JSON", "reboot please", "OtherRequest"),
+        ]
+        for name, request, reason in not_asked_cases:
+            if request is not None:
+                write_request(node, request, phase=None if reason == "NoState" else
+                              "ActionRequested")
+            eventually(30, f"{name}: counted in nodeguard_agent_requests_not_asked_total"
+                           f"{{reason={reason}}}", lambda: not_asked(reason) >= 1)
+            if agent_status(node) is not None:
+                fail(f"{name}: the agent wrote a status: {agent_status(node)}")
+            say(f"{name}: not acted on, no status written (reason {reason})")
+
         stale = rfc3339(now() - datetime.timedelta(hours=2))
         cases = [
-            ("not JSON", "reboot please", "", "malformed request"),
             ("unknown action",
              {"id": f"{node}-bad-1", "action": "Explode", "requestedAt": rfc3339(now()),
               "requester": "t"}, f"{node}-bad-1", "malformed request"),
@@ -384,7 +441,7 @@ def test_malformed(nodeguard, node, workdir):
         time.sleep(2)
         if calls_of(calls):
             fail(f"commands ran for refused requests: {calls_of(calls)}")
-        if agent.decisions("Execute") != 0 or agent.decisions("Refuse") < 3:
+        if agent.decisions("Execute") != 0 or agent.decisions("Refuse") < 2:
             fail(f"decisions: Execute {agent.decisions('Execute')}, "
                  f"Refuse {agent.decisions('Refuse')}")
         code = agent.stop()

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common/time.h"
 #include "fakes.h"
 
@@ -13,6 +15,12 @@ using testing::FakeNodeApi;
 using testing::MakeNode;
 
 const WallTime kStart = *ParseRfc3339("2026-11-27T14:31:40Z");
+
+std::optional<std::string> AnnotationOf(const kube::Node& node, const char* key) {
+  const std::string* v = node.Annotation(key);
+  if (v == nullptr) return std::nullopt;
+  return *v;
+}
 
 AgentRequest Req(const std::string& id, AgentAction action) {
   return AgentRequest{id, action, kStart, "nodeguard/test"};
@@ -196,7 +204,7 @@ TEST_F(AgentTest, ANewProcessDoesNotRetryAnUnconfirmedRequest) {
 TEST_F(AgentTest, StaleNodeCopyConflictsAndRunsNothing) {
   api_.SetRequest(Req("r1", AgentAction::kRestartKubelet));
   kube::Node stale = api_.node();
-  api_.SetRawAnnotation("nodeguard.io/remediation", "{}");  // Someone else wrote meanwhile.
+  api_.SetRawAnnotation("nodeguard.io/other", "{}");  // Someone else wrote meanwhile.
   Agent agent = NewAgent();
   agent.OnNodeUpdate(stale);
   EXPECT_TRUE(commands_.calls.empty());
@@ -234,6 +242,7 @@ TEST_F(AgentTest, FinalStatusWriteIsRetried) {
 
 TEST_F(AgentTest, RefusesMalformedAndUnknownRequestsOnce) {
   Agent agent = NewAgent();
+  api_.SetState(testing::StateJson("r7"));
   api_.SetRawAnnotation(remediation::kAgentRequestAnnotation,
                         R"({"id":"r7","action":"Explode","requestedAt":"2026-11-27T14:31:39Z"})");
   agent.OnNodeUpdate(api_.node());
@@ -245,13 +254,132 @@ TEST_F(AgentTest, RefusesMalformedAndUnknownRequestsOnce) {
   EXPECT_EQ(refused.state, AgentState::kFailed);
   EXPECT_NE(refused.message.find("unknown action"), std::string::npos);
 
+  // A request without a readable id cannot be the one the state asks for:
+  // nothing is run or written for it.
   api_.SetRawAnnotation(remediation::kAgentRequestAnnotation, "not json at all");
   agent.OnNodeUpdate(api_.node());
   agent.OnNodeUpdate(api_.node());
   EXPECT_TRUE(commands_.calls.empty());
-  ASSERT_EQ(api_.writes().size(), 2u);
-  EXPECT_EQ(CurrentStatus().id, "");
-  EXPECT_EQ(CurrentStatus().state, AgentState::kFailed);
+  EXPECT_EQ(api_.writes().size(), 1u);
+}
+
+// ---------------------------------------------------------------- issue 16
+
+std::string Rendered(observe::MetricsRegistry& r, const std::string& series) {
+  const std::string text = r.Render();
+  const size_t at = text.find(series + " ");
+  if (at == std::string::npos) return "absent";
+  return text.substr(at + series.size() + 1, text.find('\n', at) - at - series.size() - 1);
+}
+
+// A request the controller withdrew or abandoned (its state terminal, or on
+// another rung) never runs, however late the agent starts: e.g. a DaemonSet
+// fixed an hour after a remediation failed.
+TEST_F(AgentTest, ARequestTheStateNoLongerAsksForNeverRuns) {
+  struct Case {
+    const char* name;
+    std::optional<std::string> state;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"remediation Failed", testing::StateJson("r1", remediation::Phase::kFailed),
+       "NotActionRequested"},
+      {"remediation Cancelled", testing::StateJson("r1", remediation::Phase::kCancelled),
+       "NotActionRequested"},
+      {"moved on to AwaitingRecovery",
+       testing::StateJson("r1", remediation::Phase::kAwaitingRecovery), "NotActionRequested"},
+      {"another rung requested", testing::StateJson("r2"), "OtherRequest"},
+      {"state removed", std::nullopt, "NoState"},
+      {"state unreadable", std::string("{\"phase\":"), "UnreadableState"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    FakeNodeApi api(MakeNode());
+    api.SetRequest(Req("r1", AgentAction::kReboot));
+    if (c.state) {
+      api.SetState(*c.state);
+    } else {
+      api.RemoveAnnotation(remediation::kRemediationAnnotation);
+    }
+    observe::MetricsRegistry registry;
+    AgentMetrics metrics(registry);
+    Agent agent(api, commands_, clock_, {}, &metrics);
+    const kube::Node node = api.node();
+    for (int i = 0; i < 3; ++i) agent.OnNodeUpdate(node);
+    EXPECT_TRUE(commands_.calls.empty());
+    EXPECT_TRUE(api.writes().empty()) << "no Accepted, Running, Done or Failed";
+    EXPECT_EQ(Rendered(registry, std::string("nodeguard_agent_requests_not_asked_total{reason=\"") +
+                                     c.reason + "\"}"),
+              "1")
+        << "counted once per request, however often re-decided";
+  }
+}
+
+// The state asks again (the controller re-requested the same id): it runs.
+TEST_F(AgentTest, TheSameRequestRunsOnceTheStateAsksForIt) {
+  api_.SetRequest(Req("r1", AgentAction::kRestartKubelet));
+  api_.SetState(testing::StateJson("r1", remediation::Phase::kDraining));
+  Agent agent = NewAgent();
+  agent.OnNodeUpdate(api_.node());
+  EXPECT_TRUE(commands_.calls.empty());
+  api_.SetState(testing::StateJson("r1"));
+  agent.OnNodeUpdate(api_.node());
+  EXPECT_EQ(commands_.calls.size(), 1u);
+  EXPECT_EQ(CurrentStatus().state, AgentState::kDone);
+}
+
+// Right after a reboot the Node still shows the old bootID until the kubelet
+// posts again; a new agent process that trusted it reported the completed
+// reboot as "interrupted" (Failed). With the host's own boot ID it is Done.
+TEST_F(AgentTest, ARebootIsDoneBeforeTheKubeletPostsTheNewBootId) {
+  api_.SetRequest(Req("r1", AgentAction::kReboot));
+  {
+    AgentOptions before;
+    before.host_boot_id = "boot-a";
+    Agent agent(api_, commands_, clock_, before, &metrics_);
+    agent.OnNodeUpdate(api_.node());
+    ASSERT_EQ(CurrentStatus().state, AgentState::kRunning);
+    EXPECT_EQ(CurrentStatus().boot_id, "boot-a");
+  }
+  // The machine rebooted; the Node object still says boot-a.
+  {
+    // The bug: deciding with only the Node's bootID.
+    Decision d = Decide(
+        testing::Obs(AnnotationOf(api_.node(), remediation::kAgentRequestAnnotation),
+                     AnnotationOf(api_.node(), remediation::kAgentStatusAnnotation), "boot-a",
+                     kStart, AnnotationOf(api_.node(), remediation::kRemediationAnnotation)),
+        LocalView{});
+    EXPECT_EQ(d.kind, DecisionKind::kReconcile);
+    EXPECT_EQ(d.status.state, AgentState::kFailed) << "without the host's boot ID";
+  }
+  AgentOptions after;
+  after.host_boot_id = "boot-b";
+  Agent agent(api_, commands_, clock_, after, &metrics_);
+  agent.OnNodeUpdate(api_.node());
+  EXPECT_EQ(commands_.calls.size(), 1u);
+  AgentStatus done = CurrentStatus();
+  EXPECT_EQ(done.state, AgentState::kDone);
+  EXPECT_NE(done.message.find("boot-a -> boot-b"), std::string::npos) << done.message;
+}
+
+TEST(ReadBootIdFile, FirstLineTrimmed) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/boot_id_test";
+  {
+    std::ofstream out(path);
+    out << "  6f1c2a3b-0d4e-4f5a-9b8c-7d6e5f4a3b2c\n";
+  }
+  EXPECT_EQ(ReadBootIdFile(path).value(), "6f1c2a3b-0d4e-4f5a-9b8c-7d6e5f4a3b2c");
+  {
+    std::ofstream out(path);
+    out << "\n";
+  }
+  EXPECT_EQ(ReadBootIdFile(path).error().kind, ErrorKind::kInvalid);
+  EXPECT_EQ(ReadBootIdFile(dir + "/does-not-exist").error().kind, ErrorKind::kNotFound);
+  // The real one, on Linux: the host kernel's, also inside a container.
+  auto real = ReadBootIdFile("/proc/sys/kernel/random/boot_id");
+  ASSERT_TRUE(real.ok()) << real.error().ToString();
+  EXPECT_EQ(real->size(), 36u) << *real;
 }
 
 }  // namespace

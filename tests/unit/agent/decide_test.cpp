@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/time.h"
+#include "fakes.h"
 
 namespace nodeguard::agent {
 namespace {
@@ -41,7 +42,23 @@ struct Case {
   std::optional<AgentState> state = std::nullopt;  // Of decision.status, unless kNothing.
   std::string status_id = "";                      // Of decision.status, unless kNothing.
   std::string message_has = "";                    // Substring of decision.status.message.
+  // The nodeguard.io/remediation state: "ask" asks for the request's id,
+  // "none" is no state, anything else is the annotation's text.
+  std::string remediation = "ask";
+  NotAskedReason not_asked = NotAskedReason::kNone;
 };
+
+// The observation of a case: the state asks for the request unless told.
+AgentObservation Observe(const Case& c) {
+  AgentObservation o = testing::Obs(c.request, c.status, c.boot_id, kNow);
+  if (c.remediation == "ask") {
+    const auto id = c.request ? remediation::PeekRequestId(*c.request) : std::nullopt;
+    o.state_json = testing::StateJson(id.value_or("no-id"));
+  } else if (c.remediation != "none") {
+    o.state_json = c.remediation;
+  }
+  return o;
+}
 
 DecideOptions WithoutReboot() {
   DecideOptions o;
@@ -233,13 +250,13 @@ std::vector<Case> Cases() {
        .kind = DecisionKind::kNothing},
 
       // ------------------------------------------------ refusals
+      // Without a readable id a request cannot be the one the state asks for:
+      // nothing is written for it (a Failed status under "" reached no one).
       {.name = "not JSON",
        .request = std::string("reboot please"),
        .status = std::nullopt,
-       .kind = DecisionKind::kRefuse,
-       .state = AgentState::kFailed,
-       .status_id = "",
-       .message_has = "malformed request"},
+       .kind = DecisionKind::kNothing,
+       .not_asked = NotAskedReason::kOtherRequest},
       {.name = "unknown action, refused under its id",
        .request = std::string(R"({"id":"r9","action":"FormatDisk",)"
                               R"("requestedAt":"2026-11-27T14:31:39Z"})"),
@@ -255,13 +272,12 @@ std::vector<Case> Cases() {
        .state = AgentState::kFailed,
        .status_id = "r9",
        .message_has = "action"},
-      {.name = "bad id syntax is refused without an id",
+      {.name = "bad id syntax is not run, and not answered without an id",
        .request = std::string(R"({"id":"r 1; reboot","action":"Reboot",)"
                               R"("requestedAt":"2026-11-27T14:31:39Z"})"),
        .status = std::nullopt,
-       .kind = DecisionKind::kRefuse,
-       .state = AgentState::kFailed,
-       .status_id = ""},
+       .kind = DecisionKind::kNothing,
+       .not_asked = NotAskedReason::kOtherRequest},
       {.name = "bad requestedAt",
        .request = std::string(R"({"id":"r9","action":"Reboot",)"
                               R"("requestedAt":"yesterday"})"),
@@ -312,17 +328,70 @@ std::vector<Case> Cases() {
        .state = AgentState::kFailed,
        .status_id = "r1",
        .message_has = "disabled"},
+
+      // ------------------------------------------------ the state must ask (issue 16)
+      {.name = "not asked: no remediation state",
+       .request = Request("r1", kReboot),
+       .status = std::nullopt,
+       .kind = DecisionKind::kNothing,
+       .remediation = "none",
+       .not_asked = NotAskedReason::kNoState},
+      {.name = "not asked: the remediation failed (request withdrawn or abandoned)",
+       .request = Request("r1", kReboot),
+       .status = std::nullopt,
+       .kind = DecisionKind::kNothing,
+       .remediation = testing::StateJson("r1", remediation::Phase::kFailed),
+       .not_asked = NotAskedReason::kNotActionRequested},
+      {.name = "not asked: the remediation was cancelled",
+       .request = Request("r1", kKubelet),
+       .status = std::nullopt,
+       .kind = DecisionKind::kNothing,
+       .remediation = testing::StateJson("r1", remediation::Phase::kCancelled),
+       .not_asked = NotAskedReason::kNotActionRequested},
+      {.name = "not asked: another rung is requested",
+       .request = Request("r1", kKubelet),
+       .status = std::nullopt,
+       .kind = DecisionKind::kNothing,
+       .remediation = testing::StateJson("r2"),
+       .not_asked = NotAskedReason::kOtherRequest},
+      {.name = "not asked: unreadable state",
+       .request = Request("r1", kKubelet),
+       .status = std::nullopt,
+       .kind = DecisionKind::kNothing,
+       .remediation = "not json",
+       .not_asked = NotAskedReason::kUnreadableState},
+      {.name = "not asked: nothing written even for a stale request",
+       .request = Request("r1", kReboot, kNow - std::chrono::hours(2)),
+       .status = std::nullopt,
+       .kind = DecisionKind::kNothing,
+       .remediation = testing::StateJson("r1", remediation::Phase::kFailed),
+       .not_asked = NotAskedReason::kNotActionRequested},
+      {.name = "not asked: a malformed request is not refused either",
+       .request = std::string(R"({"id":"r1","action":"Explode"})"),
+       .status = std::nullopt,
+       .kind = DecisionKind::kNothing,
+       .remediation = "none",
+       .not_asked = NotAskedReason::kNoState},
+      {.name = "closing an interrupted Running status is not gated by the state",
+       .request = Request("r1", kKubelet),
+       .status = Status("r1", AgentState::kRunning),
+       .kind = DecisionKind::kReconcile,
+       .state = AgentState::kFailed,
+       .status_id = "r1",
+       .message_has = "interrupted",
+       .remediation = testing::StateJson("r1", remediation::Phase::kFailed)},
   };
 }
 
 TEST(Decide, Table) {
   for (const Case& c : Cases()) {
     SCOPED_TRACE(c.name);
-    AgentObservation observed{c.request, c.status, c.boot_id, kNow};
+    AgentObservation observed = Observe(c);
     LocalView local{c.local};
     Decision d = Decide(observed, local, c.options);
     EXPECT_EQ(d.kind, c.kind) << DecisionKindName(d.kind) << ": " << d.reason;
     EXPECT_FALSE(d.reason.empty());
+    EXPECT_EQ(d.not_asked, c.not_asked) << d.reason;
     if (c.kind == DecisionKind::kNothing || d.kind != c.kind) continue;
     ASSERT_TRUE(c.state.has_value());
     EXPECT_EQ(d.status.state, *c.state);
@@ -348,8 +417,8 @@ TEST(Decide, Table) {
 }
 
 TEST(Decide, RebootDoneKeepsTheRecordedBootAndStart) {
-  AgentObservation observed{Request("r1", kReboot), Status("r1", AgentState::kRunning, "boot-a"),
-                            "boot-b", kNow};
+  AgentObservation observed = testing::Obs(
+      Request("r1", kReboot), Status("r1", AgentState::kRunning, "boot-a"), "boot-b", kNow);
   Decision d = Decide(observed, LocalView{});
   ASSERT_EQ(d.kind, DecisionKind::kReconcile);
   EXPECT_EQ(d.status.state, AgentState::kDone);
@@ -361,7 +430,7 @@ TEST(Decide, RebootDoneKeepsTheRecordedBootAndStart) {
 // The decision is a function of its inputs only.
 TEST(Decide, IsDeterministic) {
   for (const Case& c : Cases()) {
-    AgentObservation observed{c.request, c.status, c.boot_id, kNow};
+    AgentObservation observed = Observe(c);
     LocalView local{c.local};
     Decision a = Decide(observed, local, c.options);
     Decision b = Decide(observed, local, c.options);
@@ -375,23 +444,86 @@ TEST(Decide, IsDeterministic) {
 // new process, with an empty LocalView) never executes the same id again.
 TEST(Decide, AWrittenStatusIsNeverExecutedAgainByANewProcess) {
   for (AgentAction action : {kRuntime, kKubelet, kReboot}) {
-    AgentObservation observed{Request("r1", action), std::nullopt, "boot-a", kNow};
+    AgentObservation observed =
+        testing::Obs(Request("r1", action), std::nullopt, "boot-a", kNow, testing::StateJson("r1"));
     Decision first = Decide(observed, LocalView{});
     ASSERT_EQ(first.kind, DecisionKind::kExecute);
     for (const AgentStatus& written : {first.accepted, first.status}) {
       for (const char* boot : {"boot-a", "boot-b"}) {
-        AgentObservation later{Request("r1", action), EncodeAgentStatus(written), boot, kNow};
+        AgentObservation later = testing::Obs(Request("r1", action), EncodeAgentStatus(written),
+                                              boot, kNow, testing::StateJson("r1"));
         Decision again = Decide(later, LocalView{});
         EXPECT_NE(again.kind, DecisionKind::kExecute)
             << remediation::AgentActionName(action) << " after "
             << remediation::AgentStateName(written.state) << " on " << boot;
         // And the final answer it writes is itself never executed again.
         if (again.kind == DecisionKind::kReconcile) {
-          AgentObservation last{Request("r1", action), EncodeAgentStatus(again.status), boot, kNow};
+          AgentObservation last =
+              testing::Obs(Request("r1", action), EncodeAgentStatus(again.status), boot, kNow,
+                           testing::StateJson("r1"));
           EXPECT_EQ(Decide(last, LocalView{}).kind, DecisionKind::kNothing);
         }
       }
     }
+  }
+}
+
+// The host's boot ID, when read, decides which boot the node is in: the
+// Node's bootID lags a reboot until the kubelet posts again.
+TEST(Decide, TheHostsBootIdIsTheCurrentBoot) {
+  AgentObservation observed =
+      testing::Obs(Request("r1", kReboot), Status("r1", AgentState::kRunning, "boot-a"),
+                   /*boot_id (stale Node)=*/"boot-a", kNow, testing::StateJson("r1"));
+  // Without it: the reboot looks interrupted (the bug the host's ID fixes).
+  Decision d = Decide(observed, LocalView{});
+  ASSERT_EQ(d.kind, DecisionKind::kReconcile);
+  EXPECT_EQ(d.status.state, AgentState::kFailed);
+
+  observed.host_boot_id = "boot-b";
+  d = Decide(observed, LocalView{});
+  ASSERT_EQ(d.kind, DecisionKind::kReconcile);
+  EXPECT_EQ(d.status.state, AgentState::kDone);
+  EXPECT_NE(d.status.message.find("boot-a -> boot-b"), std::string::npos) << d.status.message;
+
+  // The same boot on the host: an agent restart, not a reboot.
+  observed.host_boot_id = "boot-a";
+  observed.boot_id = "boot-z";  // Whatever the Node says.
+  d = Decide(observed, LocalView{});
+  ASSERT_EQ(d.kind, DecisionKind::kReconcile);
+  EXPECT_EQ(d.status.state, AgentState::kFailed);
+  EXPECT_NE(d.status.message.find("interrupted"), std::string::npos);
+
+  // A new request records the host's boot as the boot before.
+  AgentObservation fresh = testing::Obs(Request("r2", kReboot), std::nullopt, "boot-stale", kNow,
+                                        testing::StateJson("r2"));
+  fresh.host_boot_id = "boot-host";
+  d = Decide(fresh, LocalView{});
+  ASSERT_EQ(d.kind, DecisionKind::kExecute);
+  EXPECT_EQ(d.accepted.boot_id, "boot-host");
+  EXPECT_EQ(d.status.boot_id, "boot-host");
+}
+
+// The agent's reader of the controller's state agrees with the codec
+// (remediation/state.h) in every phase: only ActionRequested for this id asks.
+TEST(StateAsksFor, AgreesWithTheControllersCodecInEveryPhase) {
+  using remediation::Phase;
+  for (Phase phase :
+       {Phase::kPending, Phase::kCordoned, Phase::kDraining, Phase::kActionRequested,
+        Phase::kAwaitingRecovery, Phase::kSucceeded, Phase::kFailed, Phase::kCancelled}) {
+    SCOPED_TRACE(remediation::PhaseName(phase));
+    const std::string json = testing::StateJson("worker-1-1795789899-1", phase);
+    ASSERT_TRUE(remediation::DecodeState(json).ok()) << "the test's state must be valid";
+    const AskCheck check = StateAsksFor(json, "worker-1-1795789899-1");
+    EXPECT_EQ(check.asked(), phase == Phase::kActionRequested) << check.detail;
+    if (phase != Phase::kActionRequested) {
+      EXPECT_EQ(check.reason, NotAskedReason::kNotActionRequested);
+    }
+  }
+  EXPECT_EQ(StateAsksFor(testing::StateJson("a"), "b").reason, NotAskedReason::kOtherRequest);
+  EXPECT_EQ(StateAsksFor(testing::StateJson("a"), "").reason, NotAskedReason::kOtherRequest);
+  EXPECT_EQ(StateAsksFor(std::nullopt, "a").reason, NotAskedReason::kNoState);
+  for (const char* bad : {"", "[]", "{}", R"({"phase":"ActionRequested","requestId":"a"})"}) {
+    EXPECT_EQ(StateAsksFor(std::string(bad), "a").reason, NotAskedReason::kUnreadableState) << bad;
   }
 }
 

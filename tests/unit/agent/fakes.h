@@ -10,9 +10,12 @@
 #include <vector>
 
 #include "agent/commands.h"
+#include "agent/decide.h"
 #include "agent/node_api.h"
+#include "common/time.h"
 #include "kube/objects.h"
 #include "remediation/agent_protocol.h"
+#include "remediation/state.h"
 
 namespace nodeguard::agent::testing {
 
@@ -26,6 +29,62 @@ inline void SetNodeAnnotation(kube::Node& node, const std::string& key, const st
   } else {
     annotations.insert(it, {key, value});
   }
+}
+
+// The controller's nodeguard.io/remediation state (written with the real
+// codec, remediation/state.h) in `phase`, asking for `request_id` when the
+// phase is ActionRequested.
+inline std::string StateJson(const std::string& request_id,
+                             remediation::Phase phase = remediation::Phase::kActionRequested) {
+  const WallTime t = *ParseRfc3339("2026-11-27T14:20:00Z");
+  remediation::RemediationState s;
+  s.id = "worker-1-1795789899";
+  s.policy = "workers";
+  s.phase = phase;
+  s.detected_at = t;
+  s.phase_since = t;
+  if (phase != remediation::Phase::kPending) s.started_at = t;
+  s.cordoned_by_us = phase != remediation::Phase::kPending;
+  if (phase == remediation::Phase::kActionRequested ||
+      phase == remediation::Phase::kAwaitingRecovery || remediation::IsTerminal(phase)) {
+    s.action = api::RemediationAction::kRestartKubelet;
+    s.action_index = 0;
+    s.action_requested_at = t;
+    s.request_id = request_id;
+    s.boot_id_before = "boot-a";
+  }
+  switch (phase) {
+    case remediation::Phase::kSucceeded:
+      s.outcome = remediation::Outcome::kRecovered;
+      s.finished_at = t;
+      break;
+    case remediation::Phase::kFailed:
+      s.outcome = remediation::Outcome::kActionsExhausted;
+      s.finished_at = t;
+      break;
+    case remediation::Phase::kCancelled:
+      s.outcome = remediation::Outcome::kDisabled;
+      s.finished_at = t;
+      break;
+    default:
+      break;
+  }
+  return remediation::EncodeState(s);
+}
+
+// An observation, with the fields a test does not care about left empty.
+inline AgentObservation Obs(std::optional<std::string> request, std::optional<std::string> status,
+                            std::string boot_id, WallTime now,
+                            std::optional<std::string> state = std::nullopt,
+                            std::string host_boot_id = "") {
+  AgentObservation o;
+  o.request_json = std::move(request);
+  o.status_json = std::move(status);
+  o.boot_id = std::move(boot_id);
+  o.now = now;
+  o.state_json = std::move(state);
+  o.host_boot_id = std::move(host_boot_id);
+  return o;
 }
 
 inline kube::Node MakeNode(std::string name = "worker-1", std::string boot_id = "boot-a") {
@@ -80,10 +139,23 @@ class FakeNodeApi final : public NodeApi {
     return node_.meta.resource_version;
   }
 
-  // Changes made "by others" (the controller, the kubelet) also bump the version.
+  // Changes made "by others" (the controller, the kubelet) also bump the
+  // version. A request comes with the state that asks for it, written first,
+  // as the controller does.
   void SetRequest(const remediation::AgentRequest& request) {
+    SetState(StateJson(request.id));
     SetNodeAnnotation(node_, remediation::kAgentRequestAnnotation,
                       remediation::EncodeAgentRequest(request));
+    Bump();
+  }
+  void RemoveAnnotation(const std::string& key) {
+    auto& a = node_.nodeguard_annotations;
+    a.erase(std::remove_if(a.begin(), a.end(), [&](const auto& kv) { return kv.first == key; }),
+            a.end());
+    Bump();
+  }
+  void SetState(const std::string& state_json) {
+    SetNodeAnnotation(node_, remediation::kRemediationAnnotation, state_json);
     Bump();
   }
   void SetRawAnnotation(const std::string& key, const std::string& value) {

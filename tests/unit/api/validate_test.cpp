@@ -107,6 +107,10 @@ INSTANTIATE_TEST_SUITE_P(
         ValidCase{"ZeroDurationsWhereAllowed",
                   R"({"remediation": {"cooldown": "0s", "recoveryStableFor": "0s"},
                       "health": {"unhealthyConditions": [{"type": "Ready", "status": "Unknown", "duration": "0s"}]}})"},
+        ValidCase{"MaxUnhealthyInt32Max", R"({"remediation": {"maxUnhealthy": 2147483647}})"},
+        ValidCase{
+            "MessageRegexWithInlineFlags",
+            R"({"health": {"unhealthyConditions": [{"type": "Ready", "status": "False", "messageRegex": "(?i)pleg is not healthy"}]}})"},
         ValidCase{"HygieneOnlyFlagsNodes",
                   R"({"resourceHygiene": {"requiredRequests": [], "requiredLimits": []}})"},
         ValidCase{
@@ -176,6 +180,63 @@ TEST(MessageRegex, CompilesWhatNodeguardCanMatchWith) {
   EXPECT_FALSE(IsValidMessageRegex("PLEG("));
   EXPECT_FALSE(IsValidMessageRegex("[a-"));
   EXPECT_FALSE(IsValidMessageRegex("*x"));
+}
+
+// The API server checks messageRegex as RE2 (CEL matches()); nodeguard
+// matches with RE2 too, so both accept and reject the same patterns.
+TEST(MessageRegex, IsRe2LikeTheApiServer) {
+  EXPECT_TRUE(IsValidMessageRegex("(?i)pleg"));           // std::regex rejected this.
+  EXPECT_TRUE(IsValidMessageRegex(R"((?P<d>\d+)m\pL)"));  // Named group, Unicode class.
+  EXPECT_FALSE(IsValidMessageRegex("PLEG(?=is)"));        // No lookarounds in RE2.
+  EXPECT_FALSE(IsValidMessageRegex(R"((a)\1)"));          // No backreferences.
+  EXPECT_FALSE(IsValidMessageRegex("a{1001}"));           // RE2's repeat limit (1000).
+}
+
+// A count above int32 wrapped negative in the storm guard's int budget.
+TEST(Validate, MaxUnhealthyCountAboveInt32IsRejected) {
+  NodeHealthPolicySpec s;
+  s.remediation.max_unhealthy = IntOrPercent::Count(int64_t{2147483647} + 1);
+  auto errors = Validate(s);
+  ASSERT_EQ(errors.size(), 1u) << JoinFieldErrors(errors);
+  EXPECT_EQ(errors[0].field, "spec.remediation.maxUnhealthy");
+  EXPECT_THAT(errors[0].message, HasSubstr("at most 2147483647"));
+  s.remediation.max_unhealthy = IntOrPercent::Count(2147483647);
+  EXPECT_TRUE(Validate(s).empty()) << JoinFieldErrors(Validate(s));
+}
+
+// The same for the other fields the cross-field rules read.
+TEST(Validate, AnInvalidFieldIsNotComparedWithOthers) {
+  NodeHealthPolicySpec s;
+  s.pod_density.enabled = true;
+  s.pod_density.max_pods = 70;
+  s.pod_density.taint_ahead = 500;
+  s.pod_density.release_below = IntOrPercent::Count(60);
+  auto errors = Validate(s);
+  ASSERT_EQ(errors.size(), 1u) << JoinFieldErrors(errors);
+  EXPECT_EQ(errors[0].field, "spec.podDensity.taintAhead");
+
+  s.pod_density.taint_ahead = 0;
+  s.pod_density.release_below = IntOrPercent::Count(3000000000LL);
+  errors = Validate(s);
+  ASSERT_EQ(errors.size(), 1u) << JoinFieldErrors(errors);
+  EXPECT_EQ(errors[0].field, "spec.podDensity.releaseBelow");
+  EXPECT_THAT(errors[0].message, HasSubstr("at most 2147483647"));
+}
+
+// An out-of-range maxPods is the one error: the rules comparing other fields
+// with maxPods are not evaluated against a value that is itself invalid.
+TEST(Validate, InvalidMaxPodsReportsOnlyItself) {
+  for (int32_t max_pods : {0, -3, 1001, 5000}) {
+    NodeHealthPolicySpec s;
+    s.pod_density.enabled = true;
+    s.pod_density.max_pods = max_pods;
+    s.pod_density.release_below = IntOrPercent::Count(4000);
+    s.pod_density.taint_ahead = 2;
+    auto errors = Validate(s);
+    SCOPED_TRACE(max_pods);
+    ASSERT_EQ(errors.size(), 1u) << JoinFieldErrors(errors);
+    EXPECT_EQ(errors[0].field, "spec.podDensity.maxPods");
+  }
 }
 
 TEST(JoinFieldErrors, ListsAFewThenCounts) {

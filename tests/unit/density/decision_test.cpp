@@ -54,50 +54,87 @@ DensityInputs With(DensityInputs in, Governance g) {
   return in;
 }
 
+// A taint nodeguard did not apply holds the desired key and effect.
+DensityInputs Foreign(DensityInputs in) {
+  in.taint.foreign_holds_desired = true;
+  return in;
+}
+
+// nodeguard's recorded taint is on the node but is not the desired one (the
+// policy's key, value or effect changed; another policy recorded it; or it
+// was adopted from an older nodeguard and is not recorded yet).
+DensityInputs Outdated(DensityInputs in) {
+  in.taint.matches_desired = false;
+  return in;
+}
+
+// One case or more per row of the table in decision.h, in its order.
 TEST(DecideTaint, Table) {
-  DensityInputs outdated = Inputs(10, true, kCap10);
-  outdated.taint.matches_desired = false;
-  DensityInputs outdated_below = Inputs(3, true, kCap10);
-  outdated_below.taint.matches_desired = false;
   const DecideCase cases[] = {
-      {"below the cap, untainted", Inputs(9, false, kCap10), TaintAction::kNone,
-       DecisionReason::kBelowTaintMark, false},
-      {"at the cap: taint", Inputs(10, false, kCap10), TaintAction::kAdd,
-       DecisionReason::kCapReached, true},
-      {"above the cap: taint", Inputs(14, false, kCap10), TaintAction::kAdd,
-       DecisionReason::kCapReached, true},
-      {"tainted at the cap: keep", Inputs(10, true, kCap10), TaintAction::kNone,
-       DecisionReason::kCapReached, true},
-      {"tainted between marks: keep", Inputs(8, true, kCap10Wide), TaintAction::kNone,
-       DecisionReason::kWithinHysteresis, true},
-      {"tainted at the release mark: keep", Inputs(7, true, kCap10Wide), TaintAction::kNone,
-       DecisionReason::kWithinHysteresis, true},
-      {"tainted below the release mark: remove", Inputs(6, true, kCap10Wide), TaintAction::kRemove,
-       DecisionReason::kBelowReleaseMark, false},
-      {"untainted between marks: nothing", Inputs(8, false, kCap10Wide), TaintAction::kNone,
-       DecisionReason::kBelowTaintMark, false},
-      {"taint with an old value/effect is rewritten", outdated, TaintAction::kUpdate,
-       DecisionReason::kCapReached, true},
-      {"outdated taint below release is removed, not rewritten", outdated_below,
-       TaintAction::kRemove, DecisionReason::kBelowReleaseMark, false},
-      {"no cap: remove a taint", Inputs(50, true, std::nullopt), TaintAction::kRemove,
-       DecisionReason::kNoCap, false},
-      {"no cap, untainted: nothing", Inputs(50, false, std::nullopt), TaintAction::kNone,
-       DecisionReason::kNoCap, false},
+      // governance kRelease* -> kRemove if t, else kNone
       {"policy deleted: remove", With(Inputs(50, true, kCap10), Governance::kReleaseDeleted),
        TaintAction::kRemove, DecisionReason::kReleasedByPolicy, false},
-      {"no longer selected: remove", With(Inputs(50, true, kCap10), Governance::kReleaseUnselected),
-       TaintAction::kRemove, DecisionReason::kReleasedByPolicy, false},
+      {"no longer governs the node: remove",
+       With(Inputs(50, true, kCap10), Governance::kReleaseUnselected), TaintAction::kRemove,
+       DecisionReason::kReleasedByPolicy, false},
       {"podDensity disabled: remove", With(Inputs(50, true, kCap10), Governance::kReleaseDisabled),
        TaintAction::kRemove, DecisionReason::kReleasedByPolicy, false},
       {"paused with release: remove", With(Inputs(50, true, kCap10), Governance::kReleasePaused),
        TaintAction::kRemove, DecisionReason::kReleasedByPolicy, false},
       {"released policy never adds", With(Inputs(50, false, kCap10), Governance::kReleaseDeleted),
        TaintAction::kNone, DecisionReason::kReleasedByPolicy, false},
+      {"released policy with only a foreign taint: nothing",
+       Foreign(With(Inputs(50, false, kCap10), Governance::kReleaseUnselected)), TaintAction::kNone,
+       DecisionReason::kReleasedByPolicy, false},
+      // governance kHold -> kNone (capped = t)
       {"paused keeps a taint", With(Inputs(0, true, kCap10), Governance::kHold), TaintAction::kNone,
        DecisionReason::kHeld, true},
       {"paused adds none", With(Inputs(50, false, kCap10), Governance::kHold), TaintAction::kNone,
        DecisionReason::kHeld, false},
+      {"paused rewrites none", Outdated(With(Inputs(50, true, kCap10), Governance::kHold)),
+       TaintAction::kNone, DecisionReason::kHeld, true},
+      // no cap -> kRemove if t, else kNone
+      {"no cap: remove a taint", Inputs(50, true, std::nullopt), TaintAction::kRemove,
+       DecisionReason::kNoCap, false},
+      {"no cap, untainted: nothing", Inputs(50, false, std::nullopt), TaintAction::kNone,
+       DecisionReason::kNoCap, false},
+      // !t and count >= taint_at and f -> kNone (kForeignTaint)
+      {"at the cap, a foreign taint holds the key and effect: nothing",
+       Foreign(Inputs(10, false, kCap10)), TaintAction::kNone, DecisionReason::kForeignTaint,
+       false},
+      // !t and count >= taint_at -> kAdd
+      {"at the cap: taint", Inputs(10, false, kCap10), TaintAction::kAdd,
+       DecisionReason::kCapReached, true},
+      {"above the cap: taint", Inputs(14, false, kCap10), TaintAction::kAdd,
+       DecisionReason::kCapReached, true},
+      // !t and count < taint_at -> kNone
+      {"below the cap, untainted", Inputs(9, false, kCap10), TaintAction::kNone,
+       DecisionReason::kBelowTaintMark, false},
+      {"untainted between marks: nothing", Inputs(8, false, kCap10Wide), TaintAction::kNone,
+       DecisionReason::kBelowTaintMark, false},
+      {"below the cap with a foreign taint: nothing", Foreign(Inputs(3, false, kCap10)),
+       TaintAction::kNone, DecisionReason::kBelowTaintMark, false},
+      // t and count < release_below -> kRemove
+      {"tainted below the release mark: remove", Inputs(6, true, kCap10Wide), TaintAction::kRemove,
+       DecisionReason::kBelowReleaseMark, false},
+      {"outdated taint below release is removed, not rewritten", Outdated(Inputs(3, true, kCap10)),
+       TaintAction::kRemove, DecisionReason::kBelowReleaseMark, false},
+      // t otherwise, m -> kNone (capped)
+      {"tainted at the cap: keep", Inputs(10, true, kCap10), TaintAction::kNone,
+       DecisionReason::kCapReached, true},
+      {"tainted between marks: keep", Inputs(8, true, kCap10Wide), TaintAction::kNone,
+       DecisionReason::kWithinHysteresis, true},
+      {"tainted at the release mark: keep", Inputs(7, true, kCap10Wide), TaintAction::kNone,
+       DecisionReason::kWithinHysteresis, true},
+      // t otherwise, !m and f -> kRemove (kForeignTaint)
+      {"key changed to one a foreign taint holds: remove ours, add none",
+       Foreign(Outdated(Inputs(10, true, kCap10))), TaintAction::kRemove,
+       DecisionReason::kForeignTaint, false},
+      // t otherwise, !m -> kUpdate (capped)
+      {"taint with an old key/value/effect is rewritten", Outdated(Inputs(10, true, kCap10)),
+       TaintAction::kUpdate, DecisionReason::kCapReached, true},
+      {"outdated taint between marks is rewritten", Outdated(Inputs(8, true, kCap10Wide)),
+       TaintAction::kUpdate, DecisionReason::kWithinHysteresis, true},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -196,7 +233,52 @@ TEST(DecideTaint, EventTexts) {
   d = DecideTaint(With(Inputs(80, true, kCap10), Governance::kReleaseDeleted), kDesired);
   ASSERT_TRUE(d.event);
   EXPECT_EQ(d.event->reason, "PodDensityCapReleased");
-  EXPECT_THAT(d.event->message, HasSubstr("policy dense is being deleted: removed taint"));
+  EXPECT_THAT(d.event->message,
+              HasSubstr("policy dense is being deleted (or gone) and no longer governs this node: "
+                        "removed taint"));
+
+  d = DecideTaint(With(Inputs(80, true, kCap10), Governance::kReleaseUnselected), kDesired);
+  ASSERT_TRUE(d.event);
+  EXPECT_THAT(d.event->message, HasSubstr("policy dense no longer governs this node: removed"));
+}
+
+// After a key change the Event names the taint removed, not the desired one.
+TEST(DecideTaint, ReleasedEventNamesTheTaintOnTheNode) {
+  DensityInputs in = Outdated(Inputs(2, true, kCap10));
+  in.current.key = "example.com/old-key";
+  DensityDecision d = DecideTaint(in, kDesired);
+  ASSERT_TRUE(d.event);
+  EXPECT_THAT(d.event->message, HasSubstr(": removed taint example.com/old-key"));
+
+  in = Foreign(Outdated(Inputs(10, true, kCap10)));
+  in.current.key = "example.com/old-key";
+  d = DecideTaint(in, kDesired);
+  ASSERT_TRUE(d.event);
+  EXPECT_THAT(d.event->message,
+              HasSubstr("carries a taint nodeguard.io/pod-density-exceeded=dense:NoSchedule that "
+                        "nodeguard did not apply"));
+  EXPECT_THAT(d.event->message, HasSubstr(": removed taint example.com/old-key"));
+}
+
+// A deleted policy's real taint is removed even in dry run (its finalizer
+// waits for it); every other dry-run decision is only reported.
+TEST(DecideTaint, DryRunUndoesOnlyADeletedPolicysTaint) {
+  DensityInputs in = With(Inputs(50, true, kCap10), Governance::kReleaseDeleted);
+  in.dry_run = true;
+  DensityDecision d = DecideTaint(in, kDesired);
+  EXPECT_EQ(d.action, TaintAction::kRemove);
+  EXPECT_TRUE(d.execute);
+  ASSERT_TRUE(d.event);
+  EXPECT_THAT(d.event->message, HasSubstr(": removed taint"));
+
+  for (Governance g : {Governance::kReleaseUnselected, Governance::kReleaseDisabled,
+                       Governance::kReleasePaused, Governance::kEnforce}) {
+    in = With(Inputs(1, true, kCap10), g);
+    in.dry_run = true;
+    d = DecideTaint(in, kDesired);
+    EXPECT_EQ(d.action, TaintAction::kRemove);
+    EXPECT_FALSE(d.execute) << static_cast<int>(g);
+  }
 }
 
 TEST(DecideTaint, StatusAndMetrics) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -131,7 +133,7 @@ TEST(HealthRules, InvalidRegexIsAnErrorAtCompileTime) {
       << compiled.error().message;
 }
 
-TEST(HealthRules, RegexIsAnUnanchoredEcmascriptSearch) {
+TEST(HealthRules, RegexIsAnUnanchoredSearch) {
   HealthRules rules =
       Compile({Rule("Ready", ConditionStatus::kFalse, 0s, R"(last seen active \d+h)")});
   EXPECT_TRUE(rules.Matches(
@@ -235,6 +237,96 @@ TEST(Evaluate, ZeroDurationRuleIsUnhealthyImmediately) {
   EXPECT_EQ(
       Evaluate(NodeWith({Condition("Ready", ConditionStatus::kFalse, 0s)}), rules, kNow).verdict,
       Verdict::kUnhealthy);
+}
+
+// ---------------------------------------------------------------- RE2 (issue 16)
+
+// The API server validates messageRegex as RE2 (a CEL matches() rule); the
+// controller used std::regex (ECMAScript), which rejects inline flags, so a
+// policy the API server accepted turned invalid in the controller.
+TEST(HealthRules, InlineFlagsTheApiServerAcceptsWork) {
+  HealthRules rules =
+      Compile({Rule("Ready", ConditionStatus::kFalse, 0s, "(?i)pleg is NOT healthy")});
+  EXPECT_TRUE(rules.Matches(0, Condition("Ready", ConditionStatus::kFalse, 0s, kPlegMessage)));
+  EXPECT_FALSE(rules.Matches(0, Condition("Ready", ConditionStatus::kFalse, 0s, "runtime down")));
+}
+
+TEST(HealthRules, Re2SyntaxAndNotEcmascriptOnlySyntax) {
+  // RE2 has no lookarounds or backreferences: such a pattern is an error.
+  EXPECT_FALSE(
+      HealthRules::Compile({Rule("Ready", ConditionStatus::kFalse, 0s, "PLEG(?=x)")}).ok());
+  EXPECT_FALSE(HealthRules::Compile({Rule("Ready", ConditionStatus::kFalse, 0s, R"((a)\1)")}).ok());
+  // Named groups and Unicode classes are RE2.
+  HealthRules rules =
+      Compile({Rule("Ready", ConditionStatus::kFalse, 0s, R"((?P<what>PLEG) is \pL+)")});
+  EXPECT_TRUE(rules.Matches(0, Condition("Ready", ConditionStatus::kFalse, 0s, kPlegMessage)));
+}
+
+std::string HundredKilobytes(char fill) { return std::string(100 * 1024, fill); }
+
+// A node-problem-detector message of 100 KB crash-looped the controller:
+// std::regex's recursive matcher overflowed the stack on it. RE2 is linear
+// in the text and iterative, and only a bounded prefix is searched.
+TEST(HealthRules, AHundredKilobyteMessageWithAPathologicalPattern) {
+  const std::vector<std::string> patterns = {
+      "(a|aa)*b",          // Exponential for a backtracking engine.
+      "(a*)*b",            // Nested quantifiers.
+      "(.*a){20}",         // Counted repetition of a greedy subpattern.
+      "(x+x+)+y",          // The classic catastrophic backtracking case.
+      "[^b]*[^b]*[^b]*c",  // Polynomial backtracking.
+  };
+  const std::string message = HundredKilobytes('a');
+  for (const std::string& pattern : patterns) {
+    SCOPED_TRACE(pattern);
+    HealthRules rules = Compile({Rule("Ready", ConditionStatus::kFalse, 0s, pattern)});
+    const auto started = std::chrono::steady_clock::now();
+    // Matches() must return (no crash); which answer is not the point.
+    (void)rules.Matches(0, Condition("Ready", ConditionStatus::kFalse, 0s, message));
+    (void)rules.Matches(0, Condition("Ready", ConditionStatus::kFalse, 0s, HundredKilobytes('x')));
+    // Printed, not asserted (no timed assertions in tests): RE2 takes
+    // microseconds to milliseconds here.
+    std::printf(
+        "pattern %-22s 2 searches of 100 KB: %.3f ms\n", pattern.c_str(),
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count());
+  }
+}
+
+TEST(HealthRules, OnlyTheBoundedPrefixIsSearched) {
+  HealthRules rules = Compile({Rule("Ready", ConditionStatus::kFalse, 0s, "NEEDLE")});
+  std::string message(kMaxSearchedMessageBytes - 6, '.');
+  EXPECT_TRUE(rules.Matches(0, Condition("Ready", ConditionStatus::kFalse, 0s, message + "NEEDLE")))
+      << "a match ending at the last searched byte counts";
+  EXPECT_FALSE(
+      rules.Matches(0, Condition("Ready", ConditionStatus::kFalse, 0s, message + ".NEEDLE")))
+      << "a match beyond the prefix does not";
+  EXPECT_TRUE(rules.Matches(
+      0, Condition("Ready", ConditionStatus::kFalse, 0s, "NEEDLE" + HundredKilobytes('.'))));
+}
+
+TEST(HealthRules, ThePrefixIsCutOnACharacterBoundary) {
+  // "ä" is 2 bytes and straddles the bound: the searched text must end
+  // before it, with the last whole character, not with half of "ä".
+  HealthRules rules = Compile({Rule("Ready", ConditionStatus::kFalse, 0s, "[.]$")});
+  std::string message(kMaxSearchedMessageBytes - 1, '.');
+  message += "\xC3\xA4";
+  EXPECT_TRUE(rules.Matches(0, Condition("Ready", ConditionStatus::kFalse, 0s, message)));
+}
+
+TEST(Describe, BoundsAHundredKilobyteConditionMessage) {
+  HealthRules rules = Compile({Rule("Ready", ConditionStatus::kFalse, 1min)});
+  std::string message;
+  while (message.size() < 100 * 1024) message += "kernel: task blocked \xE2\x82\xAC ";
+  NodeHealth h =
+      Evaluate(NodeWith({Condition("Ready", ConditionStatus::kFalse, 5min, message)}), rules, kNow);
+  ASSERT_EQ(h.verdict, Verdict::kUnhealthy);
+  EXPECT_LE(h.condition.message.size(), kMaxSearchedMessageBytes) << "not copied whole";
+  EXPECT_EQ(h.condition.message, message.substr(0, h.condition.message.size()));
+  const std::string d = h.Describe(kNow);
+  EXPECT_LE(d.size(), 200 + kMaxDescribedMessageBytes);
+  EXPECT_EQ(d.rfind("Ready=False for 5m0s (rule 0): kernel: task blocked", 0), 0u)
+      << d.substr(0, 80);
+  EXPECT_EQ(d.substr(d.size() - 3), "\xE2\x80\xA6") << "ends with an ellipsis";
 }
 
 TEST(ReadySince, OnlyWhenReadyIsTrue) {

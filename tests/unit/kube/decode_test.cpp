@@ -359,6 +359,7 @@ TEST(DecodeNode, KubeletNodeWithPlegNotReady) {
   EXPECT_EQ(*node.Annotation("nodeguard.io/remediation-state"), "Verifying");
   EXPECT_EQ(*node.Annotation("nodeguard.io/last-remediation"), "2026-11-19T22:40:03Z");
   EXPECT_EQ(node.Annotation("node.alpha.kubernetes.io/ttl"), nullptr);
+  EXPECT_TRUE(node.has_annotations);
 
   EXPECT_FALSE(node.unschedulable);
   ASSERT_EQ(node.taints.size(), 3u);
@@ -407,6 +408,17 @@ TEST(DecodeNode, CapturedKwokNode) {
   EXPECT_EQ(*node.Annotation("nodeguard.io/sim-state"), "healthy");
   EXPECT_EQ(node.kubelet_version, "v1.36.3");
   EXPECT_TRUE(node.taints.empty());
+}
+
+// Whether metadata.annotations has any key, also ones not kept: a JSON patch
+// adding nodeguard's density record must create the map only when it is absent.
+TEST(DecodeNode, HasAnnotationsCountsKeysNotKept) {
+  EXPECT_FALSE(DecodeNode(R"({"metadata":{"name":"n"}})")->has_annotations);
+  EXPECT_FALSE(DecodeNode(R"({"metadata":{"name":"n","annotations":{}}})")->has_annotations);
+  EXPECT_FALSE(DecodeNode(R"({"metadata":{"name":"n","annotations":null}})")->has_annotations);
+  auto other = DecodeNode(R"({"metadata":{"name":"n","annotations":{"example.com/a":"x"}}})");
+  EXPECT_TRUE(other->has_annotations);
+  EXPECT_TRUE(other->nodeguard_annotations.empty());
 }
 
 TEST(DecodeNode, UnschedulableAndDuplicateLabelKeys) {

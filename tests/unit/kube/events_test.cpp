@@ -130,6 +130,30 @@ TEST_F(CorrelatorTest, SpamFilterAllowsBurstThenOnePerFiveMinutesPerObject) {
   EXPECT_EQ(Correlate(NodeRef("n1"), "R", "m").action, EventAction::kDrop);
 }
 
+// A 100 KB condition message quoted in an Event (issue 16): Events are bound
+// to 1 KiB, as events.k8s.io bounds a note, cut on a character boundary.
+TEST_F(CorrelatorTest, MessagesAreBoundedToOneKibibyte) {
+  std::string huge;
+  while (huge.size() < 100 * 1024) huge += "PLEG \xE2\x82\xAC ";  // 3-byte characters.
+  auto c = Correlate(NodeRef("n1"), "RemediationStarted", huge);
+  EXPECT_LE(c.event.message.size(), kMaxEventMessageBytes);
+  EXPECT_GE(c.event.message.size(), kMaxEventMessageBytes - 6);
+  EXPECT_EQ(c.event.message.substr(c.event.message.size() - 3), "\xE2\x80\xA6");
+  EXPECT_TRUE(json::parse(c.event.ToJson()).is_object()) << "valid UTF-8 all the way";
+  EXPECT_LE(json::parse(c.event.PatchJson())["message"].get<std::string>().size(),
+            kMaxEventMessageBytes);
+
+  // A combined Event's prefix is inside the bound too.
+  for (int i = 0; i < 12; ++i) {
+    c = Correlate(NodeRef("n2"), "R", std::to_string(i) + huge);
+    EXPECT_LE(c.event.message.size(), kMaxEventMessageBytes) << i;
+  }
+  EXPECT_THAT(c.event.message, ::testing::StartsWith("(combined from similar events): "));
+
+  // Short messages are untouched.
+  EXPECT_EQ(Correlate(NodeRef("n3"), "R", "drained 3 pods").event.message, "drained 3 pods");
+}
+
 // ------------------------------------------------------------ recorder
 
 class FakeSink final : public EventSink {
@@ -242,6 +266,27 @@ TEST(EventRecorderTest, EventsAreNotSentOnceTheFenceCloses) {
   ASSERT_TRUE(recorder.WaitIdle(10s));
   EXPECT_THAT(sink.log, ::testing::ElementsAre("create Cordoned 1"));
   EXPECT_EQ(recorder.failed(), 2u);
+}
+
+// The recorder bounds a message before queueing it, so a burst of huge
+// messages cannot hold megabytes in the queue or the correlator's cache.
+TEST(EventRecorderTest, QueuedMessagesAreBounded) {
+  class MessageSink final : public EventSink {
+   public:
+    Status Create(const EventRecord& e) override {
+      sizes.push_back(e.message.size());
+      return Status::Ok();
+    }
+    Status Patch(const EventRecord& e) override { return Create(e); }
+    std::vector<size_t> sizes;
+  };
+  MessageSink sink;
+  FakeClock clock;
+  EventRecorder recorder(sink, FastOptions(), clock);
+  recorder.Record(NodeRef("n1"), EventType::kWarning, "R", std::string(100 * 1024, 'x'));
+  ASSERT_TRUE(recorder.WaitIdle(10s));
+  ASSERT_EQ(sink.sizes.size(), 1u);
+  EXPECT_LE(sink.sizes[0], kMaxEventMessageBytes);
 }
 
 TEST(EventRecorderTest, SpamIsDroppedAndCounted) {

@@ -1,7 +1,8 @@
-// DensityReconciler::NodesTaintedWith, what the cleanup finalizer of a deleted
-// policy waits for: nodes still carrying its taint key that no governing
-// policy claims. Found by the e2e suite (tests/e2e/density, `delete`): a
-// second policy with the same (default) key held a deleted policy forever.
+// DensityReconciler: NodesTaintedBy, what the cleanup finalizer of a deleted
+// policy waits for (nodes carrying a taint recorded for it that no policy
+// governs), and Reconcile against a fake API server that applies the JSON
+// patches as the real one does: ownership by record (issue 16), key changes,
+// foreign taints with the policy's key, migration, dry run.
 
 #include "runtime/density_reconciler.h"
 
@@ -12,6 +13,8 @@
 #include <memory>
 
 #include "api/decode.h"
+#include "density/taint_record.h"
+#include "kube/decode.h"
 #include "kube/events.h"
 #include "kube/rest.h"
 #include "kube/store.h"
@@ -53,8 +56,10 @@ json Density(const std::string& key, bool enabled = true) {
   return {{"enabled", enabled}, {"maxPods", 10}, {"taint", {{"key", key}}}};
 }
 
+// A node in `pool` with taints of these keys (value empty, NoSchedule);
+// `recorded_for`: the policy nodeguard recorded the first taint for.
 kube::Node MakeNode(const std::string& name, const std::string& pool,
-                    std::vector<std::string> taint_keys) {
+                    std::vector<std::string> taint_keys, const std::string& recorded_for = "") {
   kube::Node n;
   n.meta.name = name;
   n.meta.uid = "uid-node-" + name;
@@ -65,12 +70,17 @@ kube::Node MakeNode(const std::string& name, const std::string& pool,
     t.key = std::move(key);
     n.taints.push_back(std::move(t));
   }
+  if (!recorded_for.empty()) {
+    n.nodeguard_annotations = {{density::kTaintRecordAnnotation,
+                                density::EncodeTaintRecord({recorded_for, n.taints.at(0)})}};
+    n.has_annotations = true;
+  }
   return n;
 }
 
-class NodesTaintedWithTest : public ::testing::Test {
+class NodesTaintedByTest : public ::testing::Test {
  protected:
-  NodesTaintedWithTest() {
+  NodesTaintedByTest() {
     EXPECT_TRUE(kube::AddPodIndexes(pods).ok());
     deps.nodes = &nodes;
     deps.pods = &pods;
@@ -83,9 +93,9 @@ class NodesTaintedWithTest : public ::testing::Test {
                                /*deleting=*/true));
   }
 
-  int Count() {
+  int Count(const std::string& policy = "deleted") {
     if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps);
-    return reconciler->NodesTaintedWith(kKey);
+    return reconciler->NodesTaintedBy(policy);
   }
 
   kube::Store<kube::Node> nodes;
@@ -97,52 +107,69 @@ class NodesTaintedWithTest : public ::testing::Test {
   std::unique_ptr<DensityReconciler> reconciler;
 };
 
-TEST_F(NodesTaintedWithTest, CountsTaintsNoPolicyGoverns) {
-  nodes.Upsert(MakeNode("a", "a", {kKey}));
-  nodes.Upsert(MakeNode("b", "b", {"example.com/other", kKey}));
+TEST_F(NodesTaintedByTest, CountsTaintsRecordedForThePolicyThatNoPolicyGoverns) {
+  nodes.Upsert(MakeNode("a", "a", {kKey}, "deleted"));
+  nodes.Upsert(MakeNode("b", "b", {kKey, "example.com/other"}, "deleted"));
   nodes.Upsert(MakeNode("c", "c", {"example.com/other"}));
   nodes.Upsert(MakeNode("d", "d", {}));
+  nodes.Upsert(MakeNode("e", "e", {kKey}, "another-policy"));
   EXPECT_EQ(Count(), 2);
+  EXPECT_EQ(Count("another-policy"), 1);
 }
 
-TEST_F(NodesTaintedWithTest, SkipsNodesOfAPolicyEnforcingTheSameKey) {
+// Issue 16: the key alone claimed an administrator's taint for the policy,
+// and a deleted policy waited for (and removed) taints it never applied.
+TEST_F(NodesTaintedByTest, ATaintNodeguardDidNotRecordIsNotCounted) {
+  // No record, and not the policy's exact taint (value empty, not "deleted"):
+  // an administrator's taint that happens to use the key.
+  nodes.Upsert(MakeNode("a", "a", {kKey}));
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(NodesTaintedByTest, MigrationCountsTheExactUnrecordedTaintOfASelectingPolicy) {
+  // Tainted by a nodeguard that wrote no record: the deleted policy's exact
+  // taint (value = its name) on a node it selects is still its to remove.
+  kube::Node n = MakeNode("a", "a", {});
+  kube::Taint t;
+  t.key = kKey;
+  t.value = "deleted";
+  n.taints.push_back(t);
+  nodes.Upsert(n);
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(NodesTaintedByTest, SkipsNodesAnotherPolicyGoverns) {
+  // That policy takes the taint over or removes it; it may be paused, so
+  // waiting for it could hold the deleted policy forever.
   policies.Upsert(
       MakePolicy("other", {{"nodeSelector", Selecting("b")}, {"podDensity", Density(kKey)}}, 2));
-  nodes.Upsert(MakeNode("a", "a", {kKey}));  // Left by the deleted policy.
-  nodes.Upsert(MakeNode("b", "b", {kKey}));  // The other policy's own taint.
+  policies.Upsert(MakePolicy("paused",
+                             {{"nodeSelector", Selecting("c")},
+                              {"paused", true},
+                              {"podDensity", Density("example.com/full")}},
+                             3));
+  nodes.Upsert(MakeNode("a", "a", {kKey}, "deleted"));  // Left by the deleted policy.
+  nodes.Upsert(MakeNode("b", "b", {kKey}, "deleted"));  // Governed by "other".
+  nodes.Upsert(MakeNode("c", "c", {kKey}, "deleted"));  // Governed by "paused".
   EXPECT_EQ(Count(), 1);
 
   nodes.Erase("", "a");
   EXPECT_EQ(Count(), 0) << "the deleted policy has nothing left to remove";
 }
 
-TEST_F(NodesTaintedWithTest, CountsNodesWhoseGoverningPolicyDoesNotClaimTheKey) {
-  // A governing policy with another key, or with podDensity disabled, does not
-  // own the taint: Reconcile removes it, so the finalizer must wait for it.
-  policies.Upsert(MakePolicy(
-      "other-key", {{"nodeSelector", Selecting("b")}, {"podDensity", Density("example.com/full")}},
-      2));
-  policies.Upsert(MakePolicy(
-      "disabled", {{"nodeSelector", Selecting("c")}, {"podDensity", Density(kKey, false)}}, 3));
-  policies.Upsert(MakePolicy("no-density", {{"nodeSelector", Selecting("d")}}, 4));
-  nodes.Upsert(MakeNode("b", "b", {kKey}));
-  nodes.Upsert(MakeNode("c", "c", {kKey}));
-  nodes.Upsert(MakeNode("d", "d", {kKey}));
-  EXPECT_EQ(Count(), 3);
-}
-
-TEST_F(NodesTaintedWithTest, AnotherDeletedPolicyWithTheSameKeyClaimsNothing) {
+TEST_F(NodesTaintedByTest, AnotherDeletedPolicyWithTheSameKeyClaimsNothing) {
   policies.Upsert(MakePolicy("also-deleted",
                              {{"nodeSelector", Selecting("b")}, {"podDensity", Density(kKey)}}, 2,
                              /*deleting=*/true));
-  nodes.Upsert(MakeNode("b", "b", {kKey}));
-  EXPECT_EQ(Count(), 1);
+  nodes.Upsert(MakeNode("b", "b", {kKey}, "also-deleted"));
+  EXPECT_EQ(Count(), 0);
+  EXPECT_EQ(Count("also-deleted"), 1);
 }
 
 // Which policy events re-queue every node. The status writer's own writes
 // come back as policy updates: at 1,000 nodes, re-queuing on each of them
 // made 517,000 reconciles out of 37,700 pod events (tests/bench/density_bench).
-TEST_F(NodesTaintedWithTest, OnlyPolicyChangesThatCanAlterDecisionsRequeueNodes) {
+TEST_F(NodesTaintedByTest, OnlyPolicyChangesThatCanAlterDecisionsRequeueNodes) {
   for (const char* name : {"w1", "w2", "w3"}) nodes.Upsert(MakeNode(name, "a", {}));
   reconciler = std::make_unique<DensityReconciler>(deps);
   const PolicyObject before = MakePolicy("p", {{"podDensity", Density(kKey)}}, 2);
@@ -214,7 +241,7 @@ class CountingSink final : public kube::EventSink {
   std::atomic<int> events{0};
 };
 
-class DensityReconcileTest : public NodesTaintedWithTest {
+class DensityReconcileTest : public NodesTaintedByTest {
  protected:
   DensityReconcileTest() {
     policies.Erase("", "deleted");
@@ -269,6 +296,299 @@ TEST_F(DensityReconcileTest, TheSamePolicyMadeValidIsActedOn) {
   EXPECT_TRUE(recorder.WaitIdle(std::chrono::seconds(5)));
   ASSERT_FALSE(http.requests.empty());
   EXPECT_EQ(http.requests.front().rfind("PATCH /api/v1/nodes/w1?", 0), 0u) << http.requests.front();
+}
+
+// ---------------------------------------------------------------- ownership flows
+
+// Holds nodes as the API server stores them (JSON) and applies JSON patches
+// exactly (nlohmann's RFC 6902, the same semantics as the API server's:
+// a failed `test` rejects the whole patch with 422), bumping the
+// resourceVersion and mirroring the result into the informer store.
+class PatchingHttp final : public kube::HttpClient {
+ public:
+  explicit PatchingHttp(kube::Store<kube::Node>& store) : store_(store) {}
+
+  void Put(json node) {
+    node["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    const std::string name = node["metadata"]["name"];
+    nodes_[name] = node;
+    store_.Upsert(kube::DecodeObject<kube::Node>(node.dump()).value());
+  }
+  const json& Get(const std::string& name) const { return nodes_.at(name); }
+
+  Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
+    ++writes;
+    kube::HttpResponse r;
+    const std::string prefix = "/api/v1/nodes/";
+    if (request.method != "PATCH" || request.path_and_query.rfind(prefix, 0) != 0) {
+      r.status = 404;
+      r.body = "{}";
+      return r;
+    }
+    std::string name = request.path_and_query.substr(prefix.size());
+    name = name.substr(0, name.find('?'));
+    try {
+      Put(nodes_.at(name).patch(json::parse(request.body)));
+      r.status = 200;
+      r.body = nodes_.at(name).dump();
+    } catch (const json::exception& e) {
+      r.status = 422;
+      r.body = json{{"kind", "Status"}, {"code", 422}, {"message", e.what()}}.dump();
+    }
+    return r;
+  }
+  Result<kube::HttpResponse> Stream(const kube::HttpRequest& request, const kube::ChunkHandler&,
+                                    const kube::CancelToken&, std::chrono::milliseconds) override {
+    return Send(request);
+  }
+  int writes = 0;
+
+ private:
+  kube::Store<kube::Node>& store_;
+  std::map<std::string, json> nodes_;
+  int64_t rv_ = 100;
+};
+
+constexpr const char* kDedicated = "example.com/dedicated";
+
+json TaintJson(const std::string& key, const std::string& value, const std::string& effect) {
+  json t = {{"key", key}, {"effect", effect}};
+  if (!value.empty()) t["value"] = value;
+  return t;
+}
+
+class DensityFlowTest : public NodesTaintedByTest {
+ protected:
+  DensityFlowTest() {
+    policies.Erase("", "deleted");
+    deps.rest = &rest;
+    deps.events = &recorder;
+    deps.status = &status;
+    deps.clock = &clock;
+  }
+
+  void AddNode(const std::string& name, const std::string& pool, json taints,
+               json annotations = json()) {
+    json n = {{"metadata", {{"name", name}, {"uid", "uid-" + name}, {"labels", {{"pool", pool}}}}},
+              {"spec", {{"taints", std::move(taints)}}},
+              {"status",
+               {{"capacity", {{"cpu", "4"}, {"pods", "110"}}},
+                {"allocatable", {{"cpu", "4"}, {"pods", "110"}}}}}};
+    if (!annotations.is_null()) n["metadata"]["annotations"] = std::move(annotations);
+    http.Put(std::move(n));
+  }
+  void AddPods(const std::string& node, int count) {
+    for (int i = 0; i < count; ++i) {
+      kube::Pod pod;
+      pod.meta.name = node + "-pod-" + std::to_string(pods_added_++);
+      pod.meta.namespace_ = kube::Symbol::Intern("default");
+      pod.meta.uid = "uid-" + pod.meta.name;
+      pod.node_name = kube::Symbol::Intern(node);
+      pod.phase = kube::PodPhase::kRunning;
+      pod.controller_kind = kube::ControllerKind::kReplicaSet;
+      pods.Upsert(pod);
+    }
+  }
+  void RemovePods() {
+    for (const auto& pod : pods.List()) pods.Erase(pod->meta.namespace_.str(), pod->meta.name);
+  }
+  // The policy "p" selecting pool a, cap 2 (taint at 2, release below 1).
+  void SetPolicy(const std::string& key, bool dry_run = false, bool deleting = false) {
+    json density = {{"maxPods", 2}, {"releaseBelow", 1}, {"taint", {{"key", key}}}};
+    policies.Upsert(MakePolicy(
+        "p", {{"nodeSelector", Selecting("a")}, {"dryRun", dry_run}, {"podDensity", density}}, 1,
+        deleting));
+  }
+  // Reconciles every node until nothing more is written (each write changes
+  // the node, which the informer would re-queue).
+  void Settle() {
+    if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps);
+    for (int round = 0; round < 5; ++round) {
+      const int before = http.writes;
+      for (const auto& n : nodes.List()) {
+        auto r = reconciler->Reconcile(n->meta.name);
+        ASSERT_TRUE(r.ok()) << r.error().ToString();
+      }
+      if (http.writes == before) return;
+    }
+    FAIL() << "did not settle";
+  }
+  // The node's taints, timeAdded left out (nodeguard sets it to the clock's now).
+  json Taints(const std::string& node) const {
+    json taints = http.Get(node)["spec"].value("taints", json::array());
+    for (json& t : taints) t.erase("timeAdded");
+    return taints;
+  }
+  json Record(const std::string& node) const {
+    const json& m = http.Get(node)["metadata"];
+    if (!m.contains("annotations") || !m["annotations"].contains(density::kTaintRecordAnnotation))
+      return json();
+    return json::parse(m["annotations"][density::kTaintRecordAnnotation].get<std::string>());
+  }
+
+  FakeClock clock;
+  PatchingHttp http{nodes};
+  kube::RestClient rest{http, kube::RestOptions{}};
+  CountingSink sink;
+  kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};
+  NoStatusApi status_api;
+  StatusWriter status{status_api, clock, std::chrono::milliseconds(0)};
+  int pods_added_ = 0;
+};
+
+// Issue 16, item 5: changing podDensity.taint.key left the old taints on
+// every capped node, and a key an administrator also uses was stripped from
+// nodes the policy never selected. Here: a key change to `dedicated` next to
+// an administrator's `dedicated` taints (another effect on the selected node,
+// the same effect on a node the policy does not select), the change back,
+// the pods going away and the policy deleted.
+TEST_F(DensityFlowTest, KeyChangeNextToForeignTaintsWithTheNewKey) {
+  const json foreign_pref = TaintJson(kDedicated, "team-a", "PreferNoSchedule");
+  const json foreign_same = TaintJson(kDedicated, "team-b", "NoSchedule");
+  AddNode("w1", "a", json::array({foreign_pref}));
+  AddNode("w2", "b", json::array({foreign_pref, foreign_same}));  // Never selected.
+  SetPolicy(kKey);
+  AddPods("w1", 2);
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array({foreign_pref, TaintJson(kKey, "p", "NoSchedule")}));
+  EXPECT_EQ(Record("w1")["key"], kKey);
+
+  SetPolicy(kDedicated);
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array({foreign_pref, TaintJson(kDedicated, "p", "NoSchedule")}))
+      << "the old key replaced by the new one, the administrator's taint untouched";
+  EXPECT_EQ(Record("w1"),
+            json::parse(density::EncodeTaintRecord(
+                {"p", kube::Taint{kDedicated, "p", kube::TaintEffect::kNoSchedule, {}}})));
+  EXPECT_EQ(Taints("w2"), json::array({foreign_pref, foreign_same})) << "never selected";
+
+  SetPolicy(kKey);
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array({foreign_pref, TaintJson(kKey, "p", "NoSchedule")}));
+  EXPECT_EQ(Taints("w2"), json::array({foreign_pref, foreign_same}));
+
+  RemovePods();
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array({foreign_pref})) << "released: nothing of ours left";
+  EXPECT_TRUE(Record("w1").is_null());
+
+  AddPods("w1", 2);
+  SetPolicy(kDedicated);
+  Settle();
+  SetPolicy(kDedicated, false, /*deleting=*/true);
+  EXPECT_EQ(reconciler->NodesTaintedBy("p"), 1) << "the finalizer waits for w1";
+  Settle();
+  EXPECT_EQ(reconciler->NodesTaintedBy("p"), 0);
+  EXPECT_EQ(Taints("w1"), json::array({foreign_pref}));
+  EXPECT_TRUE(Record("w1").is_null());
+  EXPECT_EQ(Taints("w2"), json::array({foreign_pref, foreign_same}));
+}
+
+// The administrator's taint holds the policy's key and effect on a selected
+// node: nodeguard cannot add its own, and leaves that one alone, also when
+// the node is released and when the policy is deleted.
+TEST_F(DensityFlowTest, AForeignTaintWithTheKeyAndEffectIsNeverTouched) {
+  const json admin = TaintJson(kKey, "admin", "NoSchedule");
+  AddNode("w1", "a", json::array({admin}));
+  SetPolicy(kKey);
+  AddPods("w1", 3);
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array({admin}));
+  EXPECT_TRUE(Record("w1").is_null());
+  EXPECT_EQ(http.writes, 0);
+  RemovePods();
+  SetPolicy(kKey, false, /*deleting=*/true);
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array({admin}));
+  EXPECT_EQ(reconciler->NodesTaintedBy("p"), 0);
+}
+
+// Migration: a taint written by a nodeguard without records, exactly the
+// policy's, is adopted (recorded in place) and later removed like any other.
+TEST_F(DensityFlowTest, AnUnrecordedTaintOfTheGoverningPolicyIsAdopted) {
+  const json legacy = TaintJson(kKey, "p", "NoSchedule");
+  AddNode("w1", "a", json::array({legacy}), json{{"other", "kept"}});
+  SetPolicy(kKey);
+  AddPods("w1", 2);
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array({legacy}));
+  EXPECT_EQ(Record("w1")["policy"], "p");
+  EXPECT_EQ(http.Get("w1")["metadata"]["annotations"]["other"], "kept");
+  RemovePods();
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array());
+}
+
+// A policy being deleted removes its real taints even in dry run (the
+// policy's or the controller's), so its finalizer goes.
+TEST_F(DensityFlowTest, ADeletedPolicysTaintIsRemovedEvenInDryRun) {
+  for (const bool controller_dry_run : {false, true}) {
+    SCOPED_TRACE(controller_dry_run);
+    options.dry_run = controller_dry_run;
+    AddNode("w1", "a", json::array());
+    SetPolicy(kKey);
+    AddPods("w1", 2);
+    options.dry_run = false;
+    Settle();
+    ASSERT_EQ(Taints("w1").size(), 1u);
+    options.dry_run = controller_dry_run;
+    SetPolicy(kKey, /*dry_run=*/!controller_dry_run, /*deleting=*/true);
+    EXPECT_EQ(reconciler->NodesTaintedBy("p"), 1);
+    Settle();
+    EXPECT_EQ(Taints("w1"), json::array());
+    EXPECT_EQ(reconciler->NodesTaintedBy("p"), 0);
+    RemovePods();
+    options.dry_run = false;
+  }
+}
+
+// A live policy switched to dryRun leaves its real taint as it is (neither
+// removed when its pods go, nor rewritten after a key change), and resumes
+// managing it when switched back.
+TEST_F(DensityFlowTest, ALivePolicySwitchedToDryRunFreezesItsRealTaints) {
+  AddNode("w1", "a", json::array());
+  SetPolicy(kKey);
+  AddPods("w1", 2);
+  Settle();
+  const json capped = Taints("w1");
+  ASSERT_EQ(capped.size(), 1u);
+  SetPolicy(kDedicated, /*dry_run=*/true);
+  RemovePods();
+  const int writes = http.writes;
+  Settle();
+  EXPECT_EQ(http.writes, writes);
+  EXPECT_EQ(Taints("w1"), capped);
+  SetPolicy(kDedicated, /*dry_run=*/false);
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array()) << "back from dry run: released (no pods)";
+}
+
+// A taint recorded for a policy that no longer selects the node, and that no
+// other policy governs, is removed; one another policy governs is handed
+// over in place (no window without a taint).
+TEST_F(DensityFlowTest, DeselectedNodesAreReleasedAndOverlapsHandedOver) {
+  AddNode("w1", "a", json::array());
+  AddNode("w2", "a", json::array());
+  SetPolicy(kKey);
+  AddPods("w1", 2);
+  AddPods("w2", 2);
+  Settle();
+  // w2 leaves pool a; an older policy "q" governs pool b with the same key.
+  policies.Upsert(MakePolicy("q",
+                             {{"nodeSelector", Selecting("b")},
+                              {"podDensity", {{"maxPods", 2}, {"taint", {{"key", kKey}}}}}},
+                             0));
+  json w2 = http.Get("w2");
+  w2["metadata"]["labels"]["pool"] = "b";
+  http.Put(w2);
+  json w1 = http.Get("w1");
+  w1["metadata"]["labels"]["pool"] = "c";  // No policy selects it now.
+  http.Put(w1);
+  Settle();
+  EXPECT_EQ(Taints("w1"), json::array());
+  EXPECT_TRUE(Record("w1").is_null());
+  EXPECT_EQ(Taints("w2"), json::array({TaintJson(kKey, "q", "NoSchedule")}));
+  EXPECT_EQ(Record("w2")["policy"], "q");
 }
 
 }  // namespace

@@ -773,7 +773,7 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
     if (obs.health.verdict == Verdict::kUnhealthy) ++out.unhealthy;
     if (obs.health.verdict == Verdict::kPending) ++out.turning_unhealthy;
   }
-  out.max_unhealthy = static_cast<int>(spec.max_unhealthy.Resolve(out.selected, /*round_up=*/true));
+  out.max_unhealthy = spec.max_unhealthy.ResolveInt(out.selected, /*round_up=*/true);
   const int sick = out.unhealthy + out.turning_unhealthy;
   out.storm = sick > out.max_unhealthy;
   if (out.storm) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/text.h"
 #include "kube/objects.h"
 
 namespace nodeguard::remediation {
@@ -99,27 +100,16 @@ std::string DrainResult::Summary() const {
       break;
   }
   if (skipped > 0) out += " (" + std::to_string(skipped) + " skipped)";
-  auto more = [](size_t total) {
-    return total > kSummaryPods ? " (and " + std::to_string(total - kSummaryPods) + " more)"
-                                : std::string();
-  };
   if (!blocked.empty()) {
-    out += "; still pending: ";
-    for (size_t i = 0; i < blocked.size() && i < kSummaryPods; ++i) {
-      if (i > 0) out += ", ";
-      out += blocked[i].pod;
-      if (!blocked[i].pdb_name.empty()) out += " (PodDisruptionBudget " + blocked[i].pdb_name + ")";
+    std::vector<std::string> pods;
+    pods.reserve(blocked.size());
+    for (const auto& b : blocked) {
+      pods.push_back(b.pod +
+                     (b.pdb_name.empty() ? "" : " (PodDisruptionBudget " + b.pdb_name + ")"));
     }
-    out += more(blocked.size());
+    out += "; still pending: " + JoinBounded(pods, ", ", kSummaryListBytes);
   }
-  if (!errors.empty()) {
-    out += "; ";
-    for (size_t i = 0; i < errors.size() && i < kSummaryPods; ++i) {
-      if (i > 0) out += "; ";
-      out += errors[i];
-    }
-    out += more(errors.size());
-  }
+  if (!errors.empty()) out += "; " + JoinBounded(errors, "; ", kSummaryListBytes);
   return out;
 }
 

@@ -114,11 +114,12 @@ struct DrainResult {
   std::vector<BlockedPod> blocked;  // kTimedOut: pods that were still pending.
   std::vector<std::string> errors;  // kFailed: "ns/name: message".
   // "drained 12 pods (1 skipped)" / "drain timed out; still pending:
-  // default/web-1 (PodDisruptionBudget web-pdb)" / "drain failed; ...". Lists
-  // at most kSummaryPods pods and errors ("and 97 more"): it ends up in
-  // status messages and Events, which are bounded.
+  // default/web-1 (PodDisruptionBudget web-pdb)" / "drain failed; ...". The
+  // pods and the errors each take at most kSummaryListBytes ("a, b and 97
+  // more"): the summary ends up in status messages (4 KiB) and Events (1 KiB),
+  // which would otherwise cut the count off.
   std::string Summary() const;
-  static constexpr size_t kSummaryPods = 5;
+  static constexpr size_t kSummaryListBytes = 600;
 };
 
 // What the runtime should do now.

@@ -12,7 +12,7 @@ JOBS           ?= $(shell nproc)
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNODEGUARD_WERROR=ON
 
 .PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
-        demo demo-down format format-check fuzz bench clean help
+        promtool demo demo-down format format-check fuzz bench clean help
 
 all: build
 
@@ -43,6 +43,12 @@ build-asan: deps $(ASAN_BUILD_DIR)/build.ninja
 cluster-components: deps
 	@tests/cluster/build-components.sh >/dev/null
 
+# promtool (alert rules, their unit tests, the /metrics lint), built from the
+# Go module proxy and cached outside the repository like the components. The
+# manifests and runtime tests fail without it.
+promtool: deps
+	@tests/integration/manifests/get-promtool.sh >/dev/null
+
 test-unit: build
 	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 
@@ -59,7 +65,7 @@ test-fuzz: deps $(FUZZ_BUILD_DIR)/build.ninja
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_targets
 	cd $(FUZZ_BUILD_DIR) && ctest -L fuzz --output-on-failure
 
-test-cluster: build cluster-components
+test-cluster: build cluster-components promtool
 	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
 
 # The image's runtime filesystem (debootstrap + manifests/image/runtime-packages.txt,
@@ -70,7 +76,7 @@ test-image: build cluster-components
 
 # Everything CI proves: unit tests, the same under ASan/UBSan, a bounded fuzz
 # run, then the suites that run against a real local control plane.
-test: build build-asan cluster-components test-fuzz
+test: build build-asan cluster-components promtool test-fuzz
 	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 	cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)

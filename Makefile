@@ -82,13 +82,15 @@ test: build build-asan cluster-components promtool test-fuzz
 	  ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
 
-# The incident replayed on a local simulated cluster; leaves it running.
-demo: build cluster-components
+# The incident replayed on a local simulated cluster; leaves it running. Builds
+# only what it runs: the nodeguard binary (no test targets).
+demo: deps $(BUILD_DIR)/build.ninja cluster-components
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target nodeguard
 	@NODEGUARD_BINARY=$(CURDIR)/$(BUILD_DIR)/controller/nodeguard tests/cluster/demo
 
+# Stops the processes the demo recorded (their PID files), then its cluster.
 demo-down:
-	-@pkill -f 'nodeguard (controller|agent) --kubeconfig /tmp/nodeguard-clusters/demo/' || true
-	@tests/cluster/down --name demo
+	@tests/cluster/demo down
 
 format: deps
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -11,6 +11,16 @@ JOBS           ?= $(shell nproc)
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNODEGUARD_WERROR=ON
 
+# Go (the cluster components, promtool): the machine's own when it is 1.26 or
+# newer; else the one `make deps` installs (Debian's backported Go running a
+# newer toolchain from the Go module proxy; see .ci/install-deps), which every
+# recipe and test then finds first on PATH.
+NODEGUARD_GO_ENV := $(shell .ci/install-deps --go-env)
+ifneq ($(NODEGUARD_GO_ENV),)
+export PATH := $(word 1,$(NODEGUARD_GO_ENV)):$(PATH)
+export GOTOOLCHAIN := $(word 2,$(NODEGUARD_GO_ENV))
+endif
+
 .PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
         promtool demo demo-down format format-check fuzz bench clean help
 

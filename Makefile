@@ -80,7 +80,8 @@ test-cluster: build cluster-components promtool
 
 # The image's runtime filesystem (debootstrap + manifests/image/runtime-packages.txt,
 # cached in ~/.cache/nodeguard/image) running this build's binary as uid 65532,
-# then the controller in it against the local cluster. Root only. Not (yet) in `test`.
+# then the controller in it against the local cluster. Root only. Not in `test`:
+# CI's cold run would add about 4 minutes (docs/testing.md, "Labels").
 test-image: build cluster-components
 	cd $(BUILD_DIR) && ctest -L image --output-on-failure $(CTEST_ARGS)
 

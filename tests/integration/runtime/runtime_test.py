@@ -35,7 +35,7 @@ in namespace LEASE_NAMESPACE, and puts everything back at its end; `cleanup`
 
 Usage: runtime_test.py --nodeguard PATH --workdir DIR SUBCOMMAND
 Environment: see tests/lib/nodeguard_testlib.py. NODEGUARD_PROMTOOL: as in
-tests/integration/manifests (cached, build, none, or a path).
+tests/integration/manifests (cached, build, or a path; none found fails).
 """
 
 import argparse

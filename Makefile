@@ -11,8 +11,18 @@ JOBS           ?= $(shell nproc)
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNODEGUARD_WERROR=ON
 
+# Go (the cluster components, promtool): the machine's own when it is 1.26 or
+# newer; else the one `make deps` installs (Debian's backported Go running a
+# newer toolchain from the Go module proxy; see .ci/install-deps), which every
+# recipe and test then finds first on PATH.
+NODEGUARD_GO_ENV := $(shell .ci/install-deps --go-env)
+ifneq ($(NODEGUARD_GO_ENV),)
+export PATH := $(word 1,$(NODEGUARD_GO_ENV)):$(PATH)
+export GOTOOLCHAIN := $(word 2,$(NODEGUARD_GO_ENV))
+endif
+
 .PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
-        demo demo-down format format-check fuzz bench clean help
+        promtool demo demo-down format format-check fuzz bench clean help
 
 all: build
 
@@ -43,6 +53,12 @@ build-asan: deps $(ASAN_BUILD_DIR)/build.ninja
 cluster-components: deps
 	@tests/cluster/build-components.sh >/dev/null
 
+# promtool (alert rules, their unit tests, the /metrics lint), built from the
+# Go module proxy and cached outside the repository like the components. The
+# manifests and runtime tests fail without it.
+promtool: deps
+	@tests/integration/manifests/get-promtool.sh >/dev/null
+
 test-unit: build
 	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 
@@ -59,30 +75,33 @@ test-fuzz: deps $(FUZZ_BUILD_DIR)/build.ninja
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_targets
 	cd $(FUZZ_BUILD_DIR) && ctest -L fuzz --output-on-failure
 
-test-cluster: build cluster-components
+test-cluster: build cluster-components promtool
 	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
 
 # The image's runtime filesystem (debootstrap + manifests/image/runtime-packages.txt,
 # cached in ~/.cache/nodeguard/image) running this build's binary as uid 65532,
-# then the controller in it against the local cluster. Root only. Not (yet) in `test`.
+# then the controller in it against the local cluster. Root only. Not in `test`:
+# CI's cold run would add about 4 minutes (docs/testing.md, "Labels").
 test-image: build cluster-components
 	cd $(BUILD_DIR) && ctest -L image --output-on-failure $(CTEST_ARGS)
 
 # Everything CI proves: unit tests, the same under ASan/UBSan, a bounded fuzz
 # run, then the suites that run against a real local control plane.
-test: build build-asan cluster-components test-fuzz
+test: build build-asan cluster-components promtool test-fuzz
 	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 	cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
 
-# The incident replayed on a local simulated cluster; leaves it running.
-demo: build cluster-components
+# The incident replayed on a local simulated cluster; leaves it running. Builds
+# only what it runs: the nodeguard binary (no test targets).
+demo: deps $(BUILD_DIR)/build.ninja cluster-components
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target nodeguard
 	@NODEGUARD_BINARY=$(CURDIR)/$(BUILD_DIR)/controller/nodeguard tests/cluster/demo
 
+# Stops the processes the demo recorded (their PID files), then its cluster.
 demo-down:
-	-@pkill -f 'nodeguard (controller|agent) --kubeconfig /tmp/nodeguard-clusters/demo/' || true
-	@tests/cluster/down --name demo
+	@tests/cluster/demo down
 
 format: deps
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -816,22 +816,24 @@ def check_documented_metrics(who, text, heading):
 
 
 def promtool_path(mode=None):
-    """promtool from tests/integration/manifests/get-promtool.sh, or None.
+    """promtool from tests/integration/manifests/get-promtool.sh; a missing
+    one fails the test (TestFailure): `make test` builds it first.
 
     mode (default $NODEGUARD_PROMTOOL, else "cached"): "cached" uses the one
     get-promtool.sh built before; "build" builds it now if missing (minutes
-    the first time); "none" never uses it; anything else is a path."""
+    the first time); anything else is a path."""
     mode = mode or os.environ.get("NODEGUARD_PROMTOOL", "cached")
-    if mode == "none":
-        return None
+    path = mode
     if mode in ("cached", "build"):
         script = os.path.join(ROOT, "tests", "integration", "manifests", "get-promtool.sh")
         args = [script] + (["--cached"] if mode == "cached" else [])
         r = subprocess.run(args, capture_output=True, text=True)
-        if r.returncode != 0 or not r.stdout.strip():
-            return None
-        mode = r.stdout.strip().splitlines()[-1]
-    return mode if os.access(mode, os.X_OK) else None
+        lines = r.stdout.strip().splitlines()
+        path = lines[-1] if r.returncode == 0 and lines else ""
+    check(path and os.access(path, os.X_OK),
+          f"no promtool (NODEGUARD_PROMTOOL={mode}): build it with 'make promtool' "
+          "(tests/integration/manifests/get-promtool.sh)")
+    return path
 
 
 def promtool_check_metrics(promtool, text):

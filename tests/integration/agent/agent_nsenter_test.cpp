@@ -6,7 +6,9 @@
 // on PATH. The bind mounts are private to that mount namespace, so the
 // machine's real systemctl is untouched, and the test checks that the fake
 // is what `systemctl` resolves to in there before it lets the agent run
-// anything. Needs root (for unshare/nsenter); skipped otherwise.
+// anything. Needs root (for unshare/nsenter): without root it is skipped,
+// except under CI (CI=true), where a stand-in host that cannot be set up fails
+// the test, as it always does for root: CI must run it, not skip it.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -72,6 +74,12 @@ pid_t FirstChild(pid_t parent) {
   return 0;
 }
 
+// CI=true: what a test cannot set up fails it instead of skipping it.
+bool UnderCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
 std::string PidNamespace(const std::string& pid) {
   std::error_code ec;
   return fs::read_symlink("/proc/" + pid + "/ns/pid", ec).string();
@@ -80,16 +88,19 @@ std::string PidNamespace(const std::string& pid) {
 class StandInHost : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root for unshare and nsenter";
-    if (!OnPath("unshare") || !OnPath("nsenter")) GTEST_SKIP() << "unshare or nsenter missing";
+    if (::geteuid() != 0) {
+      if (UnderCi()) FAIL() << "needs root for unshare and nsenter (CI=true: not skipped)";
+      GTEST_SKIP() << "needs root for unshare and nsenter";
+    }
+    ASSERT_TRUE(OnPath("unshare") && OnPath("nsenter"))
+        << "unshare or nsenter missing (util-linux)";
     // A fixed PATH so `systemctl` resolves the same way in every step below.
     ::setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
     ProcessRunner probe;
     auto works = probe.Run({"unshare", "--pid", "--mount", "--fork", "true"}, seconds(20));
-    if (!works.ok() || !works->Succeeded()) {
-      GTEST_SKIP() << "unshare --pid --mount does not work here: "
-                   << (works.ok() ? works->stderr_text : works.error().ToString());
-    }
+    ASSERT_TRUE(works.ok() && works->Succeeded())
+        << "unshare --pid --mount does not work here: "
+        << (works.ok() ? works->stderr_text : works.error().ToString());
 
     char pattern[] = "/tmp/nodeguard-agent-host-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);

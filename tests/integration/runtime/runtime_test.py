@@ -35,7 +35,7 @@ in namespace LEASE_NAMESPACE, and puts everything back at its end; `cleanup`
 
 Usage: runtime_test.py --nodeguard PATH --workdir DIR SUBCOMMAND
 Environment: see tests/lib/nodeguard_testlib.py. NODEGUARD_PROMTOOL: as in
-tests/integration/manifests (cached, build, none, or a path).
+tests/integration/manifests (cached, build, or a path; none found fails).
 """
 
 import argparse
@@ -476,18 +476,14 @@ def check_exposition(who, text, expected_series):
     parsed = ng.parse_exposition(text)  # Raises on any grammar error.
     ng.say(f"{who}: {len(text.splitlines())} lines, {len(parsed.types)} families, "
            f"{len(parsed.samples)} samples parse as text format 0.0.4")
-    promtool = ng.promtool_path()
-    if promtool:
-        ok, findings, raw = ng.promtool_check_metrics(promtool, text)
-        ng.check(ok, f"{who}: promtool cannot parse /metrics:\n{raw}")
-        unexpected = [f for f in findings if not any(f.startswith(k) for k in ACCEPTED_LINT)]
-        for f in findings:
-            ng.say(f"{who}: promtool lint: {f}" + (" (accepted)" if f not in unexpected else ""))
-        ng.check(not unexpected, f"{who}: promtool lint findings:\n" + "\n".join(unexpected))
-        ng.say(f"{who}: promtool check metrics: parsed, {len(findings)} lint findings")
-    else:
-        ng.say("NOTE: no promtool (build it once: tests/integration/manifests/get-promtool.sh); "
-               "only the Python parser checked the format")
+    promtool = ng.promtool_path()  # Fails the test when there is none.
+    ok, findings, raw = ng.promtool_check_metrics(promtool, text)
+    ng.check(ok, f"{who}: promtool cannot parse /metrics:\n{raw}")
+    unexpected = [f for f in findings if not any(f.startswith(k) for k in ACCEPTED_LINT)]
+    for f in findings:
+        ng.say(f"{who}: promtool lint: {f}" + (" (accepted)" if f not in unexpected else ""))
+    ng.check(not unexpected, f"{who}: promtool lint findings:\n" + "\n".join(unexpected))
+    ng.say(f"{who}: promtool check metrics: parsed, {len(findings)} lint findings")
     problems = []
     for name, (kind, labels) in documented_metrics().items():
         if "(prometheus)" in kind.lower():

@@ -2,7 +2,7 @@
 container runtime is frozen, as measured on this kind of machine
 (docs/testing.md, "The simulator and the real kubelet"; the recordings are
 tests/testdata/real-kubelet/*.json). tests/cluster/sim-player plays it on
-simulated nodes, tests/cluster/sim uses it when a sick node heals, and
+simulated nodes, tests/cluster/lib/sim_api.py uses it when one heals, and
 tests/cluster/tests/sim_fidelity_test.py compares both with the recordings.
 
 The real timeline, in seconds after the runtime froze (t = 0):
@@ -37,7 +37,6 @@ PLEG is healthy). The node Lease is renewed every 5 wall-clock seconds at any
 scale: kube-controller-manager's grace period (20 s here) does not scale.
 
 Standard library only; importable, and a small command line for sim (bash):
-  kubelet_model.py heal-plan [--thawed]             nodes (JSON) in, plans out (heal_plan_nodes)
   kubelet_model.py timing TEXT                      the factor of a --timing value
   kubelet_model.py first-visible KIND FACTOR FIXED  wall seconds until the sick
                                                     message a command waits for
@@ -235,41 +234,7 @@ def rfc3339(t, digits=0):
 # ---------------------------------------------------------------- command line
 
 
-def heal_plan_nodes(doc, now, thawed):
-    """For sim heal: given the frozen nodes (`kubectl get nodes ... -o json`,
-    a List or one Node), one line "node|ready-at|message" each: ready-at (RFC
-    3339 with nanoseconds) empty when Ready=True is due at once, message empty
-    when there is no post before Ready=True."""
-    items = doc.get("items", []) if doc.get("kind") == "List" or "items" in doc else [doc]
-    out = []
-    for node in items:
-        meta = node.get("metadata") or {}
-        name = meta.get("name", "")
-        ann = meta.get("annotations") or {}
-        state = ann.get("nodeguard.io/sim-state", "")
-        try:
-            factor = parse_timing(ann.get("nodeguard.io/sim-timing") or "fast")
-        except ValueError:
-            factor = FAST_FACTOR
-        t0 = parse_rfc3339(ann.get("nodeguard.io/sim-fault-at"))
-        elapsed = max(0.0, (now - t0) * factor) if t0 is not None else 0.0
-        ready = next((c for c in (node.get("status") or {}).get("conditions") or []
-                      if c.get("type") == "Ready"), {})
-        fixed = ann.get("nodeguard.io/sim-message") if state == PLEG_SICK else None
-        message, ready_after = heal_plan(state, name, elapsed, fixed, ready.get("status"), thawed)
-        ready_at = rfc3339(now + ready_after / factor, 9) if ready_after > 0 else ""
-        out.append(f"{name}|{ready_at}|{message or ''}")
-    return out
-
-
 def main(argv):
-    import time
-    if len(argv) >= 2 and argv[1] == "heal-plan":
-        import json
-        thawed = "--thawed" in argv[2:]
-        for line in heal_plan_nodes(json.load(sys.stdin), time.time(), thawed):
-            print(line)
-        return 0
     if len(argv) == 3 and argv[1] == "timing":
         try:
             print(parse_timing(argv[2]))

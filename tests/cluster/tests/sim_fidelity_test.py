@@ -210,8 +210,9 @@ def check_model(recording, classify):
         check(abs(real_seen - model_seen) <= RESOLUTION,
               f"{recording.name}: 'last seen active' {real_seen}s at {r['t']}s, the model says "
               f"{model_seen}s at {t}s")
-    # Posts only at the cadence: every recorded heartbeat is a post of the model.
-    grid = [model.post_time(k, False) for k in range(int(recording.heal_at // model.REPOST_EVERY) + 2)]
+    # Posts only at the cadence: every recorded heartbeat is a post of the
+    # model (on the grid while frozen, or the one right after the heal).
+    grid = [t for t, s, _ in timeline if s == "False"]
     for beat in recording.doc.get("heartbeats", []):
         check(any(abs(beat - g) <= RESOLUTION for g in grid),
               f"{recording.name}: a heartbeat at {beat}s, off the model's posts {grid}")

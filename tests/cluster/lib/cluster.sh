@@ -12,6 +12,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
 NODEGUARD_CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The order in which components start; `down` stops them in reverse.
 NODEGUARD_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+# Started later, on demand (sim starts sim-player); `down` stops them first.
+NODEGUARD_HELPERS=(sim-player)
 
 ng_log() { echo "${NG_PROG:-cluster}: $*" >&2; }
 ng_die() {
@@ -113,12 +115,12 @@ ng_wait_for() {
   done
 }
 
-# ng_stop_cluster STATE: stop every recorded component, newest first.
+# ng_stop_cluster STATE: stop every recorded helper and component, newest first.
 ng_stop_cluster() {
   local state=$1 i comp pid
-  local pids=()
-  for ((i = ${#NODEGUARD_COMPONENTS[@]} - 1; i >= 0; i--)); do
-    comp=${NODEGUARD_COMPONENTS[i]}
+  local pids=() order=("${NODEGUARD_HELPERS[@]}")
+  for ((i = ${#NODEGUARD_COMPONENTS[@]} - 1; i >= 0; i--)); do order+=("${NODEGUARD_COMPONENTS[i]}"); done
+  for comp in "${order[@]}"; do
     if ng_pid_alive "$state" "$comp"; then
       pid=$(cat "$state/pids/$comp.pid")
       kill -TERM "$pid" 2>/dev/null || true

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Eviction API refuses (HTTP 429) to evict a pod whose PodDisruptionBudget
-# allows no disruption, and accepts (201) once the budget allows one.
+# allows no disruption, and accepts (201) once the budget allows one. An
+# evicted pod on a PLEG-sick node stays until the node heals.
 source "$(dirname "$0")/lib.sh"
 ns=$(new_namespace evict)
 deployment "$ns" guarded 3
@@ -37,3 +38,23 @@ code=$(evict "$pod")
 assert_eq "$code" 201 "HTTP status of an eviction the PDB allows"
 eventually 30 "evicted pod gone" eval "! k -n $ns get pod $pod >/dev/null 2>&1"
 say "allowed eviction: HTTP 201, pod removed"
+
+# On a node whose runtime froze (sim pleg-sick) the API server still accepts
+# an eviction (the PDB allows one), but nobody finalizes the pod: it stays,
+# deletionTimestamp set and Running, until the node heals, as behind a real
+# frozen runtime. A drain that waits for it waits until then.
+node=$(worker 6)
+restore_node "$node"
+k -n "$ns" run frozen --image=registry.k8s.io/pause:3.10 --restart=Never \
+  --overrides="{\"spec\":{\"nodeName\":\"$node\",\"terminationGracePeriodSeconds\":5}}" >/dev/null
+eventually 30 "pod frozen Running on $node" eval "[ \"\$(k -n $ns get pod frozen -o jsonpath='{.status.phase}')\" = Running ]"
+sim pleg-sick "$node"
+code=$(evict frozen)
+assert_eq "$code" 201 "HTTP status of an eviction from a PLEG-sick node"
+[ -n "$(k -n "$ns" get pod frozen -o jsonpath='{.metadata.deletionTimestamp}')" ] || fail "no deletionTimestamp on the evicted pod"
+sleep 5
+assert_eq "$(k -n "$ns" get pod frozen -o jsonpath='{.status.phase}')" Running "phase of the evicted pod on the sick node, 5 s later"
+say "evicted from the PLEG-sick $node: still there, Terminating and Running"
+sim heal "$node"
+eventually 30 "the evicted pod finalized after heal" eval "! k -n $ns get pod frozen >/dev/null 2>&1"
+say "healed: the evicted pod is gone"

@@ -83,7 +83,9 @@ int RunController(const ControllerOptions& options) {
     return 2;
   }
   auto log = observe::Log().With({{"component", "controller"}});
-  log.Info("starting", {{"version", kVersion}, {"dryRun", options.dry_run}});
+  log.Info("starting", {{"version", kVersion},
+                        {"dryRun", options.dry_run},
+                        {"watchFilter", WatchFilterSelector(options.watch_filter)}});
 
   observe::MetricsRegistry metrics;
   auto connection = process::ApiConnection::Open(options.kubeconfig, metrics);
@@ -100,9 +102,13 @@ int RunController(const ControllerOptions& options) {
                                   kube::GroupResource(api::kGroup, api::kVersion, api::kPlural));
   kube::InformerOptions informer_options;
   informer_options.resync_period = options.resync_period;
-  kube::Informer<kube::Node> nodes(node_lw, informer_options);
   kube::Informer<kube::Pod> pods(pod_lw, informer_options);
-  kube::Informer<PolicyObject> policies(policy_lw, informer_options);
+  // --watch-filter narrows Nodes and policies; Pods stay cluster-wide (a Pod on
+  // a Node outside the filter is never looked up).
+  kube::InformerOptions filtered_options = informer_options;
+  filtered_options.label_selector = WatchFilterSelector(options.watch_filter);
+  kube::Informer<kube::Node> nodes(node_lw, filtered_options);
+  kube::Informer<PolicyObject> policies(policy_lw, filtered_options);
   if (Status s = kube::AddPodIndexes(pods.store()); !s.ok()) {
     log.Error("cannot index pods", {{"error", s.error().ToString()}});
     return 2;

@@ -1,10 +1,24 @@
 #include "runtime/options.h"
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 
 #include "process/flags.h"
 
 namespace nodeguard::runtime {
+namespace {
+
+// A Kubernetes label value: empty, or up to 63 of [A-Za-z0-9_.-], alphanumeric at both ends.
+bool IsLabelValue(const std::string& v) {
+  if (v.size() > 63) return false;
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  for (char c : v) {
+    if (!alnum(c) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return v.empty() || (alnum(v.front()) && alnum(v.back()));
+}
+
+}  // namespace
 
 void AddControllerFlags(CLI::App& app, ControllerOptions& o) {
   app.add_option("--kubeconfig", o.kubeconfig,
@@ -44,6 +58,20 @@ void AddControllerFlags(CLI::App& app, ControllerOptions& o) {
       ->envname("NODEGUARD_RESYNC_PERIOD")
       ->check(CLI::Range(int64_t{10}, int64_t{86400}))
       ->default_str("300");
+  app.add_option("--watch-filter", o.watch_filter,
+                 std::string("Only Nodes and NodeHealthPolicies labelled ") + kWatchFilterLabel +
+                     "=<value> are watched and acted on; empty: all")
+      ->envname("NODEGUARD_WATCH_FILTER")
+      ->check([](const std::string& v) -> std::string {
+        return IsLabelValue(v) ? ""
+                               : "not a label value (63 characters at most: "
+                                 "alphanumerics, '-', '_', '.', starting and ending "
+                                 "with an alphanumeric)";
+      });
+}
+
+std::string WatchFilterSelector(const std::string& watch_filter) {
+  return watch_filter.empty() ? "" : std::string(kWatchFilterLabel) + "=" + watch_filter;
 }
 
 std::string ValidateControllerOptions(const ControllerOptions& o) {

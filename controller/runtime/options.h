@@ -27,7 +27,19 @@ struct ControllerOptions {
   int workers = 2;                      // Per reconciler.
   std::chrono::seconds resync_period{300};
   std::chrono::milliseconds status_interval{1000};  // Min time between two status writes.
+  // Non-empty: only Nodes and NodeHealthPolicies labelled
+  // kWatchFilterLabel=<watch_filter> exist for this controller (Cluster API's
+  // --watch-filter). Lets several controllers share one cluster on disjoint
+  // node sets (the e2e scenarios run so, concurrently).
+  std::string watch_filter;
 };
+
+// The label --watch-filter selects on.
+inline constexpr const char* kWatchFilterLabel = "nodeguard.io/watch-filter";
+
+// The label selector the Node and policy informers list and watch with: "" when
+// `watch_filter` is empty (everything), else kWatchFilterLabel=<watch_filter>.
+std::string WatchFilterSelector(const std::string& watch_filter);
 
 // Registers the flags on `app` (the `controller` subcommand), binding them to `options`.
 void AddControllerFlags(CLI::App& app, ControllerOptions& options);

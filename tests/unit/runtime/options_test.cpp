@@ -54,6 +54,22 @@ TEST(ControllerOptions, EnvironmentTwin) {
   EXPECT_EQ(o.max_concurrent_remediations, 3);
 }
 
+TEST(ControllerOptions, WatchFilterSelectsOnItsLabel) {
+  EXPECT_EQ(WatchFilterSelector(Parse({}).watch_filter), "");
+  ControllerOptions o = Parse({"--watch-filter", "rem-storm"});
+  EXPECT_EQ(o.watch_filter, "rem-storm");
+  EXPECT_EQ(WatchFilterSelector(o.watch_filter), "nodeguard.io/watch-filter=rem-storm");
+
+  // A value the API server would refuse as a label value is refused here, with
+  // what a label value may be, instead of a controller that lists nothing.
+  for (const char* bad : {"a=b", "-edge", "edge-", "has space",
+                          "x234567890123456789012345678901234567890123456789012345678901234"}) {
+    std::string error;
+    Parse({"--watch-filter", bad}, &error);
+    EXPECT_NE(error.find("label value"), std::string::npos) << bad << ": " << error;
+  }
+}
+
 TEST(ControllerOptions, LeaderElectionNeedsALease) {
   ControllerOptions o;
   o.leader_election_id = "";

@@ -2,28 +2,34 @@
 """End-to-end tests of resource hygiene (issue 10) against the local cluster.
 
 The real controller binary runs against the CTest fixture's cluster; each
-subcommand is one CTest test (tests/e2e/hygiene/CMakeLists.txt), run in this
-order on shared objects that `setup` creates and `cleanup` removes:
+subcommand is one CTest scenario (tests/e2e/hygiene/CMakeLists.txt) that runs
+concurrently with other scenarios on the one cluster. Each sets up its own
+objects in its own ng.Scope hyg-<subcommand> (the controller runs with
+--watch-filter hyg-<subcommand>, so it sees no other test's nodes or
+policies) and removes them at its end:
 
-  setup            the NodeHealthPolicy CRD, two simulated nodes labelled for the
-                   test policy (hyg-bare-01: allocatable == capacity;
-                   hyg-reserved-01: 4 CPU / 6Gi reserved), namespaces
-                   hyg-e2e and hyg-e2e-excluded with a mix of pods and a
-                   Deployment `web` without resources, the policy hyg-e2e
+  (each)           the NodeHealthPolicy CRD, two simulated nodes of the scope
+                   (<scope>-01: allocatable == capacity; <scope>-reserved-01:
+                   4 CPU / 6Gi reserved), namespaces <scope> and
+                   <scope>-excluded with a mix of pods and a Deployment `web`
+                   without resources, all on the scope's nodes, the policy
+                   <scope>
   pods             exactly the right pods flagged with exactly the right
                    findings in Events, annotations, status and metrics
-  nodes            hyg-bare-01 flagged (status, Event), hyg-reserved-01 not
+  nodes            <scope>-01 flagged (status, Event), <scope>-reserved-01 not
   fix-deployment   `web` gets resources: its new pods are clean and the old
                    pods' findings leave status and metrics
   policy-report    with a wgpolicyk8s.io PolicyReport CRD installed before
                    start, the namespace's report lists exactly the findings
   restart          stop, turn annotatePods off, start (annotations removed),
                    restart again: no Event is ever repeated
-  cleanup          deletes what setup created
+  cleanup          deletes what a killed scenario left of its scope (fixture
+                   cleanup)
 
 Every test that runs the controller also checks the invariant "one
 MissingResourceRequirements Event per flagged pod UID, one NoSystemReserve
-Event per flagged node, none for anything else".
+Event per flagged node, none for anything else" (among the scope's pods and
+nodes: Events of other scenarios are not counted).
 
 Usage: hygiene_e2e_test.py --nodeguard PATH --workdir DIR SUBCOMMAND
 Environment: KUBECONFIG and NODEGUARD_SIM (set by the fixture).
@@ -45,12 +51,11 @@ import nodeguard_testlib as ng  # noqa: E402
 CRD = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
 REPORT_CRD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "policyreport-crd.yaml")
 REPORT_CRD_NAME = "policyreports.wgpolicyk8s.io"
-POLICY = "hyg-e2e"
-NS = "hyg-e2e"
-NS_EXCLUDED = "hyg-e2e-excluded"
-NODE_LABEL = "nodeguard.io/e2e"
-BARE = "hyg-bare-01"
-RESERVED = "hyg-reserved-01"
+STEPS = ["pods", "nodes", "fix-deployment", "policy-report", "restart"]
+# Set by Setup for the running step's scope hyg-<step>: the policy and the
+# namespace are named after the scope, BARE is its node, RESERVED one more.
+SCOPE = None
+POLICY = NS = NS_EXCLUDED = BARE = RESERVED = None
 ANNOTATION = "nodeguard.io/resource-findings"
 REASON = "MissingResourceRequirements"
 NODE_REASON = "NoSystemReserve"
@@ -103,7 +108,7 @@ class Controller(ng.StopOnExit):
             [ARGS.nodeguard, "controller", "--kubeconfig", kubeconfig, "--leader-elect=false",
              "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
              "--health-probe-bind-address", f"127.0.0.1:{self.probe_port}",
-             "--log-level", "debug"],
+             "--log-level", "debug", *SCOPE.controller_args()],
             stdout=self.log, stderr=subprocess.STDOUT)
         say(f"controller started (pid {self.proc.pid}, log {self.log_path})")
 
@@ -170,7 +175,7 @@ ALL_SET = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200
 
 
 def pod(ns, name, containers, init=None):
-    spec = {"nodeSelector": {NODE_LABEL: "hygiene"}, "containers": containers,
+    spec = {**SCOPE.pod_placement(), "containers": containers,
             "terminationGracePeriodSeconds": 0}
     if init:
         spec["initContainers"] = init
@@ -185,23 +190,29 @@ def web_deployment(resources):
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
                      "strategy": {"type": "Recreate"},
                      "template": {"metadata": {"labels": {"app": "web"}},
-                                  "spec": {"nodeSelector": {NODE_LABEL: "hygiene"},
+                                  "spec": {**SCOPE.pod_placement(),
                                            "terminationGracePeriodSeconds": 0,
                                            "containers": [c]}}}}
 
 
 def policy(annotate=True):
-    return {"apiVersion": "nodeguard.io/v1alpha1", "kind": "NodeHealthPolicy",
-            "metadata": {"name": POLICY, "labels": {"nodeguard.io/test": "e2e-hygiene"}},
-            "spec": {"nodeSelector": {"matchLabels": {NODE_LABEL: "hygiene"}},
-                     "resourceHygiene": {
-                         "requiredRequests": ["cpu", "memory"],
-                         "requiredLimits": ["memory"],
-                         "includeInitContainers": True,
-                         "excludeNamespaces": ["kube-system", NS_EXCLUDED],
-                         "annotatePods": annotate,
-                         "emitEvents": True,
-                         "flagNodesWithoutSystemReserve": True}}}
+    """The test policy: the scope's label (its controller sees only such),
+    selecting the scope's nodes."""
+    selector = {"matchLabels": dict(SCOPE.labels)}
+    doc = SCOPE.policy(POLICY, {
+        "nodeSelector": selector,
+        "resourceHygiene": {
+            "requiredRequests": ["cpu", "memory"],
+            "requiredLimits": ["memory"],
+            "includeInitContainers": True,
+            "excludeNamespaces": ["kube-system", NS_EXCLUDED],
+            "annotatePods": annotate,
+            "emitEvents": True,
+            "flagNodesWithoutSystemReserve": True}})
+    doc["metadata"].setdefault("labels", {})["nodeguard.io/test"] = "e2e-hygiene"
+    if doc["spec"]["nodeSelector"] != selector:
+        fail(f"Scope.policy changed the nodeSelector: {doc['spec']['nodeSelector']}")
+    return doc
 
 
 # The hand-written expectation for the fixed pods (the admitted pods: the API
@@ -258,9 +269,17 @@ def expected_state():
 
 
 def events(reason, ns=None):
-    args = ["events", "--field-selector", f"reason={reason}"]
-    args += ["-n", ns] if ns else ["-A"]
-    return get_json(*args)["items"]
+    """Events of `reason` about the scope's objects: in namespace ns, or
+    (None) in the scope's namespaces and about its nodes. Other scenarios'
+    Events on the shared cluster are not the test's."""
+    if ns:
+        return get_json("events", "-n", ns, "--field-selector", f"reason={reason}")["items"]
+    out = []
+    for n in (NS, NS_EXCLUDED):
+        out += get_json("events", "-n", n, "--field-selector", f"reason={reason}")["items"]
+    return out + [e for e in get_json("events", "-A", "--field-selector",
+                                      f"reason={reason},involvedObject.kind=Node")["items"]
+                  if e["involvedObject"].get("name") in (BARE, RESERVED)]
 
 
 # ---------------------------------------------------------------- checks
@@ -359,34 +378,89 @@ def crd_established(name):
     return conditions.get("Established") == "True", str(conditions)
 
 
-def cmd_setup():
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", CRD)
-    wait_for("the NodeHealthPolicy CRD", lambda: crd_established("nodehealthpolicies.nodeguard.io"))
-    sim("create-nodes", "1", "--prefix", "hyg-bare-")
-    sim("create-nodes", "1", "--prefix", "hyg-reserved-", "--reserve")
-    kubectl("label", "--overwrite", "node", BARE, RESERVED, f"{NODE_LABEL}=hygiene")
-    for ns in (NS, NS_EXCLUDED):
-        kubectl("create", "namespace", ns, check=False)
-    apply(policy())
-    for p in [
-        pod(NS, "none", [container("app")]),
-        pod(NS, "requests-only", [container("app", requests={"cpu": "100m", "memory": "64Mi"})]),
-        pod(NS, "limits-only", [container("app", limits={"memory": "64Mi"})]),
-        pod(NS, "all-set", [container("app", **ALL_SET)]),
-        pod(NS, "init-without", [container("app", **ALL_SET)], init=[container("setup")]),
-        pod(NS_EXCLUDED, "none", [container("app")]),
-    ]:
-        apply(p)
-    apply(web_deployment({}))
+class Setup:
+    """The step's scope hyg-<step> and its objects: its node (BARE) and one
+    more with reserves (RESERVED), the namespaces NS and NS_EXCLUDED with a
+    mix of pods and the Deployment `web`, all on the scope's nodes, and the
+    policy. Removes all of it at the end, also after a failure."""
 
-    def all_scheduled():
-        pending = [n for ns in (NS, NS_EXCLUDED) for n, p in live_pods(ns).items()
-                   if not p["spec"].get("nodeName")]
-        count = len(live_pods(NS))
-        return count == 7 and not pending, f"{count} pods in {NS}; unscheduled: {pending}"
+    def __init__(self, step):
+        self.name = f"hyg-{step}"
+        self.scope = ng.Scope(self.name, nodes=1)
 
-    wait_for("the test pods to be scheduled", all_scheduled)
-    say("setup done")
+    def __enter__(self):
+        global SCOPE, POLICY, NS, NS_EXCLUDED, BARE, RESERVED
+        ng.ensure_crd()
+        remove_scope_leftovers(self.name)
+        self.scope.__enter__()
+        SCOPE = self.scope
+        POLICY, NS, NS_EXCLUDED = self.name, self.scope.namespace, f"{self.name}-excluded"
+        BARE, RESERVED = self.scope.nodes[0], f"{self.name}-reserved-01"
+        try:
+            self.setup()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def setup(self):
+        sim("create-nodes", "1", "--prefix", f"{self.name}-reserved-", "--reserve",
+            "--label", f"{ng.WATCH_FILTER_LABEL}={self.name}")
+        kubectl("create", "namespace", NS_EXCLUDED)
+        apply(policy())
+        for p in [
+            pod(NS, "none", [container("app")]),
+            pod(NS, "requests-only", [container("app", requests={"cpu": "100m", "memory": "64Mi"})]),
+            pod(NS, "limits-only", [container("app", limits={"memory": "64Mi"})]),
+            pod(NS, "all-set", [container("app", **ALL_SET)]),
+            pod(NS, "init-without", [container("app", **ALL_SET)], init=[container("setup")]),
+            pod(NS_EXCLUDED, "none", [container("app")]),
+        ]:
+            apply(p)
+        apply(web_deployment({}))
+
+        def all_scheduled():
+            pending = [n for ns in (NS, NS_EXCLUDED) for n, p in live_pods(ns).items()
+                       if not p["spec"].get("nodeName")]
+            count = len(live_pods(NS))
+            return count == 7 and not pending, f"{count} pods in {NS}; unscheduled: {pending}"
+
+        wait_for("the test pods to be scheduled", all_scheduled)
+        say(f"scope {self.name} set up: nodes {BARE}, {RESERVED}; namespaces {NS}, {NS_EXCLUDED}")
+
+    def __exit__(self, kind, value, tb):
+        global SCOPE
+        try:
+            # No controller runs now: nothing would release the policy's finalizer.
+            remove_scope_leftovers(self.name, wait=False)
+            self.scope.__exit__(kind, value, tb)
+        finally:
+            SCOPE = None
+        return False
+
+
+def remove_scope_leftovers(name, wait=True):
+    """Removes what scope `name` holds beyond what ng.Scope removes itself (and
+    with wait, whatever a killed step left of it): its policies (finalizers
+    stripped), namespaces, nodes and their NoSystemReserve Events. Touches
+    nothing outside the scope."""
+    selector = f"{ng.WATCH_FILTER_LABEL}={name}"
+    for p in get_json("nhp", "-l", selector)["items"]:
+        kubectl("patch", "nhp", p["metadata"]["name"], "--type=merge", "-p",
+                '{"metadata":{"finalizers":null}}', check=False)
+        kubectl("delete", "nhp", p["metadata"]["name"], "--ignore-not-found", "--wait=true",
+                check=False)
+    namespaces = [f"{name}-excluded"] + ([name] if wait else [])
+    kubectl("delete", "namespace", *namespaces, "--ignore-not-found", f"--wait={str(wait).lower()}",
+            "--timeout=120s", check=False)
+    nodes = [n["metadata"]["name"] for n in get_json("nodes", "-l", selector)["items"]]
+    for node in set(nodes) | {f"{name}-01", f"{name}-reserved-01"}:
+        kubectl("delete", "events", "-n", "default", "--field-selector",
+                f"involvedObject.name={node},reason={NODE_REASON}", "--ignore-not-found",
+                check=False)
+    extra = [n for n in nodes if n == f"{name}-reserved-01" or wait]
+    if extra:
+        sim("delete-nodes", *extra)
 
 
 def cmd_pods():
@@ -526,29 +600,25 @@ def cmd_restart():
 
 
 def cmd_cleanup():
-    kubectl("patch", "nhp", POLICY, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
-            check=False)
-    kubectl("delete", "nhp", POLICY, "--ignore-not-found", "--wait=true")
-    for ns in (NS, NS_EXCLUDED):
-        kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false")
-    for node in (BARE, RESERVED):
-        kubectl("delete", "events", "-n", "default", "--field-selector",
-                f"involvedObject.name={node},reason={NODE_REASON}", "--ignore-not-found",
-                check=False)
-    sim("delete-nodes", BARE, RESERVED)
+    for step in STEPS:
+        remove_scope_leftovers(f"hyg-{step}")
     say("cleaned up")
 
 
 def main():
     global ARGS
-    ARGS = ng.suite_arguments(__doc__, ["setup", "pods", "nodes", "fix-deployment",
-                                        "policy-report", "restart", "cleanup"])
+    ARGS = ng.suite_arguments(__doc__, STEPS + ["cleanup"])
+    ng.exit_on_sigterm()  # CTest's timeout: the step's cleanup still runs.
     try:
         if "KUBECONFIG" not in os.environ:
             fail("set KUBECONFIG to the local cluster's kubeconfig")
-        {"setup": cmd_setup, "pods": cmd_pods, "nodes": cmd_nodes,
-         "fix-deployment": cmd_fix_deployment, "policy-report": cmd_policy_report,
-         "restart": cmd_restart, "cleanup": cmd_cleanup}[ARGS.command]()
+        if ARGS.command == "cleanup":
+            cmd_cleanup()
+            return
+        step = {"pods": cmd_pods, "nodes": cmd_nodes, "fix-deployment": cmd_fix_deployment,
+                "policy-report": cmd_policy_report, "restart": cmd_restart}[ARGS.command]
+        with Setup(ARGS.command):
+            step()
     except ng.TestFailure as e:
         print("FAIL: " + str(e), file=sys.stderr)
         sys.exit(1)

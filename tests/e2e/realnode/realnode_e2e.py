@@ -20,11 +20,19 @@ RestartContainerRuntime and RestartKubelet run `real-node restart-runtime` and
                    nodeguard verifies stable Ready and uncordons: Succeeded,
                    Recovered, one rung. The replacement pods then run on the node.
 
-An independent observer watches every version of the Node (a list, then a
-watch resumed from the last resourceVersion seen; a 410 or any break it cannot
-resume from fails the test) and checks at each version: cordoned at most once,
-never uncordoned while not Ready, no annotation but nodeguard.io/* ones added
-or changed, no taint but the node's own and the node lifecycle controller's.
+It shares the fixture's cluster with other scenarios running at the same
+time: the real node joins labelled nodeguard.io/watch-filter=e2e-realnode (its
+scope; the label is removed at the end), the policy carries the same label and
+selects only that node, and the controller runs with --watch-filter
+e2e-realnode and its own Lease name, so it sees no other test's nodes or
+policies and no other scenario's controller sees the real node.
+
+An independent observer (ng.Watch, gap-free: a list, then a watch resumed
+from the last resourceVersion seen; a 410 or any ERROR event fails the test)
+watches every version of the Node and checks at each version: cordoned at most
+once, never uncordoned while not Ready, no annotation but nodeguard.io/* ones
+added or changed, no taint but the node's own and the node lifecycle
+controller's.
 
 The run writes to --workdir: timeline.json and timeline.md (freeze, first
 condition change, PLEG message, cordon, drain done, restart requested and run,
@@ -56,6 +64,8 @@ import nodeguard_testlib as ng  # noqa: E402
 REAL_NODE = os.environ.get("NODEGUARD_REAL_NODE") or os.path.join(ROOT, "tests", "cluster",
                                                                    "real-node")
 NODE = "real-01"
+SCOPE = "e2e-realnode"  # The watch-filter value of the real node, the policy and the controller.
+SCOPE_LABEL = f"{ng.WATCH_FILTER_LABEL}={SCOPE}"
 NAMESPACE = "e2e-realnode"
 POLICY = "e2e-realnode"
 APP = "realnode-app"
@@ -101,29 +111,21 @@ def decoded(node, key):
 
 # ------------------------------------------------------------------ the observer
 
-class NodeObserver(threading.Thread):
-    """Every version of one Node, gap-free: a list, then `kubectl get --raw` of a
-    watch from the list's resourceVersion, resumed from the last one seen
-    (bookmarks included) whenever the stream ends. A 410 Gone, an ERROR event
-    or a failed resume is a gap: recorded in `errors`, which fails the test.
-
-    (The concur developer is adding a shared gap-free observer to
-    tests/lib/nodeguard_testlib.py; this one can move onto it once it lands.)
+class NodeObserver:
+    """Every version of the real Node, gap-free (ng.Watch of the nodes
+    labelled with the scope: the real node alone). A version the watch could
+    not deliver (410 Gone, an ERROR event), an exception in on_version, or the
+    node deleted fails the test (check()).
 
     At each version it checks the invariants (see the module's doc) and
     records when things happened, as local wall-clock times."""
 
     def __init__(self, name):
-        super().__init__(daemon=True)
         self.name = name
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.proc = None
-        self.errors = []
+        self.errors = []  # What the observer saw wrong beyond the watch's own gaps.
         self.violations = []
         self.versions = 0
-        self.resumes = 0
-        self.rv = None
         self.baseline_annotations = None
         # Recorded: (wall time, value) of each distinct value, in order.
         self.ready = []        # (status, reason, message)
@@ -134,71 +136,45 @@ class NodeObserver(threading.Thread):
         self.agent_states = []  # (id, state, action-less message)
         self.taints = []       # sorted taint keys
         self.last = None
+        self.watch = ng.Watch(["nodes", "-l", SCOPE_LABEL], self.on_event)
 
     # --- the stream
 
-    def list_once(self):
-        out = ng.kubectl("get", "--raw",
-                         f"/api/v1/nodes?fieldSelector=metadata.name%3D{self.name}").stdout
-        body = json.loads(out)
-        check(len(body["items"]) == 1, f"node {self.name} not found by the observer's list")
-        self.on_version(body["items"][0])
-        self.rv = body["metadata"]["resourceVersion"]
-
-    def run(self):
-        while not self.stopping.is_set():
-            query = urllib.parse.urlencode({
-                "fieldSelector": f"metadata.name={self.name}", "watch": "1",
-                "resourceVersion": self.rv, "allowWatchBookmarks": "true",
-                "timeoutSeconds": "240"})
-            self.proc = subprocess.Popen(
-                [ng.kubectl_binary(), "get", "--raw", f"/api/v1/nodes?{query}",
-                 "--request-timeout=0"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for line in self.proc.stdout:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    self.errors.append(f"undecodable watch line: {line[:200]}")
-                    continue
-                kind, obj = event.get("type"), event.get("object", {})
-                if kind == "ERROR":
-                    self.errors.append(f"watch ERROR from rv {self.rv} (a gap): {obj}")
-                    self.stopping.set()
-                    break
-                if kind == "BOOKMARK":
-                    self.rv = obj["metadata"]["resourceVersion"]
-                    continue
-                if kind == "DELETED":
-                    self.errors.append(f"node {self.name} was deleted during the test")
-                    continue
-                self.rv = obj["metadata"]["resourceVersion"]
-                try:
-                    self.on_version(obj)
-                except Exception as e:  # A bug here must fail the test, not kill the thread.
-                    self.errors.append(f"observer: {e!r}")
-            self.proc.wait()
-            if self.stopping.is_set():
-                break
-            if self.proc.returncode != 0:
-                err = self.proc.stderr.read()
-                self.errors.append(f"watch from rv {self.rv} ended with {self.proc.returncode}: "
-                                   f"{err[:300]} (a gap)")
-                break
-            self.resumes += 1  # timeoutSeconds ended the stream: resume from rv.
-
     def start(self):
-        self.list_once()
-        super().start()
+        self.watch.start()
+        ng.wait_for(f"the observer to list {self.name}",
+                    lambda: (self.current() is not None or bool(self.errors),
+                             "nothing listed yet"), 60, 0.2)
+        self.check()
+
+    def on_event(self, kind, node, _arrived):
+        name = node.get("metadata", {}).get("name")
+        if name != self.name:
+            with self.lock:
+                self.errors.append(f"the observer saw node {name}, not {self.name}: something "
+                                   f"else carries {SCOPE_LABEL}")
+            return
+        if kind == "DELETED":
+            with self.lock:
+                self.errors.append(f"node {self.name} was deleted (or lost {SCOPE_LABEL}) "
+                                   f"during the test")
+            return
+        self.on_version(node)
+
+    @property
+    def resumes(self):
+        return self.watch.restarts
+
+    def check(self):
+        """Fails the test if the watch missed a version or the observer saw
+        something wrong."""
+        self.watch.check()
+        with self.lock:
+            errors = list(self.errors)
+        check(not errors, f"observer: {errors}")
 
     def stop(self):
-        self.stopping.set()
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-        self.join(10)
+        self.watch.stop()  # Also check()s the watch.
 
     # --- each version
 
@@ -273,8 +249,7 @@ class NodeObserver(threading.Thread):
 
 class EventRecorder:
     """When each pod of the app got its deletionTimestamp and when it was gone,
-    and when the node's Lease was renewed (ng.Watch: relisting on a restart is
-    harmless here, values are recorded by uid and time)."""
+    and when the node's Lease was renewed (ng.Watch, gap-free: every version)."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -287,9 +262,16 @@ class EventRecorder:
         self.pod_watch.start()
         self.lease_watch.start()
 
+    def check(self):
+        """Fails the test if either watch missed a version or its callback raised."""
+        self.pod_watch.check()
+        self.lease_watch.check()
+
     def stop(self):
-        self.pod_watch.stop()
-        self.lease_watch.stop()
+        try:
+            self.pod_watch.stop()
+        finally:
+            self.lease_watch.stop()
 
     def on_pod(self, kind, pod, _arrived):
         now = time.time()
@@ -369,9 +351,11 @@ class RealAgent:
 def policy_doc():
     return {
         "apiVersion": ng.API_VERSION, "kind": "NodeHealthPolicy",
-        "metadata": {"name": POLICY, "labels": {"nodeguard.io/test": "e2e-realnode"}},
+        "metadata": {"name": POLICY, "labels": {"nodeguard.io/test": "e2e-realnode",
+                                                ng.WATCH_FILTER_LABEL: SCOPE}},
         "spec": {
-            "nodeSelector": {"matchLabels": {"nodeguard.io/real-node": "true"}},
+            "nodeSelector": {"matchLabels": {"nodeguard.io/real-node": "true",
+                                             ng.WATCH_FILTER_LABEL: SCOPE}},
             "health": {"unhealthyConditions": [
                 {"type": "Ready", "status": "False", "messageRegex": "PLEG is not healthy",
                  "duration": "10s"}]},
@@ -402,7 +386,8 @@ def deployment_doc():
             "template": {
                 "metadata": {"labels": {"app": APP}},
                 "spec": {
-                    "nodeSelector": {"nodeguard.io/real-node": "true"},
+                    "nodeSelector": {"nodeguard.io/real-node": "true",
+                                     ng.WATCH_FILTER_LABEL: SCOPE},
                     "tolerations": [{"key": "nodeguard.io/real-node", "operator": "Exists",
                                      "effect": "NoSchedule"}],
                     "terminationGracePeriodSeconds": 5,
@@ -429,17 +414,22 @@ def freeze_restart(args):
     workdir = args.workdir
     os.makedirs(workdir, exist_ok=True)
     started = time.time()
-    policies = ng.get_json("nhp")["items"] if ng.get_json_or_none(
-        "crd", ng.CRD_NAME) else []
-    check(not policies, f"other NodeHealthPolicies exist and could govern the real node: "
-          f"{[p['metadata']['name'] for p in policies]}")
+    # Other scenarios' policies may exist: their controllers watch only their
+    # own scope, and this one only the real node's. A policy of this scope
+    # left by a killed run would be governing the real node: removed.
+    remove_policy(controller=None)
+    ng.wait_for(f"no policy of the scope {SCOPE} left",
+                lambda: not (ng.get_json_or_none("crd", ng.CRD_NAME) and
+                             ng.get_json("nhp", "-l", SCOPE_LABEL)["items"]), 60, 0.5)
 
     observer = recorder = agent = controller = None
+    joined = False
     try:
         say("joining the real node")
         # Another test run's real node on this machine goes first (up to 10 min).
         real_node("up", "--kubeconfig", os.environ["KUBECONFIG"], "--name", NODE,
-                  "--label", E2E_LABEL, "--wait-lock", "600", timeout=900)
+                  "--label", E2E_LABEL, "--label", SCOPE_LABEL, "--wait-lock", "600", timeout=900)
+        joined = True
         ng.ensure_crd()
         ng.ensure_namespace(NAMESPACE)
         ng.apply(deployment_doc())
@@ -456,7 +446,8 @@ def freeze_restart(args):
         recorder.start()
         agent = RealAgent(args.nodeguard, workdir)
         agent.start()
-        controller = ng.Controller(args.nodeguard, workdir, "realnode")
+        controller = ng.Controller(args.nodeguard, workdir, "realnode", extra_args=[
+            "--watch-filter", SCOPE, "--leader-election-id", f"nodeguard-{SCOPE}"])
         controller.start()
         controller.wait_ready()
         ng.apply(policy_doc())
@@ -478,7 +469,7 @@ def freeze_restart(args):
 
         def wait_node(what, predicate, timeout):
             def probe():
-                check(not observer.errors, f"observer: {observer.errors}")
+                observer.check()
                 return predicate(), (ready_of(observer.current() or {}).get("message"),
                                      decoded(observer.current() or {"metadata": {}}, STATE_KEY))
             ng.wait_for(what, probe, timeout, 1)
@@ -519,7 +510,8 @@ def freeze_restart(args):
         time.sleep(2)  # Let the watches deliver what is in flight.
 
         # ---- the checks
-        check(not observer.errors, f"observer: {observer.errors}")
+        observer.check()
+        recorder.check()
         check(not observer.violations, f"invariants broken: {observer.violations}")
         ready_seq = observer.snapshot("ready")
         after = [(w, v) for w, v in ready_seq if w >= t0]
@@ -659,35 +651,55 @@ def freeze_restart(args):
             f"{done - t0:.0f}s)")
     finally:
         cleanup(controller, agent, observer, recorder)
+        if joined:  # The scope's label goes before the node does.
+            ng.kubectl("label", "node", NODE, f"{ng.WATCH_FILTER_LABEL}-", check=False)
         r = subprocess.run([REAL_NODE, "down", f"--keep-logs={os.path.join(workdir, 'real-node-logs')}"],
                            capture_output=True, text=True, timeout=300)
         if r.returncode != 0:
             print(f"real-node down failed ({r.returncode}):\n{r.stdout}{r.stderr}", flush=True)
 
 
+def remove_policy(controller):
+    """Deletes the policy (and any other of the scope), with the controller's
+    help if it runs (it releases the finalizer), else stripping the finalizer."""
+    for p in (ng.get_json("nhp", "-l", SCOPE_LABEL)["items"]
+              if ng.get_json_or_none("crd", ng.CRD_NAME) else []):
+        if p["metadata"]["name"] != POLICY:
+            ng.kubectl("patch", "nhp", p["metadata"]["name"], "--type", "merge", "-p",
+                       '{"metadata":{"finalizers":null}}', check=False)
+            ng.kubectl("delete", "nhp", p["metadata"]["name"], "--ignore-not-found",
+                       "--wait=false", check=False)
+    if ng.get_json_or_none("crd", ng.CRD_NAME) is None:
+        return
+    if ng.get_json_or_none("nhp", POLICY) is not None:
+        if controller is not None and controller.running():
+            ng.kubectl("delete", "nhp", POLICY, "--ignore-not-found", "--wait=false",
+                       check=False)
+            try:
+                ng.wait_for("the policy to be deleted",
+                            lambda: ng.get_json_or_none("nhp", POLICY) is None, 30, 0.5)
+            except ng.TestFailure:
+                pass
+        if ng.get_json_or_none("nhp", POLICY) is not None:
+            ng.kubectl("patch", "nhp", POLICY, "--type", "merge", "-p",
+                       '{"metadata":{"finalizers":null}}', check=False)
+            ng.kubectl("delete", "nhp", POLICY, "--ignore-not-found", "--wait=false",
+                       check=False)
+
+
 def cleanup(controller, agent, observer, recorder):
     """Puts back what the scenario created (the real node excepted). The policy
     goes while the controller runs, so it releases its finalizer."""
     try:
-        if ng.get_json_or_none("nhp", POLICY) is not None:
-            if controller is not None and controller.running():
-                ng.kubectl("delete", "nhp", POLICY, "--ignore-not-found", "--wait=false",
-                           check=False)
-                try:
-                    ng.wait_for("the policy to be deleted",
-                                lambda: ng.get_json_or_none("nhp", POLICY) is None, 30, 0.5)
-                except ng.TestFailure:
-                    pass
-            if ng.get_json_or_none("nhp", POLICY) is not None:
-                ng.kubectl("patch", "nhp", POLICY, "--type", "merge", "-p",
-                           '{"metadata":{"finalizers":null}}', check=False)
-                ng.kubectl("delete", "nhp", POLICY, "--ignore-not-found", "--wait=false",
-                           check=False)
+        remove_policy(controller)
     except Exception as e:  # Cleanup goes on: the rest must still be removed.
         print(f"cleanup of the policy: {e!r}", flush=True)
     for thing in (controller, agent, observer, recorder):
         if thing is not None:
-            thing.stop()
+            try:
+                thing.stop()
+            except ng.TestFailure as e:  # The checks ran before; this is after them.
+                print(f"cleanup: stopping {type(thing).__name__}: {e}", flush=True)
     ng.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false",
                check=False)
 

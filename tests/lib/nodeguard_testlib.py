@@ -6,7 +6,10 @@ what each of them needs and would otherwise copy:
 
   kubectl / get_json / apply / sim   the pinned kubectl and tests/cluster/sim
   wait_for / eventually              polling with a deadline and a failure detail
-  Watch                              `kubectl get -w` events with arrival times
+  Watch                              every version of the selected objects, gap-free
+                                     (list + watch resumed from the last resourceVersion)
+  Scope                              one scenario's share of the fixture's cluster: its
+                                     own nodes, namespace, policies, controller filter
   Controller                         a `nodeguard controller` process with its
                                      own metrics and probe ports and log file
   fetch_metrics / rendered_series /  pieces for a suite's own process wrapper
@@ -196,8 +199,12 @@ def sim(*args, timeout=180, kubeconfig=None):
 
 
 def ensure_crd():
-    """Installs (or updates) the NodeHealthPolicy CRD and waits until Established."""
-    kubectl("apply", "-f", CRD)
+    """Installs (or updates) the NodeHealthPolicy CRD and waits until
+    Established. Safe when many tests call it at once: server-side apply under
+    one field manager (--force-conflicts), so concurrent calls with the same
+    file agree and none fails on another's update."""
+    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=nodeguard-tests",
+            "-f", CRD)
     kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
 
 
@@ -669,6 +676,178 @@ class Watch(threading.Thread):
             text = traceback.format_exc()
             sys.stderr.write(text)
             self._record(f"the watch broke: {text.strip().splitlines()[-1]}")
+
+
+# ---------------------------------------------------------------- scopes
+
+
+WATCH_FILTER_LABEL = "nodeguard.io/watch-filter"
+SCOPE_LEASE_NAMESPACE = "nodeguard-system"  # Where the controller's Lease goes by default.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class Scope:
+    """One scenario's share of the fixture's cluster, so scenarios can run at
+    the same time on it (docs/testing.md, "Concurrent scenarios"):
+
+        with ng.Scope("rem-storm", nodes=6) as scope:
+            controller args += scope.controller_args()
+            ng.apply(scope.policy("rem-storm", spec))
+            pods: spec |= scope.pod_placement(), in scope.namespace
+
+    name: a DNS label of at most 40 characters, unique per test (it names the
+    nodes, the namespace, the label value and the controller's Lease).
+    On entry: what a killed run of the same scope left behind is removed
+    first; then the namespace `name` is created and `nodes` simulated nodes
+    NAME-01.. (`sim create-nodes N --prefix NAME- --label
+    nodeguard.io/watch-filter=NAME` plus create_args) are created and Ready.
+
+    On exit (also when the block fails): the policies labelled with the
+    scope are deleted (their finalizers stripped unless a controller releases
+    them: up to 30 s while the scope's Lease is held, else after 3 s), then
+    the namespace (--wait=false), the nodes are healed (sim heal) and deleted,
+    and the scope's leader election Lease. Nothing outside the scope is
+    touched. A cleanup failure fails the test, unless another failure is
+    already leaving the block (then it is printed).
+
+    Attributes: name, nodes (names), labels, selector ("KEY=NAME"), namespace."""
+
+    FINALIZER_WAIT = 30       # seconds a live controller gets to release its policies
+    FINALIZER_GRACE = 3       # ... and a scope without a live controller
+    CREATE_TIMEOUT = 180
+
+    def __init__(self, name, nodes=0, create_args=()):
+        check(isinstance(name, str) and len(name) <= 40 and _DNS_LABEL.match(name),
+              f"Scope name {name!r}: a DNS label (a-z, 0-9, '-') of at most 40 characters")
+        self.name = name
+        self.count = int(nodes)
+        self.create_args = [str(a) for a in create_args]
+        width = 3 if self.count > 99 else 2
+        self.nodes = [f"{name}-{i:0{width}d}" for i in range(1, self.count + 1)]
+        self.labels = {WATCH_FILTER_LABEL: name}
+        self.selector = f"{WATCH_FILTER_LABEL}={name}"
+        self.namespace = name
+        self.lease_name = f"nodeguard-{name}"
+
+    # --- what a scenario uses
+
+    def controller_args(self):
+        """`nodeguard controller` flags: only this scope's nodes and policies,
+        and a Lease of its own (in the default --leader-election-namespace)."""
+        return ["--watch-filter", self.name, "--leader-election-id", self.lease_name]
+
+    def policy(self, name, spec, labels=None):
+        """A NodeHealthPolicy named `name` (cluster-scoped: the caller keeps it
+        unique, e.g. by starting it with the scope's name), labelled with the
+        scope (plus `labels`); spec.nodeSelector defaults to the scope's nodes."""
+        spec = json.loads(json.dumps(spec or {}))
+        spec.setdefault("nodeSelector", {"matchLabels": dict(self.labels)})
+        return {"apiVersion": API_VERSION, "kind": "NodeHealthPolicy",
+                "metadata": {"name": name, "labels": {**(labels or {}), **self.labels}},
+                "spec": spec}
+
+    def pod_placement(self):
+        """Merge into a pod spec (or a template's): pods land only on the
+        scope's nodes."""
+        return {"nodeSelector": dict(self.labels)}
+
+    # --- life cycle
+
+    def __enter__(self):
+        start = time.monotonic()
+        try:
+            if self._leftovers():
+                say(f"scope {self.name}: removing what an earlier run left behind")
+                self.cleanup()
+            ensure_namespace(self.namespace)
+            if self.count:
+                sim("create-nodes", str(self.count), "--prefix", f"{self.name}-",
+                    "--label", self.selector, *self.create_args,
+                    "--timeout", str(self.CREATE_TIMEOUT), timeout=self.CREATE_TIMEOUT + 60)
+                labelled = self._node_names()
+                missing = [n for n in self.nodes if n not in labelled]
+                check(not missing, f"scope {self.name}: nodes without {self.selector}: {missing}")
+        except BaseException:
+            try:
+                self.cleanup()
+            except Exception as e:
+                say(f"scope {self.name}: cleanup after a failed start: {e}")
+            raise
+        say(f"scope {self.name}: namespace {self.namespace}, {self.count} node(s) "
+            f"({time.monotonic() - start:.1f}s)")
+        return self
+
+    def __exit__(self, kind, value, tb):
+        try:
+            self.cleanup()
+        except Exception as e:
+            if kind is None:
+                raise
+            say(f"scope {self.name}: cleanup failed too: {e}")
+        return False
+
+    def _node_names(self):
+        out = kubectl("get", "nodes", "-l", self.selector, "-o",
+                      "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}").stdout
+        return [n for n in out.split() if n]
+
+    def _policy_names(self):
+        r = kubectl("get", "nhp", "-l", self.selector, "-o",
+                    "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}", check=False)
+        if r.returncode != 0:
+            if "doesn't have a resource type" in r.stderr:
+                return []  # No CRD, so no policy.
+            fail(f"listing the policies of scope {self.name}:\n{r.stderr}")
+        return [n for n in r.stdout.split() if n]
+
+    def _leftovers(self):
+        ns = get_json_or_none("namespace", self.namespace)
+        return bool(self._node_names() or self._policy_names() or ns)
+
+    def _controller_alive(self):
+        """Whether the scope's Lease is held and was renewed within its duration."""
+        spec = lease(SCOPE_LEASE_NAMESPACE, self.lease_name)
+        renewed = unix_time(spec.get("renewTime"))
+        if not spec.get("holderIdentity") or renewed is None:
+            return False
+        return time.time() - renewed <= spec.get("leaseDurationSeconds", 15) + 2
+
+    def cleanup(self):
+        start = time.monotonic()
+        policies = self._policy_names()
+        if policies:
+            kubectl("delete", "nhp", *policies, "--ignore-not-found", "--wait=false")
+            deadline = time.monotonic() + self.FINALIZER_WAIT
+            grace = time.monotonic() + self.FINALIZER_GRACE
+            while True:
+                left = self._policy_names()
+                now = time.monotonic()
+                if not left or now >= deadline or (now >= grace and not self._controller_alive()):
+                    break
+                time.sleep(0.5)
+            if left:
+                say(f"scope {self.name}: no controller released {left}: stripping finalizers")
+                for name in left:
+                    kubectl("patch", "nhp", name, "--type=merge",
+                            "-p", '{"metadata":{"finalizers":null}}', check=False)
+                wait_for(f"the policies of scope {self.name} to be gone",
+                         lambda: (not self._policy_names(), str(self._policy_names())),
+                         timeout=30, interval=0.5)
+        kubectl("delete", "namespace", self.namespace, "--ignore-not-found", "--wait=false")
+        nodes = self._node_names()
+        if nodes:
+            try:
+                sim("heal", *nodes, "--timeout", "60", timeout=120)
+            except TestFailure as e:
+                say(f"scope {self.name}: heal before deleting the nodes: {e}")
+            sim("delete-nodes", *nodes)
+            wait_for(f"the nodes of scope {self.name} to be gone",
+                     lambda: (not self._node_names(), str(self._node_names())),
+                     timeout=60, interval=0.5)
+        kubectl("delete", "lease", "-n", SCOPE_LEASE_NAMESPACE, self.lease_name,
+                "--ignore-not-found", check=False)
+        say(f"scope {self.name}: cleaned up ({len(policies)} policies, {len(nodes)} nodes, "
+            f"namespace) in {time.monotonic() - start:.1f}s")
 
 
 def fetch_metrics(port, timeout=5):

@@ -529,7 +529,7 @@ class Scenario:
         if SCOPE is not None:
             fail(f"scenario {self.name} started inside {SCOPE.name}")
         ng.ensure_crd()
-        remove_scope_leftovers(self.name)
+        remove_node_events(f"{self.name}-")  # ng.Scope removes the rest an earlier run left.
         self.scope.__enter__()
         SCOPE = self.scope
         POLICY, OTHER_POLICY = self.name, f"{self.name}-other"
@@ -556,12 +556,15 @@ class Scenario:
         global SCOPE, POLICY, OTHER_POLICY
         if kind is not None:
             self.diagnose()
+        problems = []
         try:
             problems = self.cleanup()
-            self.scope.__exit__(kind, value, tb)
         finally:
-            SCOPE = None
-            POLICY, OTHER_POLICY = "dens-e2e", "dens-e2e-other"
+            try:
+                self.scope.__exit__(kind, value, tb)
+            finally:
+                SCOPE = None
+                POLICY, OTHER_POLICY = "dens-e2e", "dens-e2e-other"
         if kind is None and problems:
             fail("; ".join(problems))
         return False
@@ -643,20 +646,10 @@ def remove_node_events(prefix):
 
 def remove_scope_leftovers(name):
     """Removes what a killed scenario left of scope `name`: its policies, its
-    namespace, its nodes and their Events. Touches nothing outside the scope."""
-    selector = f"{ng.WATCH_FILTER_LABEL}={name}"
-    for p in get_json("nhp", "-l", selector)["items"]:
-        policy = p["metadata"]["name"]
-        kubectl("patch", "nhp", policy, "--type=merge", "-p",
-                '{"metadata":{"finalizers":null}}', check=False)
-        kubectl("delete", "nhp", policy, "--ignore-not-found", "--wait=true", "--timeout=30s",
-                check=False)
-    kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=90s",
-            check=False)
-    nodes = [n["metadata"]["name"] for n in get_json("nodes", "-l", selector)["items"]]
-    if nodes:
-        sim("delete-nodes", *nodes)
+    namespace, its nodes (ng.Scope's cleanup) and their Events. Touches
+    nothing outside the scope."""
     remove_node_events(f"{name}-")
+    ng.Scope(name).cleanup()
 
 
 def remove_leftovers():

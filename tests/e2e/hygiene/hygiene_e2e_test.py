@@ -431,36 +431,34 @@ class Setup:
     def __exit__(self, kind, value, tb):
         global SCOPE
         try:
-            # No controller runs now: nothing would release the policy's finalizer.
-            remove_scope_leftovers(self.name, wait=False)
+            # What ng.Scope does not know of; it removes the rest (the policy,
+            # the namespace, both nodes: they carry its label).
+            kubectl("delete", "namespace", NS_EXCLUDED, "--ignore-not-found", "--wait=false",
+                    check=False)
+            remove_node_events(self.name)
             self.scope.__exit__(kind, value, tb)
         finally:
             SCOPE = None
         return False
 
 
-def remove_scope_leftovers(name, wait=True):
-    """Removes what scope `name` holds beyond what ng.Scope removes itself (and
-    with wait, whatever a killed step left of it): its policies (finalizers
-    stripped), namespaces, nodes and their NoSystemReserve Events. Touches
-    nothing outside the scope."""
-    selector = f"{ng.WATCH_FILTER_LABEL}={name}"
-    for p in get_json("nhp", "-l", selector)["items"]:
-        kubectl("patch", "nhp", p["metadata"]["name"], "--type=merge", "-p",
-                '{"metadata":{"finalizers":null}}', check=False)
-        kubectl("delete", "nhp", p["metadata"]["name"], "--ignore-not-found", "--wait=true",
-                check=False)
-    namespaces = [f"{name}-excluded"] + ([name] if wait else [])
-    kubectl("delete", "namespace", *namespaces, "--ignore-not-found", f"--wait={str(wait).lower()}",
-            "--timeout=120s", check=False)
-    nodes = [n["metadata"]["name"] for n in get_json("nodes", "-l", selector)["items"]]
-    for node in set(nodes) | {f"{name}-01", f"{name}-reserved-01"}:
+def remove_node_events(scope_name):
+    for node in (f"{scope_name}-01", f"{scope_name}-reserved-01"):
         kubectl("delete", "events", "-n", "default", "--field-selector",
                 f"involvedObject.name={node},reason={NODE_REASON}", "--ignore-not-found",
                 check=False)
-    extra = [n for n in nodes if n == f"{name}-reserved-01" or wait]
-    if extra:
-        sim("delete-nodes", *extra)
+
+
+def remove_scope_leftovers(name, scope_too=False):
+    """Removes what a killed step left of scope `name` beyond what ng.Scope
+    removes itself on entry and exit (the excluded namespace, the nodes'
+    Events), and with scope_too the rest as well (ng.Scope's cleanup).
+    Touches nothing outside the scope."""
+    kubectl("delete", "namespace", f"{name}-excluded", "--ignore-not-found", "--wait=true",
+            "--timeout=120s", check=False)
+    remove_node_events(name)
+    if scope_too:
+        ng.Scope(name).cleanup()
 
 
 def cmd_pods():
@@ -601,7 +599,7 @@ def cmd_restart():
 
 def cmd_cleanup():
     for step in STEPS:
-        remove_scope_leftovers(f"hyg-{step}")
+        remove_scope_leftovers(f"hyg-{step}", scope_too=True)
     say("cleaned up")
 
 

@@ -264,8 +264,15 @@ HygieneReconciler::Governance HygieneReconciler::GovernPod(const PolicyList& pol
   if (!pod.node_name.empty()) {
     if (auto node = deps_.nodes->Get("", pod.node_name.view())) return GovernNode(policies, *node);
   }
-  // Unscheduled (or its node is unknown): the oldest policy that checks pods.
   Governance g;
+  if (!deps_.options->watch_filter.empty()) {
+    // --watch-filter: the node cache holds only the filter's Nodes, so a pod on
+    // any other node, or not scheduled yet, may be another controller's (the one
+    // whose filter holds its node). Neither checked nor cleaned up here.
+    g.mode = Mode::kHold;
+    return g;
+  }
+  // Unscheduled (or its node is unknown): the oldest policy that checks pods.
   for (const auto& p : policies) {
     if (p->deleting() || !p->valid() || !p->policy.spec.resource_hygiene.enabled) continue;
     g.policy = p;
@@ -380,8 +387,9 @@ void HygieneReconciler::RecheckReportsOnServerLocked() {
   for (const auto& [ns, name] : reports_on_server_) {
     if (auto it = owner.find(name); it != owner.end()) {
       MarkDirtyLocked(it->second, ns);
-    } else if (name.rfind(kReportPrefix, 0) == 0) {
+    } else if (name.rfind(kReportPrefix, 0) == 0 && deps_.options->watch_filter.empty()) {
       // Its policy is gone: that policy's reconcile deletes what it left.
+      // (With --watch-filter an unknown policy may be another controller's.)
       ScheduleSummary(name.substr(kReportPrefix.size()));
     }
   }

@@ -717,6 +717,32 @@ TEST_F(HygieneReconcilerTest, GoverningPolicyOfScheduledAndUnscheduledPods) {
   EXPECT_EQ(FlaggedEventPods().size(), 3u);  // One Event per pod, whichever policy.
 }
 
+TEST_F(HygieneReconcilerTest, WithAWatchFilterPodsOffItsNodesAreNeitherCheckedNorCleaned) {
+  // --watch-filter: the node cache holds only the filter's nodes. A pod on
+  // another node (another controller's scope) or not scheduled yet is not
+  // this controller's: no finding, Event or annotation, and an annotation
+  // another controller wrote stays.
+  options.watch_filter = "mine";
+  AddPolicy(MakePolicy("mine", {{"resourceHygiene", HygieneSpec()}}, 1));
+  AddNode(MakeNode("m1", {{"pool", "m"}}, 1000, 1LL << 30));
+  AddPod(MakePod("team", "on-mine", "m1", {C("app", 0)}));
+  kube::Pod elsewhere = MakePod("other", "elsewhere", "x1", {C("app", 0)});
+  elsewhere.resource_findings_annotation = kube::Symbol::Intern("app: limits.memory");
+  AddPod(elsewhere);
+  AddPod(MakePod("other", "pending", "", {C("app", 0)}));
+  Start();
+  EXPECT_THAT(errors, IsEmpty());
+
+  EXPECT_NE(Annotation("team", "on-mine"), "");
+  EXPECT_EQ(Annotation("other", "elsewhere"), "app: limits.memory");  // Not ours to clean.
+  EXPECT_EQ(Annotation("other", "pending"), "");
+  std::vector<std::string> flagged;
+  for (const auto& e : Status("mine").resource_hygiene.example_pods) flagged.push_back(e.name);
+  EXPECT_THAT(flagged, ElementsAre("on-mine"));
+  EXPECT_EQ(Status("mine").pods_flagged, 1);
+  EXPECT_EQ(FlaggedEventPods().size(), 1u);
+}
+
 TEST_F(HygieneReconcilerTest, DryRunReportsButNeverWritesPods) {
   json spec = {{"dryRun", true}, {"resourceHygiene", HygieneSpec()}};
   AddPolicy(MakePolicy("p", spec));
@@ -884,6 +910,21 @@ TEST_F(HygieneReconcilerTest, PolicyReportsPerNamespaceWhenTheApiExists) {
   Drain();
   EXPECT_THAT(server.reports, IsEmpty());
   EXPECT_THAT(Metrics(), ::testing::Not(HasSubstr("policy=\"p\"")));
+}
+
+TEST_F(HygieneReconcilerTest, WithAWatchFilterReportsOfUnknownPoliciesStay) {
+  // --watch-filter: a policy this controller does not see may be another
+  // controller's, so its PolicyReport is not an orphan to delete.
+  options.watch_filter = "mine";
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  CreateMix();
+  server.reports_api = true;
+  server.reports["team/nodeguard-elsewhere"] = {
+      {"metadata", {{"name", "nodeguard-elsewhere"}, {"namespace", "team"}}}};
+  Start();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(server.reports.count("team/nodeguard-elsewhere"), 1u);
+  EXPECT_EQ(server.reports.count("team/nodeguard-p"), 1u);
 }
 
 TEST_F(HygieneReconcilerTest, TerminalAndTerminatingPodsAreNotWritten) {

@@ -165,7 +165,8 @@ def run_demo(args, state, env):
                 watches.append(w)
             for w in watches:
                 w.wait_synced(60)
-            ng.check(watches[0].first_event.is_set(), "the node watch listed no node")
+            # The nodes come a little after the API server answers.
+            ng.check(watches[0].first_event.wait(60), "no node seen by the node watch in 60 s")
             try:
                 rc = demo.wait(timeout=DEMO_TIMEOUT)
             except subprocess.TimeoutExpired:

@@ -10,7 +10,8 @@ library's Scope and gap-free Watch against the real API server.
     stream: every version arrives once, in order, after several resumed
     streams and no relist; a pod deleted is seen DELETED;
   - on exit, a policy with a finalizer no controller releases is stripped
-    and deleted, the nodes and the Lease are gone, the namespace is going;
+    and deleted, a PLEG-sick node healed, the nodes and the Lease are gone,
+    the namespace is going;
     nothing else of the cluster changed (the 20 workers untouched).
 
 Usage: scope_test.py   (KUBECONFIG, NODEGUARD_SIM from the fixture)
@@ -113,6 +114,8 @@ def main():
                  "spec": {}}
         ng.ensure_namespace(ng.SCOPE_LEASE_NAMESPACE)
         ng.apply(lease)
+        # A frozen node: the exit heals it (the sim-player lets go) before deleting it.
+        ng.sim("pleg-sick", scope.nodes[1])
         exit_started = time.monotonic()
     took = time.monotonic() - exit_started
     ng.check(not ng.get_json("nodes", "-l", f"{ng.WATCH_FILTER_LABEL}={NAME}")["items"],

@@ -8,6 +8,12 @@ FUZZ_SECONDS   ?= 20
 BUILD_TYPE     ?= RelWithDebInfo
 CTEST_ARGS     ?=
 JOBS           ?= $(shell nproc)
+# Cluster suites: tests at once. Scenarios share the fixture's cluster in
+# NODEGUARD_CLUSTER_SLOTS slots (default 4; whole-cluster tests take all of
+# them, build/cluster-resources.json), plus e2e.demo on its own cluster and the
+# real-node test. They mostly wait, so this exceeds the cores.
+CLUSTER_JOBS   ?= 6
+CLUSTER_CTEST   = ctest --resource-spec-file cluster-resources.json -j $(CLUSTER_JOBS)
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNODEGUARD_WERROR=ON
 
@@ -76,14 +82,14 @@ test-fuzz: deps $(FUZZ_BUILD_DIR)/build.ninja
 	cd $(FUZZ_BUILD_DIR) && ctest -L fuzz --output-on-failure
 
 test-cluster: build cluster-components
-	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
+	cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
 
 # The image's runtime filesystem (debootstrap + manifests/image/runtime-packages.txt,
 # cached in ~/.cache/nodeguard/image) running this build's binary as uid 65532,
 # then the controller in it against the local cluster. Root only. Not in `test`:
 # CI's cold run would add about 4 minutes (docs/testing.md, "Labels").
 test-image: build cluster-components
-	cd $(BUILD_DIR) && ctest -L image --output-on-failure $(CTEST_ARGS)
+	cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L image --output-on-failure $(CTEST_ARGS)
 
 # Everything CI proves: unit tests, the same under ASan/UBSan, a bounded fuzz
 # run, the suites that run against a real local control plane. The cluster
@@ -99,7 +105,7 @@ test: build cluster-components
 	  echo "make test: ASan/UBSan unit tests and fuzzing run beside the cluster suites (log: $$log)"; \
 	  nice -n 10 $(MAKE) -k --no-print-directory test-asan test-fuzz >"$$log" 2>&1 & beside=$$!; \
 	  start=$$(date +%s); \
-	  (cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)); cluster=$$?; \
+	  (cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)); cluster=$$?; \
 	  echo "make test: cluster suites exited $$cluster after $$(( $$(date +%s) - start ))s"; \
 	  wait $$beside; beside_status=$$?; \
 	  echo "make test: ASan/UBSan + fuzz exited $$beside_status ($$(( $$(date +%s) - start ))s after the cluster suites started); their output:"; \

@@ -94,8 +94,11 @@ class Invariants:
 
     def start(self):
         self.watch.start()
-        if not self.watch.first_event.wait(30):
-            ng.fail("the invariants' watch on the scope's nodes saw nothing in 30s")
+        self.watch.wait_synced(60)
+        with self.lock:
+            missing = sorted(set(self.scope.nodes) - set(self.nodes))
+        if missing:
+            ng.fail(f"the invariants' watch did not list the scope's nodes {missing}")
         return self
 
     def stop(self):

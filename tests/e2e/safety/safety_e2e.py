@@ -785,7 +785,9 @@ def scenario_storm_edge(binary):
         # Sick before the policy exists, so its first decision sees both.
         sick(a, b)
         time.sleep(6)
-        h.policy(P, remediation(maxUnhealthy=2))
+        # recoveryStableFor 15s: the first is still in flight when the next two
+        # turn sick (sim pleg-sick takes ~5s to show the PLEG message).
+        h.policy(P, remediation(maxUnhealthy=2, recoveryStableFor="15s"))
         ng.wait_for("a remediation to start with exactly maxUnhealthy (2) nodes sick",
                     lambda: any(phase(n) not in (None, "Pending") for n in (a, b)), 60, 0.5)
         check(storm() != "True", f"StormDetected at exactly maxUnhealthy: "

@@ -88,7 +88,9 @@ PAUSE = "registry.k8s.io/pause:3.9"
 # ------------------------------------------------------------------ small helpers
 
 def node(name):
-    return ng.get_json("node", name)
+    """The node as the API server holds it, managedFields included (kubectl
+    drops them unless asked): cordon_owner reads them."""
+    return ng.get_json("node", name, "--show-managed-fields")
 
 
 def annotation(n, key):
@@ -585,8 +587,6 @@ def scenario_policy_deleted(binary):
         say("deleting the policy while the node drains")
         kubectl("delete", "nhp", P, "--wait=false")
         wait_phase(target, "Cancelled", 60)
-        st = state_of(node(target))
-        check(st.get("outcome") == "PolicyDeleted", f"{target}: {st}")
         time.sleep(5)
         check(unschedulable(target), f"{target} uncordoned while still sick")
         check(policy_obj(P) is not None,
@@ -595,6 +595,8 @@ def scenario_policy_deleted(binary):
         ng.wait_for(f"{target} uncordoned once healthy", lambda: not unschedulable(target), 60, 0.5)
         ng.wait_for("the deleted policy to be gone", lambda: policy_obj(P) is None, 60, 0.5)
         check(has_event(target, "CordonLifted"), f"{target}: no CordonLifted Event")
+        st = state_of(node(target))
+        check(st.get("outcome") == "PolicyDeleted", f"{target}: {st}")
         say("re-creating the policy")
         h.policy(P, remediation())
         ng.wait_for("the re-created policy to report",

@@ -784,12 +784,18 @@ def scenario_storm_edge(binary):
 
         def storm():
             return condition(policy_status(P), "StormDetected").get("status")
-        # Sick before the policy exists, so its first decision sees both.
+        # The rule's duration (40s) is longer than the first remediation, so
+        # the next two are still *turning* unhealthy (their duration not yet
+        # elapsed) when a slot frees: they count for the storm all the same
+        # (issue 16: counting only nodes past their duration let the first
+        # start before the storm was seen). Sick before the policy exists and
+        # past the duration, so its first decision sees both.
         sick(a, b)
-        time.sleep(6)
+        time.sleep(41)
         # recoveryStableFor 15s: the first is still in flight when the next two
         # turn sick (sim pleg-sick takes ~5s to show the PLEG message).
-        h.policy(P, remediation(maxUnhealthy=2, recoveryStableFor="15s"))
+        h.policy(P, remediation(maxUnhealthy=2, recoveryStableFor="15s"),
+                 health_spec=health(duration="40s"))
         ng.wait_for("a remediation to start with exactly maxUnhealthy (2) nodes sick",
                     lambda: any(phase(n) not in (None, "Pending") for n in (a, b)), 60, 0.5)
         check(storm() != "True", f"StormDetected at exactly maxUnhealthy: "

@@ -6,7 +6,10 @@ what each of them needs and would otherwise copy:
 
   kubectl / get_json / apply / sim   the pinned kubectl and tests/cluster/sim
   wait_for / eventually              polling with a deadline and a failure detail
-  Watch                              `kubectl get -w` events with arrival times
+  Watch                              every version of the selected objects, gap-free
+                                     (list + watch resumed from the last resourceVersion)
+  Scope                              one scenario's share of the fixture's cluster: its
+                                     own nodes, namespace, policies, controller filter
   Controller                         a `nodeguard controller` process with its
                                      own metrics and probe ports and log file
   fetch_metrics / rendered_series /  pieces for a suite's own process wrapper
@@ -45,10 +48,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -194,8 +199,12 @@ def sim(*args, timeout=180, kubeconfig=None):
 
 
 def ensure_crd():
-    """Installs (or updates) the NodeHealthPolicy CRD and waits until Established."""
-    kubectl("apply", "-f", CRD)
+    """Installs (or updates) the NodeHealthPolicy CRD and waits until
+    Established. Safe when many tests call it at once: server-side apply under
+    one field manager (--force-conflicts), so concurrent calls with the same
+    file agree and none fails on another's update."""
+    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=nodeguard-tests",
+            "-f", CRD)
     kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
 
 
@@ -290,41 +299,300 @@ def unix_time(text):
 # ---------------------------------------------------------------- watches
 
 
+# kubectl resource names (as `kubectl get` takes them) -> (API group-version
+# path, plural, namespaced). Watch fails on any other name: add it here.
+_WATCH_RESOURCES = {}
+
+
+def _watch_resource(names, prefix, plural, namespaced):
+    for name in names:
+        _WATCH_RESOURCES[name] = (prefix, plural, namespaced)
+
+
+_watch_resource(("nodes", "node", "no"), "/api/v1", "nodes", False)
+_watch_resource(("namespaces", "namespace", "ns"), "/api/v1", "namespaces", False)
+_watch_resource(("pods", "pod", "po"), "/api/v1", "pods", True)
+_watch_resource(("events", "event", "ev"), "/api/v1", "events", True)
+_watch_resource(("services", "service", "svc"), "/api/v1", "services", True)
+_watch_resource(("configmaps", "configmap", "cm"), "/api/v1", "configmaps", True)
+_watch_resource(("endpoints", "ep"), "/api/v1", "endpoints", True)
+_watch_resource(("serviceaccounts", "serviceaccount", "sa"), "/api/v1", "serviceaccounts", True)
+_watch_resource(("leases", "lease"), "/apis/coordination.k8s.io/v1", "leases", True)
+_watch_resource(("nodehealthpolicies", "nodehealthpolicy", "nhp", CRD_NAME),
+                "/apis/nodeguard.io/v1alpha1", "nodehealthpolicies", False)
+_watch_resource(("poddisruptionbudgets", "poddisruptionbudget", "pdb"), "/apis/policy/v1",
+                "poddisruptionbudgets", True)
+_watch_resource(("deployments", "deployment", "deploy"), "/apis/apps/v1", "deployments", True)
+_watch_resource(("replicasets", "replicaset", "rs"), "/apis/apps/v1", "replicasets", True)
+_watch_resource(("daemonsets", "daemonset", "ds"), "/apis/apps/v1", "daemonsets", True)
+_watch_resource(("statefulsets", "statefulset", "sts"), "/apis/apps/v1", "statefulsets", True)
+_watch_resource(("jobs", "job"), "/apis/batch/v1", "jobs", True)
+_watch_resource(("customresourcedefinitions", "customresourcedefinition", "crd", "crds"),
+                "/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False)
+
+
+def watch_request(args):
+    """`kubectl get` style arguments -> (collection path, query parameters,
+    kubectl options): RESOURCE or RESOURCE/NAME, at most one NAME, -n/--namespace,
+    -A/--all-namespaces, -l/--selector, --field-selector, --kubeconfig. A name
+    becomes fieldSelector metadata.name=NAME; a namespaced resource without -n
+    or -A is watched in "default". Anything else fails (TestFailure)."""
+    resource, names, namespace, everywhere = None, [], None, False
+    labels, fields, options = [], [], []
+    i = 0
+    while i < len(args):
+        arg = str(args[i])
+        flag, eq, inline = arg.partition("=")
+        takes_value = flag in ("-n", "--namespace", "-l", "--selector", "--field-selector",
+                               "--kubeconfig")
+        if takes_value:
+            if eq:
+                value, i = inline, i + 1
+            else:
+                check(i + 1 < len(args), f"Watch: {arg} wants a value in {args}")
+                value, i = str(args[i + 1]), i + 2
+            if flag in ("-n", "--namespace"):
+                namespace = value
+            elif flag in ("-l", "--selector"):
+                labels.append(value)
+            elif flag == "--field-selector":
+                fields.append(value)
+            else:
+                options += ["--kubeconfig", value]
+            continue
+        if arg in ("-A", "--all-namespaces"):
+            everywhere = True
+        elif arg.startswith("-"):
+            fail(f"Watch: unsupported option {arg} in {args}")
+        elif resource is None:
+            resource, _, name = arg.partition("/")
+            if name:
+                names.append(name)
+        else:
+            names.append(arg)
+        i += 1
+    check(resource, f"Watch: no resource in {args}")
+    check(resource.lower() in _WATCH_RESOURCES,
+          f"Watch: unknown resource {resource!r} (known: {sorted(_WATCH_RESOURCES)}); "
+          "add it to _WATCH_RESOURCES in tests/lib/nodeguard_testlib.py")
+    check(len(names) <= 1, f"Watch: at most one object name, got {names}")
+    prefix, plural, namespaced = _WATCH_RESOURCES[resource.lower()]
+    if namespaced and not everywhere:
+        path = f"{prefix}/namespaces/{namespace or 'default'}/{plural}"
+    else:
+        path = f"{prefix}/{plural}"
+    query = {}
+    if labels:
+        query["labelSelector"] = ",".join(labels)
+    fields += [f"metadata.name={n}" for n in names]
+    if fields:
+        query["fieldSelector"] = ",".join(fields)
+    return path, query, options
+
+
+def _raw_url(path, query):
+    return path + ("?" + urllib.parse.urlencode(query) if query else "")
+
+
+# kubectl's error text for a resourceVersion the server no longer has.
+_GONE = re.compile(r"\((Expired|Gone)\)|\b410\b|too old resource version", re.I)
+# The watch cache has not caught up with a resourceVersion yet (retry).
+_TOO_LARGE = re.compile(r"too large resource version", re.I)
+# Errors a retry cannot cure (a wrong path, a selector the server refuses, RBAC).
+_FATAL = re.compile(r"\((NotFound|Forbidden|BadRequest|Unauthorized|Invalid|MethodNotAllowed)\)")
+
+
 class Watch(threading.Thread):
-    """Streams `kubectl get ARGS -w -o json --output-watch-events` and hands each
-    event's type, object and local arrival time (time.monotonic()) to
-    on_event(kind, obj, arrived). Restarts kubectl if it exits (the restart
-    relists: on_event sees the current objects again). A callback exception is
-    printed, never fatal to the watch. binary: another kubectl than
-    kubectl_binary()."""
+    """Every version of the objects `kubectl get ARGS` selects, in order, each
+    handed to on_event(kind, obj, arrived) with its local arrival time
+    (time.monotonic()). binary: another kubectl than kubectl_binary().
+
+    Gap-free: it lists first (`kubectl get --raw`, paged) and delivers the
+    items as ADDED, then watches from the list's resourceVersion with
+    allowWatchBookmarks, and whenever a stream ends (timeoutSeconds
+    STREAM_SECONDS, a broken connection) resumes from the last
+    resourceVersion seen; bookmarks advance it and are not delivered. So
+    on_event sees every version of every object, DELETED included.
+
+    What it cannot fill is recorded: a 410 Gone or any ERROR event (a gap:
+    it relists, delivering the current objects as ADDED again, and keeps
+    going so the test runs on), and an exception raised by on_event (printed
+    too; the next events are still delivered). check() raises TestFailure if
+    anything was recorded; stop() stops the watch, then calls check(): a
+    test that stops its watches cannot pass over a gap.
+
+    ARGS: see watch_request (RESOURCE[/NAME] [NAME] -n NS | -A, -l SEL,
+    --field-selector SEL, --kubeconfig PATH).
+
+    Attributes: first_event (threading.Event: an event was delivered),
+    synced (threading.Event: the first list was delivered), events (count
+    delivered), restarts (streams resumed), relists, problems (what was
+    recorded), stopping (threading.Event)."""
+
+    STREAM_SECONDS = 600  # timeoutSeconds of each watch request
+    RETRY_SECONDS = 120   # how long a transient failure (server away) is retried
 
     def __init__(self, args, on_event, binary=None):
         super().__init__(daemon=True)
         self.args = list(args)
         self.binary = binary
         self.on_event = on_event
+        self.path, self.query, self.options = watch_request(self.args)
+        self.what = " ".join(str(a) for a in self.args)
         self.stopping = threading.Event()
+        self.first_event = threading.Event()
+        self.synced = threading.Event()
         self.proc = None
         self.restarts = 0
+        self.relists = 0
         self.events = 0
-        self.first_event = threading.Event()
+        self.resource_version = None
+        self.problems = []
+        self._lock = threading.Lock()  # Guards proc and problems.
+        self._raised = None
 
-    def run(self):
-        binary = self.binary or kubectl_binary()
-        decoder = json.JSONDecoder()
+    # --- results
+
+    def _record(self, problem):
+        with self._lock:
+            self.problems.append(problem)
+        print(time.strftime("%H:%M:%S ") + f"watch {self.what}: {problem}", file=sys.stderr,
+              flush=True)
+
+    def check(self):
+        """Raises TestFailure if a gap or a callback error was recorded. When
+        another exception is already leaving (check in a finally block), its
+        text is kept in the message instead of being hidden by it."""
+        with self._lock:
+            problems = list(self.problems)
+        if not problems:
+            return
+        pending = sys.exc_info()[1]
+        if pending is not None and pending is self._raised:
+            return  # This watch's own failure is already on its way.
+        message = f"watch {self.what}: " + "; ".join(problems[:5])
+        if len(problems) > 5:
+            message += f" (and {len(problems) - 5} more)"
+        if pending is not None:
+            message += f" [while failing with {type(pending).__name__}: {pending}]"
+        self._raised = TestFailure(message)
+        raise self._raised
+
+    def stop(self):
+        """Stops the watch (idempotent), then check()."""
+        self.stopping.set()
+        with self._lock:
+            proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.ident is not None:
+            self.join(10)
+        self.check()
+
+    def wait_synced(self, timeout=60):
+        """Until the first list was delivered; fails after timeout."""
+        if not self.synced.wait(timeout):
+            self.check()
+            fail(f"watch {self.what}: no list within {timeout}s")
+
+    # --- the thread
+
+    def _kubectl(self):
+        return [self.binary or kubectl_binary(), *self.options, "get", "--raw"]
+
+    def _deliver(self, kind, obj, arrived):
+        self.events += 1
+        self.first_event.set()
+        try:
+            self.on_event(kind, obj, arrived)
+        except Exception:
+            text = traceback.format_exc()
+            sys.stderr.write(text)
+            self._record(f"on_event raised on a {kind} event: {text.strip().splitlines()[-1]}")
+
+    def _retry(self, failing_since, detail):
+        """After a transient failure: sleeps and returns True, or records
+        and returns False once it has lasted RETRY_SECONDS."""
+        if time.monotonic() - failing_since > self.RETRY_SECONDS:
+            self._record(f"gave up after {self.RETRY_SECONDS}s of failures: {detail}")
+            return False
+        self.stopping.wait(1.0)
+        return not self.stopping.is_set()
+
+    def _list(self):
+        """Lists (every page), delivers the items as ADDED; returns the
+        list's resourceVersion, or None (stopping, or a failure recorded)."""
+        failing_since = None
         while not self.stopping.is_set():
-            self.proc = subprocess.Popen(
-                [binary, "get", *self.args, "-w", "-o", "json", "--output-watch-events"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            utf8 = codecs.getincrementaldecoder("utf-8")()
-            buffer = ""
-            while not self.stopping.is_set():
-                chunk = self.proc.stdout.read1(1 << 20)
+            query = dict(self.query, limit="500")
+            items, rv, error = [], None, None
+            while error is None:
+                r = subprocess.run([*self._kubectl(), _raw_url(self.path, query)],
+                                   capture_output=True, text=True, timeout=120)
+                if r.returncode != 0:
+                    error = (r.stderr or r.stdout).strip()[-500:] or f"exit {r.returncode}"
+                    break
+                try:
+                    page = json.loads(r.stdout)
+                except ValueError:
+                    error = f"undecodable list: {r.stdout[:200]!r}"
+                    break
+                meta = page.get("metadata") or {}
+                rv = rv or meta.get("resourceVersion")
+                kind = page.get("kind", "")
+                for item in page.get("items") or []:
+                    if kind.endswith("List"):
+                        item.setdefault("kind", kind[:-4])
+                    if page.get("apiVersion"):
+                        item.setdefault("apiVersion", page["apiVersion"])
+                    items.append(item)
+                if not meta.get("continue"):
+                    break
+                query = dict(self.query, limit="500")
+                query["continue"] = meta["continue"]
+            if error is None and rv:
+                arrived = time.monotonic()
+                for item in items:
+                    self._deliver("ADDED", item, arrived)
+                return rv
+            error = error or "a list without metadata.resourceVersion"
+            if _FATAL.search(error):
+                self._record(f"list failed: {error}")
+                return None
+            failing_since = failing_since or time.monotonic()
+            if not self._retry(failing_since, f"list: {error}"):
+                return None
+        return None
+
+    def _stream(self, rv):
+        """One watch request from rv. Returns (last rv seen, outcome): outcome
+        "ended" (resume), "gap" (recorded; relist), "error TEXT" (transient),
+        "fatal" (recorded) or "stopped"."""
+        query = dict(self.query, watch="1", resourceVersion=rv, allowWatchBookmarks="true",
+                     timeoutSeconds=str(self.STREAM_SECONDS))
+        with self._lock:
+            if self.stopping.is_set():
+                return rv, "stopped"
+            stderr = tempfile.TemporaryFile()  # Read after kubectl exits.
+            self.proc = subprocess.Popen([*self._kubectl(), _raw_url(self.path, query)],
+                                         stdout=subprocess.PIPE, stderr=stderr)
+            proc = self.proc
+        decoder = json.JSONDecoder()
+        utf8 = codecs.getincrementaldecoder("utf-8")()
+        buffer = ""
+        outcome = None
+        try:
+            while outcome is None:
+                chunk = proc.stdout.read1(1 << 20)
                 if not chunk:
                     break
-                now = time.monotonic()
+                arrived = time.monotonic()
                 buffer += utf8.decode(chunk)
-                while True:
+                while outcome is None:
                     stripped = buffer.lstrip()
                     try:
                         event, end = decoder.raw_decode(stripped)
@@ -332,25 +600,254 @@ class Watch(threading.Thread):
                         buffer = stripped
                         break
                     buffer = stripped[end:]
-                    self.events += 1
-                    self.first_event.set()
-                    try:
-                        self.on_event(event.get("type", ""), event.get("object", {}), now)
-                    except Exception:
-                        traceback.print_exc()
-            if not self.stopping.is_set():
-                self.restarts += 1
-                time.sleep(0.5)
+                    kind = event.get("type", "") if isinstance(event, dict) else ""
+                    obj = event.get("object") if isinstance(event, dict) else None
+                    if not isinstance(obj, dict) or not kind:
+                        self._record(f"not a watch event from rv {rv}: {str(event)[:300]}")
+                        outcome = "gap"
+                        break
+                    if kind == "ERROR" and _TOO_LARGE.search(str(obj.get("message"))):
+                        # The server is behind the list, not past us: nothing missed.
+                        outcome = f"error {obj.get('message')}"
+                        break
+                    if kind == "ERROR":
+                        self._record(f"ERROR event watching from rv {rv} (a gap it cannot "
+                                     f"fill): {obj.get('code')} {obj.get('reason')} "
+                                     f"{obj.get('message')}")
+                        outcome = "gap"
+                        break
+                    rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+                    if kind != "BOOKMARK":
+                        self._deliver(kind, obj, arrived)
+        finally:
+            if proc.poll() is None and outcome is not None:
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            stderr.seek(0)
+            err = stderr.read().decode(errors="replace").strip()[-500:]
+            stderr.close()
+        if self.stopping.is_set():
+            return rv, "stopped"
+        if outcome:
+            return rv, outcome
+        if buffer.strip():
+            err = f"{err} (and a partial event at the end: {buffer.strip()[:200]!r})"
+        if proc.returncode == 0 and not buffer.strip():
+            return rv, "ended"
+        if _GONE.search(err) and not _TOO_LARGE.search(err):
+            self._record(f"watching from rv {rv} failed, the server no longer has it (a gap "
+                         f"it cannot fill): {err}")
+            return rv, "gap"
+        if _FATAL.search(err):
+            self._record(f"watch request failed: {err}")
+            return rv, "fatal"
+        return rv, f"error exit {proc.returncode}: {err}"
 
-    def stop(self):
-        self.stopping.set()
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+    def run(self):
+        try:
+            rv = None
+            failing_since = None
+            while not self.stopping.is_set():
+                if rv is None:
+                    rv = self._list()
+                    if rv is None:
+                        return
+                    self.synced.set()
+                before = rv
+                rv, outcome = self._stream(rv)
+                self.resource_version = rv
+                if rv != before:
+                    failing_since = None  # It made progress.
+                if outcome == "ended":
+                    self.restarts += 1
+                    failing_since = None
+                elif outcome == "gap":
+                    self.relists += 1
+                    rv = None
+                elif outcome in ("fatal", "stopped"):
+                    return
+                else:
+                    self.restarts += 1
+                    failing_since = failing_since or time.monotonic()
+                    if not self._retry(failing_since, outcome):
+                        return
+        except Exception:
+            text = traceback.format_exc()
+            sys.stderr.write(text)
+            self._record(f"the watch broke: {text.strip().splitlines()[-1]}")
+
+
+# ---------------------------------------------------------------- scopes
+
+
+WATCH_FILTER_LABEL = "nodeguard.io/watch-filter"
+SCOPE_LEASE_NAMESPACE = "nodeguard-system"  # Where the controller's Lease goes by default.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class Scope:
+    """One scenario's share of the fixture's cluster, so scenarios can run at
+    the same time on it (docs/testing.md, "Concurrent scenarios"):
+
+        with ng.Scope("rem-storm", nodes=6) as scope:
+            controller args += scope.controller_args()
+            ng.apply(scope.policy("rem-storm", spec))
+            pods: spec |= scope.pod_placement(), in scope.namespace
+
+    name: a DNS label of at most 40 characters, unique per test (it names the
+    nodes, the namespace, the label value and the controller's Lease).
+    On entry: what a killed run of the same scope left behind is removed
+    first; then the namespace `name` is created and `nodes` simulated nodes
+    NAME-01.. (`sim create-nodes N --prefix NAME- --label
+    nodeguard.io/watch-filter=NAME` plus create_args) are created and Ready.
+
+    On exit (also when the block fails): the policies labelled with the
+    scope are deleted (their finalizers stripped unless a controller releases
+    them: up to 30 s while the scope's Lease is held, else after 3 s), then
+    the namespace (--wait=false), the nodes are healed (sim heal) and deleted,
+    and the scope's leader election Lease. Nothing outside the scope is
+    touched. A cleanup failure fails the test, unless another failure is
+    already leaving the block (then it is printed).
+
+    Attributes: name, nodes (names), labels, selector ("KEY=NAME"), namespace."""
+
+    FINALIZER_WAIT = 30       # seconds a live controller gets to release its policies
+    FINALIZER_GRACE = 3       # ... and a scope without a live controller
+    CREATE_TIMEOUT = 180
+
+    def __init__(self, name, nodes=0, create_args=()):
+        check(isinstance(name, str) and len(name) <= 40 and _DNS_LABEL.match(name),
+              f"Scope name {name!r}: a DNS label (a-z, 0-9, '-') of at most 40 characters")
+        self.name = name
+        self.count = int(nodes)
+        self.create_args = [str(a) for a in create_args]
+        width = 3 if self.count > 99 else 2
+        self.nodes = [f"{name}-{i:0{width}d}" for i in range(1, self.count + 1)]
+        self.labels = {WATCH_FILTER_LABEL: name}
+        self.selector = f"{WATCH_FILTER_LABEL}={name}"
+        self.namespace = name
+        self.lease_name = f"nodeguard-{name}"
+
+    # --- what a scenario uses
+
+    def controller_args(self):
+        """`nodeguard controller` flags: only this scope's nodes and policies,
+        and a Lease of its own (in the default --leader-election-namespace)."""
+        return ["--watch-filter", self.name, "--leader-election-id", self.lease_name]
+
+    def policy(self, name, spec, labels=None):
+        """A NodeHealthPolicy named `name` (cluster-scoped: the caller keeps it
+        unique, e.g. by starting it with the scope's name), labelled with the
+        scope (plus `labels`); spec.nodeSelector defaults to the scope's nodes."""
+        spec = json.loads(json.dumps(spec or {}))
+        spec.setdefault("nodeSelector", {"matchLabels": dict(self.labels)})
+        return {"apiVersion": API_VERSION, "kind": "NodeHealthPolicy",
+                "metadata": {"name": name, "labels": {**(labels or {}), **self.labels}},
+                "spec": spec}
+
+    def pod_placement(self):
+        """Merge into a pod spec (or a template's): pods land only on the
+        scope's nodes."""
+        return {"nodeSelector": dict(self.labels)}
+
+    # --- life cycle
+
+    def __enter__(self):
+        start = time.monotonic()
+        try:
+            if self._leftovers():
+                say(f"scope {self.name}: removing what an earlier run left behind")
+                self.cleanup()
+            ensure_namespace(self.namespace)
+            if self.count:
+                sim("create-nodes", str(self.count), "--prefix", f"{self.name}-",
+                    "--label", self.selector, *self.create_args,
+                    "--timeout", str(self.CREATE_TIMEOUT), timeout=self.CREATE_TIMEOUT + 60)
+                labelled = self._node_names()
+                missing = [n for n in self.nodes if n not in labelled]
+                check(not missing, f"scope {self.name}: nodes without {self.selector}: {missing}")
+        except BaseException:
             try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.join(10)
+                self.cleanup()
+            except Exception as e:
+                say(f"scope {self.name}: cleanup after a failed start: {e}")
+            raise
+        say(f"scope {self.name}: namespace {self.namespace}, {self.count} node(s) "
+            f"({time.monotonic() - start:.1f}s)")
+        return self
+
+    def __exit__(self, kind, value, tb):
+        try:
+            self.cleanup()
+        except Exception as e:
+            if kind is None:
+                raise
+            say(f"scope {self.name}: cleanup failed too: {e}")
+        return False
+
+    def _node_names(self):
+        out = kubectl("get", "nodes", "-l", self.selector, "-o",
+                      "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}").stdout
+        return [n for n in out.split() if n]
+
+    def _policy_names(self):
+        r = kubectl("get", "nhp", "-l", self.selector, "-o",
+                    "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}", check=False)
+        if r.returncode != 0:
+            if "doesn't have a resource type" in r.stderr:
+                return []  # No CRD, so no policy.
+            fail(f"listing the policies of scope {self.name}:\n{r.stderr}")
+        return [n for n in r.stdout.split() if n]
+
+    def _leftovers(self):
+        ns = get_json_or_none("namespace", self.namespace)
+        return bool(self._node_names() or self._policy_names() or ns)
+
+    def _controller_alive(self):
+        """Whether the scope's Lease is held and was renewed within its duration."""
+        spec = lease(SCOPE_LEASE_NAMESPACE, self.lease_name)
+        renewed = unix_time(spec.get("renewTime"))
+        if not spec.get("holderIdentity") or renewed is None:
+            return False
+        return time.time() - renewed <= spec.get("leaseDurationSeconds", 15) + 2
+
+    def cleanup(self):
+        start = time.monotonic()
+        policies = self._policy_names()
+        if policies:
+            kubectl("delete", "nhp", *policies, "--ignore-not-found", "--wait=false")
+            deadline = time.monotonic() + self.FINALIZER_WAIT
+            grace = time.monotonic() + self.FINALIZER_GRACE
+            while True:
+                left = self._policy_names()
+                now = time.monotonic()
+                if not left or now >= deadline or (now >= grace and not self._controller_alive()):
+                    break
+                time.sleep(0.5)
+            if left:
+                say(f"scope {self.name}: no controller released {left}: stripping finalizers")
+                for name in left:
+                    kubectl("patch", "nhp", name, "--type=merge",
+                            "-p", '{"metadata":{"finalizers":null}}', check=False)
+                wait_for(f"the policies of scope {self.name} to be gone",
+                         lambda: (not self._policy_names(), str(self._policy_names())),
+                         timeout=30, interval=0.5)
+        kubectl("delete", "namespace", self.namespace, "--ignore-not-found", "--wait=false")
+        nodes = self._node_names()
+        if nodes:
+            try:
+                sim("heal", *nodes, "--timeout", "60", timeout=120)
+            except TestFailure as e:
+                say(f"scope {self.name}: heal before deleting the nodes: {e}")
+            sim("delete-nodes", *nodes)
+            wait_for(f"the nodes of scope {self.name} to be gone",
+                     lambda: (not self._node_names(), str(self._node_names())),
+                     timeout=60, interval=0.5)
+        kubectl("delete", "lease", "-n", SCOPE_LEASE_NAMESPACE, self.lease_name,
+                "--ignore-not-found", check=False)
+        say(f"scope {self.name}: cleaned up ({len(policies)} policies, {len(nodes)} nodes, "
+            f"namespace) in {time.monotonic() - start:.1f}s")
 
 
 def fetch_metrics(port, timeout=5):

@@ -197,8 +197,8 @@ class NodeObserver:
 
     def start(self):
         self.watch.start()
-        eventually("the node observer to list the nodes",
-                   lambda: self.watch.first_event.is_set(), 30, 0.2)
+        # Listed before anything happens to the nodes: every later version is seen.
+        self.watch.wait_synced(60)
 
     def check(self):
         self.watch.check()
@@ -732,7 +732,7 @@ class Scenario:
             self.nodes = list(self.scope.nodes)
             self.ns = self.scope.namespace
             self.policy = self.scope.name
-            self.selector = ",".join(f"{k}={v}" for k, v in self.scope.labels.items())
+            self.selector = self.scope.selector  # nodeguard.io/watch-filter=<scope>
             self.controller = Controller(self.binary, self.workdir, self.scope.controller_args())
             self.observer = NodeObserver(self.nodes, self.selector)
             self.agent = AgentDouble(self.nodes, self.selector, self.restarts_heal) \

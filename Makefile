@@ -8,6 +8,12 @@ FUZZ_SECONDS   ?= 20
 BUILD_TYPE     ?= RelWithDebInfo
 CTEST_ARGS     ?=
 JOBS           ?= $(shell nproc)
+# Cluster suites: tests at once. Scenarios share the fixture's cluster in
+# NODEGUARD_CLUSTER_SLOTS slots (default 4; whole-cluster tests take all of
+# them, build/cluster-resources.json), plus e2e.demo on its own cluster and the
+# real-node test. They mostly wait, so this exceeds the cores.
+CLUSTER_JOBS   ?= 6
+CLUSTER_CTEST   = ctest --resource-spec-file cluster-resources.json -j $(CLUSTER_JOBS)
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNODEGUARD_WERROR=ON
 
@@ -76,14 +82,14 @@ test-fuzz: deps $(FUZZ_BUILD_DIR)/build.ninja
 	cd $(FUZZ_BUILD_DIR) && ctest -L fuzz --output-on-failure
 
 test-cluster: build cluster-components promtool
-	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
+	cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
 
 # The image's runtime filesystem (debootstrap + manifests/image/runtime-packages.txt,
 # cached in ~/.cache/nodeguard/image) running this build's binary as uid 65532,
 # then the controller in it against the local cluster. Root only. Not in `test`:
 # CI's cold run would add about 4 minutes (docs/testing.md, "Labels").
 test-image: build cluster-components
-	cd $(BUILD_DIR) && ctest -L image --output-on-failure $(CTEST_ARGS)
+	cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L image --output-on-failure $(CTEST_ARGS)
 
 # Everything CI proves: unit tests, the same under ASan/UBSan, a bounded fuzz
 # run, then the suites that run against a real local control plane.
@@ -91,7 +97,7 @@ test: build build-asan cluster-components promtool test-fuzz
 	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 	cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
-	cd $(BUILD_DIR) && ctest -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
+	cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
 
 # The incident replayed on a local simulated cluster; leaves it running. Builds
 # only what it runs: the nodeguard binary (no test targets).

@@ -490,9 +490,7 @@ def run_cluster(args):
             ng.wait_for(f"late-{n} Running", lambda n=n: pod_phase(ns, f"late-{n}") == "Running", 60, 0.5)
         time.sleep(2)  # The last events reach the watches.
         for r in recorders:
-            r.stop()
-        for r in recorders:
-            check(r.watch.restarts == 0, f"a watch ({r.watch.args}) restarted: its record has a gap")
+            r.stop()  # Fails on a gap in its record (ng.Watch: a 410, a callback error).
         node_events, lease_events, pod_events = (r.snapshot() for r in recorders)
         for n, recording in zip(nodes, recordings):
             what = f"{n} ({recording.name})"

@@ -1014,9 +1014,16 @@ def scenario_heals_while_waiting(binary):
     with Scenario("heals-while-waiting", binary) as s:
         s.controller.start()
         s.apply_policy(remediation_spec())
-        first, second = s.nodes[0], s.nodes[1]
-        sim("pleg-sick", first, second)
-        s.wait_phase(second, "Pending", 60)
+        a, b = s.nodes[0], s.nodes[1]
+        sim("pleg-sick", a, b)
+        # Both turn sick at once; the controller takes whichever it judges
+        # unhealthy first (a race: sim makes them sick one after the other, but
+        # under load b is sometimes judged first). That one holds the budget's
+        # slot ("first"); the other waits for it ("second").
+        second = eventually(f"{a} or {b} waiting for the budget",
+                            lambda: next((n for n in (a, b) if s.phase(n) == "Pending"), None),
+                            60, 0.5)
+        first = a if second == b else b
         check(s.phase(first) in DISRUPTIVE, f"{first} is {s.phase(first)}")
         sim("heal", second)
         s.wait_phase(second, "Cancelled", 60)
@@ -1104,8 +1111,13 @@ def scenario_restart_mid_drain(binary):
         second = next(n for n in s.nodes if n != first)
         s.controller.start()
         s.apply_policy(remediation_spec(drain={"timeout": "120s", "force": True}))
-        sim("pleg-sick", first, second)
+        # first turns sick before second, so it is first to take the budget's
+        # slot (turning sick together, either may be judged unhealthy first);
+        # second then waits for the slot that first's blocked drain holds.
+        sim("pleg-sick", first)
         s.wait_phase(first, "Draining", 60)
+        sim("pleg-sick", second)
+        s.wait_phase(second, "Pending", 60)
         eventually(f"an EvictionBlocked Event on {first}",
                    lambda: any(r == "EvictionBlocked" for r, _ in s.node_events(first)), 60)
         before = state_of(node(first))
@@ -1155,8 +1167,13 @@ def scenario_leader_handover(binary):
         eventually("e2e-a to lead", lambda: lease_holder() == "e2e-a", 60)
         standby.start()
         s.apply_policy(remediation_spec(drain={"timeout": "120s", "force": True}))
-        sim("pleg-sick", first, second)
+        # first turns sick before second, so it is first to take the budget's
+        # slot (turning sick together, either may be judged unhealthy first);
+        # second then waits for the slot that first's blocked drain holds.
+        sim("pleg-sick", first)
         s.wait_phase(first, "Draining", 60)
+        sim("pleg-sick", second)
+        s.wait_phase(second, "Pending", 60)
         eventually(f"an EvictionBlocked Event on {first}",
                    lambda: any(r == "EvictionBlocked" for r, _ in s.node_events(first)), 60)
         before = state_of(node(first))

@@ -109,7 +109,8 @@ class Informer {
   Store<T>& store() { return store_; }
   const Store<T>& store() const { return store_; }
 
-  // REQUIRES: before Run().
+  // REQUIRES: before Run(). Handlers run in registration order, on the
+  // informer's thread, for each event.
   void AddHandlers(EventHandlers<T> handlers) { handlers_.push_back(std::move(handlers)); }
 
   // Lists and watches until `cancel` fires or Stop() is called. Call once.

@@ -191,6 +191,15 @@ int RunController(const ControllerOptions& options) {
   leader_gauge.Get().Set(0);  // A standby says 0 rather than nothing.
   process::InformerCounters informer_counters(metrics);
 
+  // Feed the status writer what the server holds, FIRST: handlers run in
+  // registration order, and a worker may reconcile a new policy as soon as a
+  // reconciler's handler queued it. Were the writer told later, that
+  // reconcile's Update would be dropped (the writer does not know the policy
+  // yet) and no further event would come to redo it until the resync.
+  policies.AddHandlers({[&](const auto& p) { status.Observe(p->policy); },
+                        [&](const auto&, const auto& p) { status.Observe(p->policy); },
+                        [&](const auto& o) { status.Forget(o->meta.name); },
+                        {}});
   for (auto& loop : loops) {
     Reconciler* r = loop.reconciler;
     kube::WorkQueue* q = loop.queue.get();
@@ -208,11 +217,6 @@ int RunController(const ControllerOptions& options) {
          [r, q](const auto& o) { r->OnPolicy(o.get(), nullptr, *q); },
          {}});
   }
-  // Feed the status writer what the server holds.
-  policies.AddHandlers({[&](const auto& p) { status.Observe(p->policy); },
-                        [&](const auto&, const auto& p) { status.Observe(p->policy); },
-                        [&](const auto& o) { status.Forget(o->meta.name); },
-                        {}});
 
   observe::HealthChecks healthz("healthz");
   observe::HealthChecks readyz("readyz");

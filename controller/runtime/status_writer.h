@@ -57,8 +57,9 @@ class StatusWriter {
   void Forget(const std::string& policy);
 
   // Applies `mutate` to the desired status of `policy`. Ignored for a policy
-  // not observed yet (its informer event will trigger a new reconcile).
-  // Returns false in that case.
+  // not observed yet; returns false in that case. REQUIRES: Observe is wired
+  // to the policy informer before any reconciler's handler (handlers run in
+  // registration order), so no reconcile runs for a policy not observed.
   bool Update(const std::string& policy,
               const std::function<void(api::NodeHealthPolicyStatus&)>& mutate);
 

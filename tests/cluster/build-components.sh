@@ -24,6 +24,16 @@ command -v go >/dev/null || { echo "build-components: Go toolchain not found (in
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 work=$(dirname "$bin")/src
 mkdir -p "$bin" "$work"
+# One build per cache at a time (a fixture and e2e.demo's own cluster may both
+# ask at once); whoever waited finds the binaries the first one built.
+exec {lockfd}>"$(dirname "$bin")/.build.lock"
+flock "$lockfd"
+missing=()
+for b in "${want[@]}"; do [ -x "$bin/$b" ] || missing+=("$b"); done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "$bin"
+  exit 0
+fi
 log() { echo "build-components: $*" >&2; }
 
 build_kube() {

@@ -834,12 +834,21 @@ class Scope:
                          lambda: (not self._policy_names(), str(self._policy_names())),
                          timeout=30, interval=0.5)
         kubectl("delete", "namespace", self.namespace, "--ignore-not-found", "--wait=false")
-        nodes = self._node_names()
-        if nodes:
+        items = get_json("nodes", "-l", self.selector).get("items", [])
+        nodes = [n["metadata"]["name"] for n in items]
+        # Frozen, silent or rebooting ones are healed first (the sim-player
+        # lets go of them, their pods are finalized); healthy ones need not be.
+        unhealthy = [n["metadata"]["name"] for n in items
+                     if (n["metadata"].get("annotations") or {}).get("nodeguard.io/sim-state",
+                                                                     "healthy") != "healthy"
+                     or {"nodeguard.io/sim-silent", "nodeguard.io/sim-player"}
+                     & set(n["metadata"].get("labels") or {})]
+        if unhealthy:
             try:
-                sim("heal", *nodes, "--timeout", "60", timeout=120)
+                sim("heal", *unhealthy, "--timeout", "60", timeout=120)
             except TestFailure as e:
                 say(f"scope {self.name}: heal before deleting the nodes: {e}")
+        if nodes:
             sim("delete-nodes", *nodes)
             wait_for(f"the nodes of scope {self.name} to be gone",
                      lambda: (not self._node_names(), str(self._node_names())),

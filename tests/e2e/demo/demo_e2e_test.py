@@ -64,6 +64,8 @@ class Observer:
         self.ever_cordoned = set()
         self.max_cordoned = set()    # the largest set of workers cordoned at once
         self.pod_node = {}           # uid of a live pod (bound, not terminating) -> node
+        self.pod_name = {}           # uid -> name, for the failure message
+        self.max_pods_names = {}     # node -> the pods that made its maximum
         self.max_pods = {}           # node -> most live pods bound at once
         self.max_pods_at = {}        # node -> resourceVersion of the pod event that set it
 
@@ -100,12 +102,16 @@ class Observer:
         with self.lock:
             if live:
                 self.pod_node[key] = node
+                self.pod_name[key] = meta.get("name", "")
                 count = sum(1 for n in self.pod_node.values() if n == node)
                 if count > self.max_pods.get(node, 0):
                     self.max_pods[node] = count
                     self.max_pods_at[node] = meta.get("resourceVersion")
+                    self.max_pods_names[node] = sorted(
+                        self.pod_name[u] for u, n in self.pod_node.items() if n == node)
             else:
                 self.pod_node.pop(key, None)
+                self.pod_name.pop(key, None)
 
 
 def kubectl_json(kubeconfig, *args):
@@ -159,7 +165,8 @@ def run_demo(args, state, env):
                 watches.append(w)
             for w in watches:
                 w.wait_synced(60)
-            ng.check(watches[0].first_event.is_set(), "the node watch listed no node")
+            # The nodes come a little after the API server answers.
+            ng.check(watches[0].first_event.wait(60), "no node seen by the node watch in 60 s")
             try:
                 rc = demo.wait(timeout=DEMO_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -208,7 +215,8 @@ def check_outcome(kubeconfig, observer):
     ng.check(not under, f"workers that never reached {taint_at} pods (cap {cap}): {under}")
     over = {n: c for n, c in max_pods.items() if c > cap + MAX_OVERSHOOT}
     ng.check(not over, f"workers with more than {cap} + {MAX_OVERSHOOT} pods: {over} (reached "
-             f"at pod resourceVersion {[observer.max_pods_at.get(n) for n in over]})")
+             f"at pod resourceVersion {[observer.max_pods_at.get(n) for n in over]}; the pods: "
+             f"{ {n: observer.max_pods_names.get(n) for n in over} })")
     ng.say(f"cap reached on all {len(WORKERS)} workers: {DENSITY_TAINT} on each, most pods "
            f"bound at once {min(max_pods.values())}-{max(max_pods.values())} "
            f"(cap {cap}, tainted at {taint_at})")

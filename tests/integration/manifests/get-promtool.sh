@@ -2,8 +2,9 @@
 # Builds promtool (Prometheus' rule and exposition checker) from the Go module
 # proxy into a versioned cache outside the repository, like the cluster
 # components (but in a cache of its own: the components' cache key is not
-# touched). `make test` (`make promtool`) runs it first; a second run with the
-# cache present does nothing.
+# touched). `make test` runs it as the CTest test promtool.build (fixture
+# "promtool", beside the cluster suites); `make promtool` runs it alone. A
+# second run with the cache present does nothing.
 #
 # Usage: get-promtool.sh [--cached]
 #   --cached  only report a promtool built before; never build (exit 1 if none)
@@ -37,8 +38,10 @@ flock "$lockfd"
 echo "get-promtool: building promtool $PROMETHEUS_MODULE_VERSION with $(go env GOVERSION) (first run only)" >&2
 start=$(date +%s)
 rm -rf "$dir/.tmp"
+# Niced: under `make test` this build runs beside the cluster suites (CTest
+# fixture "promtool"), whose control plane must keep its share of the CPU.
 if ! GOBIN=$dir/.tmp CGO_ENABLED=0 GOFLAGS=-mod=mod \
-  go install -trimpath -ldflags "-s -w" -tags "$BUILD_TAGS" \
+  nice -n 10 go install -trimpath -ldflags "-s -w" -tags "$BUILD_TAGS" \
   "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION" >&2; then
   echo "get-promtool: build failed" >&2
   exit 1

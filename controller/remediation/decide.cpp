@@ -85,11 +85,25 @@ class NodeStep {
     if (s.cordoned_by_us && !unschedulable) s.cordoned_by_us = false;
   }
 
+  // The id of the drain a state in Draining owns, if any.
+  static std::optional<std::string> RunningDrain(const RemediationState& s) {
+    if (s.phase != Phase::kDraining) return std::nullopt;
+    return s.id;
+  }
+
+  // Stops a drain only after the patch that ends its remediation: the steps
+  // run in intent order and stop at a failed patch (a 409 on a busy node), so
+  // the drain, and what it found (e.g. the PodDisruptionBudget that blocked
+  // it), survive until the next decision can write them.
+  void StopDrainAfterWrite(const std::optional<std::string>& drain) {
+    if (drain) d_.intents.push_back(Intent::CancelDrain(*drain));
+  }
+
   // Ends a remediation before any action. Uncordons only what nodeguard
   // cordoned, and only a healthy node; an unhealthy one keeps our cordon (and
   // its slot) until it is healthy, then Settle lifts it.
   void Cancel(RemediationState s, Outcome outcome, std::string why) {
-    if (s.phase == Phase::kDraining) d_.intents.push_back(Intent::CancelDrain(s.id));
+    const std::optional<std::string> drain = RunningDrain(s);
     WithdrawRequest();
     ForgetLiftedCordon(s, unschedulable());
     if (s.cordoned_by_us && healthy()) {
@@ -105,12 +119,13 @@ class NodeStep {
     s.hold.clear();
     s.message = why;
     Write(std::move(s));
+    StopDrainAfterWrite(drain);
     Event(EventType::kNormal, "RemediationCancelled", why);
     Note(why);
   }
 
   void Fail(RemediationState s, Outcome outcome, std::string why) {
-    if (s.phase == Phase::kDraining) d_.intents.push_back(Intent::CancelDrain(s.id));
+    const std::optional<std::string> drain = RunningDrain(s);
     WithdrawRequest();
     ForgetLiftedCordon(s, unschedulable());
     if (s.cordoned_by_us) {
@@ -133,6 +148,7 @@ class NodeStep {
     s.phase_since = step_.now;
     s.message = why;
     Write(std::move(s));
+    StopDrainAfterWrite(drain);
     Event(EventType::kWarning, "RemediationFailed", why);
     Note(why);
   }

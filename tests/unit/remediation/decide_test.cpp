@@ -835,13 +835,36 @@ TEST(Decide, DrainTimeoutFailsAndLeavesTheNodeCordoned) {
                 "drain timed out; still pending: default/web-1 (PodDisruptionBudget web-pdb)");
   PolicyDecision d = w.StepAndApply();
   EXPECT_EQ(Summary(d, "w01"),
-            (Strings{"CancelDrain", "WriteState:Failed", "Event:RemediationFailed"}));
+            (Strings{"WriteState:Failed", "CancelDrain", "Event:RemediationFailed"}));
   auto s = w.State("w01");
   EXPECT_EQ(s->outcome, Outcome::kDrainTimedOut);
   EXPECT_NE(s->message.find("PodDisruptionBudget web-pdb"), std::string::npos);
   EXPECT_TRUE(w.Node("w01").unschedulable);
   d = w.StepAndApply();
   EXPECT_EQ(HoldOf(d, "w02"), Hold::kBudget);  // The next node waits.
+}
+
+// The drain is stopped only after the patch that ends its remediation: the
+// reconciler runs a node's steps in intent order and stops at a failed patch
+// (a 409 while the kubelet re-posts the node's status), and a drain stopped
+// before a state write that then failed would take what it found with it.
+TEST(Decide, AFailedStateWriteLeavesTheDrainAndItsFindingForTheNextDecision) {
+  World w;
+  w.AddNodes(10);
+  w.SetSick("w01", 5min);
+  w.StepAndApply();
+  w.StepAndApply();
+  w.FinishDrain("w01", DrainObservation::kTimedOut,
+                "drain timed out; still pending: default/web-1 (PodDisruptionBudget web-pdb)");
+  PolicyDecision d = w.Step();
+  const auto& intents = d.Find("w01")->intents;
+  ASSERT_FALSE(intents.empty());
+  EXPECT_EQ(intents.front().kind, IntentKind::kWriteState);  // Nothing runs before the patch.
+  // The patch failed: nothing of the decision is applied; decide again.
+  d = w.StepAndApply();
+  EXPECT_EQ(Summary(d, "w01"),
+            (Strings{"WriteState:Failed", "CancelDrain", "Event:RemediationFailed"}));
+  EXPECT_NE(w.State("w01")->message.find("PodDisruptionBudget web-pdb"), std::string::npos);
 }
 
 TEST(Decide, DrainFilterErrorFails) {
@@ -855,7 +878,7 @@ TEST(Decide, DrainFilterErrorFails) {
       "cannot delete Pods that declare no controller (set drain.force to override): default/bare");
   PolicyDecision d = w.StepAndApply();
   EXPECT_EQ(Summary(d, "w01"),
-            (Strings{"CancelDrain", "WriteState:Failed", "Event:RemediationFailed"}));
+            (Strings{"WriteState:Failed", "CancelDrain", "Event:RemediationFailed"}));
   EXPECT_EQ(w.State("w01")->outcome, Outcome::kDrainFailed);
 }
 
@@ -986,7 +1009,7 @@ TEST(Decide, InterruptedDrainPastItsDeadlineFails) {
   w.Advance(10min);
   PolicyDecision d = w.StepAndApply();
   EXPECT_EQ(Summary(d, "w01"),
-            (Strings{"CancelDrain", "WriteState:Failed", "Event:RemediationFailed"}));
+            (Strings{"WriteState:Failed", "CancelDrain", "Event:RemediationFailed"}));
   EXPECT_EQ(w.State("w01")->outcome, Outcome::kDrainTimedOut);
 }
 
@@ -1026,7 +1049,7 @@ TEST(Decide, NodeHealingDuringDrainStopsTheDrainAndUncordons) {
   w.StepAndApply();
   w.SetReady("w01", 0s);
   PolicyDecision d = w.StepAndApply();
-  EXPECT_EQ(Summary(d, "w01"), (Strings{"CancelDrain", "Uncordon", "WriteState:Cancelled",
+  EXPECT_EQ(Summary(d, "w01"), (Strings{"Uncordon", "WriteState:Cancelled", "CancelDrain",
                                         "Event:RemediationCancelled"}));
   EXPECT_FALSE(w.drains.count("w01"));
 }
@@ -1040,7 +1063,7 @@ TEST(Decide, SomeoneUncordoningDuringTheDrainMakesNodeguardStepBack) {
   w.Node("w01").unschedulable = false;
   PolicyDecision d = w.StepAndApply();
   EXPECT_EQ(Summary(d, "w01"),
-            (Strings{"CancelDrain", "WriteState:Cancelled", "Event:RemediationCancelled"}));
+            (Strings{"WriteState:Cancelled", "CancelDrain", "Event:RemediationCancelled"}));
   EXPECT_EQ(w.State("w01")->outcome, Outcome::kUncordonedExternally);
   // Not re-cordoned: still sick, it waits (Pending) for the cooldown.
   d = w.StepAndApply();
@@ -1058,7 +1081,7 @@ TEST(Decide, ExcludingASickNodeMidRemediationStepsBackButKeepsItCordoned) {
   w.Node("w01").labels = {{"nodeguard.io/exclude", "true"}};
   PolicyDecision d = w.StepAndApply();
   EXPECT_EQ(Summary(d, "w01"),
-            (Strings{"CancelDrain", "WriteState:Cancelled", "Event:RemediationCancelled"}));
+            (Strings{"WriteState:Cancelled", "CancelDrain", "Event:RemediationCancelled"}));
   EXPECT_EQ(w.State("w01")->outcome, Outcome::kExcluded);
   EXPECT_TRUE(w.Node("w01").unschedulable);  // Never return a sick node to service.
   EXPECT_NE(w.State("w01")->message.find("keeps its cordon until the node is healthy"),
@@ -1402,7 +1425,7 @@ TEST(Decide, DisablingMidRemediationKeepsTheSickNodesCordonThenLiftsIt) {
   w.spec.enabled = false;
   PolicyDecision d = w.StepAndApply();
   EXPECT_EQ(Summary(d, "w01"),
-            (Strings{"CancelDrain", "WriteState:Cancelled", "Event:RemediationCancelled"}));
+            (Strings{"WriteState:Cancelled", "CancelDrain", "Event:RemediationCancelled"}));
   EXPECT_EQ(w.State("w01")->outcome, Outcome::kDisabled);
   EXPECT_TRUE(w.Node("w01").unschedulable);
   EXPECT_EQ(w.StepAndApply().in_flight, 1);

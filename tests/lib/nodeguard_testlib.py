@@ -956,6 +956,115 @@ def exit_on_sigterm():
     signal.signal(signal.SIGTERM, handler)
 
 
+class SimulatedAgents:
+    """`nodeguard agent --simulate` on each node (against $KUBECONFIG), its
+    actions carried out by tests/integration/agent/sim-action (sim reboot /
+    sim heal), which appends "ACTION NODE" to a calls file before acting: the
+    record of what ran, and how often (the exactly-once evidence). Each agent
+    gets two fresh loopback ports and logs to WORKDIR/agent-NODE.log.
+
+    A subclass changes what the actions do through command_template()."""
+
+    SIM_ACTION = os.path.join(ROOT, "tests", "integration", "agent", "sim-action")
+
+    def __init__(self, binary, nodes, workdir, reboot_delay):
+        self.binary = binary
+        self.nodes = list(nodes)
+        self.workdir = workdir
+        self.reboot_delay = reboot_delay
+        self.calls = os.path.join(workdir, "agent-calls")
+        self.procs = {}  # node -> (process, probe port, log file)
+        self.metrics_ports = {}
+        self.errors = []
+        open(self.calls, "w").close()  # Nothing ran yet, even before start().
+
+    def command_template(self):
+        """The agents' --simulate-command ({action} and {node} filled in by the agent)."""
+        return (f"{self.SIM_ACTION} --kubeconfig {os.environ['KUBECONFIG']} --calls {self.calls} "
+                f"--reboot-delay {self.reboot_delay} {{action}} {{node}}")
+
+    def launch(self, n, template):
+        probe, metrics = free_port(), free_port()
+        log_file = open(os.path.join(self.workdir, f"agent-{n}.log"), "a")
+        proc = subprocess.Popen(
+            [self.binary, "agent", "--node-name", n, "--kubeconfig", os.environ["KUBECONFIG"],
+             "--simulate", "--simulate-command", template, "--recheck-interval", "2s",
+             "--metrics-bind-address", f"127.0.0.1:{metrics}",
+             "--health-probe-bind-address", f"127.0.0.1:{probe}"],
+            stdout=log_file, stderr=subprocess.STDOUT)
+        _live_processes.append(proc)
+        self.procs[n] = (proc, probe, log_file)
+        self.metrics_ports[n] = metrics
+
+    def start(self):
+        """Starts every agent and waits until each is ready; stops them all if
+        one cannot start (a stray agent would act on later tests' nodes)."""
+        template = self.command_template()
+        for n in self.nodes:
+            self.launch(n, template)
+        try:
+            for n in self.nodes:
+                self._wait_ready(n, template)
+        except BaseException:
+            self.stop()
+            raise
+        say(f"{len(self.nodes)} nodeguard agents ready (--simulate)")
+
+    def _wait_ready(self, n, template):
+        relaunches = 0
+
+        def ready():
+            nonlocal relaunches
+            proc, probe, log_file = self.procs[n]
+            if proc.poll() is not None:
+                log_file.close()
+                with open(log_file.name) as f:
+                    taken = "Address already in use" in f.read()
+                # A port free when chosen can be taken before the agent binds
+                # it (by any process's outgoing connection, which draws from
+                # the same range): choose again, a few times.
+                if taken and relaunches < 3:
+                    relaunches += 1
+                    say(f"the agent of {n}: port taken, relaunching ({relaunches})")
+                    self.launch(n, template)
+                    return False
+                fail(f"the agent of {n} exited with {proc.returncode}:\n"
+                     + log_tail(log_file.name, 20))
+            code, _ = http_get(f"http://127.0.0.1:{probe}/readyz", timeout=2)
+            return code == 200
+        wait_for(f"the agent of {n} to be ready", ready, 60, 0.3)
+
+    def stop(self):
+        for proc, _, _ in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc, _, log_file in self.procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            log_file.close()
+        self.procs = {}
+
+    @property
+    def executed(self):
+        """(ACTION, NODE) of every action the agents ran, in order."""
+        with open(self.calls) as f:
+            return [tuple(line.split()) for line in f if line.strip()]
+
+    def runs_on(self, name):
+        """The actions run on node `name`, in order."""
+        return [a for a, on in self.executed if on == name]
+
+    def metrics(self, name):
+        """The /metrics text of the agent of node `name`."""
+        return fetch_metrics(self.metrics_ports[name])
+
+    def tail(self, name, lines=30):
+        return log_tail(os.path.join(self.workdir, f"agent-{name}.log"), lines)
+
+
 class Controller:
     """A `nodeguard controller` process against $KUBECONFIG, on free loopback
     ports for /metrics and the probes, logging to WORKDIR/controller-NAME-N.log.

@@ -360,33 +360,21 @@ class AgentDouble(threading.Thread):
             return [e for e in self.executed if e[0] == name]
 
 
-class RealAgents:
-    """`nodeguard agent --simulate` on each node, its actions carried out by
-    tests/integration/agent/sim-action (sim reboot / sim heal), which records
-    every execution in a calls file: the exactly-once evidence.
+class RealAgents(ng.SimulatedAgents):
+    """`nodeguard agent --simulate` on each node (ng.SimulatedAgents).
 
     restarts_heal False: RestartContainerRuntime and RestartKubelet are
     recorded and change nothing (the node stays sick, as in the incident);
     Reboot is recorded and carried out by sim-action."""
 
-    SIM_ACTION = os.path.join(ROOT, "tests", "integration", "agent", "sim-action")
-
     def __init__(self, binary, nodes, workdir, restarts_heal=True):
-        self.binary = binary
-        self.nodes = list(nodes)
-        self.workdir = workdir
+        super().__init__(binary, nodes, workdir, REBOOT_DELAY)
         self.restarts_heal = restarts_heal
-        self.calls = os.path.join(workdir, "agent-calls")
-        self.procs = {}
-        self.metrics_ports = {}
-        self.errors = []
 
     def command_template(self):
-        """The agents' --simulate-command ({action} and {node} filled in by the agent)."""
-        kubeconfig = os.environ["KUBECONFIG"]
         if self.restarts_heal:
-            return (f"{self.SIM_ACTION} --kubeconfig {kubeconfig} --calls {self.calls} "
-                    f"--reboot-delay {REBOOT_DELAY} {{action}} {{node}}")
+            return super().command_template()
+        kubeconfig = os.environ["KUBECONFIG"]
         script = os.path.join(self.workdir, "restarts-do-not-help")
         with open(script, "w") as f:
             f.write(f"""#!/bin/sh
@@ -405,91 +393,8 @@ esac
         os.chmod(script, 0o755)
         return f"{script} {{action}} {{node}}"
 
-    def launch(self, n, template):
-        """Starts the agent of node n on two fresh loopback ports."""
-        probe, metrics = free_port(), free_port()
-        log_file = open(os.path.join(self.workdir, f"agent-{n}.log"), "w")
-        proc = subprocess.Popen(
-            [self.binary, "agent", "--node-name", n, "--kubeconfig", os.environ["KUBECONFIG"],
-             "--simulate", "--simulate-command", template, "--recheck-interval", "2s",
-             "--metrics-bind-address", f"127.0.0.1:{metrics}",
-             "--health-probe-bind-address", f"127.0.0.1:{probe}"],
-            stdout=log_file, stderr=subprocess.STDOUT)
-        self.procs[n] = (proc, probe, log_file)
-        self.metrics_ports[n] = metrics
-
-    def start(self):
-        open(self.calls, "w").close()
-        template = self.command_template()
-        for n in self.nodes:
-            self.launch(n, template)
-        try:
-            self.wait_ready(template)
-        except BaseException:
-            # Started from a Scenario's __enter__: nothing else would stop the
-            # agents already running, and a stray agent acts on later scenarios'
-            # nodes (it once healed the ladder's node behind its back).
-            self.stop()
-            raise
-        log(f"started {len(self.procs)} nodeguard agents (--simulate)")
-
-    def wait_ready(self, template):
-        for n in self.nodes:
-            relaunches = 0
-
-            def ready(n=n):
-                nonlocal relaunches
-                proc, probe, log_file = self.procs[n]
-                if proc.poll() is not None:
-                    log_file.close()
-                    with open(log_file.name) as f:
-                        taken = "Address already in use" in f.read()
-                    # A port free when chosen can be taken before the agent
-                    # binds it (by any process's outgoing connection, which
-                    # draws from the same range): choose again, a few times.
-                    if taken and relaunches < 3:
-                        relaunches += 1
-                        log(f"the agent of {n}: port taken, relaunching ({relaunches})")
-                        self.launch(n, template)
-                        return False
-                    raise TestFailure(f"the agent of {n} exited with {proc.returncode}")
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{probe}/readyz",
-                                                timeout=2) as r:
-                        return r.status == 200
-                except OSError:
-                    return False
-            eventually(f"the agent of {n} to be ready", ready, 60, 0.3)
-
-    def stop(self):
-        for proc, _, log_file in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc, _, log_file in self.procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log_file.close()
-
-    @property
-    def executed(self):
-        with open(self.calls) as f:
-            return [tuple(line.split()) for line in f if line.strip()]
-
     def requests_for(self, name):
         return [e for e in self.executed if len(e) == 2 and e[1] == name]
-
-    def metrics(self, name):
-        """The /metrics text of the agent of node `name`."""
-        return ng.fetch_metrics(self.metrics_ports[name])
-
-    def tail(self, name, lines=30):
-        try:
-            with open(os.path.join(self.workdir, f"agent-{name}.log")) as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
 
 
 # ------------------------------------------------------------------ the controller

@@ -60,8 +60,6 @@ import datetime
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -81,7 +79,6 @@ kubectl = ng.kubectl
 STATE_KEY = "nodeguard.io/remediation"
 REQUEST_KEY = "nodeguard.io/agent-request"
 REBOOT_DELAY = 6  # Seconds a simulated reboot keeps the node NotReady.
-SIM_ACTION = os.path.join(ROOT, "tests", "integration", "agent", "sim-action")
 PAUSE = "registry.k8s.io/pause:3.9"
 
 
@@ -224,6 +221,14 @@ def pdb(scope, name, min_available):
     }
 
 
+def guarded_by_pdb(scope, on_node):
+    """Two pods of app=guarded on `on_node`, Running, under a PodDisruptionBudget
+    that allows no eviction: a drain of that node stays open."""
+    ng.apply(deployment(scope, "guarded", 2, on_node=on_node))
+    ng.apply(pdb(scope, "guarded", 2))
+    wait_running(scope.namespace, "app=guarded", 2)
+
+
 def now_utc():
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -233,77 +238,6 @@ def state_time(st, key):
 
 
 # ------------------------------------------------------------------ agents
-
-class Agents:
-    """`nodeguard agent --simulate` on each node, its actions carried out by
-    tests/integration/agent/sim-action, which appends "ACTION NODE" to a calls
-    file before acting: the record of what ran, and how often."""
-
-    def __init__(self, binary, nodes, workdir):
-        self.binary = binary
-        self.nodes = list(nodes)
-        self.workdir = workdir
-        self.calls = os.path.join(workdir, "agent-calls")
-        self.procs = {}
-        open(self.calls, "a").close()
-
-    def launch(self, n):
-        probe, metrics = ng.free_port(), ng.free_port()
-        log = open(os.path.join(self.workdir, f"agent-{n}.log"), "a")
-        template = (f"{SIM_ACTION} --kubeconfig {os.environ['KUBECONFIG']} --calls {self.calls} "
-                    f"--reboot-delay {REBOOT_DELAY} {{action}} {{node}}")
-        proc = subprocess.Popen(
-            [self.binary, "agent", "--node-name", n, "--kubeconfig", os.environ["KUBECONFIG"],
-             "--simulate", "--simulate-command", template, "--recheck-interval", "2s",
-             "--metrics-bind-address", f"127.0.0.1:{metrics}",
-             "--health-probe-bind-address", f"127.0.0.1:{probe}"],
-            stdout=log, stderr=subprocess.STDOUT)
-        self.procs[n] = (proc, probe, log)
-
-    def start(self):
-        for n in self.nodes:
-            self.launch(n)
-        for n in self.nodes:
-            relaunches = [0]
-
-            def ready(n=n):
-                proc, probe, log = self.procs[n]
-                if proc.poll() is not None:
-                    log.close()
-                    with open(log.name) as f:
-                        taken = "Address already in use" in f.read()
-                    if taken and relaunches[0] < 3:  # A port taken since it was chosen.
-                        relaunches[0] += 1
-                        self.launch(n)
-                        return False
-                    ng.fail(f"the agent of {n} exited with {proc.returncode}:\n"
-                            + ng.log_tail(log.name, 20))
-                code, _ = ng.http_get(f"http://127.0.0.1:{probe}/readyz", timeout=2)
-                return code == 200
-            ng.wait_for(f"the agent of {n} to be ready", ready, 60, 0.3)
-        say(f"{len(self.nodes)} agents ready")
-
-    def stop(self):
-        for proc, _, _ in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc, _, log in self.procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            log.close()
-        self.procs = {}
-
-    @property
-    def executed(self):
-        with open(self.calls) as f:
-            return [tuple(line.split()) for line in f if line.strip()]
-
-    def runs_on(self, n):
-        return [a for a, on in self.executed if on == n]
-
 
 # ------------------------------------------------------------------ the harness
 
@@ -320,7 +254,7 @@ class Harness:
         os.makedirs(self.workdir, exist_ok=True)
         self.controller = ng.Controller(binary, self.workdir, scope.name,
                                         extra_args=scope.controller_args())
-        self.agents = Agents(binary, scope.nodes, self.workdir)
+        self.agents = ng.SimulatedAgents(binary, scope.nodes, self.workdir, REBOOT_DELAY)
         self.want_agents = agents
         self.inv = Invariants(scope, budget=budget)
         self.policies = []
@@ -548,9 +482,7 @@ def scenario_heal_during_pdb_drain(binary):
     with ng.Scope("safety-heal-pdb", nodes=4) as scope, Harness(scope, binary) as h:
         ns, P = scope.namespace, h.pname()
         target = scope.nodes[0]
-        ng.apply(deployment(scope, "guarded", 2, on_node=target))
-        ng.apply(pdb(scope, "guarded", 2))  # Never allows an eviction.
-        wait_running(ns, "app=guarded", 2)
+        guarded_by_pdb(scope, target)  # Never allows an eviction.
         before = {p["metadata"]["uid"] for p in running_pods(ns, "app=guarded")}
         boot = node(target)["status"]["nodeInfo"]["bootID"]
         h.policy(P, remediation())
@@ -576,11 +508,9 @@ def scenario_policy_deleted(binary):
     cordoned for good, and the re-created policy took the cordon for a
     person's (CordonedByPerson)."""
     with ng.Scope("safety-policy-deleted", nodes=4) as scope, Harness(scope, binary) as h:
-        ns, P = scope.namespace, h.pname()
+        P = h.pname()
         target, nxt = scope.nodes[0], scope.nodes[1]
-        ng.apply(deployment(scope, "guarded", 2, on_node=target))
-        ng.apply(pdb(scope, "guarded", 2))  # Keeps the drain going.
-        wait_running(ns, "app=guarded", 2)
+        guarded_by_pdb(scope, target)  # Keeps the drain going.
         h.policy(P, remediation())
         sick(target)
         wait_phase(target, "Draining", 60)
@@ -621,11 +551,9 @@ def scenario_invalid_then_deleted(binary):
     node and, deleted, dropped its finalizer at once and left a state every
     other policy counted against the budget forever."""
     with ng.Scope("safety-invalid", nodes=4) as scope, Harness(scope, binary) as h:
-        ns, P = scope.namespace, h.pname()
+        P = h.pname()
         target, nxt = scope.nodes[0], scope.nodes[1]
-        ng.apply(deployment(scope, "guarded", 2, on_node=target))
-        ng.apply(pdb(scope, "guarded", 2))  # Keeps the drain going.
-        wait_running(ns, "app=guarded", 2)
+        guarded_by_pdb(scope, target)  # Keeps the drain going.
         h.policy(P, remediation())
         sick(target)
         wait_phase(target, "Draining", 60)
@@ -665,11 +593,9 @@ def scenario_invalid_then_deleted(binary):
 def step_back_scenario(binary, name, step_back, step_forward):
     """Issue 16 item 3: the policy stops covering a node mid-drain."""
     with ng.Scope(f"safety-{name}", nodes=4) as scope, Harness(scope, binary) as h:
-        ns, P = scope.namespace, h.pname()
+        P = h.pname()
         first, second = scope.nodes[0], scope.nodes[1]
-        ng.apply(deployment(scope, "guarded", 2, on_node=first))
-        ng.apply(pdb(scope, "guarded", 2))  # Keeps the first drain going.
-        wait_running(ns, "app=guarded", 2)
+        guarded_by_pdb(scope, first)  # Keeps the first drain going.
         h.policy(P, remediation())
         sick(first, second)
         wait_phase(first, "Draining", 60)

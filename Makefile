@@ -28,13 +28,14 @@ export GOTOOLCHAIN := $(word 2,$(NODEGUARD_GO_ENV))
 endif
 
 .PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
-        promtool demo demo-down format format-check fuzz bench clean help
+        promtool demo demo-down replay format format-check fuzz bench clean help
 
 all: build
 
 help:
 	@echo "make test      install deps, build, run every test suite (unit, ASan/UBSan unit, integration, e2e)"
 	@echo "make demo      start a local simulated cluster and watch nodeguard act on it"
+	@echo "make replay    the PLEG incident replayed without nodeguard, with a naive script, with nodeguard (docs/replay.md)"
 	@echo "make deps      install Debian packages (idempotent, as root)"
 	@echo "make build     configure and build into $(BUILD_DIR)/"
 	@echo "make format    apply .clang-format to all C++ sources"
@@ -117,6 +118,17 @@ test: build cluster-components
 demo: deps $(BUILD_DIR)/build.ninja cluster-components
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target nodeguard
 	@NODEGUARD_BINARY=$(CURDIR)/$(BUILD_DIR)/controller/nodeguard tests/cluster/demo
+
+# The PLEG incident replayed three times on one seeded cluster (no remediation,
+# a naive reboot-everything script, nodeguard): CSVs, table and figure in
+# $(REPLAY_OUT), the table printed (docs/replay.md). Its own cluster, taken
+# down at the end. Builds only the nodeguard binary; matplotlib from Debian.
+REPLAY_OUT  ?= $(BUILD_DIR)/replay
+REPLAY_ARGS ?=
+replay: deps $(BUILD_DIR)/build.ninja cluster-components
+	@python3 -c 'import matplotlib' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-matplotlib >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target nodeguard
+	tests/replay/replay.py all --out $(REPLAY_OUT) --nodeguard $(CURDIR)/$(BUILD_DIR)/controller/nodeguard $(REPLAY_ARGS)
 
 # Stops the processes the demo recorded (their PID files), then its cluster.
 demo-down:

@@ -163,7 +163,13 @@ ng_start_apiserver() {
   etcd_port=$(ng_env "$state" ETCD_PORT)
   api_port=$(ng_env "$state" APISERVER_PORT)
   [ -n "$bin" ] && [ -n "$etcd_port" ] && [ -n "$api_port" ] || ng_die "$state/cluster.env is incomplete"
+  # up --pod-eviction-seconds: the DefaultTolerationSeconds admission plugin's
+  # tolerations for not-ready/unreachable (300 s unless set).
+  local eviction
+  eviction=$(ng_env "$state" POD_EVICTION_SECONDS)
   ng_start "$state" kube-apiserver "$bin/kube-apiserver" \
+    --default-not-ready-toleration-seconds "${eviction:-300}" \
+    --default-unreachable-toleration-seconds "${eviction:-300}" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
     --cert-dir "$state/run" \

@@ -33,6 +33,15 @@ Usage:
       matplotlib, DIR/replay.png; prints the table. Exit 0 when every run
       completed (the figures are reported, not judged: the e2e test judges).
 
+Availability: a replica counts when its pod is Ready, not terminating, and on
+a node whose Ready condition is True. A frozen node's pods keep the Ready
+status they last had in the API (its kubelet no longer updates them, and
+kube-controller-manager marks pods not ready only when a node stops reporting,
+not when it reports NotReady), so the Deployment's own availableReplicas
+(column deployment_available) still counts them; but a node whose runtime
+has stalled under its load no longer serves them (the incident: "service
+calls timed out").
+
 The e2e test (tests/e2e/replay) imports this module (run_modes).
 """
 
@@ -68,6 +77,7 @@ STEADY_AVAILABILITY = 0.9
 
 CSV_FIELDS = ["t", "since_rollout", "ready_nodes", "notready_nodes", "pleg_sick_nodes",
               "frozen_nodes", "cordoned_nodes", "desired", "available", "availability",
+              "deployment_available",
               "pending_pods", "max_pods_per_node", "mean_pods_per_node", "evictions",
               "reboots", "runtime_restarts", "max_relist_seconds"]
 
@@ -234,10 +244,14 @@ class Run:
             for c in status.get("conditions") or []:
                 if c.get("type") == "DisruptionTarget" and c.get("reason") in DISRUPTION_REASONS:
                     self.evicted.setdefault(uid, c["reason"])
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in status.get("conditions") or [])
             self.pods[uid] = {
                 "node": obj.get("spec", {}).get("nodeName", ""),
                 "phase": status.get("phase", ""),
                 "deleting": bool(meta.get("deletionTimestamp")),
+                "ready": ready,
+                "app": (meta.get("labels") or {}).get("app", ""),
             }
 
     def on_deployment(self, kind, obj, arrived):
@@ -324,7 +338,14 @@ class Run:
                 if p["phase"] == "Pending" and not p["deleting"]:
                     pending += 1
             desired = sum(d for d, _ in self.deployments.values())
-            available = sum(a for _, a in self.deployments.values())
+            reported = sum(a for _, a in self.deployments.values())
+            serving = {}
+            for p in self.pods.values():
+                node = self.nodes.get(p["node"])
+                if p["ready"] and not p["deleting"] and node and node["ready"] == "True":
+                    serving[p["app"]] = serving.get(p["app"], 0) + 1
+            available = sum(min(d, serving.get(name, 0))
+                            for name, (d, _) in self.deployments.items())
             relists = [self.models[name].relist(counts[name]) for name, n in self.nodes.items()
                        if n["sim_state"] not in pleg_model.FROZEN_STATES]
             finite = [r for r in relists if math.isfinite(r)]
@@ -341,6 +362,7 @@ class Run:
                 "desired": desired,
                 "available": available,
                 "availability": round(available / desired, 4) if desired else 0.0,
+                "deployment_available": reported,
                 "pending_pods": pending,
                 "max_pods_per_node": max(per_node.values()) if per_node else 0,
                 "mean_pods_per_node": round(sum(per_node.values()) / len(per_node), 1),

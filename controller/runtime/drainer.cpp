@@ -143,6 +143,7 @@ EvictionResult RestDrainApi::Evict(const DrainPodRef& pod,
   request.body = eviction.dump();
   request.timeout = rest_.options().timeout;
   const Clock& clock = *rest_.options().clock;
+  rest_.Throttle();  // The client-side rate limit, as for every request of `rest_`.
   const MonoTime start = clock.Monotonic();
   auto response = rest_.http().Send(request);
   if (rest_.options().observer) {

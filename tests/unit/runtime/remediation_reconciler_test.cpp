@@ -586,6 +586,50 @@ TEST_F(RemediationReconcilerTest, DryRunDecidesReportsOnceAndChangesNothing) {
   EXPECT_NE(sink.LastMessage("w1", "RemediationStarted").find("dry run"), std::string::npos);
 }
 
+TEST_F(RemediationReconcilerTest, DryRunReportsTheWholeLadderItWouldRun) {
+  AddNodes(3);
+  Sick("w1");
+  auto spec = RemediatingSpec();
+  spec.remediation.actions = {api::RemediationAction::kRestartContainerRuntime,
+                              api::RemediationAction::kRestartKubelet,
+                              api::RemediationAction::kReboot};
+  spec.dry_run = true;
+  AddPolicy(spec);
+  Start();
+  ReconcileOk();
+  clock.Advance(30s);
+  ReconcileOk();  // Nothing was executed: the same start is decided again.
+  const std::string ladder =
+      "would cordon -> drain (timeout 10m0s) -> RestartContainerRuntime -> RestartKubelet -> "
+      "Reboot -> uncordon once Ready for 2m0s";
+  // The Event, once.
+  ASSERT_TRUE(events.WaitIdle(5s));
+  EXPECT_EQ(sink.Count("w1", "RemediationStarted"), 1);
+  const std::string event = sink.LastMessage("w1", "RemediationStarted");
+  EXPECT_EQ(event.rfind("dry run, nothing done: ", 0), 0u) << event;
+  EXPECT_NE(event.find(ladder), std::string::npos) << event;
+  // The status.
+  const auto st = PolicyStatus();
+  ASSERT_EQ(st.remediations.size(), 1u);
+  EXPECT_NE(st.remediations[0].message.find(ladder), std::string::npos)
+      << st.remediations[0].message;
+  EXPECT_EQ(st.remediations[0].message.rfind("dry run, nothing done: ", 0), 0u);
+  EXPECT_EQ(server.Count("PATCH", "/api/v1/nodes"), 0);
+}
+
+TEST_F(RemediationReconcilerTest, OutsideDryRunTheStartSaysNoLadder) {
+  AddNodes(3);
+  Sick("w1");
+  AddPolicy(RemediatingSpec());
+  Start();
+  ReconcileOk();
+  ASSERT_TRUE(events.WaitIdle(5s));
+  EXPECT_EQ(sink.LastMessage("w1", "RemediationStarted").find("would "), std::string::npos);
+  const auto st = PolicyStatus();
+  ASSERT_EQ(st.remediations.size(), 1u);
+  EXPECT_EQ(st.remediations[0].message, "cordoned");
+}
+
 // A policy that bypassed admission is reported by PolicyReconciler and never
 // acted on: no cordon, no remediation state, no Event, nothing in status.
 TEST_F(RemediationReconcilerTest, AnInvalidPolicyIsNotActedOn) {

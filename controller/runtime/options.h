@@ -34,9 +34,9 @@ struct ControllerOptions {
   std::string watch_filter;
   // Client-side rate limit of the controller's requests (--kube-api-qps,
   // --kube-api-burst): controller-runtime's (kubebuilder's) defaults. One
-  // leader writes for the whole cluster; 20/s drains a 110-pod node in about
-  // 6 s and keeps a flood of hygiene findings from becoming the API server's
-  // load (docs/operations.md, "Sizing").
+  // leader writes for the whole cluster; 20/s drains a 110-pod node (an
+  // eviction and a GET per pod) in about 10 s and keeps a flood of hygiene
+  // findings from becoming the API server's load (docs/operations.md, "Sizing").
   double kube_api_qps = 20;
   int kube_api_burst = 30;
 };

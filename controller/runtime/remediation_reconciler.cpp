@@ -608,8 +608,6 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
             remediation::DescribePlan(spec.remediation, start->reason == "RemediationTookOver");
       }
     }
-  }
-  if (decision.dry_run) {
     EmitDryRun(policy_name, decision, by_name, plans);
   } else {
     dry_run_events_.erase(policy_name);

@@ -87,7 +87,8 @@ int RunAgent(const AgentProcessOptions& options) {
   }
 
   observe::MetricsRegistry metrics;
-  auto connection = process::ApiConnection::Open(options.kubeconfig, metrics);
+  auto connection = process::ApiConnection::Open(options.kubeconfig, metrics,
+                                                 {options.kube_api_qps, options.kube_api_burst});
   if (!connection.ok()) {
     log.Error("cannot connect to the API server", {{"error", connection.error().ToString()}});
     return 2;

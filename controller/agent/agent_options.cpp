@@ -157,6 +157,9 @@ void AddAgentFlags(CLI::App& app, AgentProcessOptions& o) {
       ->capture_default_str();
   process::AddObservabilityFlags(
       app, {&o.metrics_bind_address, &o.health_probe_bind_address, &o.log_level, &o.log_format});
+  process::AddApiClientFlags(app, {&o.kube_api_qps, &o.kube_api_burst},
+                             "Default 5 (burst 10) as client-go: one agent runs on every node, "
+                             "so thousands of them share the API server.");
 }
 
 Result<std::vector<std::string>> SplitCommandLine(std::string_view line) {
@@ -230,6 +233,10 @@ Result<std::set<AgentAction>> ParseActionList(const std::vector<std::string>& na
 
 std::string ValidateAgentOptions(const AgentProcessOptions& o) {
   if (o.node_name.empty()) return "--node-name (or NODE_NAME) is required";
+  if (std::string problem = process::ValidateApiClientLimits(o.kube_api_qps, o.kube_api_burst);
+      !problem.empty()) {
+    return problem;
+  }
   auto actions = ParseActionList(o.enabled_actions);
   if (!actions.ok()) return "--enabled-actions: " + actions.error().message;
   auto commands = MakeCommandsConfig(o);

@@ -63,6 +63,14 @@ struct AgentProcessOptions {
   std::string health_probe_bind_address = ":8081";
   std::string log_level = "info";
   std::string log_format = "text";
+
+  // Client-side rate limit of the agent's requests (--kube-api-qps,
+  // --kube-api-burst): client-go's defaults. An agent sends a handful of
+  // requests per remediation (its Node's list and watch, a few status
+  // patches), so 5/s with a burst of 10 never delays it, while 5,000 agents
+  // gone wrong together stay a bounded load (docs/operations.md, "Sizing").
+  double kube_api_qps = 5;
+  int kube_api_burst = 10;
 };
 
 // Registers the flags on `app` (the `agent` subcommand), binding them to `options`.

@@ -35,23 +35,6 @@ int ItemExponentialFailureRateLimiter::NumRequeues(const std::string& item) cons
   return it == failures_.end() ? 0 : it->second;
 }
 
-BucketRateLimiter::BucketRateLimiter(double qps, int burst, const Clock& clock)
-    : qps_(qps), burst_(burst), clock_(clock), tokens_(burst) {}
-
-Duration BucketRateLimiter::When(const std::string&) {
-  std::lock_guard lock(mu_);
-  MonoTime now = clock_.Monotonic();
-  if (started_ && now > last_) {
-    double elapsed = std::chrono::duration<double>(now - last_).count();
-    tokens_ = std::min(burst_, tokens_ + elapsed * qps_);
-  }
-  if (!started_ || now > last_) last_ = now;
-  started_ = true;
-  tokens_ -= 1.0;
-  if (tokens_ >= 0) return Duration::zero();
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-tokens_ / qps_));
-}
-
 MaxOfRateLimiter::MaxOfRateLimiter(std::vector<std::unique_ptr<RateLimiter>> limiters)
     : limiters_(std::move(limiters)) {}
 

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/duration.h"
+#include "kube/token_bucket.h"
 
 namespace nodeguard::kube {
 
@@ -42,23 +43,17 @@ class ItemExponentialFailureRateLimiter final : public RateLimiter {
   std::unordered_map<std::string, int> failures_;  // Guarded by mu_.
 };
 
-// A token bucket (golang.org/x/time/rate semantics): `burst` tokens refill at
-// `qps` per second; each When() takes one, waiting for it if none is left.
+// A token bucket (token_bucket.h): `burst` tokens refill at `qps` per second;
+// each When() takes one, waiting for it if none is left.
 class BucketRateLimiter final : public RateLimiter {
  public:
-  BucketRateLimiter(double qps, int burst, const Clock& clock);
-  Duration When(const std::string& item) override;
+  BucketRateLimiter(double qps, int burst, const Clock& clock) : bucket_(qps, burst, clock) {}
+  Duration When(const std::string&) override { return bucket_.Reserve(); }
   void Forget(const std::string&) override {}
   int NumRequeues(const std::string&) const override { return 0; }
 
  private:
-  const double qps_;
-  const double burst_;
-  const Clock& clock_;
-  std::mutex mu_;
-  double tokens_;         // Guarded by mu_. Negative: reservations ahead of the refill.
-  MonoTime last_{};       // Guarded by mu_.
-  bool started_ = false;  // Guarded by mu_.
+  TokenBucket bucket_;
 };
 
 // The longest delay of its parts.

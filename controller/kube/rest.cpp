@@ -190,7 +190,28 @@ Error ErrorFromResponse(const HttpResponse& response) {
 // ------------------------------------------------------------ RestClient
 
 RestClient::RestClient(HttpClient& http, RestOptions options)
-    : http_(http), options_(std::move(options)) {}
+    : http_(http), options_(std::move(options)) {
+  if (options_.qps > 0) {
+    limiter_ =
+        std::make_unique<TokenBucket>(options_.qps, std::max(1, options_.burst), *options_.clock);
+  }
+}
+
+void RestClient::Sleep(Duration d) const {
+  if (d <= Duration::zero()) return;
+  if (options_.sleep) {
+    options_.sleep(std::chrono::ceil<std::chrono::milliseconds>(d));
+  } else {
+    std::this_thread::sleep_for(d);
+  }
+}
+
+void RestClient::Throttle() {
+  if (!limiter_) return;
+  const Duration wait = limiter_->Reserve();
+  if (options_.on_rate_limited) options_.on_rate_limited(wait);
+  Sleep(wait);
+}
 
 std::chrono::milliseconds RestClient::Backoff(int attempt, const Error& error) const {
   auto backoff = options_.initial_backoff;
@@ -212,6 +233,7 @@ Result<HttpResponse> RestClient::Do(HttpRequest request, const CallOptions& call
   const std::string path = request.path_and_query.substr(0, request.path_and_query.find('?'));
   const int attempts = call.retry ? std::max(1, options_.max_attempts) : 1;
   for (int attempt = 1;; ++attempt) {
+    Throttle();
     const MonoTime start = options_.clock->Monotonic();
     auto response = http_.Send(request);
     if (options_.observer) {
@@ -233,12 +255,7 @@ Result<HttpResponse> RestClient::Do(HttpRequest request, const CallOptions& call
       retry = SafeToReplay(request.method);
     }
     if (!retry || attempt >= attempts) return error;
-    const auto wait = Backoff(attempt, error);
-    if (options_.sleep) {
-      options_.sleep(wait);
-    } else {
-      std::this_thread::sleep_for(wait);
-    }
+    Sleep(Backoff(attempt, error));
   }
 }
 
@@ -382,6 +399,7 @@ Status RestListWatcher::Watch(const WatchOptions& options, const ChunkHandler& o
   HttpRequest request;
   request.path_and_query = WatchPathAndQuery(options);
   request.timeout = rest_.options().timeout;  // To receive the headers.
+  rest_.Throttle();                           // Once per watch, not per event.
   const MonoTime start = rest_.options().clock->Monotonic();
   auto response = rest_.http().Stream(request, on_chunk, cancel, options.idle_timeout);
   if (rest_.options().observer) {

@@ -20,19 +20,47 @@
 // CallOptions::retry_throttled = false makes a 429 surface at once: an
 // eviction refused by a PodDisruptionBudget is an answer, not throttling.
 // 409 conflicts are never retried: callers re-read and decide again.
+// Two requests do not go through Do and so get none of these retries: a watch
+// (RestListWatcher::Watch) answered 429 returns its Error, retry_after_seconds
+// set, to the informer, which opens it again after its own backoff (800 ms
+// doubling to 30 s; the Retry-After itself is not read there); and the
+// drainer's evictions (runtime/drainer.cpp), whose 429 is a
+// PodDisruptionBudget's answer that the drain retries on its own schedule.
+//
+// Client-side rate limit (client-go's QPS/Burst; RestOptions::qps and burst):
+// one token bucket (token_bucket.h) per RestClient. Every attempt of every
+// request takes a token before it is sent (a retry is a request to the server
+// too, as in client-go), a watch takes one when it is opened and none while
+// it streams, and an eviction sent by the drainer over http() takes one
+// through Throttle(). A caller without a token sleeps until its turn
+// (reservations queue, so callers are served in order at exactly qps); the
+// wait is reported to RestOptions::on_rate_limited.
+// One budget for reads and writes, not two: nodeguard reads almost
+// everything from informers (list once, then watch: few requests), so the
+// steady traffic is writes, and a second bucket would only double what the
+// process may send while giving operators two knobs to size instead of one.
+// The lease of leader election must not queue behind a flood of our own
+// writes (a renewal late by more than the renew deadline loses leadership):
+// the processes give it a RestClient of its own over the same transport, with
+// its own bucket, as controller-runtime gives its leader election a client of
+// its own. A request's wait is at most (concurrent callers) / qps, since each
+// thread holds at most one reservation: with the defaults well under a second.
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/result.h"
 #include "kube/http.h"
 #include "kube/list_watch.h"
+#include "kube/token_bucket.h"
 
 namespace nodeguard::kube {
 
@@ -69,7 +97,14 @@ struct RestOptions {
   RequestObserver observer;  // Optional.
   // Waits between attempts; injectable so tests never sleep.
   std::function<void(std::chrono::milliseconds)> sleep;
-  const Clock* clock = &RealClock::Instance();  // For latency.
+  const Clock* clock = &RealClock::Instance();  // For latency and the rate limiter.
+  // Client-side rate limit: `burst` requests at once, then `qps` per second.
+  // qps <= 0: unlimited (tests; the processes always set both from flags).
+  double qps = 0;
+  int burst = 1;  // Used when qps > 0; values below 1 count as 1.
+  // Told how long each rate-limited request waited for its token (zero
+  // included, so its count is the requests that were rate-limited). Optional.
+  std::function<void(Duration)> on_rate_limited;
 };
 
 struct CallOptions {
@@ -153,14 +188,21 @@ class RestClient {
     return call;
   }
 
+  // Waits for a token of the client-side rate limit (returns at once when
+  // unlimited). Every request above calls it before each attempt; a caller
+  // that sends over http() itself calls it once per request.
+  void Throttle();
+
   HttpClient& http() { return http_; }
   const RestOptions& options() const { return options_; }
 
  private:
   std::chrono::milliseconds Backoff(int attempt, const Error& error) const;
+  void Sleep(Duration d) const;
 
   HttpClient& http_;
   const RestOptions options_;
+  std::unique_ptr<TokenBucket> limiter_;  // Null: unlimited.
 };
 
 // The Error a non-2xx response means (see the mapping at the top).

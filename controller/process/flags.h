@@ -25,4 +25,21 @@ struct ObservabilityFlags {
 // values of the destinations are the defaults shown in --help.
 void AddObservabilityFlags(CLI::App& app, const ObservabilityFlags& flags);
 
+// Destinations of the client-side rate limit flags. REQUIRES: non-null, outlive the parse.
+struct ApiClientFlags {
+  double* qps;
+  int* burst;
+};
+
+// --kube-api-qps and --kube-api-burst (NODEGUARD_KUBE_API_QPS,
+// NODEGUARD_KUBE_API_BURST): the token bucket every request to the API server
+// goes through (kube/rest.h). The current values of the destinations are the
+// mode's defaults, shown in --help; `defaults_why` is appended to the help of
+// --kube-api-qps. A value out of range is a CLI::ValidationError naming the
+// flag and saying what is allowed (ValidateApiClientLimits).
+void AddApiClientFlags(CLI::App& app, const ApiClientFlags& flags, const std::string& defaults_why);
+
+// "" when qps > 0 (and finite) and burst >= 1; else what is wrong, naming the flag.
+std::string ValidateApiClientLimits(double qps, int burst);
+
 }  // namespace nodeguard::process

@@ -37,8 +37,36 @@ bool StopRequested() { return g_stop_requested.load(); }
 
 bool StopToken::cancelled() const { return StopRequested() || flag_.cancelled(); }
 
+kube::RestOptions ApiRestOptions(observe::MetricsRegistry& metrics, const ApiClientLimits& limits) {
+  auto& requests = metrics.MustCounter("nodeguard_api_requests_total",
+                                       "Requests to the Kubernetes API by verb and HTTP code.",
+                                       {"verb", "code"});
+  auto& latency = metrics.MustHistogram("nodeguard_api_request_duration_seconds",
+                                        "Latency of Kubernetes API requests by verb.", {"verb"});
+  auto& waits =
+      metrics
+          .MustHistogram("nodeguard_api_rate_limiter_wait_seconds",
+                         "Time Kubernetes API requests waited for the client-side rate limit "
+                         "(--kube-api-qps, --kube-api-burst).",
+                         {})
+          .WithLabels({});
+  kube::RestOptions rest_options;
+  rest_options.observer = [&requests, &latency](const kube::RequestMetric& m) {
+    requests.WithLabels({std::string(m.verb), std::to_string(m.code)}).Inc();
+    latency.WithLabels({std::string(m.verb)})
+        .Observe(std::chrono::duration<double>(m.latency).count());
+  };
+  rest_options.qps = limits.qps;
+  rest_options.burst = limits.burst;
+  rest_options.on_rate_limited = [&waits](Duration wait) {
+    waits.Observe(std::chrono::duration<double>(wait).count());
+  };
+  return rest_options;
+}
+
 Result<std::unique_ptr<ApiConnection>> ApiConnection::Open(const std::string& kubeconfig_path,
-                                                           observe::MetricsRegistry& metrics) {
+                                                           observe::MetricsRegistry& metrics,
+                                                           const ApiClientLimits& limits) {
   kube::ConfigSources sources = kube::ConfigSources::FromEnvironment();
   sources.explicit_path = kubeconfig_path;
   auto config = kube::LoadClientConfig(sources);
@@ -50,18 +78,7 @@ Result<std::unique_ptr<ApiConnection>> ApiConnection::Open(const std::string& ku
   if (!http.ok()) {
     return Error::Of(http.error().kind, "cannot create HTTP client: " + http.error().message);
   }
-  auto& requests = metrics.MustCounter("nodeguard_api_requests_total",
-                                       "Requests to the Kubernetes API by verb and HTTP code.",
-                                       {"verb", "code"});
-  auto& latency = metrics.MustHistogram("nodeguard_api_request_duration_seconds",
-                                        "Latency of Kubernetes API requests by verb.", {"verb"});
-  kube::RestOptions rest_options;
-  rest_options.observer = [&requests, &latency](const kube::RequestMetric& m) {
-    requests.WithLabels({std::string(m.verb), std::to_string(m.code)}).Inc();
-    latency.WithLabels({std::string(m.verb)})
-        .Observe(std::chrono::duration<double>(m.latency).count());
-  };
-  return std::make_unique<ApiConnection>(std::move(*http), std::move(rest_options));
+  return std::make_unique<ApiConnection>(std::move(*http), ApiRestOptions(metrics, limits));
 }
 
 InformerCounters::InformerCounters(observe::MetricsRegistry& metrics)

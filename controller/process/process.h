@@ -38,27 +38,46 @@ class StopToken final : public kube::CancelToken {
   kube::CancelFlag flag_;
 };
 
-// The REST client of a process, its transport underneath. Every request is
+// The client-side rate limit of a process's REST clients (--kube-api-qps,
+// --kube-api-burst; kube/rest.h).
+struct ApiClientLimits {
+  double qps = 5;
+  int burst = 10;
+};
+
+// The REST clients of a process, their transport underneath. Every request is
 // counted in nodeguard_api_requests_total{verb,code} and timed in
-// nodeguard_api_request_duration_seconds{verb}.
+// nodeguard_api_request_duration_seconds{verb}; the wait for the client-side
+// rate limit of each is observed in nodeguard_api_rate_limiter_wait_seconds.
+// Two clients share the transport, each with its own token bucket of
+// `limits` (kube/rest.h says why): rest() for everything, and lease() for
+// leader election only.
 class ApiConnection {
  public:
   // Loads the client configuration (explicit kubeconfig path, else
   // $KUBECONFIG, ~/.kube/config, in-cluster) and builds the transport.
-  // REQUIRES: metrics outlives the connection.
+  // REQUIRES: metrics outlives the connection; limits.qps > 0.
   static Result<std::unique_ptr<ApiConnection>> Open(const std::string& kubeconfig_path,
-                                                     observe::MetricsRegistry& metrics);
+                                                     observe::MetricsRegistry& metrics,
+                                                     const ApiClientLimits& limits);
 
   // REQUIRES: http is non-null.
-  ApiConnection(std::unique_ptr<kube::HttpClient> http, kube::RestOptions options)
-      : http_(std::move(http)), rest_(*http_, std::move(options)) {}
+  ApiConnection(std::unique_ptr<kube::HttpClient> http, const kube::RestOptions& options)
+      : http_(std::move(http)), rest_(*http_, options), lease_(*http_, options) {}
 
   kube::RestClient& rest() { return rest_; }
+  kube::RestClient& lease() { return lease_; }
 
  private:
   std::unique_ptr<kube::HttpClient> http_;
-  kube::RestClient rest_;  // Uses *http_, declared after it.
+  kube::RestClient rest_;   // Uses *http_, declared after it.
+  kube::RestClient lease_;  // Likewise.
 };
+
+// The RestOptions ApiConnection::Open gives its clients: `limits`, and the
+// request and rate-limiter metrics registered in `metrics`.
+// REQUIRES: metrics outlives the options.
+kube::RestOptions ApiRestOptions(observe::MetricsRegistry& metrics, const ApiClientLimits& limits);
 
 // nodeguard_informer_watch_restarts_total and nodeguard_informer_relists_total,
 // per resource: counters advanced by what an informer's cumulative stats grew

@@ -1051,4 +1051,34 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
   return out;
 }
 
+std::vector<std::string> PlannedSteps(const api::RemediationSpec& spec, bool taken_over) {
+  std::vector<std::string> steps;
+  if (!taken_over) steps.push_back("cordon");
+  steps.push_back(spec.drain.timeout > Duration(0)
+                      ? "drain (timeout " + Fmt(spec.drain.timeout) + ")"
+                      : std::string("drain"));
+  for (RemediationAction a : spec.actions) {
+    steps.push_back(a == RemediationAction::kExternal
+                        ? "External (annotate and wait for an external remediator)"
+                        : api::RemediationActionName(a));
+  }
+  if (spec.actions.empty()) steps.push_back("wait for the node to recover");
+  steps.push_back(taken_over ? "leave cordoned (taken over)"
+                             : "uncordon once Ready for " + Fmt(spec.recovery_stable_for));
+  return steps;
+}
+
+std::string DescribePlan(const api::RemediationSpec& spec, bool taken_over) {
+  std::string out = "would ";
+  const std::vector<std::string> steps = PlannedSteps(spec, taken_over);
+  for (size_t i = 0; i < steps.size(); ++i) out += (i == 0 ? "" : " -> ") + steps[i];
+  if (spec.actions.size() > 1) {
+    out += "; one rung at a time until the node is Ready, each given actionTimeout " +
+           Fmt(spec.action_timeout);
+  } else {
+    out += "; the node given actionTimeout " + Fmt(spec.action_timeout) + " to recover";
+  }
+  return out;
+}
+
 }  // namespace nodeguard::remediation

@@ -64,7 +64,9 @@
 //   uncordoned and recorded Succeeded/Cancelled, failures are recorded.
 //   (kured/NHC semantics: pausing never leaves a healthy node cordoned.)
 // - dry_run: the decision is computed exactly as otherwise and flagged; the
-//   runtime reports it (status, Events) and executes none of it.
+//   runtime reports it (status, Events) and executes none of it. Since nothing
+//   is executed, a dry-run remediation never gets past its first step, so the
+//   runtime reports with it the whole ladder it would run (PlannedSteps).
 // - Order: candidates start longest-unhealthy first, then by node name.
 // - A node a person cordoned (spec.unschedulable with no remediation of ours)
 //   is not taken over unless spec.takeOverCordonedNodes; it is reported. A
@@ -269,6 +271,19 @@ struct PolicyDecision {
 
 // REQUIRES: each observation's node is non-null; node names are unique.
 PolicyDecision Decide(const DecideInput& input, std::span<const NodeObservation> nodes);
+
+// What a remediation started now under `spec` would do, in order, one entry
+// per step: "cordon" (not for a node taken over: it is already cordoned),
+// "drain" (with its timeout), each rung of spec.actions by name (External:
+// "External (annotate and wait for an external remediator)"; no actions:
+// "wait for the node to recover"), and "uncordon once Ready for <recovery
+// stable for>" (a taken-over node is never uncordoned: "leave cordoned").
+// The ladder stops at the first rung after which the node is Ready.
+std::vector<std::string> PlannedSteps(const api::RemediationSpec& spec, bool taken_over);
+// "would cordon -> drain (timeout 10m0s) -> RestartKubelet -> Reboot -> uncordon
+// once Ready for 2m0s; one rung at a time until the node is Ready, each given
+// actionTimeout 10m0s", for dry-run status and Events.
+std::string DescribePlan(const api::RemediationSpec& spec, bool taken_over);
 
 // "<node>-<Unix seconds>"; the agent request of rung i (0-based) is "<id>-<i+1>".
 std::string RemediationId(std::string_view node, WallTime detected_at);

@@ -88,7 +88,8 @@ int RunController(const ControllerOptions& options) {
                         {"watchFilter", WatchFilterSelector(options.watch_filter)}});
 
   observe::MetricsRegistry metrics;
-  auto connection = process::ApiConnection::Open(options.kubeconfig, metrics);
+  auto connection = process::ApiConnection::Open(options.kubeconfig, metrics,
+                                                 {options.kube_api_qps, options.kube_api_burst});
   if (!connection.ok()) {
     log.Error("cannot connect to the API server", {{"error", connection.error().ToString()}});
     return 2;
@@ -119,8 +120,8 @@ int RunController(const ControllerOptions& options) {
   kube::LeaderElectionConfig election;
   election.identity = identity;
   auto lease_store =
-      kube::MakeRestLeaseStore(rest, options.leader_election_namespace, options.leader_election_id,
-                               election.renew_deadline / 2);
+      kube::MakeRestLeaseStore((*connection)->lease(), options.leader_election_namespace,
+                               options.leader_election_id, election.renew_deadline / 2);
   std::atomic<bool> leading{!options.leader_elect};
   std::atomic<bool> lost_leadership{false};
   kube::LeaderCallbacks callbacks;

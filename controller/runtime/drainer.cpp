@@ -143,6 +143,7 @@ EvictionResult RestDrainApi::Evict(const DrainPodRef& pod,
   request.body = eviction.dump();
   request.timeout = rest_.options().timeout;
   const Clock& clock = *rest_.options().clock;
+  rest_.Throttle();  // The client-side rate limit, as for every request of `rest_`.
   const MonoTime start = clock.Monotonic();
   auto response = rest_.http().Send(request);
   if (rest_.options().observer) {
@@ -317,12 +318,12 @@ DrainRun::Tick DrainRun::Step() {
           "once it works again";
     }
     const auto kind = KindOf(step.result.kind);
-    Emit(
-        kind == DrainObservation::kSucceeded ? kube::EventType::kNormal : kube::EventType::kWarning,
-        kind == DrainObservation::kSucceeded  ? "DrainSucceeded"
-        : kind == DrainObservation::kTimedOut ? "DrainTimedOut"
-                                              : "DrainFailed",
-        summary);
+    // Success is told once, by the decide step's `Drained` Event, which
+    // carries this summary (DrainObservation::message).
+    if (kind != DrainObservation::kSucceeded) {
+      Emit(kube::EventType::kWarning,
+           kind == DrainObservation::kTimedOut ? "DrainTimedOut" : "DrainFailed", summary);
+    }
     Log().Info("drain finished", {{"node", job_.node},
                                   {"policy", job_.policy},
                                   {"remediation", job_.remediation_id},

@@ -12,7 +12,10 @@
 //   notReadySkipWaitForDeleteTimeout), the drain deadline.
 //
 // Events on the node: the start (pods to evict, kubectl's warnings), each
-// newly blocked pod with the PodDisruptionBudget's name, and the result.
+// newly blocked pod with the PodDisruptionBudget's name, and a drain that
+// timed out or failed. A successful drain emits nothing here: the decide
+// step's `Drained` Event (with this drain's summary) says it once, when the
+// remediation moves on.
 //
 // Nothing here survives a restart on purpose: the decide step sees
 // kNotRunning for a remediation still in Draining and issues StartDrain

@@ -58,6 +58,9 @@ void AddControllerFlags(CLI::App& app, ControllerOptions& o) {
       ->envname("NODEGUARD_RESYNC_PERIOD")
       ->check(CLI::Range(int64_t{10}, int64_t{86400}))
       ->default_str("300");
+  process::AddApiClientFlags(app, {&o.kube_api_qps, &o.kube_api_burst},
+                             "Default 20 (burst 30) as controller-runtime: one leader writes "
+                             "for the whole cluster.");
   app.add_option("--watch-filter", o.watch_filter,
                  std::string("Only Nodes and NodeHealthPolicies labelled ") + kWatchFilterLabel +
                      "=<value> are watched and acted on; empty: all")
@@ -75,6 +78,10 @@ std::string WatchFilterSelector(const std::string& watch_filter) {
 }
 
 std::string ValidateControllerOptions(const ControllerOptions& o) {
+  if (std::string problem = process::ValidateApiClientLimits(o.kube_api_qps, o.kube_api_burst);
+      !problem.empty()) {
+    return problem;
+  }
   if (o.leader_elect && o.leader_election_namespace.empty()) {
     return "--leader-election-namespace must be set when --leader-elect is true";
   }

@@ -32,6 +32,13 @@ struct ControllerOptions {
   // --watch-filter). Lets several controllers share one cluster on disjoint
   // node sets (the e2e scenarios run so, concurrently).
   std::string watch_filter;
+  // Client-side rate limit of the controller's requests (--kube-api-qps,
+  // --kube-api-burst): controller-runtime's (kubebuilder's) defaults. One
+  // leader writes for the whole cluster; 20/s drains a 110-pod node (an
+  // eviction and a GET per pod) in about 10 s and keeps a flood of hygiene
+  // findings from becoming the API server's load (docs/operations.md, "Sizing").
+  double kube_api_qps = 20;
+  int kube_api_burst = 30;
 };
 
 // The label --watch-filter selects on.

@@ -88,6 +88,18 @@ std::optional<std::string> FirstActivePolicy(const PolicyList& sorted) {
   return std::nullopt;
 }
 
+// The Event with which the decision starts (or takes over) a remediation of
+// the node, or null.
+const Intent* StartEvent(const remediation::NodeDecision& d) {
+  for (const Intent& i : d.intents) {
+    if (i.kind == IntentKind::kEmitEvent &&
+        (i.reason == "RemediationStarted" || i.reason == "RemediationTookOver")) {
+      return &i;
+    }
+  }
+  return nullptr;
+}
+
 std::string IntentSummary(const std::vector<Intent>& intents) {
   std::string out;
   for (const auto& i : intents) {
@@ -483,7 +495,8 @@ RemediationReconciler::NodeOutcome RemediationReconciler::Apply(
 
 void RemediationReconciler::EmitDryRun(
     const std::string& policy, const PolicyDecision& decision,
-    const std::map<std::string, std::shared_ptr<const kube::Node>>& nodes) {
+    const std::map<std::string, std::shared_ptr<const kube::Node>>& nodes,
+    const std::map<std::string, std::string>& plans) {
   std::set<std::string> emitted;
   std::set<std::string>& previous = dry_run_events_[policy];
   for (const auto& d : decision.nodes) {
@@ -495,8 +508,12 @@ void RemediationReconciler::EmitDryRun(
       const std::string key = d.node + "/" + i.reason;
       emitted.insert(key);
       if (previous.count(key) > 0) continue;
+      std::string message = "dry run, nothing done: " + i.message;
+      if (auto plan = plans.find(d.node); plan != plans.end() && &i == StartEvent(d)) {
+        message += "; " + plan->second;
+      }
       deps_.events->Record(NodeRef(*node->second), ToEventType(i.event_type), i.reason,
-                           "dry run, nothing done: " + i.message);
+                           std::move(message));
       if (!logged) {
         Log().Info("dry run: would act", {{"policy", policy},
                                           {"node", d.node},
@@ -582,8 +599,16 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   std::vector<api::RemediationStatus> finished;
   std::set<std::string> failed_nodes;
   std::optional<Error> first_error;
+  // dryRun: the whole ladder of each remediation it would start.
+  std::map<std::string, std::string> plans;
   if (decision.dry_run) {
-    EmitDryRun(policy_name, decision, by_name);
+    for (const auto& d : decision.nodes) {
+      if (const Intent* start = StartEvent(d)) {
+        plans[d.node] =
+            remediation::DescribePlan(spec.remediation, start->reason == "RemediationTookOver");
+      }
+    }
+    EmitDryRun(policy_name, decision, by_name, plans);
   } else {
     dry_run_events_.erase(policy_name);
     for (const auto& d : decision.nodes) {
@@ -633,6 +658,9 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
         auto it = first.find(r.node);
         kept[r.node] = it != first.end() ? it->second : r.started_at;
         r.started_at = kept[r.node];
+        if (auto plan = plans.find(r.node); plan != plans.end()) {
+          r.message = "dry run, nothing done: " + plan->second;
+        }
       }
       first = std::move(kept);
     } else {

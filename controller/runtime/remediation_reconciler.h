@@ -39,9 +39,12 @@
 // --max-concurrent-remediations budget is counted from one consistent view.
 // dryRun (policy or --dry-run): nothing is executed; status shows the
 // decision and each node's Events are emitted once per (node, reason) until
-// the decision for that node changes. A remediation in flight when the policy
-// switched to dryRun stays as it is; once the policy is being deleted its
-// wind-down (which only undoes what nodeguard did) is executed even so.
+// the decision for that node changes. As nothing is executed, a would-be
+// remediation never gets past its start: its RemediationStarted (or
+// RemediationTookOver) Event and its status.remediations message say the
+// whole ladder it would run, in order (remediation::DescribePlan). A remediation in flight when the
+// policy switched to dryRun stays as it is; once the policy is being deleted its wind-down (which
+// only undoes what nodeguard did) is executed even so.
 //
 // Status (through StatusWriter): unhealthyNodes, remediatingNodes,
 // remediations (in flight), recentRemediations (finished, newest first,
@@ -149,8 +152,10 @@ class RemediationReconciler final : public Reconciler {
                     std::shared_ptr<const kube::Node> node,
                     std::vector<api::RemediationStatus>& finished);
   Status PatchNode(std::shared_ptr<const kube::Node>& node, const NodePatch& patch);
+  // `plans`: DescribePlan of each remediation the decision would start, by node.
   void EmitDryRun(const std::string& policy, const remediation::PolicyDecision& decision,
-                  const std::map<std::string, std::shared_ptr<const kube::Node>>& nodes);
+                  const std::map<std::string, std::shared_ptr<const kube::Node>>& nodes,
+                  const std::map<std::string, std::string>& plans);
   void ForgetPolicy(const std::string& policy);
   void UpdateMetrics(const std::string& policy,
                      const std::vector<remediation::NodeObservation>& observations,

@@ -66,6 +66,24 @@ TEST(AgentOptions, Defaults) {
   EXPECT_EQ(decide->max_request_age, DecideOptions{}.max_request_age);
 }
 
+TEST(AgentOptions, ApiClientLimitsDefaultToClientGosAndAreValidated) {
+  AgentProcessOptions o = Parse({"--node-name", "w"});
+  EXPECT_EQ(o.kube_api_qps, 5);
+  EXPECT_EQ(o.kube_api_burst, 10);
+  o = Parse({"--node-name", "w", "--kube-api-qps", "2.5", "--kube-api-burst", "4"});
+  EXPECT_EQ(o.kube_api_qps, 2.5);
+  EXPECT_EQ(o.kube_api_burst, 4);
+  std::string error;
+  Parse({"--node-name", "w", "--kube-api-qps", "0"}, &error);
+  EXPECT_THAT(error, HasSubstr("--kube-api-qps: must be a number greater than 0"));
+  error.clear();
+  Parse({"--node-name", "w", "--kube-api-burst", "0"}, &error);
+  EXPECT_THAT(error, HasSubstr("--kube-api-burst: must be an integer of at least 1"));
+  // Set programmatically past the flags, ValidateAgentOptions still refuses them.
+  o.kube_api_qps = -1;
+  EXPECT_THAT(ValidateAgentOptions(o), HasSubstr("--kube-api-qps"));
+}
+
 TEST(AgentOptions, Flags) {
   AgentProcessOptions o =
       Parse({"--node-name=w1", "--host-command-prefix", "", "--reboot-command",

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "fake_http.h"
@@ -242,6 +243,129 @@ TEST_F(RestTest, NonIdempotentWritesAreNotReplayedAfterServerErrors) {
   http_.Push(FakeHttpClient::Respond(201, "{}"));
   EXPECT_TRUE(rest_.Create(pods_, "{}").ok());
   EXPECT_EQ(http_.requests().size(), 4u);
+}
+
+TEST_F(RestTest, ThrottlingWithRetryAfterIsRetriedForEveryVerb) {
+  // Each verb: a 429 asking for 3 s, then success. Evict is the exception
+  // (RestClient::EvictionCallOptions): a PDB's refusal is an answer.
+  const std::vector<std::pair<std::string, std::function<bool()>>> verbs = {
+      {"get", [&] { return rest_.Get(nodes_, "n").ok(); }},
+      {"list", [&] { return rest_.ListPage(nodes_, {}).ok(); }},
+      {"create", [&] { return rest_.Create(pods_, "{}").ok(); }},
+      {"update", [&] { return rest_.Update(pods_, "p", "{}").ok(); }},
+      {"patch", [&] { return rest_.Patch(pods_, "p", PatchType::kMerge, "{}").ok(); }},
+      {"delete", [&] { return rest_.Delete(pods_, "p").ok(); }},
+  };
+  for (const auto& [verb, call] : verbs) {
+    sleeps_.clear();
+    metrics_.clear();
+    http_.Push(FakeHttpClient::Respond(429, "", {{"retry-after", "3"}}));
+    http_.Push(FakeHttpClient::Respond(200, "{}"));
+    EXPECT_TRUE(call()) << verb;
+    EXPECT_THAT(sleeps_, ElementsAre(3000ms)) << verb;
+    EXPECT_EQ(metrics_.size(), 2u) << verb;
+  }
+}
+
+// ------------------------------------------------------------ client-side rate limit
+
+// A RestClient limited to 10 qps with a burst of 3 on a fake clock that the
+// client's sleeps advance; records when each request reached the server and
+// every wait the limiter reported.
+class RestRateLimitTest : public ::testing::Test {
+ protected:
+  RestRateLimitTest() : rest_(http_, Options()) {
+    http_.SetHandler([this](const HttpRequest&) {
+      sent_at_.push_back(clock_.Monotonic() - start_);
+      return FakeHttpClient::Respond(200, "{}");
+    });
+  }
+
+  RestOptions Options() {
+    RestOptions o;
+    o.clock = &clock_;
+    o.qps = 10;
+    o.burst = 3;
+    o.sleep = [this](std::chrono::milliseconds d) { clock_.Advance(d); };
+    o.on_rate_limited = [this](Duration d) { waits_.push_back(d); };
+    return o;
+  }
+
+  FakeClock clock_;
+  const MonoTime start_ = clock_.Monotonic();
+  FakeHttpClient http_;
+  std::vector<Duration> sent_at_;
+  std::vector<Duration> waits_;
+  RestClient rest_;
+  const ResourcePath nodes_ = CoreResource("nodes");
+};
+
+TEST_F(RestRateLimitTest, TheBurstPassesAtOnce) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(rest_.Get(nodes_, "n").ok());
+  EXPECT_THAT(sent_at_, ElementsAre(0ms, 0ms, 0ms));
+}
+
+TEST_F(RestRateLimitTest, AfterTheBurstRequestsAreSpacedOneOverQps) {
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(rest_.Get(nodes_, "n").ok());
+  EXPECT_THAT(sent_at_, ElementsAre(0ms, 0ms, 0ms, 100ms, 200ms, 300ms));
+  // Idle for a second: the bucket refills to its burst, not beyond.
+  clock_.Advance(1s);
+  sent_at_.clear();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(rest_.Get(nodes_, "n").ok());
+  EXPECT_THAT(sent_at_, ElementsAre(1300ms, 1300ms, 1300ms, 1400ms));
+}
+
+TEST_F(RestRateLimitTest, EveryWaitIsReportedZeroIncluded) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(rest_.Get(nodes_, "n").ok());
+  EXPECT_THAT(waits_, ElementsAre(0ms, 0ms, 0ms, 100ms, 100ms));
+}
+
+TEST_F(RestRateLimitTest, EachRetryTakesATokenAndAWatchOneWhenOpened) {
+  RestOptions o = Options();
+  o.burst = 1;
+  RestClient rest(http_, o);
+  // A retried GET: two attempts, two tokens. The 200 ms backoff refilled the
+  // bucket for the second attempt, which emptied it again: the next request
+  // waits its 100 ms (it would not if the retry had been free).
+  http_.Push(FakeHttpClient::Respond(503, ""));
+  ASSERT_TRUE(rest.Get(nodes_, "n").ok());
+  ASSERT_TRUE(rest.Get(nodes_, "n").ok());
+  EXPECT_THAT(waits_, ElementsAre(0ms, 0ms, 100ms));
+  // (The scripted 503 at 0 ms bypasses the handler that records times.)
+  EXPECT_THAT(sent_at_, ElementsAre(200ms, 300ms));
+  // A watch streaming many events takes one token when it is opened.
+  waits_.clear();
+  FakeHttpClient::Reply reply = FakeHttpClient::Respond(200, "");
+  reply.chunks = {"{}\n", "{}\n", "{}\n"};
+  http_.Push(reply);
+  RestListWatcher watcher(rest, nodes_);
+  CancelFlag cancel;
+  int chunks = 0;
+  ASSERT_TRUE(watcher
+                  .Watch(
+                      WatchOptions{},
+                      [&](std::string_view) {
+                        ++chunks;
+                        return true;
+                      },
+                      cancel)
+                  .ok());
+  EXPECT_EQ(chunks, 3);
+  EXPECT_EQ(waits_.size(), 1u);
+  // And a caller sending over http() itself (the drainer's evictions) takes
+  // one through Throttle().
+  waits_.clear();
+  rest.Throttle();
+  EXPECT_EQ(waits_.size(), 1u);
+}
+
+TEST_F(RestRateLimitTest, UnlimitedWithoutQps) {
+  RestOptions o = Options();
+  o.qps = 0;
+  RestClient rest(http_, o);
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(rest.Get(nodes_, "n").ok());
+  EXPECT_TRUE(waits_.empty());
+  EXPECT_EQ(sent_at_.back(), 0ms);
 }
 
 TEST_F(RestTest, ConflictSurfacesImmediately) {

@@ -72,5 +72,77 @@ TEST(ObservabilityFlags, HelpShowsTheDefaults) {
   EXPECT_NE(help.find(":8081"), std::string::npos) << help;
 }
 
+struct Limits {
+  double qps = 20;
+  int burst = 30;
+};
+
+// Parses argv (without the program name) into limits starting at 20/30.
+Limits ParseLimits(std::vector<std::string> args) {
+  Limits l;
+  CLI::App app;
+  AddApiClientFlags(app, {&l.qps, &l.burst}, "Why these defaults.");
+  args.insert(args.begin(), "nodeguard");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  return l;
+}
+
+// The message of the CLI::ValidationError `args` raise, or "" when they parse.
+std::string LimitsError(std::vector<std::string> args) {
+  try {
+    ParseLimits(std::move(args));
+  } catch (const CLI::ValidationError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ApiClientFlags, KeepTheModesDefaultsAndTakeValues) {
+  const Limits unset = ParseLimits({});
+  EXPECT_EQ(unset.qps, 20);
+  EXPECT_EQ(unset.burst, 30);
+  const Limits set = ParseLimits({"--kube-api-qps", "0.5", "--kube-api-burst", "1"});
+  EXPECT_EQ(set.qps, 0.5);
+  EXPECT_EQ(set.burst, 1);
+  ::setenv("NODEGUARD_KUBE_API_QPS", "7", 1);
+  ::setenv("NODEGUARD_KUBE_API_BURST", "9", 1);
+  const Limits env = ParseLimits({"--kube-api-burst", "11"});
+  ::unsetenv("NODEGUARD_KUBE_API_QPS");
+  ::unsetenv("NODEGUARD_KUBE_API_BURST");
+  EXPECT_EQ(env.qps, 7);
+  EXPECT_EQ(env.burst, 11);
+}
+
+TEST(ApiClientFlags, RejectInvalidValuesSayingWhatIsAllowed) {
+  for (const char* qps : {"0", "-1", "abc", "nan", "inf", ""}) {
+    const std::string error = LimitsError({"--kube-api-qps", qps});
+    EXPECT_NE(error.find("--kube-api-qps: must be a number greater than 0"), std::string::npos)
+        << qps << ": " << error;
+  }
+  for (const char* burst : {"0", "-3", "1.5", "x"}) {
+    const std::string error = LimitsError({"--kube-api-burst", burst});
+    EXPECT_NE(error.find("--kube-api-burst: must be an integer of at least 1"), std::string::npos)
+        << burst << ": " << error;
+  }
+  EXPECT_EQ(ValidateApiClientLimits(20, 30), "");
+  EXPECT_EQ(ValidateApiClientLimits(0.1, 1), "");
+  EXPECT_NE(ValidateApiClientLimits(0, 30).find("--kube-api-qps"), std::string::npos);
+  EXPECT_NE(ValidateApiClientLimits(20, 0).find("--kube-api-burst"), std::string::npos);
+}
+
+TEST(ApiClientFlags, HelpShowsThemWithTheDefaultsAndWhy) {
+  Limits l;
+  CLI::App app;
+  AddApiClientFlags(app, {&l.qps, &l.burst}, "Why these defaults.");
+  const std::string help = app.help();
+  EXPECT_NE(help.find("--kube-api-qps"), std::string::npos) << help;
+  EXPECT_NE(help.find("--kube-api-burst"), std::string::npos) << help;
+  EXPECT_NE(help.find("NODEGUARD_KUBE_API_QPS"), std::string::npos) << help;
+  EXPECT_NE(help.find("Why these defaults."), std::string::npos) << help;
+  EXPECT_NE(help.find("30"), std::string::npos) << help;
+}
+
 }  // namespace
 }  // namespace nodeguard::process

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <string>
 
+#include "fake_http.h"
 #include "observe/metrics.h"
 
 namespace nodeguard::process {
@@ -38,6 +39,31 @@ TEST(InformerCounters, AdvanceByWhatTheStatsGrewPerResource) {
   EXPECT_TRUE(Contains(text, "nodeguard_informer_relists_total{resource=\"pods\"} 0\n")) << text;
 }
 
+TEST(ApiRestOptions, TheRateLimiterWaitIsObservedInItsHistogram) {
+  observe::MetricsRegistry metrics;
+  kube::RestOptions options = ApiRestOptions(metrics, {10, 2});
+  // Exported from the start, before any request.
+  EXPECT_TRUE(Contains(metrics.Render(), "nodeguard_api_rate_limiter_wait_seconds_count 0\n"))
+      << metrics.Render();
+  FakeClock clock;
+  options.clock = &clock;
+  options.sleep = [&clock](std::chrono::milliseconds d) { clock.Advance(d); };
+  kube::testing::FakeHttpClient http;
+  http.SetHandler(
+      [](const kube::HttpRequest&) { return kube::testing::FakeHttpClient::Respond(200, "{}"); });
+  kube::RestClient rest(http, options);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(rest.Get(kube::CoreResource("nodes"), "n").ok());
+  // Two within the burst, then two that waited 100 ms each.
+  const std::string text = metrics.Render();
+  EXPECT_TRUE(Contains(text, "# TYPE nodeguard_api_rate_limiter_wait_seconds histogram\n")) << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_api_rate_limiter_wait_seconds_count 4\n")) << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_api_rate_limiter_wait_seconds_sum 0.2\n")) << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_api_rate_limiter_wait_seconds_bucket{le=\"0.005\"} 2\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "nodeguard_api_requests_total{verb=\"get\",code=\"200\"} 4\n"))
+      << text;
+}
+
 TEST(SetupLogging, RejectsAnUnknownFormatOrLevel) {
   EXPECT_FALSE(SetupLogging("info", "yaml").ok());
   EXPECT_FALSE(SetupLogging("loud", "text").ok());
@@ -47,7 +73,7 @@ TEST(SetupLogging, RejectsAnUnknownFormatOrLevel) {
 
 TEST(ApiConnection, AMissingKubeconfigIsAnErrorNamingIt) {
   observe::MetricsRegistry metrics;
-  auto connection = ApiConnection::Open("/nonexistent/nodeguard/kubeconfig", metrics);
+  auto connection = ApiConnection::Open("/nonexistent/nodeguard/kubeconfig", metrics, {20, 30});
   ASSERT_FALSE(connection.ok());
   EXPECT_TRUE(Contains(connection.error().message, "/nonexistent/nodeguard/kubeconfig"))
       << connection.error().ToString();

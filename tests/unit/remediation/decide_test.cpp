@@ -1281,6 +1281,38 @@ TEST(Decide, DryRunDecidesTheSameAndIsFlagged) {
   EXPECT_EQ(dry.Step().AllIntents(), b.AllIntents());
 }
 
+TEST(PlannedSteps, TheWholeLadderInOrder) {
+  api::RemediationSpec spec;
+  spec.actions = {RemediationAction::kRestartContainerRuntime, RemediationAction::kRestartKubelet,
+                  RemediationAction::kReboot};
+  spec.drain.timeout = 10min;
+  spec.recovery_stable_for = 2min;
+  spec.action_timeout = 5min;
+  EXPECT_EQ(PlannedSteps(spec, false),
+            (Strings{"cordon", "drain (timeout 10m0s)", "RestartContainerRuntime", "RestartKubelet",
+                     "Reboot", "uncordon once Ready for 2m0s"}));
+  EXPECT_EQ(DescribePlan(spec, false),
+            "would cordon -> drain (timeout 10m0s) -> RestartContainerRuntime -> RestartKubelet "
+            "-> Reboot -> uncordon once Ready for 2m0s; one rung at a time until the node is "
+            "Ready, each given actionTimeout 5m0s");
+}
+
+TEST(PlannedSteps, TakenOverNoTimeoutExternalAndNoActions) {
+  api::RemediationSpec spec;
+  spec.drain.timeout = 0s;  // No timeout.
+  spec.recovery_stable_for = 1min;
+  spec.actions = {RemediationAction::kRestartKubelet, RemediationAction::kExternal};
+  // A node someone else cordoned is not cordoned again, nor ever uncordoned.
+  EXPECT_EQ(
+      PlannedSteps(spec, true),
+      (Strings{"drain", "RestartKubelet", "External (annotate and wait for an external remediator)",
+               "leave cordoned (taken over)"}));
+  spec.actions.clear();
+  EXPECT_EQ(PlannedSteps(spec, false), (Strings{"cordon", "drain", "wait for the node to recover",
+                                                "uncordon once Ready for 1m0s"}));
+  EXPECT_NE(DescribePlan(spec, false).find("given actionTimeout"), std::string::npos);
+}
+
 // ------------------------------------------------------------------ cooldown, attempts
 
 RemediationState FinishedState(const std::string& node, WallTime finished, int attempt,

@@ -47,6 +47,25 @@ TEST(ControllerOptions, FlagsAndRanges) {
   EXPECT_FALSE(error.empty());
 }
 
+TEST(ControllerOptions, ApiClientLimitsDefaultToControllerRuntimesAndAreValidated) {
+  ControllerOptions o = Parse({});
+  EXPECT_EQ(o.kube_api_qps, 20);
+  EXPECT_EQ(o.kube_api_burst, 30);
+  o = Parse({"--kube-api-qps", "50", "--kube-api-burst", "100"});
+  EXPECT_EQ(o.kube_api_qps, 50);
+  EXPECT_EQ(o.kube_api_burst, 100);
+  std::string error;
+  Parse({"--kube-api-qps", "-2"}, &error);
+  EXPECT_NE(error.find("--kube-api-qps: must be a number greater than 0"), std::string::npos)
+      << error;
+  error.clear();
+  Parse({"--kube-api-burst", "0"}, &error);
+  EXPECT_NE(error.find("--kube-api-burst: must be an integer of at least 1"), std::string::npos)
+      << error;
+  o.kube_api_burst = 0;
+  EXPECT_NE(ValidateControllerOptions(o).find("--kube-api-burst"), std::string::npos);
+}
+
 TEST(ControllerOptions, EnvironmentTwin) {
   ::setenv("NODEGUARD_MAX_CONCURRENT_REMEDIATIONS", "3", 1);
   ControllerOptions o = Parse({});

@@ -445,9 +445,15 @@ TEST_F(RemediationReconcilerTest, RemediatesOneNodeAtATimeThroughTheWholeLadder)
   EXPECT_TRUE(server.HasPod("default/web-2"));         // Other nodes untouched.
   EXPECT_EQ(reconciler->drainer().Observe("w1").kind, DrainObservation::kSucceeded);
   ASSERT_TRUE(events.WaitIdle(5s));  // The drain's Events go through the recorder's queue.
-  EXPECT_EQ(sink.Count("w1", "DrainSucceeded"), 1);
+  EXPECT_EQ(sink.Count("w1", "EvictingPods"), 1);
+  // The drain's success is said once, by the step that moves on (below).
+  EXPECT_EQ(sink.Count("w1", "DrainSucceeded"), 0);
+  EXPECT_EQ(sink.Count("w1", "Drained"), 0);
 
   ReconcileOk();  // Reboot requested through the agent protocol.
+  ASSERT_TRUE(events.WaitIdle(5s));
+  EXPECT_EQ(sink.Count("w1", "Drained"), 1);
+  EXPECT_EQ(sink.Count("w1", "DrainSucceeded"), 0);
   auto state = State("w1");
   ASSERT_TRUE(state);
   EXPECT_EQ(state->phase, Phase::kActionRequested);
@@ -578,6 +584,50 @@ TEST_F(RemediationReconcilerTest, DryRunDecidesReportsOnceAndChangesNothing) {
   EXPECT_EQ(sink.Count("w1", "RemediationStarted"), 1);
   EXPECT_EQ(sink.Count("w2", "RemediationPending"), 1);
   EXPECT_NE(sink.LastMessage("w1", "RemediationStarted").find("dry run"), std::string::npos);
+}
+
+TEST_F(RemediationReconcilerTest, DryRunReportsTheWholeLadderItWouldRun) {
+  AddNodes(3);
+  Sick("w1");
+  auto spec = RemediatingSpec();
+  spec.remediation.actions = {api::RemediationAction::kRestartContainerRuntime,
+                              api::RemediationAction::kRestartKubelet,
+                              api::RemediationAction::kReboot};
+  spec.dry_run = true;
+  AddPolicy(spec);
+  Start();
+  ReconcileOk();
+  clock.Advance(30s);
+  ReconcileOk();  // Nothing was executed: the same start is decided again.
+  const std::string ladder =
+      "would cordon -> drain (timeout 10m0s) -> RestartContainerRuntime -> RestartKubelet -> "
+      "Reboot -> uncordon once Ready for 2m0s";
+  // The Event, once.
+  ASSERT_TRUE(events.WaitIdle(5s));
+  EXPECT_EQ(sink.Count("w1", "RemediationStarted"), 1);
+  const std::string event = sink.LastMessage("w1", "RemediationStarted");
+  EXPECT_EQ(event.rfind("dry run, nothing done: ", 0), 0u) << event;
+  EXPECT_NE(event.find(ladder), std::string::npos) << event;
+  // The status.
+  const auto st = PolicyStatus();
+  ASSERT_EQ(st.remediations.size(), 1u);
+  EXPECT_NE(st.remediations[0].message.find(ladder), std::string::npos)
+      << st.remediations[0].message;
+  EXPECT_EQ(st.remediations[0].message.rfind("dry run, nothing done: ", 0), 0u);
+  EXPECT_EQ(server.Count("PATCH", "/api/v1/nodes"), 0);
+}
+
+TEST_F(RemediationReconcilerTest, OutsideDryRunTheStartSaysNoLadder) {
+  AddNodes(3);
+  Sick("w1");
+  AddPolicy(RemediatingSpec());
+  Start();
+  ReconcileOk();
+  ASSERT_TRUE(events.WaitIdle(5s));
+  EXPECT_EQ(sink.LastMessage("w1", "RemediationStarted").find("would "), std::string::npos);
+  const auto st = PolicyStatus();
+  ASSERT_EQ(st.remediations.size(), 1u);
+  EXPECT_EQ(st.remediations[0].message, "cordoned");
 }
 
 // A policy that bypassed admission is reported by PolicyReconciler and never
@@ -946,7 +996,10 @@ TEST_F(RemediationReconcilerTest, OnASickNodeWhosePodsNeverTerminateTheLadderSti
   EXPECT_EQ(PhaseOf("w1"), Phase::kActionRequested);
   EXPECT_FALSE(server.Annotation("w1", remediation::kAgentRequestAnnotation).empty());
   ASSERT_TRUE(events.WaitIdle(5s));
-  EXPECT_NE(sink.LastMessage("w1", "DrainSucceeded").find("not Ready"), std::string::npos);
+  // The one Event of the drain's success carries its summary.
+  EXPECT_NE(sink.LastMessage("w1", "Drained").find("not Ready"), std::string::npos);
+  EXPECT_EQ(sink.Count("w1", "Drained"), 1);
+  EXPECT_EQ(sink.Count("w1", "DrainSucceeded"), 0);
   EXPECT_EQ(PhaseOf("w2"), Phase::kPending);  // Still one at a time.
 }
 
@@ -1033,7 +1086,9 @@ TEST_F(DrainRunTest, EvictsOnlyWhatKubectlWouldAndWaitsForDeletion) {
   EXPECT_EQ(tick.message, "drained 2 pods");
   EXPECT_TRUE(server.HasPod("kube-system/ds"));
   EXPECT_TRUE(server.HasPod("default/elsewhere"));
-  EXPECT_EQ(EventCount("DrainSucceeded"), 1);
+  // Success is the decide step's `Drained` Event; the run itself says nothing more.
+  EXPECT_EQ(events.size(), 1u);  // EvictingPods only.
+  EXPECT_EQ(EventCount("DrainSucceeded"), 0);
 }
 
 TEST_F(DrainRunTest, ABlockedPodIsRetriedEveryFiveSecondsAndReportedOnce) {

@@ -108,7 +108,7 @@ def scaled_duration(text):
     return f"{max(1, round(seconds / CLOCK))}s"
 
 
-def incident_policy_spec(caps=True):
+def incident_policy_spec(caps=True, max_concurrent=None):
     """incident-workers.yaml's spec with every duration scaled by the clock
     and its nodeSelector left to the scope; caps=False drops podDensity (the
     demonstration that the replay's assertions can fail)."""
@@ -118,6 +118,8 @@ def incident_policy_spec(caps=True):
     spec.pop("nodeSelector", None)
     if not caps:
         spec.pop("podDensity", None)
+    if max_concurrent is not None:
+        spec["remediation"]["maxConcurrent"] = max_concurrent
 
     def scale(obj):
         if isinstance(obj, dict):
@@ -174,7 +176,7 @@ class Run:
     the sampler, and the record. Thread-safe where its threads meet (lock)."""
 
     def __init__(self, mode, scope, seed, out_dir, nodeguard=None, caps=True, fill=75,
-                 deployments=5):
+                 deployments=5, max_concurrent=None):
         ng.check(mode in MODES, f"unknown mode {mode}")
         self.mode = mode
         self.scope = scope
@@ -182,6 +184,7 @@ class Run:
         self.out_dir = out_dir
         self.nodeguard = nodeguard
         self.caps = caps
+        self.max_concurrent = max_concurrent
         self.workload = Workload(len(scope.nodes), fill, deployments)
         self.models = {n: pleg_model.NodeModel(seed, n) for n in scope.nodes}
         self.lock = threading.Lock()  # Guards everything below.
@@ -403,7 +406,7 @@ class Run:
             w.wait_synced()
         if self.mode == "nodeguard":
             ng.apply(self.scope.policy(f"{self.scope.name}-incident-workers",
-                                       incident_policy_spec(self.caps)))
+                                       incident_policy_spec(self.caps, self.max_concurrent)))
             self.agents = ng.SimulatedAgents(self.nodeguard, self.scope.nodes, self.out_dir,
                                              REBOOT_SECONDS)
             self.agents.start()
@@ -473,35 +476,44 @@ class Run:
             rows = [r for r in self.rows if r["since_rollout"] != ""]
             reboots = {n: list(v) for n, v in self.reboot_times.items()}
             freezes = {n: list(v) for n, v in self.freeze_times.items()}
+            cordoned_max = self.cordoned_max
         ng.check(rows, f"replay {self.mode}: no sample after the rollout")
-        below = sum(SAMPLE_SECONDS for r in rows if r["availability"] < STEADY_AVAILABILITY)
-        steady = None
-        end = rows[-1]["since_rollout"]
-        for i, r in enumerate(rows):
-            tail = rows[i:]
-            if all(x["notready_nodes"] == 0 and x["availability"] >= STEADY_AVAILABILITY
-                   for x in tail) and end - r["since_rollout"] >= 30:
-                steady = r["since_rollout"]
-                break
-        return {
-            "mode": self.mode,
-            "nodes": len(self.scope.nodes),
-            "replicas": self.workload.total,
-            "seconds": end,
-            "min_availability": min(r["availability"] for r in rows),
-            "seconds_below_90": below,
-            "peak_pleg_sick": max(r["pleg_sick_nodes"] for r in rows),
-            "peak_frozen": max(r["frozen_nodes"] for r in rows),
-            "peak_notready": max(r["notready_nodes"] for r in rows),
-            "steady_after": steady,
-            "reboots": sum(len(v) for v in reboots.values()),
-            "runtime_restarts": rows[-1]["runtime_restarts"],
-            "freezes": sum(len(v) for v in freezes.values()),
-            "evictions": rows[-1]["evictions"],
-            "max_pods_per_node": max(r["max_pods_per_node"] for r in rows),
-            "max_cordoned_at_once": self.cordoned_max,
-            "needless_reboots": needless_reboots(reboots, freezes),
-        }
+        return summarize(self.mode, rows, reboots, freezes, cordoned_max,
+                         nodes=len(self.scope.nodes), replicas=self.workload.total)
+
+
+def summarize(mode, rows, reboots, freezes, cordoned_max, nodes, replicas):
+    """rows: the samples from the rollout on (CSV_FIELDS); reboots, freezes:
+    node -> times (s since the run started). Pure."""
+    below = sum(SAMPLE_SECONDS for r in rows if r["availability"] < STEADY_AVAILABILITY)
+    end = rows[-1]["since_rollout"]
+    steady = None
+    for i, r in enumerate(rows):
+        if end - r["since_rollout"] < 30:
+            break
+        if all(x["notready_nodes"] == 0 and x["availability"] >= STEADY_AVAILABILITY
+               for x in rows[i:]):
+            steady = r["since_rollout"]
+            break
+    return {
+        "mode": mode,
+        "nodes": nodes,
+        "replicas": replicas,
+        "seconds": end,
+        "min_availability": min(r["availability"] for r in rows),
+        "seconds_below_90": below,
+        "peak_pleg_sick": max(r["pleg_sick_nodes"] for r in rows),
+        "peak_frozen": max(r["frozen_nodes"] for r in rows),
+        "peak_notready": max(r["notready_nodes"] for r in rows),
+        "steady_after": steady,
+        "reboots": sum(len(v) for v in reboots.values()),
+        "runtime_restarts": rows[-1]["runtime_restarts"],
+        "freezes": sum(len(v) for v in freezes.values()),
+        "evictions": rows[-1]["evictions"],
+        "max_pods_per_node": max(r["max_pods_per_node"] for r in rows),
+        "max_cordoned_at_once": cordoned_max,
+        "needless_reboots": needless_reboots(reboots, freezes),
+    }
 
 
 def needless_reboots(reboots, freezes):
@@ -518,7 +530,7 @@ def needless_reboots(reboots, freezes):
 
 
 def run_modes(modes, nodes, seed, out_dir, nodeguard, baseline, duration, caps=True,
-              fill=75, prefix="replay"):
+              fill=75, prefix="replay", max_concurrent=None):
     """Runs the modes at once, each on a scope of NODES nodes of the current
     cluster ($KUBECONFIG); returns {mode: summary}. baseline: seconds sampled
     before the rollout; duration: seconds after it."""
@@ -530,7 +542,8 @@ def run_modes(modes, nodes, seed, out_dir, nodeguard, baseline, duration, caps=T
         for m in modes:
             scopes[m].__enter__()
             entered.append(m)
-        runs = {m: Run(m, scopes[m], seed, os.path.join(out_dir, m), nodeguard, caps, fill)
+        runs = {m: Run(m, scopes[m], seed, os.path.join(out_dir, m), nodeguard, caps, fill,
+                       max_concurrent=max_concurrent)
                 for m in modes}
         starters = [threading.Thread(target=_capture, args=(runs[m].start, runs[m]))
                     for m in modes]

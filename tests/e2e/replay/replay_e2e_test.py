@@ -21,11 +21,13 @@ caps of incident-workers.yaml: 70 per node, tainted at 68):
              never more nodes cordoned at once than maxConcurrent (1); no
              node rebooted without a freeze since its previous reboot.
 
-Each bound can fail: `--no-caps` runs the nodeguard side without its pod
-density caps (docs/replay.md shows that run failing the availability bound).
+Each bound can fail (docs/replay.md shows the runs): `--no-caps` runs the
+nodeguard side without its pod density caps, `--max-concurrent 3` with a
+larger remediation budget than the asserted one, `--fill 60` a workload that
+never reaches a node's breaking point (no cascade to see).
 
 Usage: replay_e2e_test.py --nodeguard PATH --workdir DIR --cluster NAME [--no-caps]
-                          [--nodes N] [--duration S] [--seed S]
+                          [--max-concurrent N] [--fill N] [--nodes N] [--duration S] [--seed S]
 """
 
 import argparse
@@ -57,6 +59,8 @@ def main():
     parser.add_argument("--baseline", type=float, default=15)
     parser.add_argument("--duration", type=float, default=200)
     parser.add_argument("--no-caps", action="store_true")
+    parser.add_argument("--max-concurrent", type=int)
+    parser.add_argument("--fill", type=int, default=75)
     args = parser.parse_args()
     ng.exit_on_sigterm()
     os.makedirs(args.workdir, exist_ok=True)
@@ -65,7 +69,8 @@ def main():
     try:
         summaries = replay.run_modes(["none", "nodeguard"], args.nodes, args.seed, args.workdir,
                                      args.nodeguard, args.baseline, args.duration,
-                                     caps=not args.no_caps, prefix="rp")
+                                     caps=not args.no_caps, fill=args.fill, prefix="rp",
+                                     max_concurrent=args.max_concurrent)
     finally:
         subprocess.run([os.path.join(ng.ROOT, "tests", "cluster", "down"), "--name", args.cluster],
                        check=False)

@@ -28,6 +28,7 @@ compressed clock, than it would be in the incident.
 Usage:
   replay.py all --out DIR [--nodes N] [--seed S] [--duration S] [--nodeguard BIN]
                 [--modes none,naive,nodeguard] [--cluster NAME] [--keep-cluster]
+                [--no-overflow-eviction]
       Starts (or reuses) the replay's own cluster, runs the modes at once,
       writes DIR/replay-MODE.csv, DIR/summary.json, DIR/table.md and, with
       matplotlib, DIR/replay.png; prints the table. Exit 0 when every run
@@ -108,7 +109,7 @@ def scaled_duration(text):
     return f"{max(1, round(seconds / CLOCK))}s"
 
 
-def incident_policy_spec(caps=True, max_concurrent=None):
+def incident_policy_spec(caps=True, max_concurrent=None, evict_overflow=None):
     """incident-workers.yaml's spec with every duration scaled by the clock
     and its nodeSelector left to the scope; caps=False drops podDensity (the
     demonstration that the replay's assertions can fail)."""
@@ -120,6 +121,8 @@ def incident_policy_spec(caps=True, max_concurrent=None):
         spec.pop("podDensity", None)
     if max_concurrent is not None:
         spec["remediation"]["maxConcurrent"] = max_concurrent
+    if evict_overflow is not None and "podDensity" in spec:
+        spec["podDensity"]["evictOverflow"] = evict_overflow
 
     def scale(obj):
         if isinstance(obj, dict):
@@ -176,7 +179,7 @@ class Run:
     the sampler, and the record. Thread-safe where its threads meet (lock)."""
 
     def __init__(self, mode, scope, seed, out_dir, nodeguard=None, caps=True, fill=75,
-                 deployments=5, max_concurrent=None):
+                 deployments=5, max_concurrent=None, evict_overflow=None):
         ng.check(mode in MODES, f"unknown mode {mode}")
         self.mode = mode
         self.scope = scope
@@ -185,6 +188,7 @@ class Run:
         self.nodeguard = nodeguard
         self.caps = caps
         self.max_concurrent = max_concurrent
+        self.evict_overflow = evict_overflow
         self.workload = Workload(len(scope.nodes), fill, deployments)
         self.models = {n: pleg_model.NodeModel(seed, n) for n in scope.nodes}
         self.lock = threading.Lock()  # Guards everything below.
@@ -406,7 +410,8 @@ class Run:
             w.wait_synced()
         if self.mode == "nodeguard":
             ng.apply(self.scope.policy(f"{self.scope.name}-incident-workers",
-                                       incident_policy_spec(self.caps, self.max_concurrent)))
+                                       incident_policy_spec(self.caps, self.max_concurrent,
+                                                            self.evict_overflow)))
             self.agents = ng.SimulatedAgents(self.nodeguard, self.scope.nodes, self.out_dir,
                                              REBOOT_SECONDS)
             self.agents.start()
@@ -530,7 +535,7 @@ def needless_reboots(reboots, freezes):
 
 
 def run_modes(modes, nodes, seed, out_dir, nodeguard, baseline, duration, caps=True,
-              fill=75, prefix="replay", max_concurrent=None):
+              fill=75, prefix="replay", max_concurrent=None, evict_overflow=None):
     """Runs the modes at once, each on a scope of NODES nodes of the current
     cluster ($KUBECONFIG); returns {mode: summary}. baseline: seconds sampled
     before the rollout; duration: seconds after it."""
@@ -543,7 +548,7 @@ def run_modes(modes, nodes, seed, out_dir, nodeguard, baseline, duration, caps=T
             scopes[m].__enter__()
             entered.append(m)
         runs = {m: Run(m, scopes[m], seed, os.path.join(out_dir, m), nodeguard, caps, fill,
-                       max_concurrent=max_concurrent)
+                       max_concurrent=max_concurrent, evict_overflow=evict_overflow)
                 for m in modes}
         starters = [threading.Thread(target=_capture, args=(runs[m].start, runs[m]))
                     for m in modes]
@@ -640,6 +645,8 @@ def main():
     a.add_argument("--modes", default=",".join(MODES))
     a.add_argument("--cluster", default="replay")
     a.add_argument("--keep-cluster", action="store_true")
+    a.add_argument("--no-overflow-eviction", action="store_true",
+                   help="nodeguard's policy without podDensity.evictOverflow (the sample enables it)")
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     os.makedirs(args.out, exist_ok=True)
@@ -647,7 +654,8 @@ def main():
     os.environ["KUBECONFIG"] = cluster_up(args.cluster)
     try:
         summaries = run_modes(modes, args.nodes, args.seed, args.out, args.nodeguard,
-                              args.baseline, args.duration)
+                              args.baseline, args.duration,
+                              evict_overflow=False if args.no_overflow_eviction else None)
     finally:
         if not args.keep_cluster:
             subprocess.run([os.path.join(ng.ROOT, "tests", "cluster", "down"),

@@ -34,6 +34,10 @@ class Clock(unittest.TestCase):
         self.assertEqual(spec["remediation"]["cooldown"], "360s")
         self.assertEqual(spec["podDensity"]["maxPods"], 70)
         self.assertNotIn("podDensity", replay.incident_policy_spec(caps=False))
+        self.assertIs(replay.incident_policy_spec(evict_overflow=False)["podDensity"]
+                      ["evictOverflow"], False)
+        self.assertEqual(replay.incident_policy_spec(max_concurrent=3)["remediation"]
+                         ["maxConcurrent"], 3)
 
 
 class NeedlessReboots(unittest.TestCase):

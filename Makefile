@@ -126,7 +126,7 @@ demo: deps $(BUILD_DIR)/build.ninja cluster-components
 REPLAY_OUT  ?= $(BUILD_DIR)/replay
 REPLAY_ARGS ?=
 replay: deps $(BUILD_DIR)/build.ninja cluster-components
-	@python3 -c 'import matplotlib' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-matplotlib >/dev/null
+	@/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-matplotlib >/dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target nodeguard
 	tests/replay/replay.py all --out $(REPLAY_OUT) --nodeguard $(CURDIR)/$(BUILD_DIR)/controller/nodeguard $(REPLAY_ARGS)
 

@@ -74,7 +74,9 @@ SIM_STATE = "nodeguard.io/sim-state"
 SIM_FAULT_AT = "nodeguard.io/sim-fault-at"
 PLEG_TEXT = "PLEG is not healthy"
 DISRUPTION_REASONS = ("DeletionByTaintManager", "EvictionByEvictionAPI")
-STEADY_AVAILABILITY = 0.9
+STEADY_AVAILABILITY = 0.9   # "seconds below 90 %"
+STEADY_MARGIN = 0.02        # back to steady: within 2 points of the pre-rollout availability
+DEBIAN_PYTHON = "/usr/bin/python3"  # Debian's, with python3-matplotlib (make replay installs it)
 
 CSV_FIELDS = ["t", "since_rollout", "ready_nodes", "notready_nodes", "pleg_sick_nodes",
               "frozen_nodes", "cordoned_nodes", "desired", "available", "availability",
@@ -479,24 +481,31 @@ class Run:
         """The per-run figures of docs/replay.md (from the rollout on)."""
         with self.lock:
             rows = [r for r in self.rows if r["since_rollout"] != ""]
+            before = [r for r in self.rows if r["since_rollout"] == ""]
             reboots = {n: list(v) for n, v in self.reboot_times.items()}
             freezes = {n: list(v) for n, v in self.freeze_times.items()}
             cordoned_max = self.cordoned_max
         ng.check(rows, f"replay {self.mode}: no sample after the rollout")
+        baseline = before[-1]["availability"] if before else 1.0
         return summarize(self.mode, rows, reboots, freezes, cordoned_max,
-                         nodes=len(self.scope.nodes), replicas=self.workload.total)
+                         nodes=len(self.scope.nodes), replicas=self.workload.total,
+                         baseline=baseline)
 
 
-def summarize(mode, rows, reboots, freezes, cordoned_max, nodes, replicas):
+def summarize(mode, rows, reboots, freezes, cordoned_max, nodes, replicas, baseline=1.0):
     """rows: the samples from the rollout on (CSV_FIELDS); reboots, freezes:
-    node -> times (s since the run started). Pure."""
+    node -> times (s since the run started); baseline: the availability just
+    before the rollout (the caps may keep it below 100 %: replicas Pending
+    for want of capacity). Steady: no node NotReady and the availability
+    within STEADY_MARGIN of the baseline from then to the end, at least 30 s
+    before it. Pure."""
     below = sum(SAMPLE_SECONDS for r in rows if r["availability"] < STEADY_AVAILABILITY)
     end = rows[-1]["since_rollout"]
     steady = None
     for i, r in enumerate(rows):
         if end - r["since_rollout"] < 30:
             break
-        if all(x["notready_nodes"] == 0 and x["availability"] >= STEADY_AVAILABILITY
+        if all(x["notready_nodes"] == 0 and x["availability"] >= baseline - STEADY_MARGIN
                for x in rows[i:]):
             steady = r["since_rollout"]
             break
@@ -505,6 +514,7 @@ def summarize(mode, rows, reboots, freezes, cordoned_max, nodes, replicas):
         "nodes": nodes,
         "replicas": replicas,
         "seconds": end,
+        "baseline_availability": baseline,
         "min_availability": min(r["availability"] for r in rows),
         "seconds_below_90": below,
         "peak_pleg_sick": max(r["pleg_sick_nodes"] for r in rows),
@@ -651,6 +661,7 @@ def main():
     modes = [m for m in args.modes.split(",") if m]
     os.makedirs(args.out, exist_ok=True)
     started = time.monotonic()
+    status = 0
     os.environ["KUBECONFIG"] = cluster_up(args.cluster)
     try:
         summaries = run_modes(modes, args.nodes, args.seed, args.out, args.nodeguard,
@@ -663,17 +674,20 @@ def main():
     text = table(summaries)
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(text + "\n")
-    try:
-        import figure
-        figure.draw(args.out, modes, os.path.join(args.out, "replay.png"))
-        ng.say(f"figure: {os.path.join(args.out, 'replay.png')}")
-    except ImportError as e:
-        print(f"replay: no figure ({e}); make replay installs python3-matplotlib",
-              file=sys.stderr)
+    # Drawn by Debian's python (python3-matplotlib), whichever python runs this.
+    png = os.path.join(args.out, "replay.png")
+    drawn = subprocess.run([DEBIAN_PYTHON, os.path.join(HERE, "figure.py"), args.out, *modes],
+                           check=False)
+    if drawn.returncode != 0:
+        print(f"replay: no figure ({DEBIAN_PYTHON} figure.py exited {drawn.returncode}); "
+              f"make replay installs python3-matplotlib", file=sys.stderr)
+        status = 1
+    else:
+        ng.say(f"figure: {png}")
     print(text)
     print(f"replay: {len(modes)} runs of {args.nodes} nodes, seed {args.seed}, "
           f"in {time.monotonic() - started:.0f} s; CSVs in {args.out}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -52,14 +52,14 @@ class NeedlessReboots(unittest.TestCase):
 
 
 class Summary(unittest.TestCase):
-    def summarize(self, rows, reboots=None, freezes=None):
+    def summarize(self, rows, reboots=None, freezes=None, baseline=1.0):
         return replay.summarize("none", rows, reboots or {}, freezes or {}, 1, nodes=6,
-                                replicas=450)
+                                replicas=450, baseline=baseline)
 
     def test_figures(self):
         rows = [row(0), row(2, 0.5, notready=2, sick=2), row(4, 0.8, notready=1, sick=1),
                 row(6, 0.95)] + [row(t, 0.95) for t in range(8, 60, 2)]
-        s = self.summarize(rows)
+        s = self.summarize(rows, baseline=0.96)
         self.assertEqual(s["min_availability"], 0.5)
         self.assertEqual(s["seconds_below_90"], 2 * replay.SAMPLE_SECONDS)
         self.assertEqual(s["peak_pleg_sick"], 2)
@@ -72,6 +72,13 @@ class Summary(unittest.TestCase):
     def test_never_steady_when_it_holds_only_for_the_last_seconds(self):
         rows = [row(t, 0.3, notready=1) for t in range(0, 60, 2)] + [row(62), row(64)]
         self.assertIsNone(self.summarize(rows)["steady_after"])
+
+    def test_steady_is_back_to_the_availability_before_the_rollout(self):
+        rows = [row(0, 0.80), row(2, 0.60, notready=1)] + [row(t, 0.89) for t in range(4, 60, 2)]
+        s = replay.summarize("nodeguard", rows, {}, {}, 1, nodes=6, replicas=450, baseline=0.907)
+        self.assertEqual(s["steady_after"], 4)
+        s = replay.summarize("nodeguard", rows, {}, {}, 1, nodes=6, replicas=450, baseline=1.0)
+        self.assertIsNone(s["steady_after"])
 
     def test_the_table_names_every_run(self):
         rows = [row(t) for t in range(0, 40, 2)]

@@ -285,6 +285,17 @@ POD_DENSITY = obj(
         "taintAhead": integer(
             "Taint a node this many pods before its cap, to absorb pods the scheduler binds in "
             "the moment before the taint lands.", default=0, minimum=0, maximum=100),
+        "evictOverflow": boolean(
+            "Off by default. When true, a node holding more counted pods than its cap (the cap, "
+            "not the taint mark) gets the excess evicted through the Eviction API, newest pods "
+            "first, so PodDisruptionBudgets are respected (a refused pod is skipped and retried "
+            "later). Only pods `kubectl drain` would evict without flags are chosen: pods of a "
+            "controller (ReplicaSet, StatefulSet, Job, ...) without emptyDir volumes; never "
+            "DaemonSet, mirror (static) or bare pods, nor pods already terminating. It exists "
+            "because a taint cannot bound what the scheduler binds in one burst: a node whose "
+            "taint is released below the release mark can receive a whole Pending backlog and "
+            "overshoot its cap. In dryRun the Event says what would be evicted.",
+            default=False),
     },
     # The cross-field rules compare only values that are valid on their own:
     # the API server evaluates CEL rules even when a field breaks its bounds

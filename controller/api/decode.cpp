@@ -324,6 +324,7 @@ PodDensitySpec DecodePodDensity(const json& j, const Reader& r) {
   }
   ReadBool(j, "countDaemonSetPods", r, &d.count_daemon_set_pods);
   ReadInt32(j, "taintAhead", r, &d.taint_ahead);
+  ReadBool(j, "evictOverflow", r, &d.evict_overflow);
   return d;
 }
 

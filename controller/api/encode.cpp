@@ -133,6 +133,7 @@ json EncodeSpec(const NodeHealthPolicySpec& s) {
     pd["taint"] = std::move(taint);
     pd["countDaemonSetPods"] = d.count_daemon_set_pods;
     pd["taintAhead"] = d.taint_ahead;
+    pd["evictOverflow"] = d.evict_overflow;
     j["podDensity"] = std::move(pd);
   }
 

@@ -81,6 +81,11 @@ struct PodDensitySpec {
   // Taint this many pods before the cap, to absorb pods the scheduler already
   // bound in the moment before the taint landed. 0..100, and below max_pods.
   int32_t taint_ahead = 0;
+  // Evict the newest movable pods of a node above its cap (not the taint
+  // mark) until it is back at the cap: a released taint can meet a Pending
+  // backlog the scheduler binds in one burst, far past the cap
+  // (docs/performance.md). Off by default.
+  bool evict_overflow = false;
   friend bool operator==(const PodDensitySpec&, const PodDensitySpec&) = default;
 };
 

@@ -68,6 +68,12 @@ bool CountsTowardCap(const kube::Pod& pod, const api::PodDensitySpec& spec);
 template <typename Range>
 int64_t CountPods(kube::Symbol node_name, const Range& pods, const api::PodDensitySpec& spec);
 
+// Of those, the ones not terminating (no deletionTimestamp): what overflow
+// eviction compares with the cap (decision.h).
+template <typename Range>
+int64_t CountPodsNotTerminating(kube::Symbol node_name, const Range& pods,
+                                const api::PodDensitySpec& spec);
+
 // ---------------------------------------------------------------- details
 
 namespace internal {
@@ -84,6 +90,20 @@ int64_t CountPods(kube::Symbol node_name, const Range& pods, const api::PodDensi
   for (const auto& p : pods) {
     const kube::Pod& pod = internal::Deref(p);
     if (pod.node_name == node_name && !node_name.empty() && CountsTowardCap(pod, spec)) ++n;
+  }
+  return n;
+}
+
+template <typename Range>
+int64_t CountPodsNotTerminating(kube::Symbol node_name, const Range& pods,
+                                const api::PodDensitySpec& spec) {
+  int64_t n = 0;
+  for (const auto& p : pods) {
+    const kube::Pod& pod = internal::Deref(p);
+    if (pod.node_name == node_name && !node_name.empty() && !pod.Terminating() &&
+        CountsTowardCap(pod, spec)) {
+      ++n;
+    }
   }
   return n;
 }

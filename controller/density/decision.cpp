@@ -75,6 +75,18 @@ std::string Numbers(const DensityInputs& in) {
     s += " cap=none";
   }
   s += in.taint.present ? " tainted" : " untainted";
+  if (in.evict_overflow) s += " notTerminating=" + std::to_string(in.pods_not_terminating);
+  return s;
+}
+
+// Names at most `limit` pods, then "and N more".
+std::string PodList(const std::vector<std::string>& pods, size_t limit = 10) {
+  std::string s;
+  for (size_t i = 0; i < pods.size() && i < limit; ++i) {
+    if (i > 0) s += ", ";
+    s += pods[i];
+  }
+  if (pods.size() > limit) s += " and " + std::to_string(pods.size() - limit) + " more";
   return s;
 }
 
@@ -182,11 +194,43 @@ DensityDecision DecideTaint(const DensityInputs& in, const kube::Taint& desired)
     d.status_entry = std::move(entry);
   }
 
+  // Overflow eviction (the second table in the header).
+  if (in.governance == Governance::kEnforce && in.cap && in.evict_overflow &&
+      in.pods_not_terminating > in.cap->cap) {
+    d.overflow = in.pods_not_terminating - in.cap->cap;
+    d.evict = !in.dry_run;
+  }
+
   d.explanation = std::string("density ") + (in.dry_run ? "dryRun " : "") + "node=" + in.node +
                   " policy=" + in.policy + " " + Numbers(in) +
                   " action=" + TaintActionName(d.action) +
                   " reason=" + DecisionReasonName(d.reason);
+  if (d.overflow > 0) d.explanation += " overflow=" + std::to_string(d.overflow);
   return d;
+}
+
+EventText OverflowEvent(const DensityInputs& in, int64_t overflow, const OverflowOutcome& outcome) {
+  const int64_t cap = in.cap ? in.cap->cap : 0;
+  std::string msg = "Node " + in.node + " has " + std::to_string(in.pods_not_terminating) +
+                    " pods not terminating, " + std::to_string(overflow) + " above its cap of " +
+                    std::to_string(cap) + " (policy " + in.policy + "): ";
+  const auto n = static_cast<int64_t>(outcome.evicted.size());
+  if (in.dry_run) {
+    msg += "dryRun, would evict " + std::to_string(n) + " pods";
+  } else {
+    msg += "evicted " + std::to_string(n) + " pods";
+  }
+  if (n > 0) msg += ", newest first: " + PodList(outcome.evicted);
+  if (!outcome.refused.empty()) {
+    msg +=
+        "; refused (PodDisruptionBudget or throttling), retried later: " + PodList(outcome.refused);
+  }
+  if (!outcome.failed.empty()) msg += "; failed: " + PodList(outcome.failed);
+  if (n < overflow && outcome.refused.empty() && outcome.failed.empty()) {
+    msg += "; only " + std::to_string(outcome.movable) +
+           " pods on the node can be moved (not DaemonSet, mirror, bare or emptyDir pods)";
+  }
+  return {"Warning", std::string(kOverflowEvictedReason), std::move(msg)};
 }
 
 }  // namespace nodeguard::density

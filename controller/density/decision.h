@@ -2,8 +2,9 @@
 
 // DecideTaint: from a node's cap, its pod count and the taint on it, what
 // nodeguard does about its density taint, and what it reports (Event, status
-// entry, metrics). Pure: the runtime executes the decision with the patch from
-// BuildTaintPatch (taint_patch.h) and re-decides after a conflict.
+// entry, metrics); alongside, how many pods above the cap it evicts
+// (spec.podDensity.evictOverflow, the second table below). Pure: the runtime executes the decision
+// with the patch from BuildTaintPatch (taint_patch.h) and re-decides after a conflict.
 //
 // "The taint on it" is the one nodeguard recorded applying (taint_record.h),
 // whatever its key: a taint nodeguard did not apply is never removed or
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/types.h"
 #include "density/cap.h"
@@ -21,6 +23,7 @@ namespace nodeguard::density {
 
 inline constexpr std::string_view kCapReachedReason = "PodDensityCapReached";
 inline constexpr std::string_view kCapReleasedReason = "PodDensityCapReleased";
+inline constexpr std::string_view kOverflowEvictedReason = "PodDensityOverflowEvicted";
 
 // Whether the policy governs the node's density now.
 enum class Governance : uint8_t {
@@ -69,6 +72,12 @@ struct DensityInputs {
   bool dry_run = false;
   std::optional<DensityCap> cap;  // ComputeCap(spec, node).
   int64_t pods = 0;               // CountPods(...).
+  // Of `pods`, those not terminating (CountPodsNotTerminating), also leaving
+  // out pods nodeguard evicted moments ago that its cache does not show
+  // terminating yet: what overflow eviction compares with the cap, so a pod
+  // already on its way out is neither counted nor evicted twice.
+  int64_t pods_not_terminating = 0;
+  bool evict_overflow = false;  // spec.podDensity.evictOverflow.
   // nodeguard's taint as it is on the node, from InspectOwnTaint(node, own,
   // DesiredTaint(...), policy). In dryRun nothing is written, so the caller
   // passes instead the state its previous dry-run decision for the node left
@@ -114,6 +123,11 @@ struct DensityDecision {
   // Set while capped: the node's entry in status.densityCappedNodes.
   std::optional<api::DensityCappedNode> status_entry;
   NodeDensityMetrics metrics;
+  // Overflow eviction: how many pods above the cap to evict (in dryRun:
+  // would evict); 0 when none. The runtime chooses them (overflow.h).
+  int64_t overflow = 0;
+  // Whether the runtime evicts them: overflow > 0 and not dryRun.
+  bool evict = false;
   // One line for the log: the numbers behind the decision.
   std::string explanation;
 };
@@ -138,6 +152,31 @@ kube::Taint DesiredTaint(const api::PodDensitySpec& spec, const std::string& pol
 //   t  otherwise, !m                   -> kUpdate (capped)
 // `desired` is only used in messages: the taint being added, or for a
 // release the taint being removed.
+//
+// Overflow eviction, decided alongside (the taint decision above is
+// unchanged: a node above its cap is above its mark and stays tainted, so the
+// evicted pods' replacements go elsewhere); n = in.pods_not_terminating:
+//   governance != kEnforce             -> overflow 0 (paused, held, released)
+//   no cap                             -> overflow 0
+//   !in.evict_overflow                 -> overflow 0
+//   n <= cap                           -> overflow 0
+//   n >  cap, dry run                  -> overflow n - cap, evict false (reported only)
+//   n >  cap                           -> overflow n - cap, evict true
+// The cap, not the taint mark: pods between the mark and the cap are what
+// taintAhead allows for, not an overshoot.
 DensityDecision DecideTaint(const DensityInputs& in, const kube::Taint& desired);
+
+// What one round of overflow eviction did on a node, for its Event. Pods as
+// "namespace/name", in the order they were tried (newest first).
+struct OverflowOutcome {
+  std::vector<std::string> evicted;  // Accepted (dryRun: the ones that would be evicted).
+  std::vector<std::string> refused;  // 429: a PodDisruptionBudget (named) or throttling.
+  std::vector<std::string> failed;   // Any other error.
+  int64_t movable = 0;  // Pods on the node overflow eviction may choose (OverflowCandidates).
+};
+
+// The Warning Event `PodDensityOverflowEvicted` for a decision with
+// overflow > 0: the count, the cap and the pods (at most ten named).
+EventText OverflowEvent(const DensityInputs& in, int64_t overflow, const OverflowOutcome& outcome);
 
 }  // namespace nodeguard::density

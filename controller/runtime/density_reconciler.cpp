@@ -2,14 +2,25 @@
 
 #include "density/cap.h"
 #include "density/decision.h"
+#include "density/overflow.h"
 #include "density/taint_patch.h"
 #include "kube/store.h"
 #include "observe/log.h"
+#include "remediation/drain_progress.h"
+#include "runtime/drainer.h"
 
 namespace nodeguard::runtime {
 namespace {
 
 observe::Logger Log() { return observe::Log().With({{"reconciler", "density"}}); }
+
+// How long an evicted pod the cache does not show terminating yet is left
+// out of the overflow count and choice.
+constexpr Duration kEvictedMemory = std::chrono::minutes(2);
+
+std::string PodName(const kube::Pod& pod) {
+  return std::string(pod.meta.namespace_.view()) + "/" + pod.meta.name;
+}
 
 bool DensityRelevantChange(const kube::Pod* old_obj, const kube::Pod* obj) {
   if (old_obj == nullptr || obj == nullptr) return true;
@@ -31,7 +42,11 @@ DensityReconciler::DensityReconciler(Deps deps)
           {"policy"})),
       taint_changes_(deps_.metrics->MustCounter(
           "nodeguard_density_taint_changes_total",
-          "Density taints added or removed on nodes, by action.", {"action"})) {}
+          "Density taints added or removed on nodes, by action.", {"action"})),
+      overflow_evictions_(deps_.metrics->MustCounter(
+          "nodeguard_density_overflow_evictions_total",
+          "Pods evicted from nodes above their pod-density cap (evictOverflow), per policy.",
+          {"policy"})) {}
 
 void DensityReconciler::OnNode(const kube::Node* old_obj, const kube::Node* obj,
                                kube::WorkQueue& queue) {
@@ -71,6 +86,10 @@ void DensityReconciler::EnqueueAll(kube::WorkQueue& queue) {
 void DensityReconciler::ForgetNode(const std::string& node) {
   pods_gauge_.Remove({node});
   cap_gauge_.Remove({node});
+  {
+    std::lock_guard lock(mu_);
+    evicted_.erase(node);
+  }
   std::vector<std::string> policies;
   {
     std::lock_guard lock(mu_);
@@ -171,6 +190,111 @@ Status DensityReconciler::Write(const kube::Node& node, const nlohmann::json& pa
     return written.error();
   }
   return Status::Ok();
+}
+
+std::vector<const kube::Pod*> DensityReconciler::NotJustEvicted(
+    const std::string& node, const std::vector<std::shared_ptr<const kube::Pod>>& pods) {
+  std::vector<const kube::Pod*> out;
+  out.reserve(pods.size());
+  std::lock_guard lock(mu_);
+  auto it = evicted_.find(node);
+  if (it == evicted_.end()) {
+    for (const auto& p : pods) out.push_back(p.get());
+    return out;
+  }
+  const WallTime now = deps_.clock->Now();
+  std::map<std::string, WallTime> kept;
+  for (const auto& p : pods) {
+    const std::string uid = p->meta.uid.str();
+    auto e = it->second.find(uid);
+    if (e != it->second.end() && !p->Terminating() && now - e->second < kEvictedMemory) {
+      kept.insert(*e);  // Evicted, but the cache does not show it terminating yet.
+      continue;
+    }
+    out.push_back(p.get());
+  }
+  if (kept.empty()) {
+    evicted_.erase(it);
+  } else {
+    it->second = std::move(kept);
+  }
+  return out;
+}
+
+Result<std::optional<Duration>> DensityReconciler::EvictOverflow(
+    const kube::Node& node, const density::DensityInputs& in, int64_t overflow, bool evict,
+    const std::vector<const kube::Pod*>& candidates) {
+  density::OverflowOutcome outcome;
+  outcome.movable = static_cast<int64_t>(candidates.size());
+  int64_t served = 0;  // Evicted, or gone already.
+  bool retry = false;
+  if (!evict) {
+    for (const kube::Pod* p : candidates) {
+      if (static_cast<int64_t>(outcome.evicted.size()) >= overflow) break;
+      outcome.evicted.push_back(PodName(*p));
+    }
+  } else {
+    if (Status fenced = deps_.fence(); !fenced.ok()) return fenced.error();
+    RestDrainApi api(*deps_.rest, deps_.pods, deps_.nodes);
+    for (const kube::Pod* p : candidates) {
+      if (served >= overflow) break;
+      const std::string name = PodName(*p);
+      const remediation::EvictionResult r = api.Evict(
+          {std::string(p->meta.namespace_.view()), p->meta.name, p->meta.uid.str()}, std::nullopt);
+      bool stop = false;
+      switch (r.outcome) {
+        case remediation::EvictionOutcome::kAccepted: {
+          ++served;
+          outcome.evicted.push_back(name);
+          overflow_evictions_.WithLabels({in.policy}).Inc();
+          std::lock_guard lock(mu_);
+          evicted_[node.meta.name][p->meta.uid.str()] = deps_.clock->Now();
+          break;
+        }
+        case remediation::EvictionOutcome::kNotFound:
+          ++served;  // Gone already.
+          break;
+        case remediation::EvictionOutcome::kNamespaceTerminating:
+          break;  // It goes anyway; not ours to count.
+        case remediation::EvictionOutcome::kTooManyRequests:
+          retry = true;
+          if (r.pdb_name.empty()) {
+            outcome.refused.push_back(name + " (throttled)");
+            stop = true;  // The server throttles: not the moment for more.
+          } else {
+            outcome.refused.push_back(name + " (PodDisruptionBudget " + r.pdb_name + ")");
+          }
+          break;
+        case remediation::EvictionOutcome::kRetryable:
+        case remediation::EvictionOutcome::kFatal:
+          // The same answer is likely for every pod (RBAC, the API server
+          // down): stop the round rather than try every candidate.
+          retry = true;
+          outcome.failed.push_back(name + ": " + r.message);
+          stop = true;
+          break;
+      }
+      if (stop) break;
+    }
+  }
+
+  const density::EventText event = density::OverflowEvent(in, overflow, outcome);
+  Log().Warn(evict ? "evicted pods above the density cap"
+                   : "dryRun: would evict pods above the density cap",
+             {{"node", node.meta.name},
+              {"policy", in.policy},
+              {"pods", in.pods_not_terminating},
+              {"cap", in.cap ? in.cap->cap : 0},
+              {"overflow", overflow},
+              {"evicted", static_cast<int64_t>(outcome.evicted.size())},
+              {"refused", static_cast<int64_t>(outcome.refused.size())},
+              {"failed", static_cast<int64_t>(outcome.failed.size())},
+              {"movable", outcome.movable},
+              {"dryRun", !evict},
+              {"message", event.message}});
+  deps_.events->Record(NodeRef(node), kube::EventType::kWarning, event.reason, event.message);
+  if (retry && served < overflow) return std::optional<Duration>(remediation::kEvictionRetryDelay);
+  return std::optional<Duration>();
 }
 
 Result<ReconcileResult> DensityReconciler::Release(const kube::Node& node,
@@ -275,8 +399,14 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
     in.governance = density::Governance::kEnforce;
   }
   in.cap = density::ComputeCap(spec, *node);
-  in.pods = density::CountPods(kube::Symbol::Intern(node_name),
-                               deps_.pods->ByIndex(kube::kIndexNodeName, node_name), spec);
+  const kube::Symbol node_symbol = kube::Symbol::Intern(node_name);
+  const auto node_pods = deps_.pods->ByIndex(kube::kIndexNodeName, node_name);
+  in.pods = density::CountPods(node_symbol, node_pods, spec);
+  // Overflow eviction counts and chooses among pods not terminating, nor
+  // evicted by nodeguard moments ago (the cache may not show it yet).
+  const std::vector<const kube::Pod*> live = NotJustEvicted(node_name, node_pods);
+  in.pods_not_terminating = density::CountPodsNotTerminating(node_symbol, live, spec);
+  in.evict_overflow = spec.evict_overflow;
   const kube::Taint desired = density::DesiredTaint(spec, policy.meta.name);
   in.taint = density::InspectOwnTaint(*node, own, desired, policy.meta.name);
   if (own.on_node()) in.current = node->taints[*own.index];
@@ -333,7 +463,17 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
         decision.event->reason, decision.event->message);
   }
   Report(policy.meta.name, node_name, decision.status_entry, dry_run);
-  return ReconcileResult{};
+
+  // After the taint: the node is tainted (it is above its mark), so the
+  // evicted pods' replacements go elsewhere.
+  ReconcileResult result;
+  if (decision.overflow > 0) {
+    auto requeue = EvictOverflow(*node, in, decision.overflow, decision.evict,
+                                 density::OverflowCandidates(live, spec));
+    if (!requeue.ok()) return requeue.error();
+    result.requeue_after = *requeue;
+  }
+  return result;
 }
 
 }  // namespace nodeguard::runtime

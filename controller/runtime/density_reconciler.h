@@ -23,14 +23,26 @@
 // A live policy switched to dryRun leaves its real taints as they are: none
 // is added, removed or rewritten while its Events and status report what it
 // would do; switching back resumes managing them, deleting it removes them.
+//
+// Overflow eviction (spec.podDensity.evictOverflow): a node above its cap
+// after a burst (a released taint meeting a Pending backlog) gets the
+// decision's overflow count evicted through the Eviction API (the drainer's
+// RestDrainApi::Evict), newest movable pods first (density/overflow.h). A
+// pod a PodDisruptionBudget protects (429) is skipped this round and the next
+// candidate tried; the node is requeued after 5 s while a refusal or an error
+// left it above its cap, and re-decided on its pod events anyway. Pods
+// evicted in the last two minutes that the cache does not show terminating
+// yet are left out of the count and the choice, so none is evicted twice.
 
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "api/types.h"
+#include "density/decision.h"
 #include "density/taint_record.h"
 #include "runtime/reconciler.h"
 
@@ -66,12 +78,23 @@ class DensityReconciler final : public Reconciler {
                                   const PolicyList& policies);
   // Sends a taint patch; a failed `test` (422) becomes a kConflict to re-decide.
   Status Write(const kube::Node& node, const nlohmann::json& patch);
+  // The node's pods minus those nodeguard evicted moments ago that the cache
+  // does not show terminating yet (forgetting those it does, or that are gone).
+  std::vector<const kube::Pod*> NotJustEvicted(
+      const std::string& node, const std::vector<std::shared_ptr<const kube::Pod>>& pods);
+  // Evicts (in dry run: names) the decision's overflow count of `candidates`;
+  // returns a requeue delay while a refusal or an error left some undone.
+  Result<std::optional<Duration>> EvictOverflow(const kube::Node& node,
+                                                const density::DensityInputs& in, int64_t overflow,
+                                                bool evict,
+                                                const std::vector<const kube::Pod*>& candidates);
 
   Deps deps_;
   observe::GaugeFamily& pods_gauge_;
   observe::GaugeFamily& cap_gauge_;
   observe::GaugeFamily& capped_gauge_;
   observe::CounterFamily& taint_changes_;
+  observe::CounterFamily& overflow_evictions_;
 
   mutable std::mutex mu_;
   // Guarded by mu_: capped nodes per policy (derived state, rebuilt by the
@@ -79,6 +102,8 @@ class DensityReconciler final : public Reconciler {
   // each node would carry.
   std::map<std::string, std::map<std::string, api::DensityCappedNode>> capped_;
   std::set<std::string> simulated_taints_;  // "policy/node"
+  // Pods nodeguard evicted, by node, then pod UID: when.
+  std::map<std::string, std::map<std::string, WallTime>> evicted_;
 };
 
 }  // namespace nodeguard::runtime

@@ -220,6 +220,7 @@ TEST(Samples, IncidentPolicySaysWhatTheIncidentNeeded) {
   ASSERT_TRUE(parsed.ok());
   const NodeHealthPolicySpec& s = parsed->policy.spec;
   EXPECT_EQ(s.pod_density.max_pods, 70);
+  EXPECT_TRUE(s.pod_density.evict_overflow);  // The released-backlog overshoot.
   EXPECT_EQ(s.remediation.max_concurrent, 1);
   EXPECT_THAT(
       s.remediation.actions,

@@ -76,7 +76,7 @@ TEST(DecodeSpec, EveryFieldIsRead) {
     "paused": true, "dryRun": true,
     "podDensity": {"enabled": true, "maxPods": 70, "maxPodsPerCore": 9, "releaseBelow": 60,
                    "taint": {"key": "example.com/full", "value": "yes", "effect": "PreferNoSchedule"},
-                   "countDaemonSetPods": false, "taintAhead": 2},
+                   "countDaemonSetPods": false, "taintAhead": 2, "evictOverflow": true},
     "health": {"unhealthyConditions": [{"type": "example.com/KernelDeadlock", "status": "True",
                                         "reason": "DockerHung", "messageRegex": "task .* blocked",
                                         "duration": "1m30s"}]},
@@ -108,6 +108,7 @@ TEST(DecodeSpec, EveryFieldIsRead) {
   EXPECT_EQ(s.pod_density.taint.effect, kube::TaintEffect::kPreferNoSchedule);
   EXPECT_FALSE(s.pod_density.count_daemon_set_pods);
   EXPECT_EQ(s.pod_density.taint_ahead, 2);
+  EXPECT_TRUE(s.pod_density.evict_overflow);
 
   ASSERT_EQ(s.health.unhealthy_conditions.size(), 1u);
   const UnhealthyCondition& u = s.health.unhealthy_conditions[0];

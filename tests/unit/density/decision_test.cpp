@@ -295,5 +295,117 @@ TEST(DecideTaint, StatusAndMetrics) {
   EXPECT_THAT(d.explanation, HasSubstr("cap=none"));
 }
 
+// ---------------------------------------------------------------- overflow eviction
+// One test per row of the second table in decision.h, in its order. The
+// replay's incident numbers: cap 70, taint at 68, release below 63.
+
+constexpr DensityCap kCap70{70, 68, 63, CapBound::kMaxPods};
+
+// `pods` counted, `not_terminating` of them not terminating, evictOverflow on.
+DensityInputs Overflowing(int64_t pods, int64_t not_terminating, bool tainted = true) {
+  DensityInputs in = Inputs(pods, tainted, kCap70);
+  in.pods_not_terminating = not_terminating;
+  in.evict_overflow = true;
+  return in;
+}
+
+// governance != kEnforce -> overflow 0 (paused, held, released)
+TEST(DecideOverflow, OnlyAnEnforcedPolicyEvicts) {
+  for (Governance g :
+       {Governance::kHold, Governance::kReleaseDeleted, Governance::kReleaseUnselected,
+        Governance::kReleaseDisabled, Governance::kReleasePaused}) {
+    const DensityDecision d = DecideTaint(With(Overflowing(110, 110), g), kDesired);
+    EXPECT_EQ(d.overflow, 0) << static_cast<int>(g);
+    EXPECT_FALSE(d.evict) << static_cast<int>(g);
+  }
+}
+
+// no cap -> overflow 0
+TEST(DecideOverflow, NoCapNoOverflow) {
+  DensityInputs in = Overflowing(110, 110);
+  in.cap = std::nullopt;
+  const DensityDecision d = DecideTaint(in, kDesired);
+  EXPECT_EQ(d.overflow, 0);
+  EXPECT_FALSE(d.evict);
+}
+
+// !in.evict_overflow -> overflow 0 (the default)
+TEST(DecideOverflow, OffByDefault) {
+  DensityInputs in = Overflowing(110, 110);
+  in.evict_overflow = false;
+  const DensityDecision d = DecideTaint(in, kDesired);
+  EXPECT_EQ(d.overflow, 0);
+  EXPECT_FALSE(d.evict);
+  EXPECT_EQ(d.action, TaintAction::kNone);  // Tainted and above the mark: stays.
+  EXPECT_TRUE(d.capped);
+}
+
+// n <= cap -> overflow 0: at the cap, between the mark and the cap, and above
+// the cap only while counting the pods already terminating.
+TEST(DecideOverflow, NothingAtOrBelowTheCap) {
+  for (auto [pods, live] :
+       {std::pair<int64_t, int64_t>{70, 70}, {69, 69}, {68, 68}, {10, 10}, {110, 70}, {110, 40}}) {
+    const DensityDecision d = DecideTaint(Overflowing(pods, live), kDesired);
+    EXPECT_EQ(d.overflow, 0) << pods << " pods, " << live << " not terminating";
+    EXPECT_FALSE(d.evict);
+  }
+  // Terminating pods still count for the taint: the node stays capped.
+  const DensityDecision d = DecideTaint(Overflowing(110, 70), kDesired);
+  EXPECT_TRUE(d.capped);
+}
+
+// n > cap, dry run -> overflow n - cap, evict false (reported only)
+TEST(DecideOverflow, DryRunReportsTheCountAndEvictsNothing) {
+  DensityInputs in = Overflowing(110, 109, /*tainted=*/false);
+  in.dry_run = true;
+  const DensityDecision d = DecideTaint(in, kDesired);
+  EXPECT_EQ(d.overflow, 39);
+  EXPECT_FALSE(d.evict);
+  EXPECT_EQ(d.action, TaintAction::kAdd);  // The taint decision is unchanged...
+  EXPECT_FALSE(d.execute);                 // ...and not executed either.
+  EXPECT_THAT(d.explanation, HasSubstr("overflow=39"));
+}
+
+// n > cap -> overflow n - cap, evict true; the taint decision is unchanged.
+TEST(DecideOverflow, EvictsTheCountAboveTheCapNotTheMark) {
+  DensityDecision d = DecideTaint(Overflowing(110, 109), kDesired);
+  EXPECT_EQ(d.overflow, 39);  // 109 - 70, not 109 - 68.
+  EXPECT_TRUE(d.evict);
+  EXPECT_EQ(d.action, TaintAction::kNone);
+  EXPECT_EQ(d.reason, DecisionReason::kCapReached);
+  EXPECT_TRUE(d.capped);
+  EXPECT_THAT(d.explanation, HasSubstr("overflow=39"));
+
+  d = DecideTaint(Overflowing(71, 71, /*tainted=*/false), kDesired);
+  EXPECT_EQ(d.overflow, 1);
+  EXPECT_TRUE(d.evict);
+  EXPECT_EQ(d.action, TaintAction::kAdd);  // Tainted as without evictOverflow.
+  EXPECT_TRUE(d.execute);
+}
+
+TEST(OverflowEvent, SaysCountCapAndPods) {
+  DensityInputs in = Overflowing(110, 109);
+  OverflowOutcome o;
+  for (int i = 0; i < 12; ++i) o.evicted.push_back("ci/web-" + std::to_string(i));
+  o.refused = {"ci/db-0 (PodDisruptionBudget db)"};
+  o.movable = 100;
+  EventText e = OverflowEvent(in, 39, o);
+  EXPECT_EQ(e.type, "Warning");
+  EXPECT_EQ(e.reason, "PodDensityOverflowEvicted");
+  EXPECT_THAT(e.message,
+              HasSubstr("Node worker-1 has 109 pods not terminating, 39 above its cap "
+                        "of 70 (policy dense): evicted 12 pods, newest first: ci/web-0, "));
+  EXPECT_THAT(e.message, HasSubstr("ci/web-9 and 2 more"));
+  EXPECT_THAT(e.message, HasSubstr("retried later: ci/db-0 (PodDisruptionBudget db)"));
+
+  in.dry_run = true;
+  e = OverflowEvent(in, 2, OverflowOutcome{{"ci/a", "ci/b"}, {}, {}, 5});
+  EXPECT_THAT(e.message, HasSubstr("dryRun, would evict 2 pods, newest first: ci/a, ci/b"));
+
+  in.dry_run = false;
+  e = OverflowEvent(in, 3, OverflowOutcome{{"ci/a"}, {}, {}, 1});
+  EXPECT_THAT(e.message, HasSubstr("only 1 pods on the node can be moved"));
+}
+
 }  // namespace
 }  // namespace nodeguard::density

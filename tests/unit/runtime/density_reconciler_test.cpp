@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <set>
 
 #include "api/decode.h"
 #include "density/taint_record.h"
@@ -211,8 +213,25 @@ class RecordingHttp final : public kube::HttpClient {
     kube::HttpResponse r;
     r.status = 200;
     r.body = "{}";
+    if (request.method == "POST" && refuse.count(request.path_and_query) > 0) {
+      // A PodDisruptionBudget refusal, as the API server words it.
+      r.status = 429;
+      r.body =
+          json{{"kind", "Status"},
+               {"status", "Failure"},
+               {"code", 429},
+               {"reason", "TooManyRequests"},
+               {"message", "Cannot evict pod as it would violate the pod's disruption budget."},
+               {"details",
+                {{"causes", json::array({{{"reason", "DisruptionBudget"},
+                                          {"message",
+                                           "The disruption budget web-pdb needs 2 "
+                                           "healthy pods and has 2 currently"}}})}}}}
+              .dump();
+    }
     return r;
   }
+  std::set<std::string> refuse;  // POST paths answered with a PDB's 429.
   Result<kube::HttpResponse> Stream(const kube::HttpRequest& request, const kube::ChunkHandler&,
                                     const kube::CancelToken&, std::chrono::milliseconds) override {
     return Send(request);
@@ -230,8 +249,10 @@ class NoStatusApi final : public StatusApi {
 
 class CountingSink final : public kube::EventSink {
  public:
-  Status Create(const kube::EventRecord&) override {
+  Status Create(const kube::EventRecord& e) override {
     ++events;
+    std::lock_guard lock(mu);
+    created.push_back(e.reason + ": " + e.message);
     return Status::Ok();
   }
   Status Patch(const kube::EventRecord&) override {
@@ -239,6 +260,8 @@ class CountingSink final : public kube::EventSink {
     return Status::Ok();
   }
   std::atomic<int> events{0};
+  std::mutex mu;
+  std::vector<std::string> created;  // Guarded by mu: "reason: message".
 };
 
 class DensityReconcileTest : public NodesTaintedByTest {
@@ -296,6 +319,145 @@ TEST_F(DensityReconcileTest, TheSamePolicyMadeValidIsActedOn) {
   EXPECT_TRUE(recorder.WaitIdle(std::chrono::seconds(5)));
   ASSERT_FALSE(http.requests.empty());
   EXPECT_EQ(http.requests.front().rfind("PATCH /api/v1/nodes/w1?", 0), 0u) << http.requests.front();
+}
+
+// ---------------------------------------------------------------- overflow eviction
+
+// w1 (cap 10, evictOverflow) after a burst: 12 ReplicaSet pods created at
+// seconds 1..12, a DaemonSet pod, a bare pod and a pod already terminating.
+class OverflowEvictionTest : public DensityReconcileTest {
+ protected:
+  OverflowEvictionTest() {
+    for (int i = 1; i <= 12; ++i) AddPod("web-" + std::to_string(i), i);
+    AddPod("agent", 20, kube::ControllerKind::kDaemonSet);
+    AddPod("bare", 21, kube::ControllerKind::kNone);
+    AddPod("leaving", 22).meta.deletion_timestamp = clock.Now();
+    Flush();
+  }
+  kube::Pod& AddPod(const std::string& name, int second,
+                    kube::ControllerKind kind = kube::ControllerKind::kReplicaSet) {
+    kube::Pod& p = pending_.emplace_back();
+    p.meta.name = name;
+    p.meta.namespace_ = kube::Symbol::Intern("ci");
+    p.meta.uid = "uid-" + name;
+    p.meta.creation_timestamp = kube::Time{} + std::chrono::seconds(1'700'000'000 + second);
+    p.node_name = kube::Symbol::Intern("w1");
+    p.phase = kube::PodPhase::kRunning;
+    p.controller_kind = kind;
+    if (kind == kube::ControllerKind::kDaemonSet) p.daemon_set_name = kube::Symbol::Intern("ds");
+    return p;
+  }
+  void Flush() {
+    for (auto& p : pending_) pods.Upsert(std::move(p));
+    pending_.clear();
+  }
+  void UsePolicy(bool dry_run = false) {
+    json density = Density(kKey);
+    density["evictOverflow"] = true;
+    policies.Upsert(MakePolicy(
+        "p", {{"nodeSelector", Selecting("a")}, {"dryRun", dry_run}, {"podDensity", density}}, 1));
+    // One reconciler per registry: it reads the policy store on each reconcile.
+    if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps);
+  }
+  std::vector<std::string> Evictions() const {
+    std::vector<std::string> out;
+    for (const auto& r : http.requests) {
+      if (r.rfind("POST ", 0) == 0) out.push_back(r);
+    }
+    return out;
+  }
+  static std::string EvictionOf(const std::string& pod) {
+    return "/api/v1/namespaces/ci/pods/" + pod + "/eviction";
+  }
+  std::vector<std::string> OverflowEvents() {
+    EXPECT_TRUE(recorder.WaitIdle(std::chrono::seconds(5)));
+    std::lock_guard lock(sink.mu);
+    std::vector<std::string> out;
+    for (const auto& e : sink.created) {
+      if (e.rfind("PodDensityOverflowEvicted", 0) == 0) out.push_back(e);
+    }
+    return out;
+  }
+  // The counter's sample for policy p, "" when it has none.
+  std::string Evicted() const {
+    const std::string text = metrics.Render();
+    const std::string series = "nodeguard_density_overflow_evictions_total{policy=\"p\"} ";
+    const size_t at = text.find(series);
+    if (at == std::string::npos) return "";
+    return text.substr(at + series.size(), text.find('\n', at) - at - series.size());
+  }
+
+  std::vector<kube::Pod> pending_;
+};
+
+TEST_F(OverflowEvictionTest, EvictsTheNewestMovablePodsDownToTheCapSkippingAPdbRefusal) {
+  // 15 counted, 14 not terminating (the DaemonSet and bare pods count), cap 10:
+  // 4 to evict, newest movable first: web-12, web-11 (refused), web-10, web-9, web-8.
+  http.refuse.insert(EvictionOf("web-11"));
+  UsePolicy();
+  auto result = reconciler->Reconcile("w1");
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(Evictions(), (std::vector<std::string>{
+                             "POST " + EvictionOf("web-12"), "POST " + EvictionOf("web-11"),
+                             "POST " + EvictionOf("web-10"), "POST " + EvictionOf("web-9"),
+                             "POST " + EvictionOf("web-8")}));
+  EXPECT_EQ(result->requeue_after, std::nullopt) << "the overflow was served";
+  EXPECT_EQ(Evicted(), "4");
+  const auto events = OverflowEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_NE(events[0].find("has 14 pods not terminating, 4 above its cap of 10 (policy p): evicted "
+                           "4 pods, newest first: ci/web-12, ci/web-10, ci/web-9, ci/web-8"),
+            std::string::npos)
+      << events[0];
+  EXPECT_NE(events[0].find("ci/web-11 (PodDisruptionBudget web-pdb)"), std::string::npos)
+      << events[0];
+
+  // The cache does not show the evicted pods terminating yet: they are not
+  // counted, nor evicted again.
+  http.requests.clear();
+  result = reconciler->Reconcile("w1");
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_TRUE(Evictions().empty()) << Evictions().front();
+  EXPECT_EQ(Evicted(), "4");
+}
+
+TEST_F(OverflowEvictionTest, ARefusalThatLeavesTheNodeAboveItsCapRequeues) {
+  for (int i = 1; i <= 12; ++i) http.refuse.insert(EvictionOf("web-" + std::to_string(i)));
+  UsePolicy();
+  auto result = reconciler->Reconcile("w1");
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(Evictions().size(), 12u) << "every movable pod tried once";
+  EXPECT_EQ(result->requeue_after, std::chrono::seconds(5));
+  EXPECT_EQ(Evicted(), "");
+}
+
+TEST_F(OverflowEvictionTest, DryRunNamesThePodsAndEvictsNone) {
+  UsePolicy(/*dry_run=*/true);
+  auto result = reconciler->Reconcile("w1");
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_TRUE(http.requests.empty()) << http.requests.front();
+  const auto events = OverflowEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_NE(events[0].find("dryRun, would evict 4 pods, newest first: ci/web-12, ci/web-11, "
+                           "ci/web-10, ci/web-9"),
+            std::string::npos)
+      << events[0];
+  EXPECT_EQ(Evicted(), "");
+}
+
+TEST_F(OverflowEvictionTest, OffByDefaultAndNothingAtTheCap) {
+  policies.Upsert(
+      MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", Density(kKey)}}, 1));
+  reconciler = std::make_unique<DensityReconciler>(deps);
+  ASSERT_TRUE(reconciler->Reconcile("w1").ok());
+  EXPECT_TRUE(Evictions().empty());
+
+  // evictOverflow on, 10 pods not terminating: at the cap.
+  for (int i = 1; i <= 4; ++i) pods.Erase("ci", "web-" + std::to_string(i));
+  UsePolicy();
+  ASSERT_TRUE(reconciler->Reconcile("w1").ok());
+  EXPECT_TRUE(Evictions().empty()) << Evictions().front();
+  EXPECT_TRUE(OverflowEvents().empty());
 }
 
 // ---------------------------------------------------------------- ownership flows

@@ -14,7 +14,7 @@ Each run has its own scope of the cluster (tests/lib Scope: its own nodes,
 namespace and policy), so the three run at the same time on one cluster.
 
 The workload is the incident's: Deployments filling the workers to FILL pods
-each (75: the incident's 70-80), then a CI rollout of all of them at once
+each (80: the top of the incident's 70-80), then a CI rollout of all of them at once
 (maxSurge 25%, maxUnavailable 10%) that pushes nodes towards 110.
 
 Time is compressed by CLOCK (10): the simulated kubelets' timeline (sim
@@ -147,7 +147,7 @@ class Workload:
     in all, small requests and limits (so hygiene has nothing to flag and the
     scheduler spreads them evenly)."""
 
-    def __init__(self, nodes, fill=75, deployments=5):
+    def __init__(self, nodes, fill=80, deployments=5):
         self.total = nodes * fill
         self.names = [f"shop-{chr(ord('a') + i)}" for i in range(deployments)]
         base, extra = divmod(self.total, deployments)
@@ -180,7 +180,7 @@ class Run:
     """One mode on one scope: the load model, what the mode remediates with,
     the sampler, and the record. Thread-safe where its threads meet (lock)."""
 
-    def __init__(self, mode, scope, seed, out_dir, nodeguard=None, caps=True, fill=75,
+    def __init__(self, mode, scope, seed, out_dir, nodeguard=None, caps=True, fill=80,
                  deployments=5, max_concurrent=None, evict_overflow=None):
         ng.check(mode in MODES, f"unknown mode {mode}")
         self.mode = mode
@@ -545,7 +545,7 @@ def needless_reboots(reboots, freezes):
 
 
 def run_modes(modes, nodes, seed, out_dir, nodeguard, baseline, duration, caps=True,
-              fill=75, prefix="replay", max_concurrent=None, evict_overflow=None):
+              fill=80, prefix="replay", max_concurrent=None, evict_overflow=None):
     """Runs the modes at once, each on a scope of NODES nodes of the current
     cluster ($KUBECONFIG); returns {mode: summary}. baseline: seconds sampled
     before the rollout; duration: seconds after it."""
@@ -651,6 +651,7 @@ def main():
     a.add_argument("--seed", type=int, default=1)
     a.add_argument("--baseline", type=float, default=30)
     a.add_argument("--duration", type=float, default=360)
+    a.add_argument("--fill", type=int, default=80)
     a.add_argument("--nodeguard", default=os.path.join(ng.ROOT, "build", "controller", "nodeguard"))
     a.add_argument("--modes", default=",".join(MODES))
     a.add_argument("--cluster", default="replay")
@@ -665,7 +666,7 @@ def main():
     os.environ["KUBECONFIG"] = cluster_up(args.cluster)
     try:
         summaries = run_modes(modes, args.nodes, args.seed, args.out, args.nodeguard,
-                              args.baseline, args.duration,
+                              args.baseline, args.duration, fill=args.fill,
                               evict_overflow=False if args.no_overflow_eviction else None)
     finally:
         if not args.keep_cluster:

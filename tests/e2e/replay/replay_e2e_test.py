@@ -6,18 +6,20 @@ replay's clock), two runs of the same seed at once on disjoint scopes:
   none       no remediation: the load model must reproduce the cascade;
   nodeguard  the incident-workers policy (durations scaled): it must hold.
 
-Asserted, with the reasons for the bounds (NODES workers, FILL pods each,
-caps of incident-workers.yaml: 70 per node, tainted at 68):
+Asserted, with the reasons for the bounds (NODES workers, FILL pods each
+(80: the top of the incident's 70-80, so that losing one node pushes the
+others past their breaking points: at 75 a 6-node run sometimes stopped at one
+sick node), caps of incident-workers.yaml: 70 per node, tainted at 68):
 
   none       more than one node turns PLEG-sick (the first one's pods,
              evicted after the toleration, overload the others) and the
              availability falls below NONE_BELOW (50 %: half the replicas
              gone means the cascade took at least half of the capacity;
              a single sick node costs 1/NODES, 17 %);
-  nodeguard  the availability never falls below NODEGUARD_ABOVE (65 %:
-             the caps leave 68 of 75 replicas per node scheduled, 91 %; the
-             rollout's maxUnavailable takes 10 % more; one node drained at a
-             time takes 1/NODES of what is left: 91 % - 10 % - 17 % ≈ 65 %);
+  nodeguard  the availability never falls below NODEGUARD_ABOVE (60 %:
+             the caps leave 68 of 80 replicas per node scheduled, 85 %; the
+             rollout's maxUnavailable takes 10 points more; one node drained
+             at a time takes 1/NODES of what is left, 12 points: 63 %);
              never more nodes cordoned at once than maxConcurrent (1); no
              node rebooted without a freeze since its previous reboot.
 
@@ -46,7 +48,7 @@ import nodeguard_testlib as ng  # noqa: E402
 import replay  # noqa: E402
 
 NONE_BELOW = 0.50
-NODEGUARD_ABOVE = 0.65
+NODEGUARD_ABOVE = 0.60
 MAX_CONCURRENT = 1
 
 
@@ -62,7 +64,7 @@ def main():
     parser.add_argument("--duration", type=float, default=200)
     parser.add_argument("--no-caps", action="store_true")
     parser.add_argument("--max-concurrent", type=int)
-    parser.add_argument("--fill", type=int, default=75)
+    parser.add_argument("--fill", type=int, default=80)
     parser.add_argument("--no-overflow-eviction", action="store_true")
     args = parser.parse_args()
     ng.exit_on_sigterm()

@@ -111,7 +111,8 @@ def scaled_duration(text):
     return f"{max(1, round(seconds / CLOCK))}s"
 
 
-def incident_policy_spec(caps=True, max_concurrent=None, evict_overflow=None):
+def incident_policy_spec(caps=True, max_concurrent=None, evict_overflow=None,
+                         max_unhealthy=None):
     """incident-workers.yaml's spec with every duration scaled by the clock
     and its nodeSelector left to the scope; caps=False drops podDensity (the
     demonstration that the replay's assertions can fail)."""
@@ -123,6 +124,8 @@ def incident_policy_spec(caps=True, max_concurrent=None, evict_overflow=None):
         spec.pop("podDensity", None)
     if max_concurrent is not None:
         spec["remediation"]["maxConcurrent"] = max_concurrent
+    if max_unhealthy is not None:
+        spec["remediation"]["maxUnhealthy"] = max_unhealthy
     if evict_overflow is not None and "podDensity" in spec:
         spec["podDensity"]["evictOverflow"] = evict_overflow
 
@@ -181,7 +184,7 @@ class Run:
     the sampler, and the record. Thread-safe where its threads meet (lock)."""
 
     def __init__(self, mode, scope, seed, out_dir, nodeguard=None, caps=True, fill=80,
-                 deployments=5, max_concurrent=None, evict_overflow=None):
+                 deployments=5, max_concurrent=None, evict_overflow=None, max_unhealthy=None):
         ng.check(mode in MODES, f"unknown mode {mode}")
         self.mode = mode
         self.scope = scope
@@ -191,6 +194,7 @@ class Run:
         self.caps = caps
         self.max_concurrent = max_concurrent
         self.evict_overflow = evict_overflow
+        self.max_unhealthy = max_unhealthy
         self.workload = Workload(len(scope.nodes), fill, deployments)
         self.models = {n: pleg_model.NodeModel(seed, n) for n in scope.nodes}
         self.lock = threading.Lock()  # Guards everything below.
@@ -413,7 +417,8 @@ class Run:
         if self.mode == "nodeguard":
             ng.apply(self.scope.policy(f"{self.scope.name}-incident-workers",
                                        incident_policy_spec(self.caps, self.max_concurrent,
-                                                            self.evict_overflow)))
+                                                            self.evict_overflow,
+                                                            self.max_unhealthy)))
             self.agents = ng.SimulatedAgents(self.nodeguard, self.scope.nodes, self.out_dir,
                                              REBOOT_SECONDS)
             self.agents.start()
@@ -545,7 +550,8 @@ def needless_reboots(reboots, freezes):
 
 
 def run_modes(modes, nodes, seed, out_dir, nodeguard, baseline, duration, caps=True,
-              fill=80, prefix="replay", max_concurrent=None, evict_overflow=None):
+              fill=80, prefix="replay", max_concurrent=None, evict_overflow=None,
+              max_unhealthy=None):
     """Runs the modes at once, each on a scope of NODES nodes of the current
     cluster ($KUBECONFIG); returns {mode: summary}. baseline: seconds sampled
     before the rollout; duration: seconds after it."""
@@ -558,7 +564,8 @@ def run_modes(modes, nodes, seed, out_dir, nodeguard, baseline, duration, caps=T
             scopes[m].__enter__()
             entered.append(m)
         runs = {m: Run(m, scopes[m], seed, os.path.join(out_dir, m), nodeguard, caps, fill,
-                       max_concurrent=max_concurrent, evict_overflow=evict_overflow)
+                       max_concurrent=max_concurrent, evict_overflow=evict_overflow,
+                       max_unhealthy=max_unhealthy)
                 for m in modes}
         starters = [threading.Thread(target=_capture, args=(runs[m].start, runs[m]))
                     for m in modes]

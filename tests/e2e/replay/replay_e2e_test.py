@@ -25,12 +25,14 @@ sick node), caps of incident-workers.yaml: 70 per node, tainted at 68):
 
 Each bound can fail (docs/replay.md shows the runs): `--no-caps` runs the
 nodeguard side without its pod density caps, `--max-concurrent 3` with a
-larger remediation budget than the asserted one, `--fill 60` a workload that
+larger remediation budget than the asserted one (with `--max-unhealthy 100%`,
+so that the storm guard does not hold it back), `--fill 60` a workload that
 never reaches a node's breaking point (no cascade to see),
 `--no-overflow-eviction` the policy without podDensity.evictOverflow.
 
 Usage: replay_e2e_test.py --nodeguard PATH --workdir DIR --cluster NAME [--no-caps]
-                          [--max-concurrent N] [--fill N] [--no-overflow-eviction]
+                          [--max-concurrent N] [--max-unhealthy P] [--fill N]
+                          [--no-overflow-eviction]
                           [--nodes N] [--duration S] [--seed S]
 """
 
@@ -64,6 +66,7 @@ def main():
     parser.add_argument("--duration", type=float, default=200)
     parser.add_argument("--no-caps", action="store_true")
     parser.add_argument("--max-concurrent", type=int)
+    parser.add_argument("--max-unhealthy")
     parser.add_argument("--fill", type=int, default=80)
     parser.add_argument("--no-overflow-eviction", action="store_true")
     args = parser.parse_args()
@@ -76,6 +79,7 @@ def main():
                                      args.nodeguard, args.baseline, args.duration,
                                      caps=not args.no_caps, fill=args.fill, prefix="rp",
                                      max_concurrent=args.max_concurrent,
+                                     max_unhealthy=args.max_unhealthy,
                                      evict_overflow=False if args.no_overflow_eviction else None)
     finally:
         subprocess.run([os.path.join(ng.ROOT, "tests", "cluster", "down"), "--name", args.cluster],

@@ -193,13 +193,13 @@ Status DensityReconciler::Write(const kube::Node& node, const nlohmann::json& pa
 }
 
 std::vector<const kube::Pod*> DensityReconciler::NotJustEvicted(
-    const std::string& node, const std::vector<std::shared_ptr<const kube::Pod>>& pods) {
+    const std::string& node, std::span<const kube::Pod* const> pods) {
   std::vector<const kube::Pod*> out;
   out.reserve(pods.size());
   std::lock_guard lock(mu_);
   auto it = evicted_.find(node);
   if (it == evicted_.end()) {
-    for (const auto& p : pods) out.push_back(p.get());
+    out.assign(pods.begin(), pods.end());
     return out;
   }
   const WallTime now = deps_.clock->Now();
@@ -211,7 +211,7 @@ std::vector<const kube::Pod*> DensityReconciler::NotJustEvicted(
       kept.insert(*e);  // Evicted, but the cache does not show it terminating yet.
       continue;
     }
-    out.push_back(p.get());
+    out.push_back(p);
   }
   if (kept.empty()) {
     evicted_.erase(it);
@@ -222,10 +222,9 @@ std::vector<const kube::Pod*> DensityReconciler::NotJustEvicted(
 }
 
 Result<std::optional<Duration>> DensityReconciler::EvictOverflow(
-    const kube::Node& node, const density::DensityInputs& in, int64_t overflow, bool evict,
-    const std::vector<const kube::Pod*>& candidates) {
+    const kube::Node& node, density::DensityInputs in, int64_t overflow, bool evict,
+    const api::PodDensitySpec& spec, std::vector<const kube::Pod*> candidates) {
   density::OverflowOutcome outcome;
-  outcome.movable = static_cast<int64_t>(candidates.size());
   int64_t served = 0;  // Evicted, or gone already.
   bool retry = false;
   if (!evict) {
@@ -236,6 +235,32 @@ Result<std::optional<Duration>> DensityReconciler::EvictOverflow(
   } else {
     if (Status fenced = deps_.fence(); !fenced.ok()) return fenced.error();
     RestDrainApi api(*deps_.rest, deps_.pods, deps_.nodes);
+    // The cache decided; the API server's own list (a quorum read) confirms
+    // before anything is evicted. A cache that has not yet seen some pods
+    // leave the node (a rollout deleting them) would otherwise evict as many
+    // too many; one that has not seen the latest binds evicts fewer now and
+    // the rest once it has (never more than the decision's count).
+    auto listed = api.ListPods(node.meta.name, api::LabelSelector{});
+    if (!listed.ok()) return listed.error();
+    std::vector<const kube::Pod*> pointers;
+    pointers.reserve(listed->size());
+    for (const kube::Pod& p : *listed) pointers.push_back(&p);
+    const std::vector<const kube::Pod*> live = NotJustEvicted(node.meta.name, pointers);
+    const int64_t cap = in.cap ? in.cap->cap : 0;
+    const int64_t live_count =
+        density::CountPodsNotTerminating(kube::Symbol::Intern(node.meta.name), live, spec);
+    if (live_count - cap < overflow) {
+      Log().Info("the API server lists fewer pods on the node than the cache: evicting fewer",
+                 {{"node", node.meta.name},
+                  {"policy", in.policy},
+                  {"cache", in.pods_not_terminating},
+                  {"listed", live_count},
+                  {"cap", cap}});
+      overflow = live_count - cap;
+      if (overflow <= 0) return std::optional<Duration>();
+    }
+    in.pods_not_terminating = live_count;
+    candidates = density::OverflowCandidates(live, spec);
     for (const kube::Pod* p : candidates) {
       if (served >= overflow) break;
       const std::string name = PodName(*p);
@@ -278,6 +303,7 @@ Result<std::optional<Duration>> DensityReconciler::EvictOverflow(
     }
   }
 
+  outcome.movable = static_cast<int64_t>(candidates.size());
   const density::EventText event = density::OverflowEvent(in, overflow, outcome);
   Log().Warn(evict ? "evicted pods above the density cap"
                    : "dryRun: would evict pods above the density cap",
@@ -404,7 +430,10 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
   in.pods = density::CountPods(node_symbol, node_pods, spec);
   // Overflow eviction counts and chooses among pods not terminating, nor
   // evicted by nodeguard moments ago (the cache may not show it yet).
-  const std::vector<const kube::Pod*> live = NotJustEvicted(node_name, node_pods);
+  std::vector<const kube::Pod*> cached;
+  cached.reserve(node_pods.size());
+  for (const auto& p : node_pods) cached.push_back(p.get());
+  const std::vector<const kube::Pod*> live = NotJustEvicted(node_name, cached);
   in.pods_not_terminating = density::CountPodsNotTerminating(node_symbol, live, spec);
   in.evict_overflow = spec.evict_overflow;
   const kube::Taint desired = density::DesiredTaint(spec, policy.meta.name);
@@ -468,7 +497,7 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
   // evicted pods' replacements go elsewhere.
   ReconcileResult result;
   if (decision.overflow > 0) {
-    auto requeue = EvictOverflow(*node, in, decision.overflow, decision.evict,
+    auto requeue = EvictOverflow(*node, in, decision.overflow, decision.evict, spec,
                                  density::OverflowCandidates(live, spec));
     if (!requeue.ok()) return requeue.error();
     result.requeue_after = *requeue;

@@ -27,9 +27,10 @@
 // Overflow eviction (spec.podDensity.evictOverflow): a node above its cap
 // after a burst (a released taint meeting a Pending backlog) gets the
 // decision's overflow count evicted through the Eviction API (the drainer's
-// RestDrainApi::Evict), newest movable pods first (density/overflow.h). A
-// pod a PodDisruptionBudget protects (429) is skipped this round and the next
-// candidate tried; the node is requeued after 5 s while a refusal or an error
+// RestDrainApi::Evict), newest movable pods first (density/overflow.h),
+// after a quorum LIST of the node's pods confirms the count (a cache behind
+// on deletions must not evict too many). A pod a PodDisruptionBudget
+// protects (429) is skipped this round and the next candidate tried; the node is requeued after 5 s while a refusal or an error
 // left it above its cap, and re-decided on its pod events anyway. Pods
 // evicted in the last two minutes that the cache does not show terminating
 // yet are left out of the count and the choice, so none is evicted twice.
@@ -38,6 +39,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -80,14 +82,16 @@ class DensityReconciler final : public Reconciler {
   Status Write(const kube::Node& node, const nlohmann::json& patch);
   // The node's pods minus those nodeguard evicted moments ago that the cache
   // does not show terminating yet (forgetting those it does, or that are gone).
-  std::vector<const kube::Pod*> NotJustEvicted(
-      const std::string& node, const std::vector<std::shared_ptr<const kube::Pod>>& pods);
-  // Evicts (in dry run: names) the decision's overflow count of `candidates`;
-  // returns a requeue delay while a refusal or an error left some undone.
-  Result<std::optional<Duration>> EvictOverflow(const kube::Node& node,
-                                                const density::DensityInputs& in, int64_t overflow,
-                                                bool evict,
-                                                const std::vector<const kube::Pod*>& candidates);
+  std::vector<const kube::Pod*> NotJustEvicted(const std::string& node,
+                                               std::span<const kube::Pod* const> pods);
+  // In dry run, names the first `overflow` of `candidates` (from the cache).
+  // Otherwise lists the node's pods from the API server and evicts at most
+  // `overflow` of its candidates (fewer when the list shows fewer above the
+  // cap); returns a requeue delay while a refusal or an error left some undone.
+  Result<std::optional<Duration>> EvictOverflow(const kube::Node& node, density::DensityInputs in,
+                                                int64_t overflow, bool evict,
+                                                const api::PodDensitySpec& spec,
+                                                std::vector<const kube::Pod*> candidates);
 
   Deps deps_;
   observe::GaugeFamily& pods_gauge_;

@@ -51,6 +51,18 @@ cleanup) removes whatever a killed scenario left behind.
                   (docs/performance.md records the numbers); checks only that
                   every node was tainted, and only once it reached its mark
                   (scopes dens-overshoot-0 and dens-overshoot-2, one after the other)
+  overflow        evictOverflow (the incident replay's released-backlog
+                  overshoot): 3 nodes, cap 10, a Deployment of 45 (15 Pending);
+                  5 pods of one capped node deleted (the policy paused
+                  meanwhile), so its taint is released below the mark (9)
+                  while the backlog waits and the scheduler puts it there in
+                  one burst; a watch of the pods checks that
+                  any node holding more pods (not terminating) than its cap is
+                  back at it within OVERFLOW_BOUND seconds, and that every node
+                  ends at exactly its cap (nothing evicted beyond it); then the
+                  cap lowered to 7 (3 pods over on every node, whatever the
+                  scheduler did): each node back at exactly 7 within the bound,
+                  PodDensityOverflowEvicted Events and the evictions counter
   cleanup         removes leftovers of any of the above
 
 Usage: density_e2e_test.py --nodeguard PATH --workdir DIR SUBCOMMAND
@@ -89,11 +101,17 @@ SCOPE = None  # The running scenario's ng.Scope, if any.
 # Each subcommand's scopes (cleanup removes what a killed scenario left of them).
 SCOPES = {"cap": ["dens-cap"], "foreign-taints": ["dens-foreign"], "delete": ["dens-delete"],
           "dry-run": ["dens-dryrun"], "key-change": ["dens-keychange"],
-          "overshoot": ["dens-overshoot-0", "dens-overshoot-2"]}
+          "overshoot": ["dens-overshoot-0", "dens-overshoot-2"], "overflow": ["dens-overflow"]}
 TAINT_KEY = "nodeguard.io/pod-density-exceeded"  # The CRD's default taint key.
 FINALIZER = "nodeguard.io/cleanup"
 REACHED = "PodDensityCapReached"
 RELEASED = "PodDensityCapReleased"
+OVERFLOW = "PodDensityOverflowEvicted"
+# The longest a node may hold more pods (not terminating) than its cap with
+# evictOverflow, from the watch event that took it above to the one that
+# brought it back: a reconcile on the pod events plus one eviction per pod
+# over (about 20 ms each), with the shared machine's watch lag on top.
+OVERFLOW_BOUND = 15.0
 APP = "burst"
 # The most pods a node may end up with above its cap in the cap scenario (a
 # Deployment scaled 0 -> 60 on 5 nodes, cap 10). The ReplicaSet creates its
@@ -362,7 +380,7 @@ def node_selector_arg():
 
 
 def policy_doc(max_pods, dry_run=False, taint_ahead=None, taint_value=None, name=None,
-               group=None):
+               group=None, evict_overflow=False):
     """The test policy (default name POLICY): selects the test's nodes outside
     any group, or with `group` the nodes labelled GROUP_LABEL=group. In a
     scenario it carries the scope's label (its controller sees only such)."""
@@ -376,6 +394,8 @@ def policy_doc(max_pods, dry_run=False, taint_ahead=None, taint_value=None, name
         density["taintAhead"] = taint_ahead
     if taint_value is not None:
         density["taint"] = {"value": taint_value}
+    if evict_overflow:
+        density["evictOverflow"] = True
     spec = {"nodeSelector": selector, "dryRun": dry_run, "podDensity": density}
     name = name or POLICY
     if SCOPE:
@@ -636,7 +656,7 @@ class Scenario:
 
 def remove_node_events(prefix):
     """Deletes the density Events about nodes whose name starts with prefix."""
-    events = [e["metadata"]["name"] for reason in (REACHED, RELEASED)
+    events = [e["metadata"]["name"] for reason in (REACHED, RELEASED, OVERFLOW)
               for e in get_json("events", "-n", "default", "--field-selector",
                                 f"reason={reason}")["items"]
               if e["involvedObject"]["name"].startswith(prefix)]
@@ -1240,6 +1260,184 @@ def cmd_overshoot():
     say("PASS overshoot")
 
 
+class CapWatch:
+    """Pods not terminating per node, from every version of a namespace's pods
+    (ng.Watch, gap-free), and each interval in which a node held more than
+    `cap` (local arrival times: the watch lags a little under load)."""
+
+    def __init__(self, ns, cap):
+        self.lock = threading.Lock()
+        self.cap = cap
+        self.node_of = {}  # uid -> node, for bound pods not terminating nor finished
+        self.above = {}  # node -> [since, most pods] while above the cap
+        self.intervals = []  # (node, seconds above, most pods)
+        self.printed = 0  # intervals check_bounded printed
+        self.left = []  # (time, pod, node, how): bound pods leaving, for diagnostics
+        self.watch = Watch(["pods", "-n", ns], self.on_event)
+
+    def start(self):
+        self.watch.start()
+
+    def stop(self):
+        self.watch.stop()  # Fails if a version was missed.
+
+    def set_cap(self, cap):
+        """From now on, intervals above `cap` (nodes above it now start one)."""
+        with self.lock:
+            self.cap = cap
+            self._recount(time.monotonic())
+
+    def on_event(self, kind, pod, now):
+        uid = pod["metadata"]["uid"]
+        node = pod.get("spec", {}).get("nodeName")
+        gone = kind == "DELETED" or pod["metadata"].get("deletionTimestamp") or \
+            pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+        with self.lock:
+            if gone and uid in self.node_of:
+                how = "deleted" if kind == "DELETED" else \
+                    "terminating" if pod["metadata"].get("deletionTimestamp") else "finished"
+                self.left.append((now, pod["metadata"]["name"], self.node_of[uid], how))
+            if gone or not node:
+                self.node_of.pop(uid, None)
+            else:
+                self.node_of[uid] = node
+            self._recount(now)
+
+    def _recount(self, now):
+        counts = {}
+        for n in self.node_of.values():
+            counts[n] = counts.get(n, 0) + 1
+        for n in set(counts) | set(self.above):
+            c = counts.get(n, 0)
+            if c > self.cap:
+                since = self.above.setdefault(n, [now, c])
+                since[1] = max(since[1], c)
+            elif n in self.above:
+                since, most = self.above.pop(n)
+                self.intervals.append((n, now - since, most))
+
+    def counts(self):
+        with self.lock:
+            out = {}
+            for n in self.node_of.values():
+                out[n] = out.get(n, 0) + 1
+            return out
+
+    def check_bounded(self, what, quiet=False):
+        """Fails when a node stayed above the cap longer than OVERFLOW_BOUND
+        (or still is, for longer); returns the intervals so far (printed
+        unless quiet) and the ones still open."""
+        now = time.monotonic()
+        with self.lock:
+            done = list(self.intervals)
+            open_ = {n: (now - since, most) for n, (since, most) in self.above.items()}
+        if not quiet:
+            for n, seconds, most in done[self.printed:]:
+                say(f"{what}: {n} held {most} pods (cap {self.cap}) for {seconds:.2f}s")
+            self.printed = len(done)
+        late = [f"{n}: {s:.1f}s, {m} pods" for n, s, m in done if s > OVERFLOW_BOUND]
+        late += [f"{n}: still above after {s:.1f}s, {m} pods" for n, (s, m) in open_.items()
+                 if s > OVERFLOW_BOUND]
+        if late:
+            fail(f"{what}: nodes above the cap for longer than {OVERFLOW_BOUND}s: {late}")
+        return done, open_
+
+
+def cmd_overflow():
+    node_count, cap, replicas, lowered = 3, 10, 45, 7
+    with Scenario("dens-overflow", node_count) as s:
+        watch = CapWatch(s.ns, cap)
+        watch.start()
+        start = time.monotonic()
+        try:
+            def at_cap(cap, what):
+                """Every node tainted and at exactly `cap` pods not terminating
+                (above: not evicted; below: evicted too many), the scheduler
+                done with the rest, no node above the cap for too long."""
+                def check():
+                    ok, detail = settled(s.ns, replicas)
+                    if not ok:
+                        return False, detail
+                    watched = watch.counts()
+                    untainted = sorted(n for n, node in s.node_objects().items()
+                                       if not density_taints(node))
+                    counts = {n: sum(1 for p in live_pods(s.ns)
+                                     if p["spec"].get("nodeName") == n) for n in s.nodes}
+                    watch.check_bounded(what, quiet=True)
+                    return (not untainted and all(c == cap for c in counts.values()) and
+                            watched == counts), \
+                        f"pods not terminating {counts} (watch {watched}); untainted {untainted}"
+                wait_for(f"{what}: every node tainted at exactly {cap} pods", check, timeout=120)
+                return watch.check_bounded(what)
+
+            s.start_controller()
+            s.apply_policy(policy_doc(cap, evict_overflow=True))
+            apply(deployment(s.ns, replicas))
+            done, _ = at_cap(cap, "the first burst")
+            seen = len(done)
+
+            # The incident: a rollout deletes pods of a capped node, its count
+            # falls below the release mark (9), its taint goes, and the whole
+            # Pending backlog (15, plus the 5 replacements) can land on it.
+            # The deletions are made while the policy is paused (its taints
+            # held), so they are over when the release comes: a deletion
+            # racing an eviction round takes one pod more off the node than
+            # the round counted, and the check of exactly the cap below
+            # would blame nodeguard for it.
+            victim = s.nodes[0]
+            nodes = s.node_objects()
+            paused = policy_doc(cap, evict_overflow=True)
+            paused["spec"]["paused"] = True
+            s.apply_policy(paused)
+            names = [p["metadata"]["name"] for p in live_pods(s.ns)
+                     if p["spec"].get("nodeName") == victim][:5]
+            kubectl("delete", "pod", "-n", s.ns, "--wait=true", "--timeout=60s", *names)
+            s.apply_policy(policy_doc(cap, evict_overflow=True))
+            wait_for(f"{victim}'s taint released below the mark", lambda: (
+                len(node_events({victim: nodes[victim]}, RELEASED)[victim]) > 0,
+                "no PodDensityCapReleased Event"), timeout=60)
+            done, _ = at_cap(cap, "the released backlog")
+            burst = done[seen:]
+            most = max((m for _, _, m in burst), default=cap)
+            say(f"released backlog: {len(burst)} time(s) a node went above the cap, "
+                f"at most {most} pods, back at the cap within "
+                f"{max((t for _, t, _ in burst), default=0):.2f}s")
+
+            # Deterministic overflow, whatever the scheduler's burst did: 3
+            # pods over on every node at once.
+            watch.set_cap(lowered)
+            before = s.controller.series("nodeguard_density_overflow_evictions_total",
+                                         {"policy": POLICY}) or 0
+            s.apply_policy(policy_doc(lowered, evict_overflow=True))
+            at_cap(lowered, f"cap lowered to {lowered}")
+            events = node_events(s.node_objects(), OVERFLOW)
+            quiet = sorted(n for n, e in events.items() if not e)
+            if quiet:
+                fail(f"no {OVERFLOW} Event on {quiet}")
+            say(f"{OVERFLOW}: " + next(e for e in events[s.nodes[-1]])["message"])
+
+            def counted():
+                have = s.controller.series("nodeguard_density_overflow_evictions_total",
+                                           {"policy": POLICY}) or 0
+                return have - before >= node_count * (cap - lowered), \
+                    f"{have - before} evictions counted, want >= {node_count * (cap - lowered)}"
+            wait_for("nodeguard_density_overflow_evictions_total", counted, timeout=30)
+        except BaseException:
+            with watch.lock:
+                for at, name, node, how in watch.left:
+                    print(f"  +{at - start:7.2f}s {name} on {node}: {how}")
+            for e in get_json("events", "-n", s.ns)["items"]:
+                if e.get("reason") not in ("Scheduled", "FailedScheduling"):
+                    print(f"  event {e.get('reason')}: {e.get('message')}")
+            try:
+                watch.stop()
+            except TestFailure as e:  # The test's own failure is the one to report.
+                say(f"pod watch: {e}")
+            raise
+        watch.stop()
+    say("PASS overflow")
+
+
 def cmd_cleanup():
     for names in SCOPES.values():
         for name in names:
@@ -1250,7 +1448,7 @@ def cmd_cleanup():
 def main():
     global ARGS, KUBECTL
     ARGS = ng.suite_arguments(__doc__, ["cap", "foreign-taints", "delete", "dry-run",
-                                        "key-change", "overshoot", "cleanup"])
+                                        "key-change", "overshoot", "overflow", "cleanup"])
     if "KUBECONFIG" not in os.environ:
         print("FAIL: set KUBECONFIG to the local cluster's kubeconfig", file=sys.stderr)
         sys.exit(1)
@@ -1259,7 +1457,7 @@ def main():
     try:
         {"cap": cmd_cap, "foreign-taints": cmd_foreign_taints, "delete": cmd_delete,
          "dry-run": cmd_dry_run, "key-change": cmd_key_change, "overshoot": cmd_overshoot,
-         "cleanup": cmd_cleanup}[ARGS.command]()
+         "overflow": cmd_overflow, "cleanup": cmd_cleanup}[ARGS.command]()
     except TestFailure as e:
         print("FAIL: " + str(e), file=sys.stderr, flush=True)
         sys.exit(1)

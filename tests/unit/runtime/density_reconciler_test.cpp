@@ -15,6 +15,7 @@
 #include <set>
 
 #include "api/decode.h"
+#include "common/time.h"
 #include "density/taint_record.h"
 #include "kube/decode.h"
 #include "kube/events.h"
@@ -213,6 +214,9 @@ class RecordingHttp final : public kube::HttpClient {
     kube::HttpResponse r;
     r.status = 200;
     r.body = "{}";
+    if (request.method == "GET" && request.path_and_query.rfind("/api/v1/pods?", 0) == 0) {
+      r.body = pod_list;
+    }
     if (request.method == "POST" && refuse.count(request.path_and_query) > 0) {
       // A PodDisruptionBudget refusal, as the API server words it.
       r.status = 429;
@@ -232,6 +236,7 @@ class RecordingHttp final : public kube::HttpClient {
     return r;
   }
   std::set<std::string> refuse;  // POST paths answered with a PDB's 429.
+  std::string pod_list = R"({"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]})";
   Result<kube::HttpResponse> Stream(const kube::HttpRequest& request, const kube::ChunkHandler&,
                                     const kube::CancelToken&, std::chrono::milliseconds) override {
     return Send(request);
@@ -329,28 +334,50 @@ class OverflowEvictionTest : public DensityReconcileTest {
  protected:
   OverflowEvictionTest() {
     for (int i = 1; i <= 12; ++i) AddPod("web-" + std::to_string(i), i);
-    AddPod("agent", 20, kube::ControllerKind::kDaemonSet);
-    AddPod("bare", 21, kube::ControllerKind::kNone);
-    AddPod("leaving", 22).meta.deletion_timestamp = clock.Now();
-    Flush();
+    AddPod("agent", 20, "DaemonSet");
+    AddPod("bare", 21, "");
+    AddPod("leaving", 22)["metadata"]["deletionTimestamp"] = FormatRfc3339(clock.Now());
+    Sync();
   }
-  kube::Pod& AddPod(const std::string& name, int second,
-                    kube::ControllerKind kind = kube::ControllerKind::kReplicaSet) {
-    kube::Pod& p = pending_.emplace_back();
-    p.meta.name = name;
-    p.meta.namespace_ = kube::Symbol::Intern("ci");
-    p.meta.uid = "uid-" + name;
-    p.meta.creation_timestamp = kube::Time{} + std::chrono::seconds(1'700'000'000 + second);
-    p.node_name = kube::Symbol::Intern("w1");
-    p.phase = kube::PodPhase::kRunning;
-    p.controller_kind = kind;
-    if (kind == kube::ControllerKind::kDaemonSet) p.daemon_set_name = kube::Symbol::Intern("ds");
-    return p;
+  // A pod on w1 as the API server holds it; `kind`: its controller's ("" for none).
+  json& AddPod(const std::string& name, int second, const std::string& kind = "ReplicaSet") {
+    json p = {{"metadata",
+               {{"name", name},
+                {"namespace", "ci"},
+                {"uid", "uid-" + name},
+                {"resourceVersion", "1"},
+                {"creationTimestamp",
+                 FormatRfc3339(WallTime{} + std::chrono::seconds(1'700'000'000 + second))}}},
+              {"spec", {{"nodeName", "w1"}, {"containers", json::array({{{"name", "c"}}})}}},
+              {"status", {{"phase", "Running"}}}};
+    if (!kind.empty()) {
+      p["metadata"]["ownerReferences"] = json::array({{{"apiVersion", "apps/v1"},
+                                                       {"kind", kind},
+                                                       {"name", name + "-owner"},
+                                                       {"uid", "owner"},
+                                                       {"controller", true}}});
+    }
+    return api_pods_[name] = std::move(p);
   }
-  void Flush() {
-    for (auto& p : pending_) pods.Upsert(std::move(p));
-    pending_.clear();
+  // The informer catches up: the cache holds what the API server lists.
+  void Sync() {
+    for (const auto& [name, p] : api_pods_) {
+      pods.Upsert(kube::DecodePod(p.dump()).value());
+    }
+    ServeList();
   }
+  // The API server's list (what the reconciler confirms with), without the cache.
+  void ServeList() {
+    json items = json::array();
+    for (const auto& [_, p] : api_pods_) items.push_back(p);
+    http.pod_list = json{
+        {"kind", "PodList"},
+        {"apiVersion", "v1"},
+        {"metadata", json::object()},
+        {"items",
+         items}}.dump();
+  }
+  std::map<std::string, json> api_pods_;  // By name.
   void UsePolicy(bool dry_run = false) {
     json density = Density(kKey);
     density["evictOverflow"] = true;
@@ -386,8 +413,6 @@ class OverflowEvictionTest : public DensityReconcileTest {
     if (at == std::string::npos) return "";
     return text.substr(at + series.size(), text.find('\n', at) - at - series.size());
   }
-
-  std::vector<kube::Pod> pending_;
 };
 
 TEST_F(OverflowEvictionTest, EvictsTheNewestMovablePodsDownToTheCapSkippingAPdbRefusal) {
@@ -445,6 +470,30 @@ TEST_F(OverflowEvictionTest, DryRunNamesThePodsAndEvictsNone) {
   EXPECT_EQ(Evicted(), "");
 }
 
+// The cache has not seen 3 pods leave the node yet (a rollout deleted them):
+// the API server's list says 1 over the cap, not 4, and 1 is evicted.
+TEST_F(OverflowEvictionTest, TheApiServersListBoundsWhatACacheBehindOnDeletionsEvicts) {
+  for (const char* gone : {"web-1", "web-2", "web-3"}) api_pods_.erase(gone);
+  ServeList();
+  UsePolicy();
+  auto result = reconciler->Reconcile("w1");
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(Evictions(), (std::vector<std::string>{"POST " + EvictionOf("web-12")}));
+  EXPECT_EQ(Evicted(), "1");
+  const auto events = OverflowEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_NE(events[0].find("has 11 pods not terminating, 1 above its cap of 10"), std::string::npos)
+      << events[0];
+
+  // Nothing above the cap in the list: nothing evicted, no Event.
+  http.requests.clear();
+  api_pods_.erase("web-4");
+  Sync();
+  pods.Erase("ci", "web-1");  // The cache still holds web-2, web-3 and web-4.
+  ASSERT_TRUE(reconciler->Reconcile("w1").ok());
+  EXPECT_TRUE(Evictions().empty()) << Evictions().front();
+}
+
 TEST_F(OverflowEvictionTest, OffByDefaultAndNothingAtTheCap) {
   policies.Upsert(
       MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", Density(kKey)}}, 1));
@@ -453,7 +502,11 @@ TEST_F(OverflowEvictionTest, OffByDefaultAndNothingAtTheCap) {
   EXPECT_TRUE(Evictions().empty());
 
   // evictOverflow on, 10 pods not terminating: at the cap.
-  for (int i = 1; i <= 4; ++i) pods.Erase("ci", "web-" + std::to_string(i));
+  for (int i = 1; i <= 4; ++i) {
+    pods.Erase("ci", "web-" + std::to_string(i));
+    api_pods_.erase("web-" + std::to_string(i));
+  }
+  ServeList();
   UsePolicy();
   ASSERT_TRUE(reconciler->Reconcile("w1").ok());
   EXPECT_TRUE(Evictions().empty()) << Evictions().front();

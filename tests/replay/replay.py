@@ -666,6 +666,9 @@ def main():
     a.add_argument("--no-overflow-eviction", action="store_true",
                    help="nodeguard's policy without podDensity.evictOverflow (the sample enables it)")
     args = parser.parse_args()
+    # SIGTERM (ctrl-C, a killed make) unwinds through the finally blocks: the
+    # agents and the controller stopped, the scopes and the cluster cleaned up.
+    ng.exit_on_sigterm()
     modes = [m for m in args.modes.split(",") if m]
     os.makedirs(args.out, exist_ok=True)
     started = time.monotonic()

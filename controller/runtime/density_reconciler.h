@@ -30,9 +30,10 @@
 // RestDrainApi::Evict), newest movable pods first (density/overflow.h),
 // after a quorum LIST of the node's pods confirms the count (a cache behind
 // on deletions must not evict too many). A pod a PodDisruptionBudget
-// protects (429) is skipped this round and the next candidate tried; the node is requeued after 5 s while a refusal or an error
-// left it above its cap, and re-decided on its pod events anyway. Pods
-// evicted in the last two minutes that the cache does not show terminating
+// protects (429) is skipped this round and the next candidate tried; the
+// node is requeued after 5 s while a refusal or an error left it above its
+// cap, and re-decided on its pod events anyway. Pods evicted in the last
+// two minutes that the cache does not show terminating
 // yet are left out of the count and the choice, so none is evicted twice.
 
 #include <map>

@@ -422,8 +422,11 @@ class Run:
             self.agents = ng.SimulatedAgents(self.nodeguard, self.scope.nodes, self.out_dir,
                                              REBOOT_SECONDS)
             self.agents.start()
+            # A larger policy budget also needs the controller's own cap raised.
+            budget = (["--max-concurrent-remediations", str(self.max_concurrent)]
+                      if self.max_concurrent else [])
             self.controller = ng.Controller(self.nodeguard, self.out_dir, self.mode,
-                                            extra_args=self.scope.controller_args())
+                                            extra_args=self.scope.controller_args() + budget)
             self.controller.start()
             self.controller.wait_ready()
         for target in [self.model_loop, self.sample_loop] + (

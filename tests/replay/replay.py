@@ -65,6 +65,10 @@ import pleg_model  # noqa: E402
 CLOCK = 10.0                 # incident seconds per wall-clock second
 EVICTION_SECONDS = 30        # the cluster's default toleration: 300 s / CLOCK
 REBOOT_SECONDS = 18          # a worker's reboot: 3 min / CLOCK
+# The controller's client budget times CLOCK (defaults 20 qps, burst 30): the
+# same requests per incident second as in the incident (an overflow eviction
+# must land within the model's 30 s of overload, 3 s here).
+CONTROLLER_RATE = ["--kube-api-qps", str(int(20 * CLOCK)), "--kube-api-burst", str(int(30 * CLOCK))]
 SAMPLE_SECONDS = 2.0
 MODEL_TICK_SECONDS = 0.5
 POLICY_FILE = os.path.join(ng.ROOT, "manifests", "samples", "incident-workers.yaml")
@@ -426,7 +430,8 @@ class Run:
             budget = (["--max-concurrent-remediations", str(self.max_concurrent)]
                       if self.max_concurrent else [])
             self.controller = ng.Controller(self.nodeguard, self.out_dir, self.mode,
-                                            extra_args=self.scope.controller_args() + budget)
+                                            extra_args=self.scope.controller_args() + budget
+                                            + CONTROLLER_RATE)
             self.controller.start()
             self.controller.wait_ready()
         for target in [self.model_loop, self.sample_loop] + (

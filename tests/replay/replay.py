@@ -59,8 +59,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "cluster", "lib"))
 import nodeguard_testlib as ng  # noqa: E402
 import pleg_model  # noqa: E402
+from sim_api import cluster_env  # noqa: E402
 
 CLOCK = 10.0                 # incident seconds per wall-clock second
 EVICTION_SECONDS = 30        # the cluster's default toleration: 300 s / CLOCK
@@ -187,13 +189,14 @@ class Run:
     """One mode on one scope: the load model, what the mode remediates with,
     the sampler, and the record. Thread-safe where its threads meet (lock)."""
 
-    def __init__(self, mode, scope, seed, out_dir, nodeguard=None, caps=True, fill=80,
+    def __init__(self, mode, scope, seed, out_dir, csv_path, nodeguard=None, caps=True, fill=80,
                  deployments=5, max_concurrent=None, evict_overflow=None, max_unhealthy=None):
         ng.check(mode in MODES, f"unknown mode {mode}")
         self.mode = mode
         self.scope = scope
         self.seed = seed
         self.out_dir = out_dir
+        self.csv_path = csv_path
         self.nodeguard = nodeguard
         self.caps = caps
         self.max_concurrent = max_concurrent
@@ -481,12 +484,10 @@ class Run:
             ng.fail(f"replay {self.mode}: " + "; ".join(problems))
 
     def write_csv(self):
-        path = os.path.join(self.out_dir, f"replay-{self.mode}.csv")
-        with open(path, "w", newline="") as f:
+        with open(self.csv_path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
             writer.writeheader()
             writer.writerows(self.rows)
-        self.csv_path = path
 
     # ------------------------------------------------------------ results
 
@@ -571,7 +572,8 @@ def run_modes(modes, nodes, seed, out_dir, nodeguard, baseline, duration, caps=T
         for m in modes:
             scopes[m].__enter__()
             entered.append(m)
-        runs = {m: Run(m, scopes[m], seed, os.path.join(out_dir, m), nodeguard, caps, fill,
+        runs = {m: Run(m, scopes[m], seed, os.path.join(out_dir, m),
+                       os.path.join(out_dir, f"replay-{m}.csv"), nodeguard, caps, fill,
                        max_concurrent=max_concurrent, evict_overflow=evict_overflow,
                        max_unhealthy=max_unhealthy)
                 for m in modes}
@@ -598,8 +600,6 @@ def run_modes(modes, nodes, seed, out_dir, nodeguard, baseline, duration, caps=T
         for m in reversed(entered):
             scopes[m].__exit__(*sys.exc_info())
     summaries = {m: runs[m].summary() for m in modes}
-    for m in modes:
-        os.replace(runs[m].csv_path, os.path.join(out_dir, f"replay-{m}.csv"))
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(summaries, f, indent=2)
     return summaries
@@ -647,9 +647,7 @@ def cluster_up(name):
                           "--pod-eviction-seconds", str(EVICTION_SECONDS)],
                          check=True, stdout=subprocess.PIPE, text=True).stdout
     kubeconfig = out.strip().splitlines()[-1]
-    env_file = os.path.join(os.path.dirname(kubeconfig), "cluster.env")
-    with open(env_file) as f:
-        env = dict(line.strip().split("=", 1) for line in f if "=" in line)
+    env = cluster_env(os.path.dirname(kubeconfig))
     ng.check(env.get("POD_EVICTION_SECONDS") == str(EVICTION_SECONDS),
              f"cluster {name} runs with pod eviction after {env.get('POD_EVICTION_SECONDS', '300')} s,"
              f" not {EVICTION_SECONDS}: take it down (tests/cluster/down --name {name})")

@@ -59,16 +59,22 @@ class ApiError(Exception):
         self.status = status
 
 
+def cluster_env(state):
+    """STATE/cluster.env (written by tests/cluster/up) as a dict."""
+    env = {}
+    with open(os.path.join(state, "cluster.env")) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            env[key] = value
+    return env
+
+
 class Api:
     """HTTPS to the cluster's API server with the admin client certificate;
     one persistent connection per thread that uses it."""
 
     def __init__(self, state):
-        env = {}
-        with open(os.path.join(state, "cluster.env")) as f:
-            for line in f:
-                key, _, value = line.strip().partition("=")
-                env[key] = value
+        env = cluster_env(state)
         url = urllib.parse.urlparse(env["APISERVER_URL"])
         self.host, self.port = url.hostname, url.port
         pki = os.path.join(state, "pki")

@@ -111,6 +111,7 @@ void EventCorrelator::Touch(std::unordered_map<std::string, V>& map, std::list<s
 
 bool EventCorrelator::TakeToken(const std::string& object_key, MonoTime now) {
   auto [it, inserted] = buckets_.try_emplace(object_key);
+  Touch(buckets_, buckets_lru_, object_key);  // The key just used is never the one evicted.
   Bucket& b = it->second;
   if (inserted) {
     b.tokens = options_.spam_burst;
@@ -139,14 +140,19 @@ CorrelatedEvent EventCorrelator::Correlate(const ObjectReference& object, EventT
   // bounds messages already; the combined prefix may push one over again.
   std::string effective_message = TruncateUtf8(message, kMaxEventMessageBytes);
   std::string message_key = similar_key + '\x1f' + effective_message;
+  bool aggregated = false;
   {
     Similar& similar = similar_[similar_key];
     if (now - similar.last > options_.aggregate_interval) similar.messages.clear();
     similar.last = now;
-    similar.messages.insert(effective_message);
+    // Bounded: once max_similar messages are known, every similar event
+    // (known message or not) goes to the combined Event until the window passes.
+    if (similar.messages.size() < options_.max_similar) {
+      similar.messages.insert(effective_message);
+    }
+    aggregated = similar.messages.size() >= options_.max_similar;
     Touch(similar_, similar_lru_, similar_key);
-    if (similar_.count(similar_key) != 0 &&
-        similar_[similar_key].messages.size() >= options_.max_similar) {
+    if (aggregated) {
       effective_message = TruncateUtf8(kCombinedPrefix + effective_message, kMaxEventMessageBytes);
       message_key = similar_key;  // All similar events now share one Event.
     }
@@ -154,6 +160,7 @@ CorrelatedEvent EventCorrelator::Correlate(const ObjectReference& object, EventT
 
   // Repeats: bump the existing Event.
   CorrelatedEvent out;
+  out.aggregated = aggregated;
   auto seen = seen_.find(message_key);
   if (seen != seen_.end()) {
     EventRecord& e = seen->second.event;
@@ -212,20 +219,30 @@ EventRecorder::~EventRecorder() {
   sender_.join();
 }
 
+void EventRecorder::Outcome(std::string_view outcome) const {
+  if (options_.on_outcome) options_.on_outcome(outcome);
+}
+
 bool EventRecorder::Record(const ObjectReference& object, EventType type, std::string reason,
                            std::string message) {
+  // Bounded before queueing: a burst of huge messages must not hold
+  // megabytes in the queue or in the correlator's cache.
+  if (message.size() > kMaxEventMessageBytes) {
+    message = TruncateUtf8(message, kMaxEventMessageBytes);
+  }
+  bool queued = false;
   {
     std::lock_guard lock(mu_);
     if (stopping_ || queue_.size() >= options_.queue_capacity) {
       ++dropped_queue_full_;
-      return false;
+    } else {
+      queue_.push_back(Pending{object, type, std::move(reason), std::move(message)});
+      queued = true;
     }
-    // Bounded before queueing: a burst of huge messages must not hold
-    // megabytes in the queue or in the correlator's cache.
-    if (message.size() > kMaxEventMessageBytes) {
-      message = TruncateUtf8(message, kMaxEventMessageBytes);
-    }
-    queue_.push_back(Pending{object, type, std::move(reason), std::move(message)});
+  }
+  if (!queued) {
+    Outcome("dropped_queue_full");
+    return false;
   }
   cv_.notify_all();
   return true;
@@ -273,31 +290,48 @@ void EventRecorder::Send(const Pending& pending) {
   const CorrelatedEvent c =
       correlator_.Correlate(pending.object, pending.type, pending.reason, pending.message,
                             clock_.Now(), clock_.Monotonic());
+  if (c.aggregated) Outcome("aggregated");
   if (c.action == EventAction::kDrop) {
-    std::lock_guard lock(mu_);
-    ++dropped_spam_;
+    {
+      std::lock_guard lock(mu_);
+      ++dropped_spam_;
+    }
+    Outcome("dropped_spam");
     return;
   }
+  auto failed = [&] {
+    {
+      std::lock_guard lock(mu_);
+      ++failed_;
+    }
+    Outcome("failed");
+  };
   for (int attempt = 1;; ++attempt) {
     if (options_.fence) {
       if (Status fenced = options_.fence(); !fenced.ok()) {
         spdlog::info("event {} for {}/{} not sent: {}", c.event.reason, c.event.involved.kind,
                      c.event.involved.name, fenced.error().ToString());
-        std::lock_guard lock(mu_);
-        ++failed_;
+        failed();
         return;
       }
     }
-    Status s = c.action == EventAction::kPatch ? sink_.Patch(c.event) : sink_.Create(c.event);
-    if (!s.ok() && c.action == EventAction::kPatch && s.error().Is(ErrorKind::kNotFound)) {
+    bool created = c.action == EventAction::kCreate;
+    Status s = created ? sink_.Create(c.event) : sink_.Patch(c.event);
+    if (!s.ok() && !created && s.error().Is(ErrorKind::kNotFound)) {
+      created = true;
       s = sink_.Create(c.event);  // The Event expired (TTL): recreate it with its count.
     }
-    if (s.ok()) return;
+    // Already there: a retry whose first attempt did land, or the same name
+    // written by this controller before a restart. Either way the fact is told.
+    if (!s.ok() && created && s.error().Is(ErrorKind::kAlreadyExists)) s = Status::Ok();
+    if (s.ok()) {
+      Outcome(created ? "created" : "patched");
+      return;
+    }
     if (!s.error().Retryable() || attempt >= options_.max_attempts) {
       spdlog::warn("event {} {} for {}/{}: {}", EventActionName(c.action), c.event.reason,
                    c.event.involved.kind, c.event.involved.name, s.error().ToString());
-      std::lock_guard lock(mu_);
-      ++failed_;
+      failed();
       return;
     }
     std::unique_lock lock(mu_);

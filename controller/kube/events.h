@@ -12,8 +12,18 @@
 //     per 5 minutes) drops the excess;
 //   - Record() never blocks: events go through a bounded queue to one sender
 //     thread; a full queue drops the event and counts it.
-// EventCorrelator is the pure decision part (time passed in); EventRecorder
-// does the I/O through the EventSink seam.
+// EventCorrelator is the pure decision part (time passed in): per event it
+// says create (POST), patch (a repeat: count and lastTimestamp) or drop (spam),
+// and whether the event was folded into a combined one; every cache it keeps
+// is bounded by cache_size (LRU), and similar messages by max_similar.
+// EventRecorder does the I/O through the EventSink seam and reports each
+// outcome (EventRecorderOptions::on_outcome: the controller's
+// nodeguard_events_total and nodeguard_events_aggregated_total).
+//
+// State lives in memory only. After a restart the first occurrence of an
+// event is created again (a new Event, count 1) rather than patched: a restart
+// may repeat an Event once, never fails on one (a create answered
+// AlreadyExists counts as sent, a patch of an Event gone since is a create).
 
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +36,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -85,6 +96,9 @@ const char* EventActionName(EventAction action);
 struct CorrelatedEvent {
   EventAction action = EventAction::kCreate;
   EventRecord event;
+  // More than max_similar messages for the object/type/reason in the window:
+  // `event` is the one "(combined from similar events): ..." Event.
+  bool aggregated = false;
 };
 
 // Not thread-safe (the recorder's sender thread owns it).
@@ -122,6 +136,7 @@ class EventCorrelator {
   std::unordered_map<std::string, Seen> seen_;  // By object+type+reason+message.
   std::list<std::string> seen_lru_;
   std::unordered_map<std::string, Bucket> buckets_;  // By object.
+  std::list<std::string> buckets_lru_;
 };
 
 // Where events go. Thread-compatible: used from the sender thread only.
@@ -145,6 +160,11 @@ struct EventRecorderOptions {
   // A controller passes its leader election's Fence: an event queued while
   // leading is not sent once leadership is lost. Null: always send.
   std::function<Status()> fence;
+  // Told the outcome of every event recorded: "created", "patched",
+  // "dropped_spam", "dropped_queue_full" or "failed"; and, separately,
+  // "aggregated" for an event folded into a combined Event (then also
+  // created or patched, or dropped). Called from any thread; optional.
+  std::function<void(std::string_view outcome)> on_outcome;
 };
 
 // Thread-safe.
@@ -174,6 +194,7 @@ class EventRecorder {
   };
   void SendLoop();
   void Send(const Pending& pending);
+  void Outcome(std::string_view outcome) const;
 
   EventSink& sink_;
   const EventRecorderOptions options_;

@@ -147,6 +147,27 @@ int RunController(const ControllerOptions& options) {
   kube::EventRecorderOptions event_options;
   event_options.host = identity;
   event_options.fence = fence;
+  auto& events_total = metrics.MustCounter(
+      "nodeguard_events_total",
+      "Events recorded, by outcome: created (POST), patched (a repeat: count and "
+      "lastTimestamp), dropped_spam (the per-object spam filter), dropped_queue_full, failed.",
+      {"outcome"});
+  auto& events_aggregated = metrics.MustCounter(
+      "nodeguard_events_aggregated_total",
+      "Events folded into one \"(combined from similar events)\" Event (more than 10 "
+      "similar messages for an object, type and reason within 10 minutes).");
+  for (const char* outcome :
+       {"created", "patched", "dropped_spam", "dropped_queue_full", "failed"}) {
+    events_total.WithLabels({outcome});  // Every series from the start, at 0.
+  }
+  events_aggregated.Get();
+  event_options.on_outcome = [&](std::string_view outcome) {
+    if (outcome == "aggregated") {
+      events_aggregated.Get().Inc();
+    } else {
+      events_total.WithLabels({std::string(outcome)}).Inc();
+    }
+  };
   auto event_sink = kube::MakeRestEventSink(rest);
   kube::EventRecorder events(*event_sink, event_options);
   RestStatusApi status_api(rest, fence);
@@ -168,6 +189,8 @@ int RunController(const ControllerOptions& options) {
   RemediationReconciler remediation(deps);
   HygieneReconcilerOptions hygiene_options;
   hygiene_options.event_host = identity;
+  hygiene_options.write_qps = options.hygiene_write_qps;
+  hygiene_options.write_burst = options.hygiene_write_burst;
   HygieneReconciler hygiene(deps, hygiene_options);
   PolicyReconciler policy_reconciler(deps, [&](const PolicyObject& p) {
     return density.NodesTaintedBy(p.meta.name) + remediation.NodesInFlight(p);

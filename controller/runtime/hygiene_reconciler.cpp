@@ -68,7 +68,17 @@ HygieneReconciler::HygieneReconciler(Deps deps, HygieneReconcilerOptions options
           "nodeguard_hygiene_writes_total",
           "Writes made by resource hygiene, by kind (event, node_event, annotation, "
           "report_apply, report_delete).",
-          {"kind"})) {}
+          {"kind"})),
+      writes_pending_gauge_(deps_.metrics->MustGauge(
+          "nodeguard_hygiene_writes_pending",
+          "Pods whose resource hygiene writes (Event, annotation) wait for the write pacer "
+          "(--hygiene-write-qps).")) {
+  writes_pending_gauge_.Get().Set(0);
+  if (options_.write_qps > 0) {
+    write_pacer_ = std::make_unique<kube::TokenBucket>(
+        options_.write_qps, std::max(1, options_.write_burst), *deps_.clock);
+  }
+}
 
 // ---------------------------------------------------------------- hooks
 
@@ -160,19 +170,21 @@ bool HygieneReconciler::InitialSyncDone() const {
 }
 
 std::pair<std::string_view, std::string> HygieneReconciler::SplitKey(const std::string& key) {
-  if (key.find('/') != std::string::npos) return {"pod", key};
-  for (std::string_view kind : {"node", "policy"}) {
+  // The prefixes first: a pod key starts with its namespace, which has no ':'.
+  for (std::string_view kind : {"node", "policy", "write"}) {
     if (key.size() > kind.size() && key.compare(0, kind.size(), kind) == 0 &&
         key[kind.size()] == ':') {
       return {kind, key.substr(kind.size() + 1)};
     }
   }
+  if (key.find('/') != std::string::npos) return {"pod", key};
   return {"key", key};
 }
 
 Result<ReconcileResult> HygieneReconciler::Reconcile(const std::string& key) {
   const auto [kind, name] = SplitKey(key);
-  if (kind == "pod") return ReconcilePod(name);
+  if (kind == "pod") return ReconcilePod(name, /*write=*/false);
+  if (kind == "write") return ReconcilePod(name, /*write=*/true);
   if (kind == "node") return ReconcileNode(name);
   if (kind == "policy") return ReconcilePolicy(name);
   Log().Warn("ignoring a key of unknown kind", {{"key", key}});
@@ -490,9 +502,30 @@ Status HygieneReconciler::DeleteReport(const std::string& policy,
 
 // ---------------------------------------------------------------- pods
 
-Result<ReconcileResult> HygieneReconciler::ReconcilePod(const std::string& key) {
+void HygieneReconciler::ScheduleWrite(const std::string& key, int requests) {
+  kube::WorkQueue* queue = queue_.load();
+  if (queue == nullptr) return;
+  {
+    std::lock_guard lock(mu_);
+    if (!writes_pending_.insert(key).second) return;  // Its write key decides afresh.
+    writes_pending_gauge_.Get().Set(static_cast<double>(writes_pending_.size()));
+  }
+  Duration wait = Duration::zero();
+  if (write_pacer_) {
+    for (int i = 0; i < requests; ++i) wait = write_pacer_->Reserve();
+  }
+  queue->AddAfter(WriteKey(key), wait);
+}
+
+Result<ReconcileResult> HygieneReconciler::ReconcilePod(const std::string& key, bool write) {
   if (Status s = EnsureSeeded(); !s.ok()) return s.error();
-  MarkInitialDone(key);
+  if (write) {
+    std::lock_guard lock(mu_);
+    writes_pending_.erase(key);
+    writes_pending_gauge_.Get().Set(static_cast<double>(writes_pending_.size()));
+  } else {
+    MarkInitialDone(key);
+  }
   const auto [ns, name] = kube::SplitObjectKey(key);
   auto pod = deps_.pods->Get(ns, name);
   if (!pod) {
@@ -516,6 +549,10 @@ Result<ReconcileResult> HygieneReconciler::ReconcilePod(const std::string& key) 
         !deps_.options->dry_run && (!gov.policy || (!gov.paused && !gov.dry_run));
     if (gov.mode == Mode::kUnchecked && may_write && writable_pod &&
         !pod->resource_findings_annotation.empty()) {
+      if (!write) {
+        ScheduleWrite(key, 1);
+        return ReconcileResult{};
+      }
       if (Status s = WriteAnnotation(*pod, ""); !s.ok()) return s.error();
       Log().Info("removed the findings annotation: no policy checks this pod",
                  {{"pod", key}, {"policy", policy_name}});
@@ -536,6 +573,18 @@ Result<ReconcileResult> HygieneReconciler::ReconcilePod(const std::string& key) 
   }
   if (gov.paused || !writable_pod) return ReconcileResult{};
 
+  const bool annotate = decision.annotation != hygiene::AnnotationAction::kNone && !gov.dry_run;
+  if (!write) {
+    // The status counts the pod now; its writes wait for the pacer.
+    const int requests = (decision.emit_event ? 1 : 0) + (annotate ? 1 : 0);
+    if (requests > 0) ScheduleWrite(key, requests);
+    if (decision.annotation != hygiene::AnnotationAction::kNone && gov.dry_run) {
+      Log().Debug("dryRun: would update the findings annotation",
+                  {{"pod", key}, {"policy", policy_name}, {"value", decision.annotation_value}});
+    }
+    return ReconcileResult{};
+  }
+
   // The Event first: once it exists the annotation marks the pod reported, so
   // writing the annotation first and failing the Event would lose the Event.
   if (decision.emit_event) {
@@ -551,13 +600,8 @@ Result<ReconcileResult> HygieneReconciler::ReconcilePod(const std::string& key) 
                 {"findings", hygiene::EncodeAnnotation(decision.findings)},
                 {"dryRun", gov.dry_run}});
   }
-  if (decision.annotation != hygiene::AnnotationAction::kNone) {
-    if (gov.dry_run) {
-      Log().Debug("dryRun: would update the findings annotation",
-                  {{"pod", key}, {"policy", policy_name}, {"value", decision.annotation_value}});
-    } else if (Status s = WriteAnnotation(*pod, decision.annotation_value); !s.ok()) {
-      return s.error();
-    }
+  if (annotate) {
+    if (Status s = WriteAnnotation(*pod, decision.annotation_value); !s.ok()) return s.error();
   }
   return ReconcileResult{};
 }

@@ -4,10 +4,15 @@
 // that reserve nothing for the system, per the resourceHygiene rules of the
 // policy that governs them (hygiene/ decides; this class acts and reports).
 //
-// Keys (one queue, three kinds; none can be mistaken for another):
-//   "namespace/name"  a pod: evaluate it, write/remove its findings
-//                     annotation, emit its one Warning Event, update the
-//                     policy's FindingsSummary;
+// Keys (one queue, four kinds; none can be mistaken for another):
+//   "namespace/name"  a pod: evaluate it and update the policy's
+//                     FindingsSummary (no API request); when the pod needs a
+//                     write, queue its "write:" key at the slot the write
+//                     pacer gives it;
+//   "write:namespace/name"
+//                     a pod's writes: decided again from the cache, then its
+//                     one Warning Event and its findings annotation (or the
+//                     annotation's removal);
 //   "node:<name>"     a node: the system-reserve check and its Event;
 //   "policy:<name>"   a policy's hygiene status, metrics and PolicyReports,
 //                     rebuilt from the summaries. Pod and node reconciles only
@@ -23,6 +28,16 @@
 // with resourceHygiene disabled, or no policy at all, means "not checked":
 // an annotation nodeguard left earlier is removed. An invalid governing
 // policy holds: nothing is written and it reports no findings.
+//
+// Status first, writes paced: evaluating a pod makes no request, so the
+// policy's status counts every finding as soon as the pods are evaluated
+// (22,500 pods: seconds), while the per-pod writes follow through a token
+// bucket of their own (HygieneReconcilerOptions::write_qps/write_burst,
+// --hygiene-write-qps/--hygiene-write-burst). Each write key reserves its
+// tokens (one per request it will make) when it is queued and is queued
+// after the reservation's wait, so no worker ever blocks on the pacer and
+// the policy, node and pod keys behind it are never held up; a pod has at
+// most one write key pending, which decides from the pod as it is then.
 //
 // Incremental: the first EnqueueAll (leadership start) queues every pod;
 // later ones (periodic resyncs) only nodes and policies. Pod events queue a
@@ -64,6 +79,7 @@
 #include "hygiene/findings.h"
 #include "hygiene/node_reserve.h"
 #include "hygiene/summary.h"
+#include "kube/token_bucket.h"
 #include "runtime/reconciler.h"
 
 namespace nodeguard::runtime {
@@ -74,6 +90,11 @@ struct HygieneReconcilerOptions {
   Duration summary_delay = std::chrono::milliseconds(500);
   // reportingInstance / source.host of the pod Events nodeguard writes itself.
   std::string event_host;
+  // The pacer of per-pod writes (Events, annotation patches): `write_burst`
+  // at once, then `write_qps` per second, on top of the client's own limit.
+  // write_qps <= 0: not paced (tests).
+  double write_qps = 5;
+  int write_burst = 50;
 };
 
 class HygieneReconciler final : public Reconciler {
@@ -90,12 +111,13 @@ class HygieneReconciler final : public Reconciler {
 
   static std::string NodeKey(std::string_view node) { return "node:" + std::string(node); }
   static std::string PolicyKey(std::string_view policy) { return "policy:" + std::string(policy); }
+  static std::string WriteKey(std::string_view pod_key) { return "write:" + std::string(pod_key); }
   observe::Field KeyField(const std::string& key) const override {
     auto [kind, name] = SplitKey(key);
     return {std::string(kind), std::move(name)};
   }
-  // What a queue key stands for: {"pod", "ns/name"}, {"node", name},
-  // {"policy", name}, or {"key", key} for a key of no known kind.
+  // What a queue key stands for: {"pod", "ns/name"}, {"write", "ns/name"},
+  // {"node", name}, {"policy", name}, or {"key", key} for a key of no known kind.
   static std::pair<std::string_view, std::string> SplitKey(const std::string& key);
 
   // True once every pod queued by the first EnqueueAll has been evaluated.
@@ -126,7 +148,12 @@ class HygieneReconciler final : public Reconciler {
     hygiene::HygieneRules rules;
   };
 
-  Result<ReconcileResult> ReconcilePod(const std::string& key);
+  // write == false: evaluate and account, and queue the pod's write key if
+  // it needs a write; true: the same, then make the writes.
+  Result<ReconcileResult> ReconcilePod(const std::string& key, bool write);
+  // Queues WriteKey(key) after `requests` tokens of the write pacer, unless
+  // one is pending already.
+  void ScheduleWrite(const std::string& key, int requests);
   Result<ReconcileResult> ReconcileNode(const std::string& node_name);
   Result<ReconcileResult> ReconcilePolicy(const std::string& policy_name);
 
@@ -164,6 +191,8 @@ class HygieneReconciler final : public Reconciler {
   observe::GaugeFamily& missing_gauge_;
   observe::GaugeFamily& unreserved_gauge_;
   observe::CounterFamily& writes_;
+  observe::GaugeFamily& writes_pending_gauge_;
+  std::unique_ptr<kube::TokenBucket> write_pacer_;  // Null: not paced.
 
   // The queue this reconciler's hooks are called with (the Reconciler
   // contract gives Reconcile no queue; policy keys are added from there).
@@ -177,6 +206,7 @@ class HygieneReconciler final : public Reconciler {
   std::unordered_set<kube::Uid> reported_pods_;                // Pod UIDs whose Event exists.
   std::unordered_set<kube::Uid> reported_nodes_;               // Node UIDs whose Event exists.
   std::unordered_map<std::string, PodState> pods_;             // By pod key.
+  std::unordered_set<std::string> writes_pending_;             // Pod keys with a write key queued.
   std::map<std::string, hygiene::FindingsSummary> summaries_;  // By policy.
   std::map<std::string, std::set<std::string>> dirty_;         // Policy -> namespaces.
   std::map<std::string, std::map<std::string, hygiene::NodeReserveFinding>> unreserved_;

@@ -61,6 +61,18 @@ void AddControllerFlags(CLI::App& app, ControllerOptions& o) {
   process::AddApiClientFlags(app, {&o.kube_api_qps, &o.kube_api_burst},
                              "Default 20 (burst 30) as controller-runtime: one leader writes "
                              "for the whole cluster.");
+  app.add_option("--hygiene-write-qps", o.hygiene_write_qps,
+                 "Resource hygiene's per-pod writes (Events, annotations) per second once "
+                 "--hygiene-write-burst is spent, within the client's --kube-api-qps")
+      ->envname("NODEGUARD_HYGIENE_WRITE_QPS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--hygiene-write-burst", o.hygiene_write_burst,
+                 "Resource hygiene's per-pod writes sent at once before --hygiene-write-qps "
+                 "applies")
+      ->envname("NODEGUARD_HYGIENE_WRITE_BURST")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   app.add_option("--watch-filter", o.watch_filter,
                  std::string("Only Nodes and NodeHealthPolicies labelled ") + kWatchFilterLabel +
                      "=<value> are watched and acted on; empty: all")

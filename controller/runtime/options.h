@@ -39,6 +39,13 @@ struct ControllerOptions {
   // findings from becoming the API server's load (docs/operations.md, "Sizing").
   double kube_api_qps = 20;
   int kube_api_burst = 30;
+  // Resource hygiene's per-pod writes (Events, annotation patches) paced on
+  // top of that (--hygiene-write-qps, --hygiene-write-burst): a quarter of the
+  // client's rate, so a flood of findings never takes more than that from a
+  // drain; the policy's status counts the findings before these writes
+  // (docs/operations.md, "Sizing").
+  double hygiene_write_qps = 5;
+  int hygiene_write_burst = 50;
 };
 
 // The label --watch-filter selects on.

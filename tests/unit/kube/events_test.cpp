@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "common/time.h"
@@ -154,6 +156,152 @@ TEST_F(CorrelatorTest, MessagesAreBoundedToOneKibibyte) {
   EXPECT_EQ(Correlate(NodeRef("n3"), "R", "drained 3 pods").event.message, "drained 3 pods");
 }
 
+// The decision "post / patch the count / drop" as a table, client-go's
+// EventCorrelator (aggregator, logger, spam filter) row by row. The rows run
+// in order through one correlator with the default options (10 similar
+// messages in 10 min combine; 25 per object, then one per 5 min).
+struct DecisionRow {
+  std::string what;
+  std::chrono::seconds advance{0};  // Clock moved before this row.
+  ObjectReference object;
+  EventType type = EventType::kWarning;
+  std::string reason;
+  std::string message;
+  // Expected:
+  EventAction action;
+  int32_t count = 1;
+  bool aggregated = false;
+  int same_event_as = -1;         // Index of the row whose Event this one patches.
+  std::string message_sent = "";  // Empty: `message` itself.
+};
+
+std::vector<DecisionRow> DecisionTable() {
+  const auto n1 = NodeRef("n1");
+  const auto W = EventType::kWarning;
+  std::vector<DecisionRow> rows = {
+      {"first occurrence: posted", 0s, n1, W, "R", "m", EventAction::kCreate},
+      {"the same again: the count patched", 1s, n1, W, "R", "m", EventAction::kPatch, 2, false, 0},
+      {"and again", 1s, n1, W, "R", "m", EventAction::kPatch, 3, false, 0},
+      {"another message: another Event", 1s, n1, W, "R", "m2", EventAction::kCreate},
+      {"another reason", 1s, n1, W, "R2", "m", EventAction::kCreate},
+      {"another type", 1s, n1, EventType::kNormal, "R", "m", EventAction::kCreate},
+      {"another object", 1s, NodeRef("n2"), W, "R", "m", EventAction::kCreate},
+      {"same name, another namespace", 1s, PodRef("a", "web"), W, "R", "m", EventAction::kCreate},
+      {"same name, the other namespace", 1s, PodRef("b", "web"), W, "R", "m", EventAction::kCreate},
+  };
+  // Similar messages (same object, type, reason): the 10th distinct one in
+  // the window is combined, and every similar one after it.
+  const auto n3 = NodeRef("n3");
+  for (int i = 1; i <= 9; ++i) {
+    rows.push_back({"similar message " + std::to_string(i) + " of 9: its own Event", 1s, n3, W,
+                    "Flap", "s" + std::to_string(i), EventAction::kCreate});
+  }
+  const int combined = static_cast<int>(rows.size());
+  rows.push_back({"the 10th similar message: one combined Event", 1s, n3, W, "Flap", "s10",
+                  EventAction::kCreate, 1, true, -1, "(combined from similar events): s10"});
+  rows.push_back({"an 11th: the combined Event's count", 1s, n3, W, "Flap", "s11",
+                  EventAction::kPatch, 2, true, combined, "(combined from similar events): s11"});
+  rows.push_back({"a message seen before: combined too", 1s, n3, W, "Flap", "s1",
+                  EventAction::kPatch, 3, true, combined, "(combined from similar events): s1"});
+  rows.push_back(
+      {"another reason is not similar", 1s, n3, W, "Other", "s12", EventAction::kCreate});
+  rows.push_back({"the window (10 min) passed: counting starts over", 601s, n3, W, "Flap", "s12",
+                  EventAction::kCreate});
+  // Spam filter: 25 per object (n4's first 25 below), then one per 5 minutes;
+  // a dropped repeat still counts.
+  const auto n4 = NodeRef("n4");
+  const int spam_first = static_cast<int>(rows.size());
+  rows.push_back({"spam: 1st of the burst", 0s, n4, W, "R", "m", EventAction::kCreate});
+  for (int i = 2; i <= 25; ++i) {
+    rows.push_back({"spam: " + std::to_string(i) + " of the burst of 25", 0s, n4, W, "R", "m",
+                    EventAction::kPatch, i, false, spam_first});
+  }
+  rows.push_back({"spam: the 26th is dropped", 0s, n4, W, "R", "m", EventAction::kDrop, 26, false,
+                  spam_first});
+  rows.push_back({"spam: a new message of the object is dropped too", 0s, n4, W, "R2", "x",
+                  EventAction::kDrop});
+  rows.push_back({"spam: 299 s later, still dropped", 299s, n4, W, "R", "m", EventAction::kDrop, 27,
+                  false, spam_first});
+  rows.push_back({"spam: 300 s: one token, the count includes the drops", 1s, n4, W, "R", "m",
+                  EventAction::kPatch, 28, false, spam_first});
+  rows.push_back(
+      {"spam: and none left", 0s, n4, W, "R", "m", EventAction::kDrop, 29, false, spam_first});
+  rows.push_back({"spam: another object has its own bucket", 0s, NodeRef("n5"), W, "R", "m",
+                  EventAction::kCreate});
+  return rows;
+}
+
+TEST(EventDecisionTable, EachRow) {
+  FakeClock clock{ParseRfc3339("2026-11-27T14:00:00Z").value()};
+  EventCorrelator correlator{EventCorrelatorOptions{}, "nodeguard", "controller-0"};
+  const auto rows = DecisionTable();
+  std::vector<CorrelatedEvent> out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const DecisionRow& row = rows[i];
+    clock.Advance(row.advance);
+    out.push_back(correlator.Correlate(row.object, row.type, row.reason, row.message, clock.Now(),
+                                       clock.Monotonic()));
+    const CorrelatedEvent& c = out.back();
+    SCOPED_TRACE("row " + std::to_string(i) + ": " + row.what);
+    EXPECT_EQ(EventActionName(c.action), std::string(EventActionName(row.action)));
+    EXPECT_EQ(c.event.count, row.count);
+    EXPECT_EQ(c.aggregated, row.aggregated);
+    EXPECT_EQ(c.event.message, row.message_sent.empty() ? row.message : row.message_sent);
+    EXPECT_EQ(c.event.last_timestamp, clock.Now());
+    if (row.same_event_as >= 0) {
+      EXPECT_EQ(c.event.name, out[row.same_event_as].event.name);
+      EXPECT_EQ(c.event.first_timestamp, out[row.same_event_as].event.first_timestamp);
+    } else if (row.action == EventAction::kCreate) {
+      for (size_t j = 0; j + 1 < out.size(); ++j) {
+        if (out[j].action != EventAction::kDrop) {
+          EXPECT_FALSE(out[j].event.name == c.event.name &&
+                       out[j].event.namespace_ == c.event.namespace_)
+              << "reuses row " << j << "'s Event " << c.event.name;
+        }
+      }
+    }
+  }
+}
+
+// A restart forgets everything: the next occurrence is posted again as a new
+// Event (count 1, a new name), never patched into an Event it does not know.
+TEST(EventDecisionTable, ARestartPostsAgain) {
+  FakeClock clock;
+  auto before = std::make_unique<EventCorrelator>(EventCorrelatorOptions{}, "nodeguard", "c-0");
+  const auto first = before->Correlate(NodeRef("n1"), EventType::kWarning, "R", "m", clock.Now(),
+                                       clock.Monotonic());
+  before->Correlate(NodeRef("n1"), EventType::kWarning, "R", "m", clock.Now(), clock.Monotonic());
+  before.reset();
+  clock.Advance(1s);
+  EventCorrelator after(EventCorrelatorOptions{}, "nodeguard", "c-0");
+  const auto again =
+      after.Correlate(NodeRef("n1"), EventType::kWarning, "R", "m", clock.Now(), clock.Monotonic());
+  EXPECT_EQ(again.action, EventAction::kCreate);
+  EXPECT_EQ(again.event.count, 1);
+  EXPECT_NE(again.event.name, first.event.name);
+}
+
+// Every cache is an LRU of cache_size: the object forgotten first is a new
+// one again (posted, with a full spam bucket), and memory stays bounded.
+TEST(EventDecisionTable, CachesAreBounded) {
+  FakeClock clock;
+  EventCorrelatorOptions o;
+  o.cache_size = 2;
+  o.spam_burst = 1;
+  EventCorrelator c(o, "nodeguard", "c-0");
+  auto send = [&](const std::string& node) {
+    clock.Advance(1s);
+    return c.Correlate(NodeRef(node), EventType::kWarning, "R", "m", clock.Now(),
+                       clock.Monotonic());
+  };
+  EXPECT_EQ(send("n1").action, EventAction::kCreate);
+  EXPECT_EQ(send("n1").action, EventAction::kDrop);  // Burst of one spent.
+  EXPECT_EQ(send("n2").action, EventAction::kCreate);
+  EXPECT_EQ(send("n3").action, EventAction::kCreate);  // n1 falls out of every cache.
+  EXPECT_EQ(send("n1").action, EventAction::kCreate);
+  EXPECT_EQ(send("n1").action, EventAction::kDrop);
+}
+
 // ------------------------------------------------------------ recorder
 
 class FakeSink final : public EventSink {
@@ -297,6 +445,51 @@ TEST(EventRecorderTest, SpamIsDroppedAndCounted) {
   ASSERT_TRUE(recorder.WaitIdle(10s));
   EXPECT_EQ(sink.log.size(), 25u);
   EXPECT_EQ(recorder.dropped_spam(), 5u);
+}
+
+// The outcomes the controller's nodeguard_events_total counts, and a create
+// answered AlreadyExists (the name written before a restart, or a retry
+// whose first attempt landed) counted as sent, not failed.
+TEST(EventRecorderTest, OutcomesAreReportedAndAlreadyExistsIsSent) {
+  class OutcomeSink final : public EventSink {
+   public:
+    Status Create(const EventRecord& e) override {
+      if (e.involved.name == "exists")
+        return Error::Of(ErrorKind::kAlreadyExists, "events \"x\" already exists");
+      if (e.involved.name == "broken") return Error::Invalid("bad event");
+      return Status::Ok();
+    }
+    Status Patch(const EventRecord&) override { return Status::Ok(); }
+  };
+  OutcomeSink sink;
+  FakeClock clock;
+  std::mutex mu;
+  std::map<std::string, int> outcomes;
+  EventRecorderOptions o = FastOptions();
+  o.queue_capacity = 100;
+  o.on_outcome = [&](std::string_view outcome) {
+    std::lock_guard lock(mu);
+    ++outcomes[std::string(outcome)];
+  };
+  EventRecorder recorder(sink, o, clock);
+  recorder.Record(NodeRef("n1"), EventType::kNormal, "R", "m");
+  recorder.Record(NodeRef("n1"), EventType::kNormal, "R", "m");
+  recorder.Record(NodeRef("exists"), EventType::kNormal, "R", "m");
+  recorder.Record(NodeRef("broken"), EventType::kNormal, "R", "m");
+  for (int i = 0; i < 12; ++i) {
+    recorder.Record(NodeRef("flap"), EventType::kNormal, "R", "m" + std::to_string(i));
+  }
+  for (int i = 0; i < 30; ++i) recorder.Record(NodeRef("spam"), EventType::kNormal, "R", "m");
+  ASSERT_TRUE(recorder.WaitIdle(10s));
+  std::lock_guard lock(mu);
+  // n1: create + patch; exists: create; flap: 10 creates (9 own, 1 combined)
+  // and 2 patches; spam: 1 create, 24 patches, 5 dropped.
+  EXPECT_EQ(outcomes["created"], 1 + 1 + 10 + 1);
+  EXPECT_EQ(outcomes["patched"], 1 + 2 + 24);
+  EXPECT_EQ(outcomes["aggregated"], 3);
+  EXPECT_EQ(outcomes["dropped_spam"], 5);
+  EXPECT_EQ(outcomes["failed"], 1);
+  EXPECT_EQ(recorder.failed(), 1u);
 }
 
 }  // namespace

@@ -337,6 +337,8 @@ class HygieneReconcilerTest : public ::testing::Test {
     HygieneReconcilerOptions ho;
     ho.summary_delay = Duration(0);
     ho.event_host = "test";
+    ho.write_qps = write_qps;
+    ho.write_burst = write_burst;
     reconciler = std::make_unique<HygieneReconciler>(deps, ho);
     reconciler->EnqueueAll(*queue);
     Drain();
@@ -461,6 +463,8 @@ class HygieneReconcilerTest : public ::testing::Test {
   NullStatusApi status_api;
   StatusWriter status{status_api, clock, 0ms};
   ControllerOptions options;
+  double write_qps = 0;  // Per-pod writes not paced, unless a test sets it.
+  int write_burst = 1;
   std::unique_ptr<observe::MetricsRegistry> metrics;
   std::unique_ptr<kube::EventRecorder> recorder;
   std::unique_ptr<kube::WorkQueue> queue;
@@ -826,6 +830,9 @@ TEST_F(HygieneReconcilerTest, KeyFieldNamesTheNodePolicyOrPod) {
   EXPECT_EQ(field(HygieneReconciler::NodeKey("w1")), "node=w1");
   EXPECT_EQ(field(HygieneReconciler::PolicyKey("p")), "policy=p");
   EXPECT_EQ(field("team/web-1"), "pod=team/web-1");
+  EXPECT_EQ(field(HygieneReconciler::WriteKey("team/web-1")), "write=team/web-1");
+  // A namespace cannot hold ':', so no pod key reads as a prefixed one.
+  EXPECT_EQ(field("write/web-1"), "pod=write/web-1");
 }
 
 TEST_F(HygieneReconcilerTest, NodesWithoutSystemReserve) {
@@ -975,6 +982,76 @@ TEST_F(HygieneReconcilerTest, ARecreatedPodUnderTheSameNameIsANewPod) {
   EXPECT_EQ(Status("p").pods_flagged, 1);
   EXPECT_EQ(Status("p").resource_hygiene.example_pods.at(0).findings,
             "app: requests.memory,limits.memory");
+}
+
+// Status first, writes paced: 10 flagged pods, each needing an Event and an
+// annotation (2 requests), behind a pacer of 1 request/s with a burst of 2.
+TEST_F(HygieneReconcilerTest, StatusCountsEveryFindingBeforeThePacedPodWrites) {
+  write_qps = 1;
+  write_burst = 2;
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  AddNode(MakeNode("w1", {}, 1000, 1LL << 30));
+  for (int i = 0; i < 10; ++i) {
+    AddPod(
+        MakePod("team", "p" + std::to_string(i), "w1", {C("app", 0)}, kube::QosClass::kBestEffort));
+  }
+  Start();
+  EXPECT_THAT(errors, IsEmpty());
+  // Every finding counted, in status and metrics, with one pod written (the burst).
+  EXPECT_EQ(Status("p").pods_flagged, 10);
+  EXPECT_EQ(Series(Missing("p", "team", "requests.cpu")), 10);
+  EXPECT_EQ(FlaggedEventPods().size(), 1u);
+  EXPECT_EQ(server.pod_patches.size(), 1u);
+  EXPECT_EQ(Series("nodeguard_hygiene_writes_pending"), 9);
+
+  // Then one pod (two requests) every two seconds, never faster.
+  for (size_t written = 1; written < 10; ++written) {
+    clock.Advance(1999ms);
+    Drain();
+    EXPECT_EQ(FlaggedEventPods().size(), written) << "at pod " << written;
+    clock.Advance(1ms);
+    Drain();
+    EXPECT_EQ(FlaggedEventPods().size(), written + 1) << "at pod " << written;
+    EXPECT_EQ(server.pod_patches.size(), written + 1);
+  }
+  EXPECT_EQ(Series("nodeguard_hygiene_writes_pending"), 0);
+  EXPECT_EQ(Series("nodeguard_hygiene_writes_total{kind=\"event\"}"), 10);
+  EXPECT_EQ(Series("nodeguard_hygiene_writes_total{kind=\"annotation\"}"), 10);
+  EXPECT_THAT(errors, IsEmpty());
+}
+
+// A write waiting for its slot decides from the pod as it is then, and a pod
+// changed meanwhile still gets one write, not one per change.
+TEST_F(HygieneReconcilerTest, APendingWriteDecidesFromThePodAsItIsAtItsSlot) {
+  write_qps = 1;
+  write_burst = 1;
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}));
+  AddNode(MakeNode("w1", {}, 1000, 1LL << 30));
+  AddPod(MakePod("team", "first", "w1", {C("app", 0)}, kube::QosClass::kBestEffort));
+  AddPod(MakePod("team", "fixed", "w1", {C("app", 0)}, kube::QosClass::kBestEffort));
+  AddPod(MakePod("team", "gone", "w1", {C("app", 0)}, kube::QosClass::kBestEffort));
+  AddPod(MakePod("team", "edited", "w1", {C("app", 0)}, kube::QosClass::kBestEffort));
+  Start();
+  ASSERT_EQ(Status("p").pods_flagged, 4);
+  const size_t writes_at_start = FlaggedEventPods().size() + server.pod_patches.size();
+  EXPECT_LE(writes_at_start, 1u);
+
+  // Before their slots: one pod fixed, one deleted, one changed twice.
+  AddPod(MakePod("team", "fixed", "w1", {C("app", kAllSet)}, kube::QosClass::kGuaranteed));
+  DeletePod("team", "gone");
+  AddPod(MakePod("team", "edited", "w1", {C("app", kReqCpu)}));
+  AddPod(MakePod("team", "edited", "w1", {C("app", kReqCpu | kReqMem)}));
+  Drain();
+  EXPECT_EQ(Status("p").pods_flagged, 2);  // Counted at once, writes or not.
+
+  clock.Advance(60s);
+  Drain();
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_THAT(FlaggedEventPods(), UnorderedElementsAre("team/first", "team/edited"));
+  EXPECT_EQ(Annotation("team", "fixed"), "");
+  EXPECT_EQ(Annotation("team", "edited"), "app: limits.memory");
+  EXPECT_EQ(server.CountRequests("PATCH /api/v1/namespaces/team/pods/edited"), 1u);
+  EXPECT_EQ(Series("nodeguard_hygiene_writes_pending"), 0);
 }
 
 }  // namespace

@@ -47,6 +47,22 @@ TEST(ControllerOptions, FlagsAndRanges) {
   EXPECT_FALSE(error.empty());
 }
 
+TEST(ControllerOptions, HygieneWritePacerDefaultsToAQuarterOfTheClientAndIsValidated) {
+  ControllerOptions o = Parse({});
+  EXPECT_EQ(o.hygiene_write_qps, 5);
+  EXPECT_EQ(o.hygiene_write_burst, 50);
+  EXPECT_LE(o.hygiene_write_qps * 4, o.kube_api_qps);
+  o = Parse({"--hygiene-write-qps", "0.5", "--hygiene-write-burst", "10"});
+  EXPECT_EQ(o.hygiene_write_qps, 0.5);
+  EXPECT_EQ(o.hygiene_write_burst, 10);
+  std::string error;
+  Parse({"--hygiene-write-qps", "0"}, &error);
+  EXPECT_NE(error.find("--hygiene-write-qps"), std::string::npos) << error;
+  error.clear();
+  Parse({"--hygiene-write-burst", "0"}, &error);
+  EXPECT_NE(error.find("--hygiene-write-burst"), std::string::npos) << error;
+}
+
 TEST(ControllerOptions, ApiClientLimitsDefaultToControllerRuntimesAndAreValidated) {
   ControllerOptions o = Parse({});
   EXPECT_EQ(o.kube_api_qps, 20);

@@ -32,4 +32,26 @@ Status CheckInformerProgress(const std::vector<InformerProgress>& informers, Mon
       "): list/watch loop wedged");
 }
 
+Status CheckReconcileProgress(const std::vector<ReconcilerProgress>& reconcilers, Duration bound) {
+  std::string wedged;
+  for (const ReconcilerProgress& r : reconcilers) {
+    if (r.longest_running <= bound) continue;
+    if (!wedged.empty()) wedged += "; ";
+    wedged += std::string(r.reconciler) + " has a reconcile running for " +
+              FormatGoDuration(std::chrono::duration_cast<std::chrono::seconds>(r.longest_running));
+  }
+  if (wedged.empty()) return Status::Ok();
+  return Error::Unavailable(
+      wedged + " (bound " +
+      FormatGoDuration(std::chrono::duration_cast<std::chrono::seconds>(bound)) +
+      "): reconcile wedged");
+}
+
+bool ReconcileWedgedPastGrace(const std::vector<ReconcilerProgress>& reconcilers, Duration bound) {
+  for (const ReconcilerProgress& r : reconcilers) {
+    if (r.longest_running > bound + kLivenessExitGrace) return true;
+  }
+  return false;
+}
+
 }  // namespace nodeguard::process

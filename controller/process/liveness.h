@@ -10,7 +10,15 @@
 // is wedged (a handler blocked, a lock never released, a read that never
 // returns), and only a restart brings its cache back.
 //
-// Both the bound and the decision are pure functions, so they are unit-tested.
+// The same for the reconcilers: a reconcile that never returns (a request
+// without a deadline, a deadlock) holds its worker forever, and its keys
+// never get reconciled again. Every request a reconcile makes is bounded, so
+// a reconcile running for longer than --reconcile-stall-timeout is wedged:
+// /healthz fails ("reconcilers"), and past the grace a kubelet's probe needs
+// to act (kLivenessExitGrace) the controller exits on its own, so it is
+// restarted even where no kubelet probes it.
+//
+// The bounds and the decisions are pure functions, so they are unit-tested.
 
 #include <string_view>
 #include <vector>
@@ -48,5 +56,22 @@ struct InformerProgress {
 // kUnavailable naming each stalled one and for how long.
 Status CheckInformerProgress(const std::vector<InformerProgress>& informers, MonoTime now,
                              Duration bound);
+
+struct ReconcilerProgress {
+  std::string_view reconciler;  // "density", "hygiene", ...
+  Duration longest_running;     // Its oldest reconcile in flight; zero when idle.
+};
+
+// The manifests' liveness probe fails the container after 3 failures 10 s
+// apart: the controller exits on its own this long after /healthz failed.
+inline constexpr Duration kLivenessExitGrace = std::chrono::seconds(30);
+
+// Ok while no reconcile has run longer than `bound`; else kUnavailable naming
+// each wedged reconciler and for how long.
+Status CheckReconcileProgress(const std::vector<ReconcilerProgress>& reconcilers, Duration bound);
+
+// True once a reconcile has run longer than bound + kLivenessExitGrace: the
+// process should exit.
+bool ReconcileWedgedPastGrace(const std::vector<ReconcilerProgress>& reconcilers, Duration bound);
 
 }  // namespace nodeguard::process

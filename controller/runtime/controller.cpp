@@ -68,6 +68,11 @@ class RestStatusApi final : public StatusApi {
 // On shutdown, how long reconciles already running may take to finish.
 constexpr std::chrono::seconds kInFlightGrace{10};
 
+// Test-only fault injection (docs/testing.md): the name of a reconciler
+// whose first reconcile never returns, so a test can show /healthz failing
+// and the process exiting on its own (process/liveness.h).
+constexpr const char* kWedgeReconcilerEnv = "NODEGUARD_TEST_WEDGE_RECONCILER";
+
 // A reconciler with its queue and workers.
 struct Loop {
   Reconciler* reconciler = nullptr;
@@ -256,6 +261,20 @@ int RunController(const ControllerOptions& options) {
                                            {"nodehealthpolicies", policies.stats().last_progress}},
                                           RealClock::Instance().Monotonic(), informer_stall_bound);
   });
+  // Fails once a reconcile has run longer than --reconcile-stall-timeout: its
+  // worker is lost, and the keys it holds are never reconciled again.
+  auto reconciler_progress = [&] {
+    std::vector<process::ReconcilerProgress> progress;
+    for (const auto& loop : loops) {
+      progress.push_back({loop.reconciler->name(),
+                          std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
+                              loop.queue->Metrics().longest_running_processor_seconds))});
+    }
+    return progress;
+  };
+  healthz.Add("reconcilers", [&]() -> Status {
+    return process::CheckReconcileProgress(reconciler_progress(), options.reconcile_stall_timeout);
+  });
   readyz.Add("informers", [&]() -> Status {
     if (nodes.HasSynced() && pods.HasSynced() && policies.HasSynced()) return Status::Ok();
     return Error::Unavailable("caches not synced");
@@ -298,6 +317,14 @@ int RunController(const ControllerOptions& options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 
+  const char* wedge_env = std::getenv(kWedgeReconcilerEnv);
+  const std::string wedge_reconciler = wedge_env != nullptr ? wedge_env : "";
+  std::atomic<bool> wedge_done{false};
+  if (!wedge_reconciler.empty()) {
+    log.Warn("test fault injection: the first reconcile of this reconciler will never return",
+             {{"env", kWedgeReconcilerEnv}, {"reconciler", wedge_reconciler}});
+  }
+
   std::vector<std::thread> background;
   if (!cancel.cancelled()) {
     leader_gauge.Get().Set(1);
@@ -314,6 +341,11 @@ int RunController(const ControllerOptions& options) {
             std::optional<std::string> key = q->Get();
             if (!key) return;
             const auto start = std::chrono::steady_clock::now();
+            if (rname == wedge_reconciler && !wedge_done.exchange(true)) {
+              observe::Log().Warn("test fault injection: wedging this reconcile forever",
+                                  {{"reconciler", rname}, r->KeyField(*key)});
+              for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+            }
             Result<ReconcileResult> result = r->Reconcile(*key);
             reconcile_seconds.WithLabels({rname}).Observe(
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -367,8 +399,26 @@ int RunController(const ControllerOptions& options) {
     });
   }
 
-  while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  log.Info(lost_leadership.load() ? "lost leadership: exiting" : "shutting down");
+  // A wedged reconcile: /healthz has failed for kLivenessExitGrace, time
+  // enough for a kubelet's probe to restart the container. Exit on our own
+  // for whoever else runs the process (the shutdown below gives up on the
+  // stuck reconcile after kInFlightGrace).
+  bool wedged = false;
+  while (!cancel.cancelled()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (process::ReconcileWedgedPastGrace(reconciler_progress(), options.reconcile_stall_timeout)) {
+      log.Error("a reconcile never returned: exiting so the process is restarted",
+                {{"healthz", process::CheckReconcileProgress(reconciler_progress(),
+                                                             options.reconcile_stall_timeout)
+                                 .error()
+                                 .message}});
+      wedged = true;
+      cancel.Cancel();
+    }
+  }
+  if (!wedged) {
+    log.Info(lost_leadership.load() ? "lost leadership: exiting" : "shutting down");
+  }
 
   // Stop taking work: drop every queued key (nodeguard is level-triggered:
   // whoever leads next recomputes every key, so working off the backlog would
@@ -405,7 +455,7 @@ int RunController(const ControllerOptions& options) {
          {"reconciles", static_cast<int64_t>(still_running)}});
     release_lease();
     spdlog::default_logger()->flush();
-    std::_Exit(lost_leadership.load() ? 1 : 0);
+    std::_Exit(lost_leadership.load() || wedged ? 1 : 0);
   }
   for (auto& loop : loops)
     for (auto& t : loop.workers) t.join();
@@ -419,7 +469,7 @@ int RunController(const ControllerOptions& options) {
   policies.Stop();
   for (auto& t : informer_threads) t.join();
   (*endpoints)->Stop();
-  return lost_leadership.load() ? 1 : 0;
+  return lost_leadership.load() || wedged ? 1 : 0;
 }
 
 }  // namespace nodeguard::runtime

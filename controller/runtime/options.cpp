@@ -61,6 +61,14 @@ void AddControllerFlags(CLI::App& app, ControllerOptions& o) {
   process::AddApiClientFlags(app, {&o.kube_api_qps, &o.kube_api_burst},
                              "Default 20 (burst 30) as controller-runtime: one leader writes "
                              "for the whole cluster.");
+  app.add_option_function<int64_t>(
+         "--reconcile-stall-timeout",
+         [&o](int64_t s) { o.reconcile_stall_timeout = std::chrono::seconds(s); },
+         "Seconds a reconcile may run before it counts as wedged: /healthz fails, and the "
+         "process exits 30 s later")
+      ->envname("NODEGUARD_RECONCILE_STALL_TIMEOUT")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}))
+      ->default_str("900");
   app.add_option("--hygiene-write-qps", o.hygiene_write_qps,
                  "Resource hygiene's per-pod writes (Events, annotations) per second once "
                  "--hygiene-write-burst is spent, within the client's --kube-api-qps")

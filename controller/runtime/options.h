@@ -44,6 +44,9 @@ struct ControllerOptions {
   // client's rate, so a flood of findings never takes more than that from a
   // drain; the policy's status counts the findings before these writes
   // (docs/operations.md, "Sizing").
+  // A reconcile running longer than this is wedged: /healthz fails, and the
+  // process exits 30 s later (process/liveness.h, --reconcile-stall-timeout).
+  std::chrono::seconds reconcile_stall_timeout{900};
   double hygiene_write_qps = 5;
   int hygiene_write_burst = 50;
 };

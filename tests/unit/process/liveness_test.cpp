@@ -59,5 +59,28 @@ TEST(CheckInformerProgress, NamesEveryStalledInformerAndForHowLong) {
             "progress for 30m0s (bound 10m0s): list/watch loop wedged");
 }
 
+TEST(CheckReconcileProgress, OkWhileNoReconcileRunsLongerThanTheBound) {
+  EXPECT_TRUE(CheckReconcileProgress({}, 15min).ok());
+  EXPECT_TRUE(CheckReconcileProgress({{"density", 0s}, {"hygiene", 15min}}, 15min).ok());
+}
+
+TEST(CheckReconcileProgress, NamesEveryWedgedReconcilerAndForHowLong) {
+  Status s =
+      CheckReconcileProgress({{"policy", 15min + 1s}, {"density", 3s}, {"hygiene", 1h}}, 15min);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(s.error().message,
+            "policy has a reconcile running for 15m1s; hygiene has a reconcile running for "
+            "1h0m0s (bound 15m0s): reconcile wedged");
+}
+
+TEST(ReconcileWedgedPastGrace, ExitsOnlyOnceAProbeWouldHaveRestartedIt) {
+  // The manifests' probe: 3 failures 10 s apart.
+  EXPECT_EQ(kLivenessExitGrace, 30s);
+  EXPECT_FALSE(ReconcileWedgedPastGrace({{"policy", 5s}}, 5s));
+  EXPECT_FALSE(ReconcileWedgedPastGrace({{"policy", 35s}}, 5s));
+  EXPECT_TRUE(ReconcileWedgedPastGrace({{"density", 0s}, {"policy", 35s + 1ms}}, 5s));
+}
+
 }  // namespace
 }  // namespace nodeguard::process

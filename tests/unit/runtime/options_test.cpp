@@ -47,6 +47,15 @@ TEST(ControllerOptions, FlagsAndRanges) {
   EXPECT_FALSE(error.empty());
 }
 
+TEST(ControllerOptions, ReconcileStallTimeout) {
+  EXPECT_EQ(Parse({}).reconcile_stall_timeout, std::chrono::seconds(900));
+  EXPECT_EQ(Parse({"--reconcile-stall-timeout", "5"}).reconcile_stall_timeout,
+            std::chrono::seconds(5));
+  std::string error;
+  Parse({"--reconcile-stall-timeout", "0"}, &error);
+  EXPECT_NE(error.find("--reconcile-stall-timeout"), std::string::npos) << error;
+}
+
 TEST(ControllerOptions, HygieneWritePacerDefaultsToAQuarterOfTheClientAndIsValidated) {
   ControllerOptions o = Parse({});
   EXPECT_EQ(o.hygiene_write_qps, 5);

@@ -1073,13 +1073,15 @@ class Controller:
     lease=(namespace, name) under that identity. start() returns at once;
     wait_ready() and wait_leading() wait for /readyz and nodeguard_leader."""
 
-    def __init__(self, binary, workdir, name, identity=None, lease=None, extra_args=()):
+    def __init__(self, binary, workdir, name, identity=None, lease=None, extra_args=(),
+                 env=None):
         self.binary = binary
         self.workdir = workdir
         self.name = name
         self.identity = identity
         self.lease = lease
         self.extra_args = list(extra_args)
+        self.env = dict(env or {})  # Added to this process's environment.
         self.proc = None
         self.starts = 0
         self.log_path = None
@@ -1106,7 +1108,8 @@ class Controller:
             [self.binary, "controller", "--kubeconfig", os.environ["KUBECONFIG"], *election,
              "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
              "--health-probe-bind-address", f"127.0.0.1:{self.probe_port}", *self.extra_args],
-            stdout=self._log, stderr=subprocess.STDOUT)
+            stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env} if self.env else None)
         _live_processes.append(self.proc)
         say(f"controller {self.name} started (pid {self.proc.pid}, metrics :{self.metrics_port}, "
             f"probes :{self.probe_port}, log {self.log_path})")

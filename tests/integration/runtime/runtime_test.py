@@ -31,6 +31,15 @@ in namespace LEASE_NAMESPACE, and puts everything back at its end; `cleanup`
   observed-generation    on an idle cluster, 10 spec edits: the time from each
                          edit until status.observedGeneration equals the new
                          generation (p50/max printed; each within 3 s)
+  wedged-reconcile       a leader whose policy reconcile never returns (test-only
+                         fault injection NODEGUARD_TEST_WEDGE_RECONCILER=policy)
+                         with --reconcile-stall-timeout 5: /healthz answers 200
+                         until the reconcile has run 5 s, then 500 naming the
+                         policy reconciler (within WEDGE_HEALTHZ_SLACK); the
+                         process exits with 1 on its own 30 s later (the
+                         manifests' probe: 3 failures 10 s apart), plus at
+                         most the 10 s shutdown grace (+ WEDGE_EXIT_SLACK; times
+                         printed), and has released its Lease
   cleanup                removes leftovers of any of the above
 
 Usage: runtime_test.py --nodeguard PATH --workdir DIR SUBCOMMAND
@@ -72,6 +81,14 @@ SIGTERM_EXIT_BOUND = 5  # Seconds from SIGTERM to exit ("within a few seconds").
 # Lease is free at once, so one jittered retry period (2.4 s) plus requests.
 TAKEOVER_BOUND = 5
 GENERATION_BOUND = 3  # Seconds from a spec edit to observedGeneration ("a second or two").
+# The wedged reconcile: --reconcile-stall-timeout, the grace before the
+# process exits on its own (process::kLivenessExitGrace) and the shutdown's
+# grace for reconciles in flight (kInFlightGrace in runtime/controller.cpp).
+WEDGE_STALL_TIMEOUT = 5
+WEDGE_EXIT_GRACE = 30
+WEDGE_INFLIGHT_GRACE = 10
+WEDGE_HEALTHZ_SLACK = 2  # Probe polling and a loaded machine.
+WEDGE_EXIT_SLACK = 5  # The exit: the same, and the Lease's release before it.
 DOCS = os.path.join(ng.ROOT, "docs", "operations.md")
 
 # promtool lint findings accepted, with the reason; any other finding fails.
@@ -197,10 +214,11 @@ class Case:
         self.workdir = os.path.join(ARGS.workdir, case)
         self.controllers = []
 
-    def controller(self, name, elect=True, extra_args=()):
+    def controller(self, name, elect=True, extra_args=(), env=None):
         c = ng.Controller(ARGS.nodeguard, self.workdir, name,
                           identity=f"{self.case}-{name}" if elect else None,
-                          lease=(LEASE_NAMESPACE, self.lease_name), extra_args=extra_args)
+                          lease=(LEASE_NAMESPACE, self.lease_name), extra_args=extra_args,
+                          env=env)
         self.controllers.append(c)
         return c
 
@@ -578,6 +596,81 @@ def scenario_observed_generation():
             history.stop()
 
 
+def scenario_wedged_reconcile():
+    with Case("wedge") as case:
+        a = case.controller(
+            "a", extra_args=["--reconcile-stall-timeout", str(WEDGE_STALL_TIMEOUT)],
+            env={"NODEGUARD_TEST_WEDGE_RECONCILER": "policy"})
+        a.start()
+        a.wait_ready()
+        a.wait_leading()
+        code, body = a.probe("/healthz")
+        ng.check(code == 200, f"/healthz {code} before anything wedged: {body[:300]}")
+        ng.apply(policy_doc("wedge"))  # The policy reconciler's first key: it never returns.
+
+        def wedged():
+            a._check_alive()
+            return "wedging this reconcile forever" in open(a.log_path).read(), "not yet"
+        ng.wait_for("the policy reconcile to wedge", wedged, 30, 0.05)
+        wedged_at = time.monotonic()
+        code, body = a.probe("/healthz")
+        ng.check(code == 200, f"/healthz {code} right after the wedge, before the "
+                              f"{WEDGE_STALL_TIMEOUT}s bound: {body[:300]}")
+
+        failing = {}
+
+        def healthz_fails():
+            a._check_alive()
+            code, body = a.probe("/healthz")
+            if code != 200:
+                failing["code"], failing["body"] = code, body
+            return code != 200, f"/healthz {code}"
+        ng.wait_for("/healthz to fail", healthz_fails,
+                    WEDGE_STALL_TIMEOUT + WEDGE_HEALTHZ_SLACK + 1, 0.1)
+        failed_after = time.monotonic() - wedged_at
+        ng.say(f"MEASURED /healthz failing {failed_after:.2f}s after the wedge "
+               f"(bound {WEDGE_STALL_TIMEOUT}s + {WEDGE_HEALTHZ_SLACK}s): "
+               f"{failing['code']} {failing['body'][:300]!r}")
+        ng.check(failed_after >= WEDGE_STALL_TIMEOUT - 0.5,
+                 f"/healthz failed after {failed_after:.1f}s, before the bound")
+        ng.check(failed_after <= WEDGE_STALL_TIMEOUT + WEDGE_HEALTHZ_SLACK,
+                 f"/healthz failed only {failed_after:.1f}s after the wedge")
+        ng.check(failing["code"] == 500 and "policy has a reconcile running for" in failing["body"],
+                 f"/healthz does not name the wedged reconciler: {failing}")
+        code, body = a.probe("/healthz/informers")
+        ng.check(code == 200, f"the informers are fine, yet /healthz/informers {code}: {body}")
+
+        exit_bound = WEDGE_STALL_TIMEOUT + WEDGE_EXIT_GRACE + WEDGE_INFLIGHT_GRACE
+        deadline = wedged_at + exit_bound + WEDGE_EXIT_SLACK + 3
+        still_failing = True
+        while a.running() and time.monotonic() < deadline:
+            code, _ = a.probe("/healthz")
+            if a.running() and code == 200:
+                still_failing = False
+            time.sleep(0.5)
+        ng.check(not a.running(),
+                 f"the wedged controller still runs {time.monotonic() - wedged_at:.0f}s after "
+                 f"the wedge:\n{a.tail()}")
+        exited_after = time.monotonic() - wedged_at
+        code = a.proc.wait()
+        a._reap()
+        ng.say(f"MEASURED exit {exited_after:.2f}s after the wedge with code {code} "
+               f"(bound {WEDGE_STALL_TIMEOUT}s + {WEDGE_EXIT_GRACE}s + {WEDGE_INFLIGHT_GRACE}s)")
+        ng.check(still_failing, "/healthz answered 200 again while the reconcile was still wedged")
+        ng.check(exited_after >= WEDGE_STALL_TIMEOUT + WEDGE_EXIT_GRACE - 0.5,
+                 f"exited after {exited_after:.1f}s, before /healthz had failed "
+                 f"{WEDGE_EXIT_GRACE}s (a kubelet's probe gets its chance first)")
+        ng.check(exited_after <= exit_bound + WEDGE_EXIT_SLACK,
+                 f"exited {exited_after:.1f}s after the wedge, bound {exit_bound}s "
+                 f"+ {WEDGE_EXIT_SLACK}s")
+        ng.check(code == 1, f"exit code {code}, want 1:\n{a.tail()}")
+        log = open(a.log_path).read()
+        ng.check("a reconcile never returned: exiting" in log,
+                 f"the log does not say why it exited:\n{a.tail()}")
+        holder = case.lease().get("holderIdentity", "")
+        ng.check(holder == "", f"the Lease is still held by {holder!r} after the exit")
+
+
 def scenario_cleanup():
     for c in ("handover", "sigterm", "metrics", "generation"):
         ng.delete_lease(LEASE_NAMESPACE, f"runtime-{c}")
@@ -591,6 +684,7 @@ SCENARIOS = {
     "sigterm-releases-lease": scenario_sigterm_releases_lease,
     "metrics-exposition": scenario_metrics_exposition,
     "observed-generation": scenario_observed_generation,
+    "wedged-reconcile": scenario_wedged_reconcile,
     "cleanup": scenario_cleanup,
 }
 

@@ -1070,12 +1070,14 @@ class Controller:
     ports for /metrics and the probes, logging to WORKDIR/controller-NAME-N.log.
 
     identity None: --leader-elect=false. Otherwise it competes for the Lease
-    lease=(namespace, name) under that identity. start() returns at once;
+    lease=(namespace, name) under that identity. kubeconfig: another one than
+    $KUBECONFIG (e.g. a service account's token). start() returns at once;
     wait_ready() and wait_leading() wait for /readyz and nodeguard_leader."""
 
     def __init__(self, binary, workdir, name, identity=None, lease=None, extra_args=(),
-                 env=None):
+                 env=None, kubeconfig=None):
         self.binary = binary
+        self.kubeconfig = kubeconfig
         self.workdir = workdir
         self.name = name
         self.identity = identity
@@ -1105,7 +1107,8 @@ class Controller:
         else:
             election = ["--leader-elect=false"]
         self.proc = subprocess.Popen(
-            [self.binary, "controller", "--kubeconfig", os.environ["KUBECONFIG"], *election,
+            [self.binary, "controller", "--kubeconfig", self.kubeconfig or os.environ["KUBECONFIG"],
+             *election,
              "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
              "--health-probe-bind-address", f"127.0.0.1:{self.probe_port}", *self.extra_args],
             stdout=self._log, stderr=subprocess.STDOUT,

@@ -165,9 +165,14 @@ ng_start_apiserver() {
   [ -n "$bin" ] && [ -n "$etcd_port" ] && [ -n "$api_port" ] || ng_die "$state/cluster.env is incomplete"
   # up --pod-eviction-seconds: the DefaultTolerationSeconds admission plugin's
   # tolerations for not-ready/unreachable (300 s unless set).
-  local eviction
+  local eviction inflight mutating
   eviction=$(ng_env "$state" POD_EVICTION_SECONDS)
+  # up --max-requests-inflight: the seats API Priority and Fairness shares.
+  inflight=$(ng_env "$state" MAX_REQUESTS_INFLIGHT)
+  mutating=$(ng_env "$state" MAX_MUTATING_REQUESTS_INFLIGHT)
   ng_start "$state" kube-apiserver "$bin/kube-apiserver" \
+    --max-requests-inflight "${inflight:-400}" \
+    --max-mutating-requests-inflight "${mutating:-200}" \
     --default-not-ready-toleration-seconds "${eviction:-300}" \
     --default-unreachable-toleration-seconds "${eviction:-300}" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \

@@ -66,6 +66,9 @@ EXPECTED_INSTALL = [
     ("DaemonSet", "nodeguard-agent"),
     ("ValidatingAdmissionPolicy", "nodeguard-agent-own-node"),
     ("ValidatingAdmissionPolicyBinding", "nodeguard-agent-own-node"),
+    ("PriorityLevelConfiguration", "nodeguard"),
+    ("FlowSchema", "nodeguard"),
+    ("FlowSchema", "nodeguard-leader-election"),
 ]
 
 CLUSTER_SCOPED = {
@@ -75,6 +78,8 @@ CLUSTER_SCOPED = {
     "ClusterRoleBinding",
     "ValidatingAdmissionPolicy",
     "ValidatingAdmissionPolicyBinding",
+    "PriorityLevelConfiguration",
+    "FlowSchema",
 }
 
 
@@ -89,6 +94,44 @@ def has_requests_and_limits(c, who):
     for part in ("requests", "limits"):
         for r in ("cpu", "memory"):
             check(r in res.get(part, {}), f"{who}: resources.{part}.{r} set")
+
+
+def flow_subjects(fs):
+    return {(sub["serviceAccount"]["namespace"], sub["serviceAccount"]["name"])
+            for rule in fs["spec"].get("rules", []) for sub in rule.get("subjects", [])
+            if sub.get("kind") == "ServiceAccount"}
+
+
+def check_flowcontrol(docs):
+    """API Priority and Fairness (docs/operations.md): the controller's and
+    the agents' service accounts in level nodeguard, the controller's Lease
+    in the built-in leader-election level, matched first."""
+    level = find(docs, "PriorityLevelConfiguration", "nodeguard")
+    general = find(docs, "FlowSchema", "nodeguard")
+    lease = find(docs, "FlowSchema", "nodeguard-leader-election")
+    if not (level and general and lease):
+        return
+    check(level["spec"].get("type") == "Limited", "PriorityLevelConfiguration nodeguard: Limited")
+    check(level["spec"].get("limited", {}).get("limitResponse", {}).get("type") == "Queue",
+          "PriorityLevelConfiguration nodeguard: queues rather than rejects")
+    check(general["spec"]["priorityLevelConfiguration"]["name"] == "nodeguard",
+          "FlowSchema nodeguard: level nodeguard")
+    check(lease["spec"]["priorityLevelConfiguration"]["name"] == "leader-election",
+          "FlowSchema nodeguard-leader-election: the built-in level leader-election")
+    check(lease["spec"]["matchingPrecedence"] < general["spec"]["matchingPrecedence"],
+          "the Lease's FlowSchema is matched before nodeguard's general one")
+    for fs in (general, lease):
+        check(fs["spec"]["matchingPrecedence"] < 9000,
+              f"FlowSchema {fs['metadata']['name']}: matched before service-accounts (9000)")
+    accounts = {("nodeguard-system", "nodeguard-controller"), ("nodeguard-system", "nodeguard-agent")}
+    check(flow_subjects(general) == accounts,
+          f"FlowSchema nodeguard: the controller's and the agents' accounts ({flow_subjects(general)})")
+    check(flow_subjects(lease) == {("nodeguard-system", "nodeguard-controller")},
+          "FlowSchema nodeguard-leader-election: the controller's account only")
+    rules = [r for rule in lease["spec"]["rules"] for r in rule.get("resourceRules", [])]
+    check(rules and all(r.get("resources") == ["leases"] and r.get("namespaces") == ["nodeguard-system"]
+                        for r in rules),
+          "FlowSchema nodeguard-leader-election: leases in nodeguard-system only")
 
 
 def check_install(docs, root):
@@ -121,6 +164,8 @@ def check_install(docs, root):
             if set(rule.get("resources", [])) & {"nodes", "pods"}:
                 check(not set(rule["verbs"]) & {"delete", "deletecollection", "create", "update"},
                       f"{who}: only read and patch on nodes/pods ({rule['verbs']})")
+
+    check_flowcontrol(docs)
 
     dep = find(docs, "Deployment", "nodeguard-controller")
     if dep:

@@ -62,7 +62,7 @@ had_crd=0
 crd_exists nodehealthpolicies.nodeguard.io && had_crd=1
 select_kinds "$work/install.yaml" "$work/remove.yaml" Namespace ServiceAccount ClusterRole \
   ClusterRoleBinding Role RoleBinding Deployment PodDisruptionBudget Service DaemonSet \
-  ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding
+  ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding FlowSchema PriorityLevelConfiguration
 on_exit_do k delete -f "$work/remove.yaml" --ignore-not-found --wait=true --timeout=90s
 if [ "$had_crd" -eq 0 ]; then
   on_exit_do '[ -z "$(k get nodehealthpolicies -o name 2>/dev/null)" ] && k delete crd nodehealthpolicies.nodeguard.io --ignore-not-found'

@@ -28,7 +28,7 @@ export GOTOOLCHAIN := $(word 2,$(NODEGUARD_GO_ENV))
 endif
 
 .PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
-        promtool demo demo-down replay format format-check fuzz bench clean help
+        promtool helm demo demo-down replay format format-check fuzz bench clean help
 
 all: build
 
@@ -65,6 +65,11 @@ cluster-components: deps
 # manifests and runtime tests fail without it.
 promtool: deps
 	@tests/integration/manifests/get-promtool.sh >/dev/null
+
+# helm (the chart's tests: tests/integration/helm), built and cached the same
+# way; helm.chart fails without it.
+helm: deps
+	@tests/integration/helm/get-helm.sh >/dev/null
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)

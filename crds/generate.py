@@ -6,9 +6,11 @@ contract: field names, descriptions (what `kubectl explain` prints), defaults,
 bounds and validation rules. Running this script rewrites
 
   crds/nodeguard.io_nodehealthpolicies.yaml
+  manifests/charts/nodeguard/crds/nodeguard.io_nodehealthpolicies.yaml (the
+    Helm chart's copy: Helm reads crds/ only inside the chart)
   docs/api.md (only between the GENERATED markers)
 
-and `generate.py --check` fails when either is out of date (a unit test runs it).
+and `generate.py --check` fails when any is out of date (a unit test runs it).
 The C++ types in controller/api/ mirror this schema; tests/unit/api checks that
 the C++ defaults equal the defaults declared here.
 
@@ -23,6 +25,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CRD_PATH = os.path.join(ROOT, "crds", "nodeguard.io_nodehealthpolicies.yaml")
+CHART_CRD_PATH = os.path.join(ROOT, "manifests", "charts", "nodeguard", "crds",
+                              "nodeguard.io_nodehealthpolicies.yaml")
 DOC_PATH = os.path.join(ROOT, "docs", "api.md")
 DOC_BEGIN = "<!-- BEGIN GENERATED FIELD REFERENCE: edit crds/generate.py, then run it -->"
 DOC_END = "<!-- END GENERATED FIELD REFERENCE -->"
@@ -833,7 +837,7 @@ def main():
         return 0
     with open(DOC_PATH, encoding="utf-8") as f:
         doc = f.read()
-    wanted = {CRD_PATH: render_crd(), DOC_PATH: render_doc(doc)}
+    wanted = {CRD_PATH: render_crd(), CHART_CRD_PATH: render_crd(), DOC_PATH: render_doc(doc)}
     stale = []
     for path, text in wanted.items():
         try:

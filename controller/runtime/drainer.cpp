@@ -197,6 +197,10 @@ DrainRun::Tick DrainRun::Finish(DrainObservation::Kind kind, std::string message
   t.kind = kind;
   t.message = std::move(message);
   finished_ = t;
+  if (options_.on_verdict && kind != DrainObservation::kNotRunning) {
+    const WallTime now = clock_.Now();
+    options_.on_verdict(job_, kind, started_ ? now - *started_ : Duration::zero());
+  }
   return t;
 }
 
@@ -232,6 +236,7 @@ void DrainRun::SendEvictions(const std::vector<size_t>& indexes) {
 DrainRun::Tick DrainRun::Step() {
   if (finished_) return *finished_;
   const WallTime now = clock_.Now();
+  if (!started_) started_ = now;
 
   if (!tracker_) {
     auto listed = api_.ListPods(job_.node, job_.spec.pod_selector);

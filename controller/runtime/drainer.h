@@ -119,6 +119,12 @@ struct DrainerOptions {
   std::chrono::milliseconds poll_interval{1000};
   // Leader fencing, checked before each batch of evictions; a fenced drain stops.
   std::function<Status()> fence;
+  // Called once per drain that ends with a verdict (succeeded, timed out,
+  // failed; not a fenced or cancelled one), with the time from its first
+  // step: nodeguard_drain_duration_seconds. May be null.
+  std::function<void(const DrainJob& job, remediation::DrainObservation::Kind verdict,
+                     Duration took)>
+      on_verdict;
 };
 
 // One drain as a step machine: the Drainer's thread drives it, unit tests
@@ -151,6 +157,7 @@ class DrainRun {
   const DrainerOptions& options_;
   std::optional<remediation::DrainTracker> tracker_;
   std::optional<Tick> finished_;
+  std::optional<WallTime> started_;  // The first Step.
 };
 
 // Runs DrainRuns in background threads, one per node. Thread-safe.

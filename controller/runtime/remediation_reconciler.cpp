@@ -276,6 +276,24 @@ RemediationReconciler::RemediationReconciler(Deps deps, std::unique_ptr<DrainApi
                                      "Finished remediations by policy, last action run and result.",
                                      {"policy", "action", "result"})) {
   if (!drainer_options.fence) drainer_options.fence = deps_.fence;
+  if (!drainer_options.on_verdict) {
+    // Drains take seconds to the drain timeout (15 minutes in the incident
+    // policy): buckets from 1 s to 1 h.
+    observe::HistogramFamily& durations = deps_.metrics->MustHistogram(
+        "nodeguard_drain_duration_seconds",
+        "Time from a drain's start to its verdict, by policy and result (succeeded, "
+        "timed_out, failed).",
+        {"policy", "result"}, {1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600});
+    drainer_options.on_verdict = [&durations](const DrainJob& job,
+                                              remediation::DrainObservation::Kind verdict,
+                                              Duration took) {
+      const char* result = verdict == remediation::DrainObservation::kSucceeded  ? "succeeded"
+                           : verdict == remediation::DrainObservation::kTimedOut ? "timed_out"
+                                                                                 : "failed";
+      durations.WithLabels({job.policy, result})
+          .Observe(std::chrono::duration<double>(took).count());
+    };
+  }
   drainer_ = std::make_unique<Drainer>(*drain_api_, *deps_.clock, std::move(drainer_options));
 }
 

@@ -1126,6 +1126,40 @@ TEST_F(DrainRunTest, TheDeadlineIsTheRemediationsNotTheProcesss) {
   EXPECT_EQ(EventCount("DrainTimedOut"), 1);
 }
 
+TEST_F(DrainRunTest, EachVerdictIsReportedOnceWithTheTimeFromTheFirstStep) {
+  std::vector<std::pair<DrainObservation::Kind, Duration>> verdicts;
+  options.on_verdict = [&](const DrainJob& job, DrainObservation::Kind kind, Duration took) {
+    EXPECT_EQ(job.node, "w1");
+    verdicts.emplace_back(kind, took);
+  };
+  server.AddPod("default", "web-1", "w1");
+  server.BlockEviction("default/web-1", "web-pdb");
+  DrainRun run(Job(kT0 + 10min), api, clock, options);
+  run.Step();
+  clock.Advance(5s);
+  run.Step();
+  EXPECT_TRUE(verdicts.empty());  // Still running.
+  server.UnblockEviction("default/web-1");
+  clock.Advance(5s);
+  run.Step();
+  clock.Advance(2s);
+  EXPECT_EQ(run.Step().kind, DrainObservation::kSucceeded);
+  run.Step();  // Stays finished: no second report.
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].first, DrainObservation::kSucceeded);
+  EXPECT_EQ(verdicts[0].second, 12s);
+}
+
+TEST_F(DrainRunTest, AFencedDrainReportsNoVerdict) {
+  int reported = 0;
+  options.on_verdict = [&](const DrainJob&, DrainObservation::Kind, Duration) { ++reported; };
+  server.AddPod("default", "web-1", "w1");
+  options.fence = [] { return Status(Error::Of(ErrorKind::kUnauthorized, "lost the lease")); };
+  DrainRun run(Job(kT0 + 10min), api, clock, options);
+  EXPECT_EQ(run.Step().kind, DrainObservation::kNotRunning);
+  EXPECT_EQ(reported, 0);
+}
+
 TEST_F(DrainRunTest, FencedDrainStopsWithoutAVerdict) {
   server.AddPod("default", "web-1", "w1");
   options.fence = [] { return Status(Error::Of(ErrorKind::kUnauthorized, "lost the lease")); };

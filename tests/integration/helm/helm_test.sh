@@ -69,6 +69,7 @@ mkdir -p "$work/overlay"
 render_with_monitoring "$work/overlay" "$work/kustomize-monitoring.yaml"
 h template "$release" "$chart" --namespace "$ns" --include-crds \
   --set monitoring.serviceMonitor.enabled=true --set monitoring.prometheusRule.enabled=true \
+  --set monitoring.dashboard.enabled=true \
   >"$work/helm-monitoring.yaml" || fail "helm template with monitoring failed"
 python3 "$here/compare_rendered.py" "$work/kustomize-monitoring.yaml" "$work/helm-monitoring.yaml" ||
   bad "the chart's objects with monitoring differ from manifests/ with its monitoring component"

@@ -17,6 +17,7 @@ plain Prometheus rules file to RULES_OUT.yaml (for `promtool check rules`).
 Prints one line per failed check and exits 1 if any failed.
 """
 
+import json
 import re
 import sys
 
@@ -301,6 +302,62 @@ def check_monitoring(docs, root, rules_out):
 
     with open(rules_out, "w") as f:
         yaml.safe_dump({"groups": groups}, f, sort_keys=False)
+
+    check_dashboard(docs, ops)
+
+
+# A histogram's series in a query are its _bucket, _sum and _count.
+HISTOGRAM_SUFFIX = re.compile(r"_(bucket|sum|count)$")
+
+# What the dashboard must show (issue 21): one metric each at least.
+DASHBOARD_TOPICS = {
+    "remediations by outcome": "nodeguard_remediations_total",
+    "remediations in flight": "nodeguard_remediations_in_flight",
+    "failed remediations": "nodeguard_remediation_failed_nodes",
+    "nodes capped": "nodeguard_density_capped_nodes",
+    "PLEG-sick nodes": "nodeguard_node_unhealthy",
+    "drain durations": "nodeguard_drain_duration_seconds",
+    "hygiene findings by namespace": "nodeguard_pods_missing_resources",
+    "API health": "nodeguard_api_requests_total",
+    "informer health": "nodeguard_informer_relists_total",
+}
+
+
+def check_dashboard(docs, ops):
+    """The Grafana dashboard's ConfigMap: the sidecar's label, valid JSON,
+    and every query reads only metrics docs/operations.md documents."""
+    cm = find(docs, "ConfigMap", "nodeguard-dashboard")
+    if not check(cm is not None, "the dashboard ConfigMap nodeguard-dashboard is rendered"):
+        return
+    check(cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1",
+          "dashboard ConfigMap: labelled grafana_dashboard=1 (Grafana's sidecar)")
+    data = cm.get("data", {})
+    if not check(list(data) == ["nodeguard.json"], f"dashboard ConfigMap: one key nodeguard.json (got {list(data)})"):
+        return
+    try:
+        dash = json.loads(data["nodeguard.json"])
+    except ValueError as e:
+        check(False, f"dashboard: not JSON: {e}")
+        return
+    used = set()
+    panels = [p for p in dash.get("panels", []) if p.get("type") != "row"]
+    check(len(panels) >= 10, f"dashboard: at least 10 panels (got {len(panels)})")
+    for p in panels:
+        targets = p.get("targets", [])
+        check(targets, f"dashboard panel {p.get('title')!r}: has a query")
+        for t in targets:
+            expr = t.get("expr", "")
+            names = {HISTOGRAM_SUFFIX.sub("", m) if HISTOGRAM_SUFFIX.sub("", m) != m and
+                     f"`{HISTOGRAM_SUFFIX.sub('', m)}`" in ops else m
+                     for m in metrics_in(expr)}
+            check(names, f"dashboard panel {p.get('title')!r}: its query reads a metric ({expr})")
+            for m in names:
+                check(f"`{m}`" in ops, f"dashboard panel {p.get('title')!r}: metric {m} is documented in docs/operations.md")
+            used |= names
+            check(t.get("datasource", {}).get("uid") == "${datasource}",
+                  f"dashboard panel {p.get('title')!r}: uses the datasource variable")
+    for topic, metric in DASHBOARD_TOPICS.items():
+        check(metric in used, f"dashboard: shows {topic} ({metric})")
 
 
 def main(argv):

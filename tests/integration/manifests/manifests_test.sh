@@ -94,7 +94,7 @@ if moddir=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json \
     fi
     k wait --for condition=Established --timeout 60s "crd/$r.monitoring.coreos.com" >/dev/null
   done
-  select_kinds "$work/monitoring.yaml" "$work/monitoring-only.yaml" ServiceMonitor PrometheusRule
+  select_kinds "$work/monitoring.yaml" "$work/monitoring-only.yaml" ServiceMonitor PrometheusRule ConfigMap
   on_exit_do k delete -f "$work/monitoring-only.yaml" --ignore-not-found
   say "applying the ServiceMonitor and PrometheusRule (Prometheus Operator $PROMETHEUS_OPERATOR_VERSION CRDs)"
   k apply --server-side --field-manager=nodeguard-test -f "$work/monitoring-only.yaml" ||

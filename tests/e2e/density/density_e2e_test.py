@@ -955,12 +955,17 @@ def cmd_foreign_taints():
         s.apply_policy(policy_doc(raised, taint_value="edited"))
         wait_for("the nodes released after raising maxPods",
                  lambda: (all(not density_taints(node) for node in s.node_objects().values()),
-                          str(s.counts())), timeout=30, interval=0.1)
+                          str(s.counts())), timeout=60, interval=0.1)
         released_after = time.monotonic() - started
         say(f"raising maxPods to {raised} released every node within {released_after:.2f}s "
             f"of the edit")
         print(f"MEASURED release after raising the cap: {released_after:.2f}s", flush=True)
-        if released_after > 10:
+        # Promptly means by the policy's watch event, not by the next resync
+        # (--resync-period, 300 s): one reconcile, about a second on an idle
+        # machine. 10 s flaked at 11.1 s on the 2-core machine at load 9 (the
+        # kubectl calls of the test itself take seconds then); 30 s still
+        # tells an event-driven release from a resync-driven one.
+        if released_after > 30:
             fail(f"raising the cap released the nodes only after {released_after:.1f}s")
         wait_for("the Pending pods scheduled on the released nodes",
                  lambda: (sum(s.counts().values()) == replicas, str(s.counts())), timeout=60)

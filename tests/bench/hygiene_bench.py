@@ -28,9 +28,31 @@ Measured, with the real controller:
      from its ADDED watch event to (a) its MissingResourceRequirements Event
      and (b) the MODIFIED event carrying its annotation (p50/p90/p99/max).
 
+With --window S (issue 25: a binary before and after), steps 1 to 3 are
+replaced, on the same filled cluster, by one run per binary (--before PATH
+first if given, then --nodeguard), each from the same state: the policy
+deleted, every MissingResourceRequirements Event deleted and every findings
+annotation removed; then the policy with annotations and Events applied,
+another client started (a service account of namespace hygb-writer, so a
+workload for API Priority and Fairness, creating a ConfigMap --writer-rate
+times a second: tests/e2e/apf/apiload.py's PacedWriter), its idle baseline
+taken over --baseline seconds, and the controller started and watched for S
+seconds from its start (every 2 s: podsFlagged, nodeguard_hygiene_writes_total,
+nodeguard_hygiene_writes_pending). Reported per binary: the time to the
+status counting every flagged pod (else podsFlagged at the window's end),
+the hygiene writes and writes per second, the API server's events POST and
+pods PATCH in the window (apiserver_request_total, every client), the other
+writer's create latency p50/p99 idle and in the window, and the API server's
+p99 (apiserver_request_duration_seconds, interpolated in its buckets) of
+ConfigMap POSTs (only that writer makes them) and of every request but
+WATCH, idle and in the window. A window ends with the controller stopped,
+however far its writes got.
+
 Usage: hygiene_bench.py --nodeguard PATH --workdir DIR [--nodes N] [--pods P]
                         [--namespaces K] [--churn C] [--churn-rate R]
                         [--creators T] [--no-cleanup]
+                        [--window S [--before PATH] [--baseline S] [--writer-rate R]]
+                        [--no-wait-running]
 (and any option in $NODEGUARD_HYGIENE_BENCH_ARGS, read at run time).
 Defaults: 50 nodes, 1,500 pods, 10 namespaces, churn 300 at 10/s.
 Environment: KUBECONFIG and NODEGUARD_SIM, as the e2e tests. Standard library
@@ -232,8 +254,9 @@ def fill_cluster(args, api, nodes, namespaces, expected):
         left = [n for n in out.stdout.split() if n.startswith("pod/pod-")]
         return not left, f"{len(left)} pods not Running yet"
 
-    e2e.wait_for("kwok to report every pod Running", running,
-                 timeout=max(300, args.pods // 20), interval=10)
+    if not args.no_wait_running:
+        e2e.wait_for("kwok to report every pod Running", running,
+                     timeout=max(300, args.pods // 20), interval=10)
     return body_of
 
 
@@ -418,15 +441,33 @@ def reset_hygiene(api, namespaces):
     removed from every pod, so the next binary starts from the same state."""
     delete_policy()
     started = time.monotonic()
-    for ns in namespaces:
-        e2e.kubectl("-n", ns, "delete", "events", "--field-selector", f"reason={REASON}",
-                    "--ignore-not-found", timeout=300)
+    selector = urllib.parse.quote(f"reason={REASON}")
     annotated = []
-    for ns in namespaces:
-        items = json.loads(e2e.kubectl("-n", ns, "get", "pods", "-o", "json",
-                                       timeout=300).stdout)["items"]
-        annotated += [(ns, p["metadata"]["name"]) for p in items
-                      if ANNOTATION in (p["metadata"].get("annotations") or {})]
+    conn = api.connection(timeout=300)
+    try:
+        for ns in namespaces:
+            conn.request("DELETE", f"/api/v1/namespaces/{ns}/events?fieldSelector={selector}")
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 200:
+                e2e.fail(f"deleting the Events of {ns}: HTTP {resp.status}: {data[:200]}")
+        cont = ""
+        while True:
+            conn.request("GET", f"/api/v1/pods?limit=2000{cont}")
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 200:
+                e2e.fail(f"listing pods: HTTP {resp.status}: {data[:200]}")
+            page = json.loads(data)
+            annotated += [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in page["items"]
+                          if p["metadata"]["namespace"] in namespaces and
+                          ANNOTATION in (p["metadata"].get("annotations") or {})]
+            token = page["metadata"].get("continue")
+            if not token:
+                break
+            cont = "&continue=" + urllib.parse.quote(token)
+    finally:
+        conn.close()
     body = json.dumps({"metadata": {"annotations": {ANNOTATION: None}}})
     lock = threading.Lock()
     errors = []
@@ -479,6 +520,8 @@ def window_run(args, api, writer, label, binary, expected, namespaces):
     time.sleep(args.baseline)
     base_to = writer.mark()
     m0 = apiserver_metrics(api)
+    not_running = len(e2e.kubectl("get", "pods", "-A", "--field-selector", "status.phase!=Running",
+                                  "-o", "name", timeout=300).stdout.split())
     args.nodeguard = binary
     ctl = e2e.Controller(f"window-{label.split()[0]}", args.controller_arg)
     started = time.monotonic()
@@ -536,6 +579,9 @@ def window_run(args, api, writer, label, binary, expected, namespaces):
         "writes_per_s_second_half": None if half_rate is None else round(half_rate, 2),
         "apiserver_events_post": request_count(m1, "POST", "events") - request_count(m0, "POST", "events"),
         "apiserver_pods_patch": request_count(m1, "PATCH", "pods") - request_count(m0, "PATCH", "pods"),
+        "apiserver_pods_status_patch": (request_count(m1, "PATCH", "pods", "status") -
+                                        request_count(m0, "PATCH", "pods", "status")),
+        "pods_not_running_at_start": not_running,
         "writer_baseline": {"n": len(base_lat), "p50_ms": ms(db.percentile(base_lat, 50) if base_lat else None),
                             "p99_ms": ms(db.percentile(base_lat, 99) if base_lat else None)},
         "writer_window": {"n": len(win_lat), "p50_ms": ms(db.percentile(win_lat, 50) if win_lat else None),
@@ -584,7 +630,9 @@ def window_main(args, api, namespaces, expected):
               f"{fmt(r['writes_per_s_second_half'])}/s over its second half; first write after "
               f"{fmt(r['first_write_s'])}s; pending at the end {fmt(r['pending_end'])}")
         print(f"    API server: {r['apiserver_events_post']:.0f} events POST, "
-              f"{r['apiserver_pods_patch']:.0f} pods PATCH in the window (every client)")
+              f"{r['apiserver_pods_patch']:.0f} pods PATCH in the window (every client); "
+              f"kwok: {r['apiserver_pods_status_patch']:.0f} pods/status PATCH, "
+              f"{r['pods_not_running_at_start']} pods not Running at the start")
         b, w = r["writer_baseline"], r["writer_window"]
         print(f"    other writer ({args.writer_rate:g} ConfigMap creates/s): idle p50 {fmt(b['p50_ms'])} "
               f"p99 {fmt(b['p99_ms'])} ms ({b['n']}); window p50 {fmt(w['p50_ms'])} p99 "
@@ -634,6 +682,10 @@ def main():
                         help="with --window: seconds of the other writer alone before each start")
     parser.add_argument("--writer-rate", type=float, default=5,
                         help="with --window: the other writer's ConfigMap creates per second")
+    parser.add_argument("--no-wait-running", action="store_true",
+                        help="do not wait for kwok to report every pod Running (on a loaded "
+                             "machine it lags by many minutes; its status patches then share "
+                             "the API server with the measured phase)")
     args = benchlib.parse_arguments(parser, "NODEGUARD_HYGIENE_BENCH_ARGS")
     args.after_binary = args.nodeguard
     e2e.ARGS = args

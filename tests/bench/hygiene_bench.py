@@ -225,8 +225,11 @@ def fill_cluster(args, api, nodes, namespaces, expected):
     started = time.monotonic()
     e2e.sim("create-nodes", str(args.nodes), "--prefix", NODE_PREFIX, "--reserve",
             "--timeout", str(max(120, args.nodes)))
-    for i in range(0, len(nodes), 100):
-        e2e.kubectl("label", "--overwrite", "node", *nodes[i:i + 100],
+    labelled = set(e2e.kubectl("get", "nodes", "-l", f"{e2e.NODE_LABEL}={NODE_LABEL_VALUE}",
+                               "-o", "name").stdout.split())
+    unlabelled = [n for n in nodes if f"node/{n}" not in labelled]
+    for i in range(0, len(unlabelled), 100):
+        e2e.kubectl("label", "--overwrite", "node", *unlabelled[i:i + 100],
                     f"{e2e.NODE_LABEL}={NODE_LABEL_VALUE}")
     e2e.say(f"{args.nodes} nodes ready in {time.monotonic() - started:.0f}s")
     for ns in namespaces:

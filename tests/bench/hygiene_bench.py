@@ -462,9 +462,19 @@ def reset_hygiene(api, namespaces):
                 e2e.fail(f"deleting the Events of {ns}: HTTP {resp.status}: {data[:200]}")
         cont = ""
         while True:
-            conn.request("GET", f"/api/v1/pods?limit=2000{cont}")
-            resp = conn.getresponse()
-            data = resp.read()
+            for attempt in range(5):  # A loaded API server may cut a page off.
+                try:
+                    conn.request("GET", f"/api/v1/pods?limit=500{cont}")
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    break
+                except (OSError, http.client.HTTPException) as e:
+                    e2e.say(f"listing pods: {e!r}, again")
+                    conn.close()
+                    conn = api.connection(timeout=300)
+                    time.sleep(2)
+            else:
+                e2e.fail("listing pods: no page after 5 attempts")
             if resp.status != 200:
                 e2e.fail(f"listing pods: HTTP {resp.status}: {data[:200]}")
             page = json.loads(data)

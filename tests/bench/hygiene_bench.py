@@ -241,7 +241,7 @@ def fill_cluster(args, api, nodes, namespaces, expected):
     for i in range(0, len(unlabelled), 100):
         e2e.kubectl("label", "--overwrite", "node", *unlabelled[i:i + 100],
                     f"{e2e.NODE_LABEL}={NODE_LABEL_VALUE}")
-    e2e.say(f"{args.nodes} nodes ready in {time.monotonic() - started:.0f}s")
+    e2e.say(f"{args.nodes} nodes there and labelled in {time.monotonic() - started:.0f}s")
     existing = set(e2e.kubectl("get", "namespaces", "-o", "name").stdout.split())
     for ns in namespaces:
         if f"namespace/{ns}" not in existing:
@@ -549,6 +549,8 @@ def window_run(args, api, writer, label, binary, expected, namespaces):
         e2e.say(f"{label}: {present} flagged pods there, not {expected}: the target")
         expected = present
     e2e.apply(policy_doc(True))
+    not_running = len(e2e.kubectl("get", "pods", "-A", "--field-selector", "status.phase!=Running",
+                                  "-o", "name", timeout=300).stdout.split())
     writer.start(prefix=f"{label.split()[0]}-{int(time.time())}")
     time.sleep(2)
     base_from = writer.mark()
@@ -556,8 +558,6 @@ def window_run(args, api, writer, label, binary, expected, namespaces):
     time.sleep(args.baseline)
     base_to = writer.mark()
     m0 = apiserver_metrics(api)
-    not_running = len(e2e.kubectl("get", "pods", "-A", "--field-selector", "status.phase!=Running",
-                                  "-o", "name", timeout=300).stdout.split())
     args.nodeguard = binary
     ctl = e2e.Controller(f"window-{label.split()[0]}", args.controller_arg)
     started = time.monotonic()

@@ -52,7 +52,7 @@ Usage: hygiene_bench.py --nodeguard PATH --workdir DIR [--nodes N] [--pods P]
                         [--namespaces K] [--churn C] [--churn-rate R]
                         [--creators T] [--no-cleanup]
                         [--window S [--before PATH] [--baseline S] [--writer-rate R]]
-                        [--no-wait-running]
+                        [--no-wait-running] [--reuse-pods]
 (and any option in $NODEGUARD_HYGIENE_BENCH_ARGS, read at run time).
 Defaults: 50 nodes, 1,500 pods, 10 namespaces, churn 300 at 10/s.
 Environment: KUBECONFIG and NODEGUARD_SIM, as the e2e tests. Standard library

@@ -179,7 +179,7 @@ class Controller(ng.StopOnExit):
         self.log = None
         self.starts = 0
 
-    def start(self):
+    def start(self, lead_timeout=60):
         self.starts += 1
         self.metrics_port = free_port()
         os.makedirs(ARGS.workdir, exist_ok=True)
@@ -201,7 +201,7 @@ class Controller(ng.StopOnExit):
             except (urllib.error.URLError, OSError) as e:
                 return False, str(e)
 
-        wait_for("the controller to lead", leading, timeout=60, interval=0.3)
+        wait_for("the controller to lead", leading, timeout=lead_timeout, interval=0.3)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

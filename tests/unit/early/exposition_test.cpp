@@ -29,7 +29,8 @@ Result<Exposition> Parse(std::string_view body, const ParseLimits& limits = {}) 
 std::string ErrorOf(const Result<Exposition>& r) { return r.ok() ? "(ok)" : r.error().message; }
 
 TEST(ParseExposition, RealKubeletBodies) {
-  for (const char* file : {"metrics-healthy.txt", "metrics-frozen.txt", "metrics-thawed.txt"}) {
+  for (const char* file : {"metrics-healthy.txt", "metrics-frozen.txt", "metrics-thawed.txt",
+                           "metrics-restarted.txt"}) {
     SCOPED_TRACE(file);
     std::string body = ReadTestdata(file);
     ASSERT_FALSE(body.empty());

@@ -248,6 +248,19 @@ TEST(ComputePlegFigures, RealKubeletFreezeAndThaw) {
   ASSERT_TRUE(thawed_f.last_seen_age_seconds);
   EXPECT_LT(*thawed_f.last_seen_age_seconds, 5);
   EXPECT_FALSE(thawed_f.counter_reset);
+
+  // The kubelet restarted: a reset, the figures are those since the restart.
+  std::string restarted_body = ReadTestdata("metrics-restarted.txt");
+  Exposition restarted = MustParse(restarted_body);
+  PlegFigures restarted_f =
+      ComputePlegFigures(&thawed, t_thawed, restarted, At(ScrapedAt(restarted_body)));
+  EXPECT_TRUE(restarted_f.counter_reset);
+  EXPECT_GT(restarted_f.relists, 0);
+  EXPECT_LT(restarted_f.relists, 20);
+  ASSERT_TRUE(restarted_f.relist_p99_seconds);
+  EXPECT_LT(*restarted_f.relist_p99_seconds, 1);
+  EXPECT_FALSE(restarted_f.relist_p99_above_top);
+  EXPECT_EQ(restarted_f.running_pods, 4);
 }
 
 }  // namespace

@@ -205,7 +205,7 @@ Result<Exposition> ParseExposition(std::string_view body, std::span<const std::s
   if (!body.empty() && body.back() != '\n') {
     return Error::Invalid("truncated body: the last line has no newline");
   }
-  // Per wanted family: its decoded form (index -1: not seen yet), and the
+  // Per wanted family: its decoded form (unset: not seen yet), and the
   // series seen, for duplicates.
   std::vector<std::optional<Family>> found(wanted.size());
   std::vector<std::set<std::string>> series(wanted.size());

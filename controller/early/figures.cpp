@@ -80,7 +80,9 @@ Result<Histogram> ReadHistogram(const Family& family, std::string_view label,
   }
   for (size_t i = 0; i < h.buckets.size(); ++i) {
     double c = h.buckets[i].second;
-    if (std::isnan(c) || c < 0) return Error::Invalid(what + ": a bucket count is negative or NaN");
+    if (!std::isfinite(c) || c < 0) {
+      return Error::Invalid(what + ": a bucket count is negative or not finite");
+    }
     if (i > 0 && c < h.buckets[i - 1].second) {
       return Error::Invalid(what + ": cumulative bucket counts go down");
     }
@@ -200,7 +202,7 @@ PlegFigures ComputePlegFigures(const Exposition* previous, WallTime previous_tim
     out.relists = d->count;
     out.relist_p99_seconds = HistogramQuantile(0.99, *d, &out.relist_p99_above_top);
   }
-  if (auto d = increase(kRelistInterval, {}, {}); d && d->count > 0) {
+  if (auto d = increase(kRelistInterval, {}, {}); d && d->count > 0 && std::isfinite(d->sum)) {
     out.relist_interval_seconds = d->sum / d->count;
   }
   for (std::string_view op :

@@ -63,7 +63,8 @@ struct Histogram {
 // The histogram of `family` whose samples carry label `label` = `value` (or,
 // when `label` is empty, the unlabelled one). Errors (kInvalid): the family is
 // not a histogram (or untyped), no +Inf bucket, a bucket without a numeric
-// le, cumulative counts going down, or _count disagreeing with the +Inf bucket.
+// le, a negative or non-finite count, cumulative counts going down, or _count
+// disagreeing with the +Inf bucket.
 // kNotFound: no such series.
 Result<Histogram> ReadHistogram(const Family& family, std::string_view label = {},
                                 std::string_view value = {});

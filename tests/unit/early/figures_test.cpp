@@ -136,6 +136,10 @@ TEST(ReadHistogram, RefusesInconsistentSeries) {
   EXPECT_EQ(err(ReadHistogram(parse("h_bucket{le=\"+Inf\"} 2\nh_count 3\n"))),
             "h: _count differs from the +Inf bucket");
   EXPECT_EQ(err(ReadHistogram(parse("# TYPE h gauge\nh 1\n"))), "h: a gauge, not a histogram");
+  EXPECT_EQ(err(ReadHistogram(parse("h_bucket{le=\"+Inf\"} +Inf\n"))),
+            "h: a bucket count is negative or not finite");
+  EXPECT_EQ(err(ReadHistogram(parse("h_bucket{le=\"+Inf\"} -1\n"))),
+            "h: a bucket count is negative or not finite");
   auto missing = ReadHistogram(parse("h_bucket{le=\"+Inf\",op=\"a\"} 2\n"), "op", "b");
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(missing.error().Is(ErrorKind::kNotFound));

@@ -14,14 +14,18 @@
 //   "readable":  last_seen_age or relist p99 is known
 //
 // The decision table (level = state.level, first matching row wins):
-//   not readable                                -> level kept, calm clock cleared   kNoData
-//   critical                                    -> Critical kLastSeenOverCritical level Critical,
-//   age > calm_last_seen        -> Critical                          kWithinHysteresis level
-//   Critical, age <= calm_last_seen       -> Degraded                          kRelistResumed slow
-//   -> Degraded                          kRelistOverDegraded level Healthy -> Healthy kBelowMarks
-//   level Degraded, not calm                    -> Degraded, calm clock cleared kWithinHysteresis
-//   level Degraded, calm, calm for < hold       -> Degraded (clock started if unset) kHolding
-//   level Degraded, calm, calm for >= hold      -> Healthy                           kRecovered
+// clang-format off
+//   row  when                                          -> level, calm clock          reason
+//   1    not readable                                  -> level kept, clock cleared  kNoData
+//   2    critical                                      -> Critical                   kLastSeenOverCritical
+//   3    level Critical, age > calm_last_seen          -> Critical                   kWithinHysteresis
+//   4    level Critical, otherwise                     -> Degraded                   kRelistResumed
+//   5    slow                                          -> Degraded                   kRelistOverDegraded
+//   6    level Healthy                                 -> Healthy                    kBelowMarks
+//   7    level Degraded, not calm                      -> Degraded, clock cleared    kWithinHysteresis
+//   8    level Degraded, calm for < hold               -> Degraded (clock started)   kHolding
+//   9    level Degraded, calm for >= hold              -> Healthy                    kRecovered
+// clang-format on
 // So a worse level is entered at once; Critical steps down to Degraded once
 // the relist runs again (the relist that hung is then observed at the top
 // bucket, so p99 is "slow" for a window), and Degraded returns to Healthy

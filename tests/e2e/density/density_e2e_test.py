@@ -908,7 +908,12 @@ def cmd_cap():
 
 
 def cmd_foreign_taints():
-    cap, replicas = 10, 40
+    # 36: 30 scheduled at the cap and 6 Pending, so that when the cap is
+    # raised to 20 (release mark 18) no node can reach the mark, however the
+    # scheduler places the backlog. With 40 it once put all 10 Pending pods on
+    # one node (20 pods: at the new cap, rightly tainted again) and the
+    # "every node released" step timed out.
+    cap, replicas = 10, 36
     with Scenario("dens-foreign", 3) as s:
         for n in s.nodes:
             kubectl("patch", "node", n, "--type=merge",

@@ -165,9 +165,12 @@ ng_start_apiserver() {
   [ -n "$bin" ] && [ -n "$etcd_port" ] && [ -n "$api_port" ] || ng_die "$state/cluster.env is incomplete"
   # up --pod-eviction-seconds: the DefaultTolerationSeconds admission plugin's
   # tolerations for not-ready/unreachable (300 s unless set).
-  local eviction
+  local eviction media storage=()
   eviction=$(ng_env "$state" POD_EVICTION_SECONDS)
-  ng_start "$state" kube-apiserver "$bin/kube-apiserver" \
+  # up --storage-json: objects stored in etcd as JSON (readable history).
+  media=$(ng_env "$state" STORAGE_MEDIA_TYPE)
+  [ -z "$media" ] || storage=(--storage-media-type "$media")
+  ng_start "$state" kube-apiserver "$bin/kube-apiserver" "${storage[@]}" \
     --default-not-ready-toleration-seconds "${eviction:-300}" \
     --default-unreachable-toleration-seconds "${eviction:-300}" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \

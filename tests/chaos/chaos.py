@@ -759,7 +759,8 @@ def main():
                 driver.loop(checker, args.duration)
                 fault_seconds = time.monotonic() - faults_started
                 driver.wind_down(checker)
-                checker.settle(240)
+                checker.settle(240, tick=lambda: driver.monitor(checker))
+                driver.monitor(checker)
             except ng.TestFailure as e:
                 failures.append(str(e))
                 fault_seconds = time.monotonic() - faults_started

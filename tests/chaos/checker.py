@@ -481,17 +481,20 @@ class ChaosChecker(Invariants):
                           f"{self.clock() - r['started']:.0f}s)"
                           for rid, r in self.remediations.items() if r["ended"] is None)
 
-    def settle(self, timeout=180):
+    def settle(self, timeout=180, tick=None):
         """The end of the run (the driver healed every node and undid its
         faults): waits up to `timeout` for every remediation to end, for no
         cordon of ours on a Ready node and nothing of ours on an ungoverned
-        node, then raises on anything left or violated."""
+        node, then raises on anything left or violated. tick() is called
+        every second meanwhile (the driver's process monitor)."""
         self.check()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and (self.open_remediations() or
                                                self.ours_on_healthy() or
                                                self.ungoverned_leftovers()):
             time.sleep(1)
+            if tick:
+                tick()
             self.check()
         problems = []
         if self.open_remediations():

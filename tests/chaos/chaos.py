@@ -31,7 +31,7 @@ WORKDIR/faults.jsonl and stdout:
   agent-restart      SIGTERM or SIGKILL a node's agent, restarted at once
   apiserver-restart  tests/cluster/control-plane restart-apiserver (grace 0 or 5 s)
   etcd-compact       compaction up to the revision the checker has passed
-  slow-api           the proxy delays every chunk 0.2-2 s for U(10, 40) s
+  slow-api           the proxy delays every chunk 0.1-1 s for U(10, 40) s
   cut-streams        the proxy closes every connection
   policy-selector / policy-budget / policy-pause / policy-dryrun / policy-key
                      edits (pause and dry run undone after U(10, 30) s)
@@ -46,7 +46,7 @@ settles (checker.settle). Throughout, the driver samples the controllers'
 RSS every 10 s (bound --rss-limit-mb) and reports any controller exit it did
 not cause; both count as violations.
 
---inject KIND makes the driver commit a violation itself, to show the checker
+--inject KIND (repeatable) makes the driver commit a violation itself, to show the checker
 catches it (the run must then fail): uncordon-as-nodeguard (a person's cordon
 lifted by field manager "nodeguard"), over-budget (three nodes cordoned as
 "nodeguard"), stale-action (chaos-action run with no request), reboot (a
@@ -494,7 +494,7 @@ class Driver:
                 self.checker.etcd.compact(rev)
             self.fault(kind, revision=rev)
         elif kind == "slow-api":
-            delay, hold = r.uniform(0.2, 2.0), r.uniform(10, 40)
+            delay, hold = r.uniform(0.1, 1.0), r.uniform(10, 40)
             self.fault(kind, delay=round(delay, 2), hold=round(hold))
             self.disturb(hold + LEASE_GRACE)
             self.proxy.set_delay(delay)
@@ -625,7 +625,7 @@ class Driver:
         end = time.monotonic() + duration
         next_fault = time.monotonic() + 5
         next_rss = time.monotonic()
-        injected = False
+        injected = 0
         while time.monotonic() < end:
             self.run_due()
             self.monitor(checker)
@@ -633,9 +633,9 @@ class Driver:
             if now >= next_rss:
                 self.sample_rss(checker)
                 next_rss = now + 10
-            if self.args.inject and not injected and now - self.t0 > min(60, duration / 3):
-                injected = True
-                self.inject(self.args.inject)
+            if injected < len(self.args.inject) and now - self.t0 > 40 + 20 * injected:
+                self.inject(self.args.inject[injected])
+                injected += 1
             if now >= next_fault:
                 try:
                     self.one_fault()
@@ -720,8 +720,9 @@ def main():
     p.add_argument("--rss-limit-mb", type=float, default=256)
     p.add_argument("--reuse-cluster", action="store_true",
                    help="use the running cluster NAME (started with --storage-json), keep it")
-    p.add_argument("--inject", choices=INJECTIONS)
-    p.add_argument("--report", help="write the summary (JSON) here")
+    p.add_argument("--inject", choices=INJECTIONS, action="append", default=[],
+                   help="repeatable: one injection every 20 s from t=40 s")
+    p.add_argument("--report", help="write the summary (JSON) here too (always: WORKDIR/summary.json)")
     args = p.parse_args()
     ng.exit_on_sigterm()
     started = time.monotonic()
@@ -793,8 +794,8 @@ def main():
     if summary:
         print(table(summary, driver.counts, driver.rss, summary["fault_seconds"]))
         print(json.dumps({k: v for k, v in summary.items() if k != "rss"}, indent=1))
-        if args.report:
-            with open(args.report, "w") as f:
+        for path in filter(None, [os.path.join(workdir, "summary.json"), args.report]):
+            with open(path, "w") as f:
                 json.dump(summary, f, indent=1)
     seconds = time.monotonic() - started
     print(f"MEASURED chaos: {seconds:.0f} s")

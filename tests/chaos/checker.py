@@ -379,14 +379,8 @@ class ChaosChecker(Invariants):
                         self.violations.append(
                             f"remediation {rid} on {name} took {now - rem['started']:.0f}s to "
                             f"reach {phase} (bound {self.bound:.0f}s)")
-            if ready == "True" and name in self.sick_since:
-                # A sick node that recovered without being remediated waited
-                # until then.
-                waited = now - self.sick_since.pop(name)
-                if not (rid and phase in DISRUPTIVE) and waited > self.longest_wait[0] and \
-                        not any(r["node"] == name and r["started"] >= now - waited
-                                for r in self.remediations.values()):
-                    self.longest_wait = (waited, name)
+            if ready == "True" and not (rid and phase in DISRUPTIVE):
+                self.sick_since.pop(name, None)  # Recovered: the next sickness counts anew.
             self.check_policy_budget(name, now)
 
     def check_policy_budget(self, name, now):

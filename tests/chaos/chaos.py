@@ -75,6 +75,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, HERE)
 import nodeguard_testlib as ng  # noqa: E402
 from checker import ChaosChecker  # noqa: E402
+from invariants import NODEGUARD_MANAGER, cordon_owner  # noqa: E402
 from proxy import Proxy  # noqa: E402
 
 SCOPE = "chaos"
@@ -579,8 +580,9 @@ class Driver:
 
     def person_uncordon(self, node):
         nd = ng.get_json("node", node, "--show-managed-fields")
-        from invariants import cordon_owner
-        if cordon_owner(nd) == "kubectl-cordon":
+        # kubectl cordon writes as "kubectl" (or "kubectl-cordon", older
+        # clients): a person's, whoever it is, unless nodeguard's.
+        if cordon_owner(nd) not in ("", NODEGUARD_MANAGER, None):
             self.checker.person_uncordons(node)
             ng.kubectl("uncordon", node)
         self.person_cordons.discard(node)

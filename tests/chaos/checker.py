@@ -20,6 +20,9 @@ version) with what a soak under faults needs:
   settled            at the end: no cordon of nodeguard's on a Ready node
                      (Invariants.finish) and, on a node no policy selects, no
                      cordon of nodeguard's and no nodeguard.io/ taint;
+  reboots            besides Invariants' (one per remediation, none outside
+                     one): a reboot only while an action is in flight
+                     (ActionRequested or AwaitingRecovery), not while Pending;
   process            violations the driver reports (a controller exit it did
                      not cause, RSS above its bound) through violation().
 
@@ -343,6 +346,20 @@ class ChaosChecker(Invariants):
                 best = limit if best is None else max(best, limit)
         return best
 
+    def check_transition(self, name, rv, prev, cur):
+        """Invariants' checks, and: a reboot (bootID change) only while the
+        remediation has an action in flight (ActionRequested or
+        AwaitingRecovery before or at the change), not while it is Pending,
+        draining or over."""
+        super().check_transition(name, rv, prev, cur)
+        if prev["boot"] and cur["boot"] and prev["boot"] != cur["boot"]:
+            acting = {"ActionRequested", "AwaitingRecovery"}
+            if (cur["id"] or prev["id"]) and prev["phase"] not in acting and \
+                    cur["phase"] not in acting:
+                self.violations.append(
+                    f"rv {rv}: {name} rebooted with no action in flight (phase "
+                    f"{prev['phase']} -> {cur['phase']}, remediation {cur['id'] or prev['id']})")
+
     def on_event(self, kind, obj, arrived=None):
         super().on_event(kind, obj, arrived)
         name = obj["metadata"]["name"]
@@ -481,7 +498,6 @@ class ChaosChecker(Invariants):
         cordon of ours on a Ready node and nothing of ours on an ungoverned
         node, then raises on anything left or violated. tick() is called
         every second meanwhile (the driver's process monitor)."""
-        self.check()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and (self.open_remediations() or
                                                self.ours_on_healthy() or
@@ -489,7 +505,7 @@ class ChaosChecker(Invariants):
             time.sleep(1)
             if tick:
                 tick()
-            self.check()
+            self.read_actions()
         problems = []
         if self.open_remediations():
             problems.append(f"remediations never ended: {self.open_remediations()}")

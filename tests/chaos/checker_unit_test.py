@@ -125,6 +125,16 @@ class CheckerTest(unittest.TestCase):
         self.c.on_event("MODIFIED", node(b, boot="boot-9"))
         self.assertViolation("unit-02 rebooted outside any remediation")
 
+    def test_reboot_while_pending(self):
+        a, b, _, _ = self.scope.nodes
+        self.c.on_event("MODIFIED", node(a, "Pending", rid="r1"))
+        self.c.on_event("MODIFIED", node(a, "Pending", rid="r1", boot="boot-2"))
+        self.assertViolation("unit-01 rebooted with no action in flight (phase Pending -> Pending")
+        self.c.violations.clear()
+        self.c.on_event("MODIFIED", node(b, "ActionRequested", rid="r2"))
+        self.c.on_event("MODIFIED", node(b, "AwaitingRecovery", rid="r2", boot="boot-2"))
+        self.assertEqual(self.violations(), [])
+
     # ------------------------------------------------------------ agent actions
 
     def action(self, action="Reboot", req_action="Reboot", req_id="x-1", state_phase="ActionRequested",

@@ -142,7 +142,9 @@ def group_selector(*groups):
 
 
 class ChaosController(ng.Controller):
-    """ng.Controller against another kubeconfig (the proxy's)."""
+    """ng.Controller against another kubeconfig (the proxy's), given on its
+    command line: $KUBECONFIG stays the direct one (sim, kubectl and the
+    checker's watches read it from other threads meanwhile)."""
 
     def __init__(self, *a, kubeconfig, **kw):
         super().__init__(*a, **kw)
@@ -150,14 +152,24 @@ class ChaosController(ng.Controller):
         self.expected_exit = False
 
     def start(self):
-        saved = os.environ["KUBECONFIG"]
-        os.environ["KUBECONFIG"] = self.kubeconfig
-        try:
-            started = super().start()
-        finally:
-            os.environ["KUBECONFIG"] = saved
+        ng.check(self.proc is None or self.proc.poll() is not None, f"{self.name} already runs")
+        self.starts += 1
+        self.returncode = None
+        self.metrics_port, self.probe_port = ng.free_port(), ng.free_port()
+        self.log_path = os.path.join(self.workdir, f"controller-{self.name}-{self.starts}.log")
+        self._log = open(self.log_path, "w")
+        namespace, lease_name = self.lease
+        self.proc = subprocess.Popen(
+            [self.binary, "controller", "--kubeconfig", self.kubeconfig, "--leader-elect=true",
+             "--identity", self.identity, "--leader-election-namespace", namespace,
+             "--leader-election-id", lease_name,
+             "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
+             "--health-probe-bind-address", f"127.0.0.1:{self.probe_port}", *self.extra_args],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        ng._live_processes.append(self.proc)
+        log(f"controller {self.name} started (pid {self.proc.pid}, log {self.log_path})")
         self.expected_exit = False  # Only once proc is the new process.
-        return started
+        return self
 
 
 class Agents(ng.SimulatedAgents):

@@ -4,11 +4,12 @@ It extends the safety suite's observer (tests/e2e/safety/invariants.py:
 global budget, persons' cordons, one reboot per remediation, at every node
 version) with what a soak under faults needs:
 
-  per-policy budget  at most spec.remediation.maxConcurrent nodes of a policy
-                     in a disruptive phase (the state's "policy"), the limit
-                     being the largest the policy had within POLICY_GRACE
-                     seconds (the controller may act on a version it read just
-                     before an edit); the global cap is Invariants' budget;
+  per-policy budget  when a node enters a disruptive phase, at most
+                     spec.remediation.maxConcurrent nodes of its policy (the
+                     state's "policy") are in one, the limit being the largest
+                     the policy had within POLICY_GRACE seconds (the controller
+                     may act on a version it read just before an edit; a
+                     lowered limit does not stop remediations in flight); the global cap is Invariants' budget;
   agent actions      every action an agent ran (recorded by tests/chaos/
                      chaos-action with the node as it was at that moment) had a
                      live request: the node's agent-request named that action,
@@ -361,8 +362,10 @@ class ChaosChecker(Invariants):
                     f"{prev['phase']} -> {cur['phase']}, remediation {cur['id'] or prev['id']})")
 
     def on_event(self, kind, obj, arrived=None):
-        super().on_event(kind, obj, arrived)
         name = obj["metadata"]["name"]
+        with self.lock:
+            before = dict(self.nodes.get(name) or {})
+        super().on_event(kind, obj, arrived)
         now = self.clock()
         with self.lock:
             if kind == "DELETED":
@@ -398,22 +401,25 @@ class ChaosChecker(Invariants):
                             f"reach {phase} (bound {self.bound:.0f}s)")
             if ready == "True" and not (rid and phase in DISRUPTIVE):
                 self.sick_since.pop(name, None)  # Recovered: the next sickness counts anew.
-            self.check_policy_budget(name, now)
+            entering = phase in DISRUPTIVE and (before.get("phase") not in DISRUPTIVE or
+                                                before.get("id") != rid)
+            if entering:
+                self.check_policy_budget(name, st.get("policy"), now)
 
-    def check_policy_budget(self, name, now):
-        per = {}
-        for n, v in self.nodes.items():
-            if v["phase"] in DISRUPTIVE:
-                per.setdefault(self.node_policy.get(n), []).append(n)
-        for policy, nodes in per.items():
-            if policy is None:
-                continue
-            self.max_per_policy[policy] = max(self.max_per_policy.get(policy, 0), len(nodes))
-            limit = self.policy_limit(policy, now)
-            if limit is not None and len(nodes) > limit:
-                self.violations.append(
-                    f"({name}): {len(nodes)} nodes of policy {policy} in a disruptive phase, "
-                    f"maxConcurrent {limit}: {sorted(nodes)}")
+    def check_policy_budget(self, name, policy, now):
+        """When `name` enters a disruptive phase for `policy`: at most the
+        policy's maxConcurrent of its nodes are. (Lowering maxConcurrent
+        does not stop remediations already in flight: only a start counts.)"""
+        if policy is None:
+            return
+        nodes = sorted(n for n, v in self.nodes.items()
+                       if v["phase"] in DISRUPTIVE and self.node_policy.get(n) == policy)
+        self.max_per_policy[policy] = max(self.max_per_policy.get(policy, 0), len(nodes))
+        limit = self.policy_limit(policy, now)
+        if limit is not None and len(nodes) > limit:
+            self.violations.append(
+                f"({name}): {len(nodes)} nodes of policy {policy} in a disruptive phase, "
+                f"maxConcurrent {limit}: {nodes}")
 
     # ------------------------------------------------------------ agent actions
 

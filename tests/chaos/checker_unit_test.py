@@ -91,18 +91,24 @@ class CheckerTest(unittest.TestCase):
         self.assertViolation("2 nodes of policy p in a disruptive phase, maxConcurrent 1")
 
     def test_per_policy_budget_grace_after_an_edit(self):
-        a, b, _, _ = self.scope.nodes
+        a, b, c, d = self.scope.nodes
         self.c.on_policy("MODIFIED", policy("p", 2))
         self.clock.t += 100
-        self.c.on_event("MODIFIED", node(a, "Draining"))
-        self.c.on_event("MODIFIED", node(b, "Draining"))
+        self.c.on_event("MODIFIED", node(a, "Draining", rid="a1"))
+        self.c.on_event("MODIFIED", node(b, "Draining", rid="b1"))
         self.c.on_policy("MODIFIED", policy("p", 1))
-        self.clock.t += 5  # Within POLICY_GRACE of the old limit: allowed.
-        self.c.on_event("MODIFIED", node(b, "ActionRequested"))
-        self.assertEqual(self.violations(), [])
+        self.clock.t += 5
+        # Lowered: the two in flight go on; a start within POLICY_GRACE of
+        # the old limit is allowed.
+        self.c.on_event("MODIFIED", node(a, "Succeeded", rid="a1"))
+        self.c.on_event("MODIFIED", node(c, "Cordoned", rid="c1"))
         self.clock.t += ck.POLICY_GRACE + 1
-        self.c.on_event("MODIFIED", node(a, "ActionRequested"))
-        self.assertViolation("maxConcurrent 1")
+        self.c.on_event("MODIFIED", node(b, "ActionRequested", rid="b1"))
+        self.c.on_event("MODIFIED", node(c, "Draining", rid="c1"))
+        self.assertEqual(self.violations(), [])
+        # A start past the grace with two in flight: over the new limit.
+        self.c.on_event("MODIFIED", node(d, "Cordoned", rid="d1"))
+        self.assertViolation("3 nodes of policy p in a disruptive phase, maxConcurrent 1")
 
     # ------------------------------------------------------------ cordons, reboots
 

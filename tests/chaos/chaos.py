@@ -222,6 +222,7 @@ class Driver:
         self.errors = []
         self.groups = {}
         self.disturbed_until = 0.0
+        self.compacted = 0      # etcd's last compaction revision (ours)
         self.policy_state = {"chaos-a": dict(sel="a", mc=1, key="nodeguard.io/chaos-density"),
                              "chaos-b": dict(sel="b", mc=1, key="nodeguard.io/chaos-density")}
 
@@ -503,8 +504,12 @@ class Driver:
             self.disturb(LEASE_GRACE)
         elif kind == "etcd-compact":
             rev = self.checker.safe_compaction_revision()
-            if rev:
-                self.checker.etcd.compact(rev)
+            if not rev or rev <= self.compacted:
+                self.fault(kind, skipped=f"revision {rev} not past the last compaction "
+                           f"({self.compacted})")
+                return
+            self.checker.etcd.compact(rev)
+            self.compacted = rev
             self.fault(kind, revision=rev)
         elif kind == "slow-api":
             delay, hold = r.uniform(0.1, 1.0), r.uniform(10, 40)
@@ -653,9 +658,9 @@ class Driver:
             if now >= next_fault:
                 try:
                     self.one_fault()
-                except ng.TestFailure as e:
-                    log(f"fault failed: {str(e)[:300]}")
-                    self.errors.append(str(e)[:200])
+                except Exception as e:  # A fault not applied is logged; the soak goes on.
+                    log(f"fault failed: {type(e).__name__}: {str(e)[:300]}")
+                    self.errors.append(f"{type(e).__name__}: {str(e)[:200]}")
                 next_fault = now + self.rng.uniform(self.args.min_gap, self.args.max_gap)
             try:
                 checker.read_actions()

@@ -306,10 +306,11 @@ class ChaosChecker(Invariants):
         the checker has not seen yet: the least every watch has delivered up to."""
         revs = []
         for w in self.watches():
-            rv = w.resource_version or w._delivered_rv
-            if rv is None or not str(rv).isdigit():
+            seen = [int(v) for v in (w.resource_version, w._delivered_rv)
+                    if v is not None and str(v).isdigit()]
+            if not seen:
                 return None
-            revs.append(int(rv))
+            revs.append(max(seen))
         return min(revs) if revs else None
 
     def violation(self, text):

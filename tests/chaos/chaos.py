@@ -496,11 +496,19 @@ class Driver:
             self.fault(kind, grace=grace)
             self.disturb(180)
             started = time.monotonic()
-            subprocess.run([os.path.join(ROOT, "tests", "cluster", "control-plane"), "--name",
-                            self.args.cluster, "restart-apiserver", "--grace", str(grace),
-                            "--no-wait-nodes"], check=False, timeout=180,
-                           stdout=subprocess.DEVNULL)
-            log(f"API server back after {time.monotonic() - started:.1f}s")
+            cp = [os.path.join(ROOT, "tests", "cluster", "control-plane"), "--name",
+                  self.args.cluster]
+            r = subprocess.run(cp + ["restart-apiserver", "--grace", str(grace),
+                                     "--no-wait-nodes", "--timeout", "60"], check=False,
+                               timeout=180, stdout=subprocess.DEVNULL)
+            for attempt in range(3):  # It must come back, or the run cannot go on.
+                if r.returncode == 0:
+                    break
+                log(f"API server not back (attempt {attempt + 1}): starting it again")
+                time.sleep(2)
+                r = subprocess.run(cp + ["start-apiserver", "--no-wait-nodes", "--timeout", "60"],
+                                   check=False, timeout=180, stdout=subprocess.DEVNULL)
+            log(f"API server back after {time.monotonic() - started:.1f}s (exit {r.returncode})")
             self.disturb(LEASE_GRACE)
         elif kind == "etcd-compact":
             rev = self.checker.safe_compaction_revision()

@@ -233,7 +233,10 @@ class Driver:
         rec = {"t": round(t, 1), "time": datetime.datetime.now(datetime.timezone.utc)
                .isoformat(timespec="seconds"), "fault": kind, **detail}
         with self.lock:
-            self.counts[kind] = self.counts.get(kind, 0) + 1
+            # Counted when applied; a draw skipped (too many sick, no leader...)
+            # is counted apart, as KIND (skipped).
+            key = f"{kind} (skipped)" if "skipped" in detail else kind
+            self.counts[key] = self.counts.get(key, 0) + 1
             self.faults_log.write(json.dumps(rec) + "\n")
             self.faults_log.flush()
         log(f"fault {kind} {detail}")
@@ -724,8 +727,14 @@ class Driver:
 def table(summary, counts, rss, seconds):
     lines = ["| what | value |", "| --- | --- |"]
     lines.append(f"| run | {seconds / 60:.0f} min of faults, seed {summary['seed']} |")
-    lines.append("| faults injected | " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-                 + f" (total {sum(counts.values())}) |")
+    events = ("lease-lost-exit", "unexpected-exit", "policy-recreated", "wind-down")
+    applied = {k: v for k, v in counts.items() if "(skipped)" not in k and k not in events}
+    lines.append(f"| faults injected ({sum(applied.values())}) | " + ", ".join(
+        f"{k} {v}" for k, v in sorted(applied.items(), key=lambda kv: -kv[1])) + " |")
+    lines.append("| draws skipped | " + (", ".join(
+        f"{k[:-10]} {v}" for k, v in sorted(counts.items()) if "(skipped)" in k) or "none") + " |")
+    lines.append("| controller exits not asked for | " + ", ".join(
+        f"{k} {counts.get(k, 0)}" for k in ("lease-lost-exit", "unexpected-exit")) + " |")
     ended = summary["remediations_ended"]
     lines.append(f"| remediations | {summary['remediations_started']} started; "
                  + ", ".join(f"{k} {v}" for k, v in ended.items()) + " |")

@@ -28,7 +28,7 @@ export GOTOOLCHAIN := $(word 2,$(NODEGUARD_GO_ENV))
 endif
 
 .PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
-        promtool helm demo demo-down replay format format-check fuzz bench clean help
+        promtool helm demo demo-down replay chaos-soak format format-check fuzz bench clean help
 
 all: build
 
@@ -36,6 +36,7 @@ help:
 	@echo "make test      install deps, build, run every test suite (unit, ASan/UBSan unit, integration, e2e)"
 	@echo "make demo      start a local simulated cluster and watch nodeguard act on it"
 	@echo "make replay    the PLEG incident replayed without nodeguard, with a naive script, with nodeguard (docs/replay.md)"
+	@echo "make chaos-soak  nodeguard under randomized faults for DURATION seconds (default 3600), judged by an independent checker (docs/testing.md)"
 	@echo "make deps      install Debian packages (idempotent, as root)"
 	@echo "make build     configure and build into $(BUILD_DIR)/"
 	@echo "make format    apply .clang-format to all C++ sources"
@@ -134,6 +135,19 @@ replay: deps $(BUILD_DIR)/build.ninja cluster-components
 	@/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-matplotlib >/dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target nodeguard
 	tests/replay/replay.py all --out $(REPLAY_OUT) --nodeguard $(CURDIR)/$(BUILD_DIR)/controller/nodeguard $(REPLAY_ARGS)
+
+# The long chaos soak (docs/testing.md, "The chaos soak"): DURATION seconds of
+# randomized faults (seed SEED) on a cluster of its own, taken down at the end;
+# the table is printed, the summary (JSON) and every log kept in $(CHAOS_OUT).
+# Builds only the nodeguard binary. Fails on any violation.
+DURATION  ?= 3600
+SEED      ?= 7
+CHAOS_OUT ?= $(BUILD_DIR)/chaos-soak
+chaos-soak: deps $(BUILD_DIR)/build.ninja cluster-components
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target nodeguard
+	tests/chaos/chaos.py --nodeguard $(CURDIR)/$(BUILD_DIR)/controller/nodeguard \
+	  --workdir $(CHAOS_OUT) --cluster chaos-soak --seed $(SEED) --duration $(DURATION) \
+	  --report $(CURDIR)/$(BUILD_DIR)/chaos-soak-summary.json $(CHAOS_ARGS)
 
 # Stops the processes the demo recorded (their PID files), then its cluster.
 demo-down:

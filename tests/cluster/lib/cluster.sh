@@ -165,12 +165,15 @@ ng_start_apiserver() {
   [ -n "$bin" ] && [ -n "$etcd_port" ] && [ -n "$api_port" ] || ng_die "$state/cluster.env is incomplete"
   # up --pod-eviction-seconds: the DefaultTolerationSeconds admission plugin's
   # tolerations for not-ready/unreachable (300 s unless set).
-  local eviction inflight mutating
+  local eviction inflight mutating media storage=()
   eviction=$(ng_env "$state" POD_EVICTION_SECONDS)
   # up --max-requests-inflight: the seats API Priority and Fairness shares.
   inflight=$(ng_env "$state" MAX_REQUESTS_INFLIGHT)
   mutating=$(ng_env "$state" MAX_MUTATING_REQUESTS_INFLIGHT)
-  ng_start "$state" kube-apiserver "$bin/kube-apiserver" \
+  # up --storage-json: objects stored in etcd as JSON (readable history).
+  media=$(ng_env "$state" STORAGE_MEDIA_TYPE)
+  [ -z "$media" ] || storage=(--storage-media-type "$media")
+  ng_start "$state" kube-apiserver "$bin/kube-apiserver" "${storage[@]}" \
     --max-requests-inflight "${inflight:-400}" \
     --max-mutating-requests-inflight "${mutating:-200}" \
     --default-not-ready-toleration-seconds "${eviction:-300}" \

@@ -94,6 +94,17 @@ LEASE_GRACE = 30
 INJECTIONS = ("uncordon-as-nodeguard", "over-budget", "stale-action", "reboot", "crash",
               "leave-taint")
 
+def parse_at(text):
+    """--at KIND@SECONDS -> (seconds, kind)."""
+    kind, sep, at = text.partition("@")
+    if not sep or kind not in WEIGHTS:
+        raise SystemExit(f"--at {text}: want KIND@SECONDS with KIND one of {sorted(WEIGHTS)}")
+    try:
+        return float(at), kind
+    except ValueError:
+        raise SystemExit(f"--at {text}: {at!r} is not a number of seconds")
+
+
 WEIGHTS = {
     "pleg-sick": 10, "runtime-down": 3, "silent": 3, "reboot-mode": 4, "terminating-pod": 3,
     "pdb-block": 3, "kill-leader": 2, "term-leader": 2, "kill-standby": 1, "term-standby": 1,
@@ -464,9 +475,11 @@ class Driver:
         with self.lock:
             self.sick.pop(node, None)
 
-    def one_fault(self):
-        kinds = list(WEIGHTS)
-        kind = self.rng.choices(kinds, weights=[WEIGHTS[k] for k in kinds])[0]
+    def one_fault(self, kind=None):
+        """A fault: `kind`, or one drawn by weight."""
+        if kind is None:
+            kinds = list(WEIGHTS)
+            kind = self.rng.choices(kinds, weights=[WEIGHTS[k] for k in kinds])[0]
         r = self.rng
         if kind in ("pleg-sick", "runtime-down", "silent"):
             if not self.node_fault(kind):
@@ -667,6 +680,7 @@ class Driver:
         next_fault = time.monotonic() + 5
         next_rss = time.monotonic()
         injected = 0
+        scheduled = sorted(parse_at(a) for a in self.args.at)
         while time.monotonic() < end:
             self.run_due()
             self.monitor(checker)
@@ -677,6 +691,14 @@ class Driver:
             if injected < len(self.args.inject) and now - self.t0 > 40 + 20 * injected:
                 self.inject(self.args.inject[injected])
                 injected += 1
+            while scheduled and now - self.t0 >= scheduled[0][0]:
+                at, kind = scheduled.pop(0)
+                log(f"scheduled fault {kind} (--at {kind}@{at:g})")
+                try:
+                    self.one_fault(kind)
+                except Exception as e:  # As a drawn fault: logged, the soak goes on.
+                    log(f"fault failed: {type(e).__name__}: {str(e)[:300]}")
+                    self.errors.append(f"{type(e).__name__}: {str(e)[:200]}")
             if now >= next_fault:
                 try:
                     self.one_fault()
@@ -775,10 +797,16 @@ def main():
     p.add_argument("--rss-limit-mb", type=float, default=256)
     p.add_argument("--reuse-cluster", action="store_true",
                    help="use the running cluster NAME (started with --storage-json), keep it")
+    p.add_argument("--at", action="append", default=[], metavar="KIND@SECONDS",
+                   help="also apply fault KIND SECONDS after the faults start (repeatable): "
+                        "a short soak whose seed draws no API server restart or compaction "
+                        "still gets one")
     p.add_argument("--inject", choices=INJECTIONS, action="append", default=[],
                    help="repeatable: one injection every 20 s from t=40 s")
     p.add_argument("--report", help="write the summary (JSON) here too (always: WORKDIR/summary.json)")
     args = p.parse_args()
+    for a in args.at:
+        parse_at(a)  # Refused now, not minutes into the run.
     ng.exit_on_sigterm()
     started = time.monotonic()
     workdir = os.path.abspath(args.workdir)

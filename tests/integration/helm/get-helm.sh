@@ -43,6 +43,6 @@ if ! GOBIN=$dir/.tmp CGO_ENABLED=0 GOFLAGS=-mod=mod \
 fi
 "$dir/.tmp/helm" version >/dev/null || { echo "get-helm: the built helm does not run" >&2; exit 1; }
 mv "$dir/.tmp/helm" "$bin"
-rmdir "$dir/.tmp" 2>/dev/null || true
+rm -rf "$dir/.tmp"
 echo "get-helm: built in $(($(date +%s) - start))s -> $bin" >&2
 echo "$bin"

@@ -134,8 +134,13 @@ fi
 if grep -q "Forbidden (403)" "$work/controller.log"; then
   bad "the controller was refused by RBAC: $(grep -m3 'Forbidden (403)' "$work/controller.log")"
 fi
-kill "$controller_pid" 2>/dev/null || true
-wait "$controller_pid" 2>/dev/null || true
+# SIGTERM: the controller releases its Lease and exits 0.
+kill -TERM "$controller_pid"
+if wait "$controller_pid"; then
+  say "the controller exited 0 on SIGTERM"
+else
+  bad "the controller exited with $? on SIGTERM: $(tail -5 "$work/controller.log")"
+fi
 
 # --- 5. upgrade, uninstall ---------------------------------------------------
 say "helm upgrade"

@@ -182,22 +182,27 @@ def level_sum(name, priority_level):
                if dict(labels).get("priority_level") == priority_level)
 
 
+def ensure(*create_args):
+    """`kubectl create ARGS`, idempotent (a rerun on a kept cluster finds the
+    objects there): rendered client-side, then applied; any failure fails."""
+    rendered = kubectl("create", *create_args, "--dry-run=client", "-o", "json")
+    kubectl("apply", "-f", "-", stdin=rendered)
+
+
 def setup_clients():
     """Flooders and the paced writer: service accounts of namespaces of their
     own, so the API server classifies them as workloads (service-accounts)."""
-    kubectl("create", "namespace", "apf-flood", check=False)
-    kubectl("create", "namespace", "apf-writer", check=False)
+    ensure("namespace", "apf-flood")
+    ensure("namespace", "apf-writer")
     for i in range(FLOOD_TOKENS):
-        kubectl("-n", "apf-flood", "create", "sa", f"flood-{i}", check=False)
-    kubectl("-n", "apf-writer", "create", "sa", "writer", check=False)
-    kubectl("create", "clusterrole", "apf-flood", "--verb=list,get", "--resource=configmaps",
-            check=False)
-    kubectl("create", "clusterrolebinding", "apf-flood", "--clusterrole=apf-flood",
-            "--group=system:serviceaccounts:apf-flood", check=False)
-    kubectl("-n", "apf-writer", "create", "role", "writer", "--verb=create",
-            "--resource=configmaps", check=False)
-    kubectl("-n", "apf-writer", "create", "rolebinding", "writer", "--role=writer",
-            "--serviceaccount=apf-writer:writer", check=False)
+        ensure("-n", "apf-flood", "sa", f"flood-{i}")
+    ensure("-n", "apf-writer", "sa", "writer")
+    ensure("clusterrole", "apf-flood", "--verb=list,get", "--resource=configmaps")
+    ensure("clusterrolebinding", "apf-flood", "--clusterrole=apf-flood",
+           "--group=system:serviceaccounts:apf-flood")
+    ensure("-n", "apf-writer", "role", "writer", "--verb=create", "--resource=configmaps")
+    ensure("-n", "apf-writer", "rolebinding", "writer", "--role=writer",
+           "--serviceaccount=apf-writer:writer")
     have = kubectl("-n", "apf-flood", "get", "configmaps", "-o", "name").split()
     if len(have) < 300:
         big = "x" * 8000

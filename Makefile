@@ -28,7 +28,7 @@ export GOTOOLCHAIN := $(word 2,$(NODEGUARD_GO_ENV))
 endif
 
 .PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
-        promtool helm demo demo-down replay chaos-soak format format-check fuzz bench clean help
+        promtool helm demo demo-down replay chaos-soak install-plugin format format-check fuzz bench clean help
 
 all: build
 
@@ -39,6 +39,7 @@ help:
 	@echo "make chaos-soak  nodeguard under randomized faults for DURATION seconds (default 3600), judged by an independent checker (docs/testing.md)"
 	@echo "make deps      install Debian packages (idempotent, as root)"
 	@echo "make build     configure and build into $(BUILD_DIR)/"
+	@echo "make install-plugin  the kubectl plugin: nodeguard and the kubectl-nodeguard symlink into \$$(PREFIX)/bin (default /usr/local)"
 	@echo "make format    apply .clang-format to all C++ sources"
 	@echo "make test-image  the image's runtime filesystem (debootstrap, root) runs nodeguard as non-root"
 
@@ -148,6 +149,15 @@ chaos-soak: deps $(BUILD_DIR)/build.ninja cluster-components
 	tests/chaos/chaos.py --nodeguard $(CURDIR)/$(BUILD_DIR)/controller/nodeguard \
 	  --workdir $(CHAOS_OUT) --cluster chaos-soak --seed $(SEED) --duration $(DURATION) \
 	  --report $(CURDIR)/$(BUILD_DIR)/chaos-soak-summary.json $(CHAOS_ARGS)
+
+# The kubectl plugin (docs/kubectl-plugin.md): the nodeguard binary and, next
+# to it, the symlink kubectl-nodeguard that kubectl finds on PATH.
+PREFIX ?= /usr/local
+install-plugin: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target nodeguard
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD_DIR)/controller/nodeguard $(DESTDIR)$(PREFIX)/bin/nodeguard
+	ln -sf nodeguard $(DESTDIR)$(PREFIX)/bin/kubectl-nodeguard
 
 # Stops the processes the demo recorded (their PID files), then its cluster.
 demo-down:

@@ -104,31 +104,38 @@ std::optional<Failure> ListPolicies(kube::RestClient& rest, const std::string& s
   return std::nullopt;
 }
 
-std::optional<Failure> ListNodes(kube::RestClient& rest, const std::string& selector,
-                                 std::vector<kube::Node>* out) {
-  kube::ListOptions list;
-  list.label_selector = selector;
-  auto items = rest.ListAll(kNodes, list);
-  if (!items.ok()) return ApiFailure("listing nodes", items.error());
+// Every object of `path` matching `list`, decoded. `skip_odd`: an object
+// that does not decode is left out rather than failing the whole view.
+template <typename T>
+std::optional<Failure> ListDecoded(kube::RestClient& rest, const kube::ResourcePath& path,
+                                   const kube::ListOptions& list, const std::string& what,
+                                   bool skip_odd, std::vector<T>* out) {
+  auto items = rest.ListAll(path, list);
+  if (!items.ok()) return ApiFailure("listing " + what, items.error());
   for (const auto& text : items->items) {
-    auto node = kube::DecodeObject<kube::Node>(text);
-    if (!node.ok()) return ApiFailure("decoding a node", node.error());
-    out->push_back(std::move(node).value());
+    auto object = kube::DecodeObject<T>(text);
+    if (object.ok()) {
+      out->push_back(std::move(object).value());
+    } else if (!skip_odd) {
+      return ApiFailure("decoding one of the " + what, object.error());
+    }
   }
   return std::nullopt;
 }
 
+std::optional<Failure> ListNodes(kube::RestClient& rest, const std::string& selector,
+                                 std::vector<kube::Node>* out) {
+  kube::ListOptions list;
+  list.label_selector = selector;
+  return ListDecoded(rest, kNodes, list, "nodes", /*skip_odd=*/false, out);
+}
+
+// One odd pod does not stop the view.
 std::optional<Failure> ListPods(kube::RestClient& rest, const std::string& field_selector,
                                 std::vector<kube::Pod>* out) {
   kube::ListOptions list;
   list.field_selector = field_selector;
-  auto items = rest.ListAll(kPods, list);
-  if (!items.ok()) return ApiFailure("listing pods", items.error());
-  for (const auto& text : items->items) {
-    auto pod = kube::DecodeObject<kube::Pod>(text);
-    if (pod.ok()) out->push_back(std::move(pod).value());  // One odd pod does not stop the view.
-  }
-  return std::nullopt;
+  return ListDecoded(rest, kPods, list, "pods", /*skip_odd=*/true, out);
 }
 
 // GET NODE: kExitRefused when it does not exist.

@@ -52,10 +52,10 @@ std::string FirstClause(const std::string& message) {
   return semi == std::string::npos ? message : message.substr(0, semi);
 }
 
-std::string Short(const std::string& text, size_t max) {
-  if (text.size() <= max) return text;
-  return TruncateUtf8(text, max - 3) + "...";
-}
+// Cut on a character boundary, ending with an ellipsis when cut (common/text.h).
+std::string Short(const std::string& text, size_t max) { return TruncateUtf8(text, max); }
+
+std::string Pods(int64_t n) { return std::to_string(n) + (n == 1 ? " pod" : " pods"); }
 
 std::string PhaseCell(const NodeView& n) {
   if (!n.state_error.empty()) return "Unreadable";
@@ -452,8 +452,8 @@ Explanation Explain(const Snapshot& snapshot, const std::string& name) {
                      n.name + " nodeguard.io/exclude=true.";
     } else if (remediation::IsDisruptive(s.phase)) {
       verdict("remediating");
-      std::string what = "Remediation " + s.id + " of policy " + s.policy + " is in phase " +
-                         remediation::PhaseName(s.phase) + " since " + ago + " ago";
+      std::string what = "Remediation " + s.id + " of policy " + s.policy + " has been in phase " +
+                         remediation::PhaseName(s.phase) + " for " + ago;
       if (s.action) {
         what += " (rung " + std::to_string(s.action_index + 1) + ": " +
                 api::RemediationActionName(*s.action) + ")";
@@ -506,14 +506,14 @@ Explanation Explain(const Snapshot& snapshot, const std::string& name) {
     std::string text = "It carries nodeguard's density taint " + n.taint;
     if (n.cap) {
       text += ": " + std::to_string(n.pods) + " pods counted, cap " + std::to_string(*n.cap) +
-              " (set by " + n.cap_bound + "), tainted from " + std::to_string(*n.taint_at) +
-              " pods, released below " + std::to_string(*n.release_below) + " pods";
+              " (set by " + n.cap_bound + "), tainted from " + Pods(*n.taint_at) +
+              ", released below " + Pods(*n.release_below);
     }
     add(text + ".");
     if (e.next_step.empty()) {
       e.next_step = "Nothing: the taint is lifted once fewer than " +
-                    (n.release_below ? std::to_string(*n.release_below) : std::string("the mark")) +
-                    " pods count on the node (new pods go to other nodes meanwhile).";
+                    (n.release_below ? Pods(*n.release_below) : std::string("the mark's pods")) +
+                    " count on the node (new pods go to other nodes meanwhile).";
     }
   }
   if (!n.governed) {
@@ -534,7 +534,7 @@ Explanation Explain(const Snapshot& snapshot, const std::string& name) {
   }
   if (n.cap && !n.tainted) {
     add(std::to_string(n.pods) + " pods counted, cap " + std::to_string(*n.cap) + " (set by " +
-        n.cap_bound + "): tainted from " + std::to_string(*n.taint_at) + " pods.");
+        n.cap_bound + "): tainted from " + Pods(*n.taint_at) + ".");
   }
   verdict("ok");
   return e;

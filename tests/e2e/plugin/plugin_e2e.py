@@ -30,6 +30,7 @@ Environment: KUBECONFIG and NODEGUARD_SIM (set by the CTest fixture).
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,9 @@ def run(binary):
     start = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="nodeguard-e2e-plugin-")
     plugin = Plugin(binary, workdir)
-    listed = ng.kubectl("plugin", "list", check=False)  # Exits 1 on warnings about other plugins.
+    # Exits 1 on a warning about any PATH entry: the listing is what counts.
+    listed = subprocess.run([ng.kubectl_binary(), "plugin", "list"], capture_output=True,
+                            text=True, timeout=60, env=plugin.env)
     check(plugin.link in listed.stdout or plugin.link in listed.stderr,
           f"`kubectl plugin list` does not show {plugin.link}:\n{listed.stdout}{listed.stderr}")
     ng.ensure_crd()
@@ -104,6 +107,7 @@ def run(binary):
         finally:
             problem = controller.stop()
         check(not problem, f"the controller {problem}:\n{controller.tail()}")
+    shutil.rmtree(workdir, ignore_errors=True)
     say(f"PASS e2e.plugin in {time.monotonic() - start:.1f}s")
 
 
@@ -164,6 +168,9 @@ def scenario(plugin, scope, controller, workdir):
     e = plugin.json("explain", sick)
     check(e["verdict"] == "failed" and f"kubectl nodeguard release {sick}" in e["nextStep"],
           f"explain {sick}: {e}")
+    text = plugin.run("explain", sick).stdout
+    say(f"kubectl nodeguard explain {sick}:\n" + text)
+    check(text.startswith(f"Node {sick}: failed") and "NotRecovered" in text, f"explain:\n{text}")
     text = plugin.run("explain", capped).stdout
     say(f"kubectl nodeguard explain {capped}:\n" + text)
     check(text.startswith(f"Node {capped}: capped") and "2 pods counted, cap 2" in text,

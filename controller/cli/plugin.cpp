@@ -47,7 +47,7 @@ Failure ApiFailure(const std::string& doing, const Error& e) {
 
 class Client {
  public:
-  static Result<std::unique_ptr<Client>> Open(const Options& o) {
+  static Result<std::unique_ptr<Client>> Open(const Options& o, Duration timeout) {
     kube::ConfigSources sources = kube::ConfigSources::FromEnvironment();
     sources.explicit_path = o.kubeconfig;
     sources.context = o.context;
@@ -56,14 +56,9 @@ class Client {
     config->user_agent = std::string("kubectl-nodeguard/") + kVersion;
     auto http = kube::MakeCpprestHttpClient(*config);
     if (!http.ok()) return http.error();
-    auto timeout = ParseGoDuration(o.request_timeout);
-    if (!timeout.ok() || *timeout <= Duration(0)) {
-      return Error::Invalid("--request-timeout " + o.request_timeout +
-                            ": expected a positive duration such as 30s");
-    }
     kube::RestOptions options;
     options.max_attempts = 3;
-    options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+    options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     options.field_manager = "kubectl-nodeguard";
     return std::make_unique<Client>(std::move(http).value(), options);
   }
@@ -355,13 +350,16 @@ int RunPlugin(int argc, char** argv) {
     return kExitUsage;
   }
 
-  auto client = Client::Open(o);
+  auto timeout = ParseGoDuration(o.request_timeout);
+  if (!timeout.ok() || *timeout <= Duration(0)) {
+    std::fprintf(stderr, "error: --request-timeout %s: expected a positive duration such as 30s\n",
+                 o.request_timeout.c_str());
+    return kExitUsage;
+  }
+  auto client = Client::Open(o, *timeout);
   if (!client.ok()) {
     std::fprintf(stderr, "error: %s\n", client.error().ToString().c_str());
-    return client.error().Is(ErrorKind::kInvalid) &&
-                   client.error().message.rfind("--request-timeout", 0) == 0
-               ? kExitUsage
-               : kExitApiError;
+    return kExitApiError;
   }
   std::optional<Failure> failure;
   if (status->parsed()) failure = Status(**client, o);

@@ -220,6 +220,7 @@ def scenario(plugin, scope, controller, workdir):
     plugin.run("explain", expect=2)
     plugin.run("frobnicate", expect=2)
     plugin.run("release", sick, "-o", "json", expect=2)
+    plugin.run("status", "--request-timeout", "bogus", expect=2)
     plugin.run("explain", "no-such-node-plugin", expect=3)
     plugin.run("pause", "no-such-policy-plugin", expect=3)
     plugin.run("status", "no-such-policy-plugin", expect=3)

@@ -114,6 +114,9 @@ def run(binary):
 def scenario(plugin, scope, controller, workdir):
     sick, capped, quiet = scope.nodes[0], scope.nodes[1], scope.nodes[2]
     policy = scope.name
+    # As the controller's --watch-filter: only the scope's nodes and policies
+    # (other scenarios' policies on the shared cluster must not govern ours).
+    only = ["-l", scope.selector]
     controller.start()
     controller.wait_ready()
     ng.apply(scope.policy(policy, {
@@ -165,22 +168,22 @@ def scenario(plugin, scope, controller, workdir):
           f"table:\n{table}")
 
     # explain.
-    e = plugin.json("explain", sick)
+    e = plugin.json("explain", sick, *only)
     check(e["verdict"] == "failed" and f"kubectl nodeguard release {sick}" in e["nextStep"],
           f"explain {sick}: {e}")
-    text = plugin.run("explain", sick).stdout
+    text = plugin.run("explain", sick, *only).stdout
     say(f"kubectl nodeguard explain {sick}:\n" + text)
     check(text.startswith(f"Node {sick}: failed") and "NotRecovered" in text, f"explain:\n{text}")
-    text = plugin.run("explain", capped).stdout
+    text = plugin.run("explain", capped, *only).stdout
     say(f"kubectl nodeguard explain {capped}:\n" + text)
     check(text.startswith(f"Node {capped}: capped") and "2 pods counted, cap 2" in text,
           f"explain {capped}:\n{text}")
 
     # release: refused while sick, and for a node nodeguard never touched.
     before = node(sick)["metadata"]["resourceVersion"]
-    r = plugin.run("release", sick, expect=3)
+    r = plugin.run("release", sick, *only, expect=3)
     check("not Ready" in r.stderr, f"release of a sick node: {r.stderr}")
-    r = plugin.run("release", quiet, expect=3)
+    r = plugin.run("release", quiet, *only, expect=3)
     check("no remediation" in r.stderr, f"release of {quiet}: {r.stderr}")
     check(node(sick)["spec"].get("unschedulable") and state_of(sick)["cordonedByUs"],
           f"a refused release changed {sick} (resourceVersion was {before})")
@@ -190,7 +193,7 @@ def scenario(plugin, scope, controller, workdir):
     ng.wait_for(f"{sick} Ready", lambda: (any(
         c["type"] == "Ready" and c["status"] == "True"
         for c in node(sick)["status"]["conditions"]), "not Ready"), timeout=30)
-    r = plugin.run("release", sick)
+    r = plugin.run("release", sick, *only)
     check("released" in r.stdout, f"release: {r.stdout}")
     st = state_of(sick)
     check(not node(sick)["spec"].get("unschedulable"), f"{sick} still cordoned")
@@ -199,11 +202,11 @@ def scenario(plugin, scope, controller, workdir):
                          f"involvedObject.name={sick},reason=RemediationReleased")["items"]
     check(any(ev.get("source", {}).get("component") == "kubectl-nodeguard" for ev in events),
           f"no RemediationReleased Event: {events}")
-    r = plugin.run("release", sick)
+    r = plugin.run("release", sick, *only)
     check("nothing to do" in r.stdout, f"second release: {r.stdout}")
     time.sleep(3)  # The controller has seen the release by now: it leaves the node alone.
     check(not node(sick)["spec"].get("unschedulable"), f"{sick} was cordoned again")
-    e = plugin.json("explain", sick)
+    e = plugin.json("explain", sick, *only)
     check(e["verdict"] == "ok" and e["node"]["cordonedBy"] == "", f"explain after: {e}")
 
     # pause / resume, idempotent.
@@ -219,7 +222,7 @@ def scenario(plugin, scope, controller, workdir):
     # Exit codes.
     plugin.run("explain", expect=2)
     plugin.run("frobnicate", expect=2)
-    plugin.run("release", sick, "-o", "json", expect=2)
+    plugin.run("release", sick, *only, "-o", "json", expect=2)
     plugin.run("status", "--request-timeout", "bogus", expect=2)
     plugin.run("explain", "no-such-node-plugin", expect=3)
     plugin.run("pause", "no-such-policy-plugin", expect=3)

@@ -975,10 +975,13 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
       out.cordoned_by_person.push_back(d.node);
     } else if (slots == 0) {
       hold = Hold::kBudget;
-      note = "waiting for a remediation slot (" + std::to_string(out.in_flight) + "/" +
+      // Counts the slots taken by the remediations this step started too, so
+      // the note never reads as if a slot were free.
+      const int held = out.in_flight + out.started;
+      note = "waiting for a remediation slot (" + std::to_string(held) + "/" +
              std::to_string(spec.max_concurrent) + " in this policy" +
              (in.global_max_concurrent > 0
-                  ? ", " + std::to_string(out.in_flight + in.in_flight_other_policies) + "/" +
+                  ? ", " + std::to_string(held + in.in_flight_other_policies) + "/" +
                         std::to_string(in.global_max_concurrent) + " overall"
                   : std::string()) +
              ")";

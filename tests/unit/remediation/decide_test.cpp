@@ -312,6 +312,8 @@ TEST(Decide, ThreeOfTenSickWithMaxConcurrentOneStartsExactlyOne) {
   EXPECT_EQ(HoldOf(d, "w05"), Hold::kBudget);
   EXPECT_EQ(HoldOf(d, "w07"), Hold::kBudget);
   EXPECT_EQ(Summary(d, "w05"), (Strings{"WriteState:Pending", "Event:RemediationPending"}));
+  // The slot w02 took in this very step is counted in the waiting nodes' note.
+  EXPECT_EQ(d.Find("w05")->note, "waiting for a remediation slot (1/1 in this policy)");
 
   // The next step starts nothing more and writes nothing for the waiting nodes.
   d = w.StepAndApply();

@@ -20,6 +20,15 @@ RestartContainerRuntime and RestartKubelet run `real-node restart-runtime` and
                    nodeguard verifies stable Ready and uncordons: Succeeded,
                    Recovered, one rung. The replacement pods then run on the node.
 
+  early-warning    The agent alone with --early-warning (issue 19) against the
+                   real kubelet with webhook authentication and authorization
+                   (real-node --kubelet-auth webhook) and a real service-account
+                   token: 403 before the RBAC (get nodes/metrics), Healthy
+                   published after it; containerd frozen: Critical published
+                   while the kubelet does not answer the agent's scrape, before
+                   the Node's Ready changes; thawed: Degraded, then Healthy.
+                   Writes early-warning.json (the times) to --workdir.
+
 It shares the fixture's cluster with other scenarios running at the same
 time: the real node joins labelled nodeguard.io/watch-filter=e2e-realnode (its
 scope; the label is removed at the end), the policy carries the same label and

@@ -128,15 +128,18 @@ void EarlyWarning::ScrapeFinished(ScrapeResult result) {
   early::PlegFigures figures =
       early::ComputePlegFigures(previous, previous_time, *result.exposition, now);
   kept_.emplace_back(now, std::move(*result.exposition));
-  if (!figures.problems.empty()) {
-    std::string problems;
-    for (const auto& p : figures.problems) problems += (problems.empty() ? "" : "; ") + p;
-    if (auto suppressed = log_gate_.Admit("Problems", clock_.Monotonic())) {
-      Log().Warn("some kubelet PLEG figures are missing or unreadable",
-                 {{"node", options_.node_name},
-                  {"problems", problems},
-                  {"notLoggedSinceLast", static_cast<int64_t>(*suppressed)}});
+  // Missing series are usually a property of the node (no container running:
+  // no kubelet_running_containers), so they are logged when they change.
+  std::string problems;
+  for (const auto& p : figures.problems) problems += (problems.empty() ? "" : "; ") + p;
+  if (problems != logged_problems_) {
+    if (problems.empty()) {
+      Log().Info("every kubelet PLEG figure is readable again", {{"node", options_.node_name}});
+    } else {
+      Log().Info("some kubelet PLEG figures are missing or unreadable; those figures are unknown",
+                 {{"node", options_.node_name}, {"problems", problems}});
     }
+    logged_problems_ = std::move(problems);
   }
   DecideAndPublish(figures, now);
 }

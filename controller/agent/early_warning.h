@@ -87,6 +87,7 @@ class EarlyWarning {
   std::deque<std::pair<WallTime, early::Exposition>> kept_;  // Guarded by mu_.
   std::optional<MonoTime> pending_since_;                    // Guarded by mu_.
   early::LogGate log_gate_;                                  // Guarded by mu_.
+  std::string logged_problems_;  // The figures' problems last logged. Guarded by mu_.
 };
 
 }  // namespace nodeguard::agent

@@ -5,8 +5,13 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/early_warning.h"
+#include "agent/kubelet_client.h"
+#include "agent/kubelet_scrape.h"
 #include "agent/latest_slot.h"
 #include "agent/rest_node_api.h"
+#include "common/duration.h"
+#include "early/annotation.h"
 #include "kube/informer.h"
 #include "kube/rest.h"
 #include "observe/endpoints.h"
@@ -138,6 +143,31 @@ int RunAgent(const AgentProcessOptions& options) {
   }
   Agent agent(node_api, *commands, RealClock::Instance(), agent_options, &agent_metrics);
 
+  // --early-warning: the kubelet's own client (another server, another trust
+  // anchor and token than the API server's), built now so a bad CA file
+  // fails at start-up.
+  std::unique_ptr<kube::HttpClient> kubelet_http;
+  std::unique_ptr<EarlyWarningMetrics> early_metrics;
+  std::unique_ptr<EarlyWarning> early;
+  if (options.early_warning) {
+    const KubeletClientOptions kubelet = MakeKubeletClientOptions(options);
+    auto http = MakeKubeletHttpClient(kubelet, RealClock::Instance());
+    if (!http.ok()) {
+      log.Error("cannot set up the kubelet client", {{"error", http.error().ToString()}});
+      return 2;
+    }
+    kubelet_http = std::move(http).value();
+    early_metrics = std::make_unique<EarlyWarningMetrics>(metrics);
+    early = std::make_unique<EarlyWarning>(node_api, RealClock::Instance(),
+                                           MakeEarlyWarningOptions(options), early_metrics.get());
+    log.Info("early warning on",
+             {{"kubeletUrl", kubelet.url},
+              {"caFile", kubelet.insecure_skip_tls_verify ? "(not verified)" : kubelet.ca_file},
+              {"serverName", kubelet.server_name},
+              {"interval", FormatGoDuration(options.early_warning_interval)},
+              {"window", FormatGoDuration(options.early_warning_window)}});
+  }
+
   // Only this Node: a DaemonSet of thousands must not each watch every node.
   kube::RestListWatcher node_lw(rest, kube::CoreResource("nodes"));
   kube::InformerOptions informer_options;
@@ -187,14 +217,43 @@ int RunAgent(const AgentProcessOptions& options) {
   });
 
   if (nodes.WaitForSync(cancel)) {
-    if (nodes.store().Get("", options.node_name)) {
+    if (auto node = nodes.store().Get("", options.node_name)) {
       log.Info("watching the node");
+      const std::string* published = node->Annotation(early::kEarlyWarningAnnotation);
+      if (early && published) early->Restore(*published);
     } else {
       log.Warn("the node does not exist (yet); waiting for it");
     }
   }
-  while (!cancel.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // One scrape at a time, started every --early-warning-interval (or at
+  // once after a scrape that took longer); the main loop below ticks the
+  // pending one.
+  std::thread scraper_thread;
+  if (early) {
+    scraper_thread = std::thread([&] {
+      KubeletScraper scraper(*kubelet_http, RealClock::Instance(),
+                             MakeKubeletScrapeOptions(options));
+      while (!cancel.cancelled()) {
+        const auto started = std::chrono::steady_clock::now();
+        early->ScrapeStarted();
+        early->ScrapeFinished(scraper.Scrape(cancel));
+        const auto next = started + options.early_warning_interval;
+        while (!cancel.cancelled() && std::chrono::steady_clock::now() < next) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
+    });
+  }
+  auto next_tick = std::chrono::steady_clock::now();
+  while (!cancel.cancelled()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (early && std::chrono::steady_clock::now() >= next_tick) {
+      early->Tick();
+      next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
+  }
   log.Info("shutting down; a running action's command is let finish");
+  if (scraper_thread.joinable()) scraper_thread.join();
 
   latest.Close();
   worker.join();

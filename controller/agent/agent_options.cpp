@@ -155,6 +155,71 @@ void AddAgentFlags(CLI::App& app, AgentProcessOptions& o) {
       ->envname("NODEGUARD_ENABLED_ACTIONS")
       ->delimiter(',')
       ->capture_default_str();
+  app.add_flag("--early-warning", o.early_warning,
+               "Scrape the kubelet's /metrics and publish the node's early-warning level "
+               "(Healthy/Degraded/Critical) in the nodeguard.io/early-warning annotation "
+               "(issue 19; off by default)")
+      ->envname("NODEGUARD_EARLY_WARNING");
+  app.add_option("--kubelet-url", o.kubelet_url,
+                 "With --early-warning: the kubelet's HTTPS endpoint (the DaemonSet passes the "
+                 "host's IP)")
+      ->envname("NODEGUARD_KUBELET_URL")
+      ->capture_default_str();
+  app.add_option("--kubelet-ca-file", o.kubelet_ca_file,
+                 "The one trust anchor for the kubelet's serving certificate: the kubelet's own "
+                 "self-signed certificate (pinned), or the cluster CA when the kubelet uses "
+                 "serverTLSBootstrap")
+      ->envname("NODEGUARD_KUBELET_CA_FILE")
+      ->capture_default_str();
+  app.add_option("--kubelet-server-name", o.kubelet_server_name,
+                 "The name the kubelet's certificate must carry (also sent as SNI); default: "
+                 "--node-name")
+      ->envname("NODEGUARD_KUBELET_SERVER_NAME");
+  app.add_flag("--kubelet-insecure-skip-tls-verify", o.kubelet_insecure_skip_tls_verify,
+               "Do not verify the kubelet's certificate (the token is then sent to whatever "
+               "answers at --kubelet-url): an explicit opt-out")
+      ->envname("NODEGUARD_KUBELET_INSECURE_SKIP_TLS_VERIFY");
+  app.add_option("--kubelet-token-file", o.kubelet_token_file,
+                 "The bearer token for the kubelet (re-read every minute: projected tokens "
+                 "rotate); its account needs get on nodes/metrics")
+      ->envname("NODEGUARD_KUBELET_TOKEN_FILE")
+      ->capture_default_str();
+  AddDuration(app, "--early-warning-interval", o.early_warning_interval,
+              "Time between the starts of two scrapes of the kubelet (Go duration)",
+              /*allow_zero=*/false)
+      ->envname("NODEGUARD_EARLY_WARNING_INTERVAL");
+  AddDuration(app, "--kubelet-scrape-timeout", o.kubelet_scrape_timeout,
+              "How long a scrape waits for the kubelet's answer; the kubelet answers only after "
+              "its 2 min CRI timeout while the runtime hangs, and the wait itself counts as a "
+              "figure meanwhile (Go duration)",
+              /*allow_zero=*/false)
+      ->envname("NODEGUARD_KUBELET_SCRAPE_TIMEOUT");
+  app.add_option("--kubelet-max-body-bytes", o.kubelet_max_body_bytes,
+                 "Larger /metrics bodies are refused (TooLarge), not parsed")
+      ->envname("NODEGUARD_KUBELET_MAX_BODY_BYTES")
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 30))
+      ->capture_default_str();
+  AddDuration(app, "--early-warning-window", o.early_warning_window,
+              "The relist figures cover at least this much time (Go duration)",
+              /*allow_zero=*/false)
+      ->envname("NODEGUARD_EARLY_WARNING_WINDOW");
+  AddDuration(app, "--early-warning-degraded-relist-p99", o.degraded_relist_p99,
+              "Degraded when the relist p99 over the window is above this", false)
+      ->envname("NODEGUARD_EARLY_WARNING_DEGRADED_RELIST_P99");
+  AddDuration(app, "--early-warning-critical-last-relist", o.critical_last_relist,
+              "Critical when the last relist (or an unanswered scrape) is older than this", false)
+      ->envname("NODEGUARD_EARLY_WARNING_CRITICAL_LAST_RELIST");
+  AddDuration(app, "--early-warning-calm-relist-p99", o.calm_relist_p99,
+              "Calm (towards Healthy) only with the relist p99 at most this", false)
+      ->envname("NODEGUARD_EARLY_WARNING_CALM_RELIST_P99");
+  AddDuration(app, "--early-warning-calm-last-relist", o.calm_last_relist,
+              "Calm only with the last relist at most this old; Critical steps down to Degraded "
+              "below it",
+              false)
+      ->envname("NODEGUARD_EARLY_WARNING_CALM_LAST_RELIST");
+  AddDuration(app, "--early-warning-hold", o.early_warning_hold,
+              "Degraded returns to Healthy after the figures stayed calm this long", true)
+      ->envname("NODEGUARD_EARLY_WARNING_HOLD");
   process::AddObservabilityFlags(
       app, {&o.metrics_bind_address, &o.health_probe_bind_address, &o.log_level, &o.log_format});
   process::AddApiClientFlags(app, {&o.kube_api_qps, &o.kube_api_burst},
@@ -247,6 +312,18 @@ std::string ValidateAgentOptions(const AgentProcessOptions& o) {
   if (!o.simulate_command.empty() && !o.simulate) {
     return "--simulate-command needs --simulate";
   }
+  if (o.calm_relist_p99 > o.degraded_relist_p99) {
+    return "--early-warning-calm-relist-p99 must not be above --early-warning-degraded-relist-p99";
+  }
+  if (o.calm_last_relist >= o.critical_last_relist) {
+    return "--early-warning-calm-last-relist must be below --early-warning-critical-last-relist";
+  }
+  if (o.early_warning && !o.kubelet_insecure_skip_tls_verify && o.kubelet_ca_file.empty()) {
+    return "--early-warning needs --kubelet-ca-file (or --kubelet-insecure-skip-tls-verify)";
+  }
+  if (o.early_warning && o.kubelet_url.rfind("https://", 0) != 0) {
+    return "--kubelet-url must be an https URL";
+  }
   if (!o.simulate && commands->host_prefix.empty()) {
     for (AgentAction action : *actions) {
       if (ConfiguredCommand(o, action).empty()) {
@@ -290,6 +367,35 @@ Result<DecideOptions> MakeDecideOptions(const AgentProcessOptions& o) {
   options.enabled_actions = std::move(actions).value();
   options.max_request_age = std::chrono::duration_cast<std::chrono::seconds>(o.max_request_age);
   return options;
+}
+
+KubeletClientOptions MakeKubeletClientOptions(const AgentProcessOptions& o) {
+  KubeletClientOptions k;
+  k.url = o.kubelet_url;
+  k.ca_file = o.kubelet_ca_file;
+  k.server_name = o.kubelet_server_name.empty() ? o.node_name : o.kubelet_server_name;
+  k.insecure_skip_tls_verify = o.kubelet_insecure_skip_tls_verify;
+  k.token_file = o.kubelet_token_file;
+  return k;
+}
+
+KubeletScrapeOptions MakeKubeletScrapeOptions(const AgentProcessOptions& o) {
+  KubeletScrapeOptions s;
+  s.max_body_bytes = static_cast<size_t>(o.kubelet_max_body_bytes);
+  s.timeout = o.kubelet_scrape_timeout;
+  return s;
+}
+
+EarlyWarningOptions MakeEarlyWarningOptions(const AgentProcessOptions& o) {
+  EarlyWarningOptions e;
+  e.node_name = o.node_name;
+  e.window = o.early_warning_window;
+  e.thresholds.degraded_relist_p99 = o.degraded_relist_p99;
+  e.thresholds.critical_last_seen = o.critical_last_relist;
+  e.thresholds.calm_relist_p99 = o.calm_relist_p99;
+  e.thresholds.calm_last_seen = o.calm_last_relist;
+  e.thresholds.hold = o.early_warning_hold;
+  return e;
 }
 
 std::vector<std::string> ExpandPlaceholders(const std::vector<std::string>& argv,

@@ -9,6 +9,7 @@
 // a shell.
 
 #include <chrono>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <string_view>
@@ -16,6 +17,9 @@
 
 #include "agent/commands.h"
 #include "agent/decide.h"
+#include "agent/early_warning.h"
+#include "agent/kubelet_client.h"
+#include "agent/kubelet_scrape.h"
 #include "common/result.h"
 
 namespace CLI {
@@ -71,6 +75,26 @@ struct AgentProcessOptions {
   // gone wrong together stay a bounded load (docs/operations.md, "Sizing").
   double kube_api_qps = 5;
   int kube_api_burst = 10;
+
+  // --early-warning (issue 19; off by default): scrape the kubelet's
+  // /metrics every early_warning_interval and publish the node's level in
+  // nodeguard.io/early-warning (agent/early_warning.h).
+  bool early_warning = false;
+  std::string kubelet_url = "https://127.0.0.1:10250";
+  std::string kubelet_ca_file = "/var/lib/kubelet/pki/kubelet.crt";
+  std::string kubelet_server_name;  // Empty: the node name.
+  bool kubelet_insecure_skip_tls_verify = false;
+  std::string kubelet_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  std::chrono::milliseconds early_warning_interval{std::chrono::seconds(10)};
+  std::chrono::milliseconds kubelet_scrape_timeout{std::chrono::seconds(150)};
+  int64_t kubelet_max_body_bytes = 8 << 20;
+  std::chrono::milliseconds early_warning_window{std::chrono::seconds(60)};
+  // The marks, early::Thresholds' defaults until the policy API sets them.
+  std::chrono::milliseconds degraded_relist_p99{std::chrono::seconds(1)};
+  std::chrono::milliseconds critical_last_relist{std::chrono::seconds(30)};
+  std::chrono::milliseconds calm_relist_p99{std::chrono::milliseconds(500)};
+  std::chrono::milliseconds calm_last_relist{std::chrono::seconds(10)};
+  std::chrono::milliseconds early_warning_hold{std::chrono::minutes(2)};
 };
 
 // Registers the flags on `app` (the `agent` subcommand), binding them to `options`.
@@ -96,6 +120,12 @@ Result<std::set<AgentAction>> ParseActionList(const std::vector<std::string>& na
 // The core's configuration from the options. REQUIRES: ValidateAgentOptions(options) == "".
 Result<CommandsConfig> MakeCommandsConfig(const AgentProcessOptions& options);
 Result<DecideOptions> MakeDecideOptions(const AgentProcessOptions& options);
+
+// The early-warning pieces' configuration (--early-warning and the kubelet
+// flags). The server name defaults to the node name.
+KubeletClientOptions MakeKubeletClientOptions(const AgentProcessOptions& options);
+KubeletScrapeOptions MakeKubeletScrapeOptions(const AgentProcessOptions& options);
+EarlyWarningOptions MakeEarlyWarningOptions(const AgentProcessOptions& options);
 
 // Replaces {node} and {action} in each word (other text is left as is).
 std::vector<std::string> ExpandPlaceholders(const std::vector<std::string>& argv,

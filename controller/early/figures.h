@@ -103,6 +103,9 @@ struct PlegFigures {
   std::optional<double> running_containers;       // container_state="running".
   std::vector<RuntimeOperation> list_operations;  // list_podsandbox, list_containers.
   bool counter_reset = false;                     // Some counter went down: the kubelet restarted.
+  // Set only by PendingScrapeFigures (early/scrape.h): the figures stand for
+  // a scrape the kubelet has not answered for this long.
+  std::optional<double> scrape_pending_seconds;
   // Families or series that were absent or unreadable, with why ("kubelet_pleg_last_seen_seconds:
   // missing"); the figures that depend on them are unset.
   std::vector<std::string> problems;

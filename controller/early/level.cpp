@@ -23,6 +23,10 @@ std::string Explain(const PlegFigures& f, const Thresholds& t) {
        Figure(Seconds(t.calm_relist_p99)) + "), last relist " + Figure(f.last_seen_age_seconds) +
        " ago (critical above " + Figure(Seconds(t.critical_last_seen)) + ", calm at most " +
        Figure(Seconds(t.calm_last_seen)) + ")";
+  if (f.scrape_pending_seconds) {
+    s += "; the kubelet has not answered /metrics for " + Figure(f.scrape_pending_seconds) +
+         " (read as the last relist's age)";
+  }
   return s;
 }
 

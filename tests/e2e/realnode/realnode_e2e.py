@@ -20,6 +20,15 @@ RestartContainerRuntime and RestartKubelet run `real-node restart-runtime` and
                    nodeguard verifies stable Ready and uncordons: Succeeded,
                    Recovered, one rung. The replacement pods then run on the node.
 
+  early-warning    The agent alone with --early-warning (issue 19) against the
+                   real kubelet with webhook authentication and authorization
+                   (real-node --kubelet-auth webhook) and a real service-account
+                   token: 403 before the RBAC (get nodes/metrics), Healthy
+                   published after it; containerd frozen: Critical published
+                   while the kubelet does not answer the agent's scrape, before
+                   the Node's Ready changes; thawed: Degraded, then Healthy.
+                   Writes early-warning.json (the times) to --workdir.
+
 It shares the fixture's cluster with other scenarios running at the same
 time: the real node joins labelled nodeguard.io/watch-filter=e2e-realnode (its
 scope; the label is removed at the end), the policy carries the same label and
@@ -72,6 +81,14 @@ E2E_LABEL = "nodeguard.io/e2e=realnode"
 STATE_KEY = "nodeguard.io/remediation"
 REQUEST_KEY = "nodeguard.io/agent-request"
 STATUS_KEY = "nodeguard.io/agent-status"
+EARLY_KEY = "nodeguard.io/early-warning"
+# The real node's kubelet: its API port and its self-signed serving
+# certificate (tests/cluster/real-node: --cert-dir $LIB/kubelet/pki).
+KUBELET_URL = "https://127.0.0.1:10350"
+KUBELET_CERT = os.path.join(os.environ.get("NODEGUARD_REAL_NODE_LIB", "/var/lib/nodeguard-real-node"),
+                            "kubelet", "pki", "kubelet.crt")
+EW_ACCOUNT = "early-warning-agent"
+EW_ROLE = "e2e-realnode-early-warning"
 RUNTIME_DOWN = "container runtime is down"
 PLEG_AGGREGATE = re.compile(r"^\[container runtime is down, PLEG is not healthy: pleg was last "
                             r"seen active [0-9hms.]+ ago; threshold is 3m0s\]$")
@@ -134,6 +151,7 @@ class NodeObserver:
         self.requests = []     # agent request ids
         self.agent_states = []  # (id, state, action-less message)
         self.taints = []       # sorted taint keys
+        self.early = []        # (level, reason, observedAt) of nodeguard.io/early-warning
         self.last = None
         self.watch = ng.Watch(["nodes", "-l", SCOPE_LABEL], self.on_event)
 
@@ -191,6 +209,7 @@ class NodeObserver:
         state = decoded(node, STATE_KEY)
         request = decoded(node, REQUEST_KEY)
         status = decoded(node, STATUS_KEY)
+        early = decoded(node, EARLY_KEY)
         rv = node["metadata"]["resourceVersion"]
         with self.lock:
             self.versions += 1
@@ -209,6 +228,9 @@ class NodeObserver:
                 self._append(self.requests, now, (request.get("id"), request.get("action")))
             if status:
                 self._append(self.agent_states, now, (status.get("id"), status.get("state")))
+            if early:
+                self._append(self.early, now, (early.get("level"), early.get("reason"),
+                                               early.get("observedAt")))
 
             # Invariants, at every version.
             cordons = sum(1 for _, v in self.unschedulable if v)
@@ -307,13 +329,16 @@ class RealAgent:
     Reboot is not enabled: a real reboot would reboot this machine (the
     kubelet reads the host's boot_id), so the agent refuses it."""
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, extra_args=()):
         self.binary = os.path.abspath(binary)
         self.log_path = os.path.join(workdir, "agent.log")
+        self.extra_args = list(extra_args)
         self.proc = None
+        self.metrics_port = None
 
     def start(self):
         probe, metrics = ng.free_port(), ng.free_port()
+        self.metrics_port = metrics
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [self.binary, "agent", "--node-name", NODE, "--kubeconfig", os.environ["KUBECONFIG"],
@@ -323,7 +348,7 @@ class RealAgent:
              "--enabled-actions", "RestartContainerRuntime,RestartKubelet",
              "--command-timeout", "2m", "--recheck-interval", "2s",
              "--metrics-bind-address", f"127.0.0.1:{metrics}",
-             "--health-probe-bind-address", f"127.0.0.1:{probe}"],
+             "--health-probe-bind-address", f"127.0.0.1:{probe}", *self.extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         ng._live_processes.append(self.proc)
 
@@ -343,6 +368,18 @@ class RealAgent:
 
     def tail(self, lines=40):
         return ng.log_tail(self.log_path, lines)
+
+    def metrics(self):
+        code, body = ng.http_get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5)
+        check(code == 200, f"the agent's /metrics answered {code}: {body[:200]}")
+        return body
+
+    def sample(self, name, **labels):
+        """The value of one series of the agent's /metrics (0 when absent)."""
+        for x in ng.parse_exposition(self.metrics()).samples:
+            if x.name == name and all(x.labels.get(k) == v for k, v in labels.items()):
+                return x.value
+        return 0.0
 
 
 # ------------------------------------------------------------------ the scenario
@@ -703,7 +740,217 @@ def cleanup(controller, agent, observer, recorder):
                check=False)
 
 
-SCENARIOS = {"freeze-restart": freeze_restart}
+# ------------------------------------------------------------------ early warning
+
+def early_warning_account_docs():
+    """The agent's account for the kubelet scrape and what the manifests grant
+    it for that: get on nodes/metrics (manifests/agent/rbac.yaml)."""
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": EW_ACCOUNT, "namespace": NAMESPACE}}
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": EW_ROLE, "labels": {"nodeguard.io/e2e": "realnode"}},
+            "rules": [{"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]}]}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": EW_ROLE, "labels": {"nodeguard.io/e2e": "realnode"}},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                           "name": EW_ROLE},
+               "subjects": [{"kind": "ServiceAccount", "name": EW_ACCOUNT,
+                             "namespace": NAMESPACE}]}
+    return account, role, binding
+
+
+def early_warning(args):
+    """The agent's early warning against the real kubelet (issue 19):
+    `nodeguard agent --early-warning` scrapes the real kubelet's /metrics
+    (webhook authentication and authorization, as on a kubeadm node) with a
+    real service-account token, TLS pinned to the kubelet's own self-signed
+    certificate and checked against the node name while connecting to
+    127.0.0.1. Without the RBAC the kubelet answers 403 (counted as
+    Forbidden, nothing published); with it the agent publishes Healthy.
+    containerd is frozen (only the one real-node started): the agent's scrape
+    is not answered, and the level turns Critical about 30 s later, long
+    before the Node's Ready condition changes (~2 min). Thawed: Degraded, then
+    Healthy after the calm hold (2 min with the defaults). Times go to
+    early-warning.json in --workdir. Default thresholds, window and interval."""
+    check(os.geteuid() == 0, "the real node needs root (containerd, mounts, cgroups): run as root")
+    workdir = args.workdir
+    os.makedirs(workdir, exist_ok=True)
+    started = time.time()
+    observer = agent = None
+    joined = frozen = False
+    account, role, binding = early_warning_account_docs()
+    try:
+        say("joining the real node, its kubelet checking tokens and RBAC (--kubelet-auth webhook)")
+        real_node("up", "--kubeconfig", os.environ["KUBECONFIG"], "--name", NODE,
+                  "--label", E2E_LABEL, "--label", SCOPE_LABEL, "--kubelet-auth", "webhook",
+                  "--wait-lock", "600", timeout=900)
+        joined = True
+        check(os.path.isfile(KUBELET_CERT), f"no kubelet certificate at {KUBELET_CERT}")
+        ng.ensure_namespace(NAMESPACE)
+        ng.apply(account)
+        ng.apply(role)
+        ng.kubectl("delete", "clusterrolebinding", EW_ROLE, "--ignore-not-found")
+        token = ng.kubectl("create", "token", EW_ACCOUNT, "-n", NAMESPACE,
+                           "--duration", "1h").stdout.strip()
+        token_file = os.path.join(workdir, "agent-token")
+        with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(token + "\n")
+
+        observer = NodeObserver(NODE)
+        observer.start()
+        check(annotation(observer.current(), EARLY_KEY) is None,
+              f"{EARLY_KEY} already on the node before the agent ran")
+        agent = RealAgent(args.nodeguard, workdir, extra_args=[
+            "--early-warning", "--kubelet-url", KUBELET_URL, "--kubelet-ca-file", KUBELET_CERT,
+            "--kubelet-token-file", token_file])
+        agent.start()
+
+        # Without get on nodes/metrics: 403, counted, nothing published.
+        ng.wait_for("the agent to count a Forbidden scrape",
+                    lambda: agent.sample("nodeguard_agent_kubelet_scrape_failures_total",
+                                         reason="Forbidden") >= 1, 30, 1)
+        check(annotation(observer.current(), EARLY_KEY) is None,
+              "the agent published a level although it could not read the kubelet")
+        say("without RBAC: the kubelet refused the scrape (Forbidden counted), nothing published")
+
+        ng.apply(binding)
+        ng.wait_for("Healthy published",
+                    lambda: (observer.first("early", lambda v: v[0] == "Healthy") is not None,
+                             annotation(observer.current(), EARLY_KEY)), 60, 1)
+        healthy = decoded(observer.current(), EARLY_KEY)
+        say(f"with RBAC: published {json.dumps(healthy)}")
+        check(healthy["figures"].get("lastRelistAgeSeconds", 99) <= 10,
+              f"a healthy kubelet's last relist should be recent: {healthy}")
+        for reason in ("TLS", "Unauthorized", "Unparsable", "Truncated", "TooLarge"):
+            check(agent.sample("nodeguard_agent_kubelet_scrape_failures_total",
+                               reason=reason) == 0, f"unexpected {reason} scrape failures")
+        # A minute of steady figures: the scrapes go on, and writes stay at
+        # most one a minute (figures moving) with no level change.
+        writes_before = agent.sample("nodeguard_agent_early_warning_writes_total",
+                                     reason="FiguresMoved")
+        time.sleep(30)
+        check(agent.sample("nodeguard_agent_early_warning_writes_total",
+                           reason="FiguresMoved") - writes_before <= 1,
+              "more than one FiguresMoved write in 30 s")
+        check(observer.first("early", lambda v: v[0] != "Healthy") is None,
+              f"a healthy node left Healthy: {observer.snapshot('early')}")
+
+        t0 = time.time()
+        real_node("freeze-runtime")
+        frozen = True
+        say("containerd frozen (kill -STOP): waiting for Critical and for the Node's Ready")
+
+        def wait_node(what, predicate, timeout):
+            def probe():
+                observer.check()
+                return predicate(), (ready_of(observer.current() or {}).get("message"),
+                                     annotation(observer.current() or {"metadata": {}},
+                                                EARLY_KEY))
+            ng.wait_for(what, probe, timeout, 1)
+            say(f"{what} at +{time.time() - t0:.0f}s")
+
+        wait_node("Critical published",
+                  lambda: observer.first("early", lambda v: v[0] == "Critical", t0) is not None,
+                  120)
+        critical = decoded(observer.current(), EARLY_KEY)
+        t_critical = observer.first("early", lambda v: v[0] == "Critical", t0)
+        pending_at_critical = agent.sample("nodeguard_agent_kubelet_scrape_pending_seconds")
+        check(critical["level"] == "Critical" and critical["reason"] == "LastSeenOverCritical",
+              f"Critical for another reason: {critical}")
+        check(critical["figures"].get("scrapePendingSeconds", 0) > 30
+              or critical["figures"].get("lastRelistAgeSeconds", 0) > 30,
+              f"Critical without a figure over 30 s: {critical}")
+        wait_node("Ready=False (container runtime is down)",
+                  lambda: observer.first("ready", lambda v: v[0] == "False", t0) is not None, 240)
+        t_ready = observer.first("ready", lambda v: v[0] == "False", t0)
+        check(t_critical < t_ready, "Critical came after the Node's Ready changed")
+        still_critical = observer.first("early", lambda v: v[0] != "Critical", t_critical)
+        check(still_critical is None,
+              f"the level left Critical while frozen: {observer.snapshot('early')}")
+
+        t_thaw = time.time()
+        real_node("thaw-runtime")
+        frozen = False
+        say(f"containerd thawed at +{t_thaw - t0:.0f}s")
+        wait_node("Degraded published (the relist runs again)",
+                  lambda: observer.first("early", lambda v: v[0] == "Degraded", t_thaw)
+                  is not None, 200)
+        t_degraded = observer.first("early", lambda v: v[0] == "Degraded", t_thaw)
+        wait_node("Ready=True again",
+                  lambda: observer.first("ready", lambda v: v[0] == "True", t_ready) is not None,
+                  180)
+        t_ready_again = observer.first("ready", lambda v: v[0] == "True", t_ready)
+        # Degraded -> Healthy: the hung relist leaves the 60 s window, then 2 min calm.
+        wait_node("Healthy published again",
+                  lambda: observer.first("early", lambda v: v[0] == "Healthy", t_degraded)
+                  is not None, 360)
+        t_healthy = observer.first("early", lambda v: v[0] == "Healthy", t_degraded)
+        done = time.time()
+        time.sleep(2)
+
+        # ---- the checks
+        observer.check()
+        check(not observer.violations, f"invariants broken: {observer.violations}")
+        levels = [v[0] for _, v in observer.snapshot("early")]
+        collapsed = [lv for i, lv in enumerate(levels) if i == 0 or levels[i - 1] != lv]
+        check(collapsed == ["Healthy", "Critical", "Degraded", "Healthy"],
+              f"level sequence {collapsed} (every write: {observer.snapshot('early')})")
+        check(agent.sample("nodeguard_agent_early_warning_level") == 0, "level gauge not 0 at the end")
+        writes = {r: agent.sample("nodeguard_agent_early_warning_writes_total", reason=r)
+                  for r in ("First", "LevelChanged", "FiguresMoved")}
+        check(writes["First"] == 1 and writes["LevelChanged"] == 3,
+              f"writes by reason: {writes}")
+        minutes = (done - t0) / 60 + 1.5
+        check(writes["FiguresMoved"] <= minutes,
+              f"{writes['FiguresMoved']} FiguresMoved writes in {minutes:.1f} min: more than one a minute")
+        ng.check_documented_metrics(f"the agent of {NODE}", agent.metrics(),
+                                    "The agent's early-warning metrics")
+        recording = {
+            "kubelet": "real (tests/cluster/real-node, --kubelet-auth webhook)",
+            "thresholds": "defaults: Critical > 30 s, Degraded p99 > 1 s, calm 10 s / 0.5 s, hold 2m",
+            "interval_seconds": 10, "window_seconds": 60,
+            "critical_after_freeze_seconds": round(t_critical - t0, 1),
+            "scrape_pending_at_critical_seconds": pending_at_critical,
+            "ready_false_after_freeze_seconds": round(t_ready - t0, 1),
+            "ready_message": [v for w, v in observer.snapshot("ready")
+                              if w >= t0 and v[0] == "False"][0][2],
+            "thaw_after_freeze_seconds": round(t_thaw - t0, 1),
+            "degraded_after_thaw_seconds": round(t_degraded - t_thaw, 1),
+            "ready_true_after_thaw_seconds": round(t_ready_again - t_thaw, 1),
+            "healthy_after_thaw_seconds": round(t_healthy - t_thaw, 1),
+            "annotation_writes": writes,
+            "annotation_versions": [[round(w - t0, 1), *v] for w, v in observer.snapshot("early")],
+            "critical_annotation": critical,
+        }
+        with open(os.path.join(workdir, "early-warning.json"), "w") as f:
+            json.dump(recording, f, indent=2)
+        say(f"recording: {json.dumps(recording)}")
+        say(f"PASS early warning: Critical at +{t_critical - t0:.0f}s after the freeze, the Node's "
+            f"Ready=False at +{t_ready - t0:.0f}s; Healthy again {t_healthy - t_thaw:.0f}s after "
+            f"the thaw (scenario {done - started:.0f}s)")
+    finally:
+        if frozen:
+            subprocess.run([REAL_NODE, "thaw-runtime"], capture_output=True, timeout=60)
+        for thing in (agent, observer):
+            if thing is not None:
+                try:
+                    thing.stop()
+                except ng.TestFailure as e:
+                    print(f"cleanup: stopping {type(thing).__name__}: {e}", flush=True)
+        ng.kubectl("delete", "clusterrolebinding,clusterrole", EW_ROLE, "--ignore-not-found",
+                   check=False)
+        ng.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false",
+                   check=False)
+        if joined:
+            ng.kubectl("annotate", "node", NODE, f"{EARLY_KEY}-", check=False)
+            ng.kubectl("label", "node", NODE, f"{ng.WATCH_FILTER_LABEL}-", check=False)
+        r = subprocess.run([REAL_NODE, "down", f"--keep-logs={os.path.join(workdir, 'real-node-logs')}"],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            print(f"real-node down failed ({r.returncode}):\n{r.stdout}{r.stderr}", flush=True)
+
+
+SCENARIOS = {"freeze-restart": freeze_restart, "early-warning": early_warning}
 
 
 if __name__ == "__main__":

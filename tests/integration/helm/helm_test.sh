@@ -8,7 +8,9 @@
 #  2. `helm template` with default values renders exactly the objects
 #     `kubectl kustomize manifests/` renders (compare_rendered.py lists the
 #     allowed differences: the Namespace, Helm's own labels); with the
-#     monitoring values on, exactly manifests/ plus its monitoring component.
+#     monitoring values on, exactly manifests/ plus its monitoring component;
+#     with agent.earlyWarning.enabled, exactly manifests/ with the DaemonSet
+#     patch docs/install.md gives for --early-warning.
 #  3. values.schema.json refuses bad values with a message naming the value.
 #  4. `helm install --wait` into the cluster: every object created, the
 #     workloads rolled out (kwok plays their pods: the image cannot be pulled
@@ -73,6 +75,12 @@ h template "$release" "$chart" --namespace "$ns" --include-crds \
   >"$work/helm-monitoring.yaml" || fail "helm template with monitoring failed"
 python3 "$here/compare_rendered.py" "$work/kustomize-monitoring.yaml" "$work/helm-monitoring.yaml" ||
   bad "the chart's objects with monitoring differ from manifests/ with its monitoring component"
+mkdir -p "$work/early"
+render_with_early_warning "$work/early" "$work/kustomize-early.yaml"
+h template "$release" "$chart" --namespace "$ns" --include-crds --set agent.earlyWarning.enabled=true \
+  >"$work/helm-early.yaml" || fail "helm template with early warning failed"
+python3 "$here/compare_rendered.py" "$work/kustomize-early.yaml" "$work/helm-early.yaml" ||
+  bad "the chart's objects with agent.earlyWarning.enabled differ from manifests/ with docs/install.md's patch"
 
 # --- 3. the values schema ----------------------------------------------------
 refused() { # VALUE... : helm template must fail, naming the first value's key
@@ -90,6 +98,7 @@ refused --set controller.replicas=0
 refused --set image.pullPolicy=Sometimes
 refused --set flowControl.lendablePercent=101
 refused --set controller.unknownKey=1
+refused --set agent.earlyWarning.kubeletPort=0
 
 # --- 4. install --------------------------------------------------------------
 k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null

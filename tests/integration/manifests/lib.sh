@@ -27,6 +27,26 @@ EOF
   k kustomize "$dir" >"$out" || fail "kubectl kustomize of manifests/ with monitoring/ failed"
 }
 
+# render_with_early_warning DIR OUT: an overlay in DIR with manifests/ and the
+# DaemonSet patch docs/install.md gives for --early-warning (the YAML block
+# that targets the agent's DaemonSet), rendered into OUT.
+render_with_early_warning() {
+  local dir=$1 out=$2 rel
+  rel=$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$NG_REPO/manifests" "$dir")
+  {
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [%s]\npatches:\n' "$rel"
+    python3 - "$NG_REPO/docs/install.md" <<'PY' || fail "no early-warning patch in docs/install.md"
+import re, sys
+blocks = re.findall(r"```yaml\n(.*?)```", open(sys.argv[1]).read(), re.S)
+patch = [b for b in blocks if b.lstrip().startswith("- target: {kind: DaemonSet, name: nodeguard-agent}")]
+if len(patch) != 1:
+    sys.exit(1)
+sys.stdout.write(patch[0])
+PY
+  } >"$dir/kustomization.yaml"
+  k kustomize "$dir" >"$out" || fail "kubectl kustomize of manifests/ with the early-warning patch failed"
+}
+
 # select_kinds IN OUT KIND...: the documents of IN whose kind is one of KIND.
 select_kinds() {
   local in=$1 out=$2

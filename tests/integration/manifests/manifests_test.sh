@@ -15,7 +15,8 @@
 #     allowed and must not be, and the complete rule list of each account
 #     compared with the expected one (nothing wider).
 #  5. The agent's ValidatingAdmissionPolicy with a real pod-bound token of the
-#     agent's service account: its own node's nodeguard.io/agent-status only.
+#     agent's service account: its own node's nodeguard.io/agent-status and
+#     nodeguard.io/early-warning only.
 # Everything it creates is removed at exit; the NodeHealthPolicy CRD only if
 # it was not there before.
 source "$(dirname "$0")/../../cluster/tests/lib.sh"
@@ -230,8 +231,10 @@ $controller_cluster_rules
 leases.coordination.k8s.io||create
 leases.coordination.k8s.io|nodeguard-controller|get update
 EOF
-expect_rules "$agent" default <<<'nodes||get list patch watch'
-expect_rules "$agent" "$NG_NAMESPACE" <<<'nodes||get list patch watch'
+agent_rules='nodes/metrics||get
+nodes||get list patch watch'
+expect_rules "$agent" default <<<"$agent_rules"
+expect_rules "$agent" "$NG_NAMESPACE" <<<"$agent_rules"
 
 # --- 5. the agent's admission policy, with a real pod-bound token -----------
 say "the agent's admission policy, with the token of a running agent pod"
@@ -241,7 +244,7 @@ read -r pod own_node <<<"$(k -n "$NG_NAMESPACE" get pods -l app.kubernetes.io/co
 other_node=$(k get nodes -o name | sed 's#^node/##' | grep -vxF "$own_node" | head -1)
 [ -n "$other_node" ] || fail "the cluster needs two nodes"
 token_kubeconfig "$work/agent.kubeconfig" nodeguard-agent "$pod"
-on_exit_do k annotate node "$own_node" nodeguard.io/agent-status- nodeguard.io/test-
+on_exit_do k annotate node "$own_node" nodeguard.io/agent-status- nodeguard.io/early-warning- nodeguard.io/test-
 as_agent() { "$KUBECTL" --kubeconfig "$work/agent.kubeconfig" "$@"; }
 
 whoami=$(as_agent auth whoami -o jsonpath='{.status.userInfo.extra.authentication\.kubernetes\.io/node-name[0]}')
@@ -262,11 +265,16 @@ status='{"id":"test-1","state":"Done"}'
 allowed annotate node "$own_node" "nodeguard.io/agent-status=$status" --overwrite
 assert_eq "$(k get node "$own_node" -o jsonpath='{.metadata.annotations.nodeguard\.io/agent-status}')" "$status" \
   "agent-status written by the agent"
+early='{"level":"Healthy","since":"2026-12-07T10:43:18Z","observedAt":"2026-12-07T10:43:18Z"}'
+allowed annotate node "$own_node" "nodeguard.io/early-warning=$early" --overwrite
+assert_eq "$(k get node "$own_node" -o jsonpath='{.metadata.annotations.nodeguard\.io/early-warning}')" "$early" \
+  "early-warning written by the agent"
 allowed get node "$own_node"
 allowed get nodes --field-selector "metadata.name=$own_node"
 denied "may not change node $other_node" annotate node "$other_node" "nodeguard.io/agent-status=$status" --overwrite
-denied "only the nodeguard.io/agent-status annotation" annotate node "$own_node" nodeguard.io/remediation=x
-denied "only the nodeguard.io/agent-status annotation" annotate node "$own_node" nodeguard.io/test=x
+denied "may not change node $other_node" annotate node "$other_node" "nodeguard.io/early-warning=$early" --overwrite
+denied "only the nodeguard.io/agent-status and nodeguard.io/early-warning annotations" annotate node "$own_node" nodeguard.io/remediation=x
+denied "only the nodeguard.io/agent-status and nodeguard.io/early-warning annotations" annotate node "$own_node" nodeguard.io/test=x
 denied "labels" label node "$own_node" nodeguard.io/test=x
 denied "spec" patch node "$own_node" -p '{"spec":{"unschedulable":true}}'
 denied "spec" taint node "$own_node" nodeguard.io/test=x:NoSchedule

@@ -198,6 +198,105 @@ TEST(AgentOptions, Validation) {
   }
 }
 
+TEST(AgentOptions, EarlyWarningIsOffAndItsDefaultsAreTheCores) {
+  AgentProcessOptions o = Parse({"--node-name", "worker-1"});
+  EXPECT_FALSE(o.early_warning);
+  EXPECT_EQ(ValidateAgentOptions(o), "");
+  const KubeletClientOptions client = MakeKubeletClientOptions(o);
+  EXPECT_EQ(client.url, "https://127.0.0.1:10250");
+  EXPECT_EQ(client.ca_file, "/var/lib/kubelet/pki/kubelet.crt");
+  EXPECT_EQ(client.server_name, "worker-1");  // The node name: the self-signed cert's only SAN.
+  EXPECT_FALSE(client.insecure_skip_tls_verify);
+  EXPECT_EQ(client.token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+  const KubeletScrapeOptions scrape = MakeKubeletScrapeOptions(o);
+  EXPECT_EQ(scrape.max_body_bytes, KubeletScrapeOptions{}.max_body_bytes);
+  EXPECT_EQ(scrape.timeout, 150s);
+  EXPECT_EQ(o.early_warning_interval, 10s);
+  const EarlyWarningOptions ew = MakeEarlyWarningOptions(o);
+  const early::Thresholds core;
+  EXPECT_EQ(ew.thresholds.degraded_relist_p99, core.degraded_relist_p99);
+  EXPECT_EQ(ew.thresholds.critical_last_seen, core.critical_last_seen);
+  EXPECT_EQ(ew.thresholds.calm_relist_p99, core.calm_relist_p99);
+  EXPECT_EQ(ew.thresholds.calm_last_seen, core.calm_last_seen);
+  EXPECT_EQ(ew.thresholds.hold, core.hold);
+  EXPECT_EQ(ew.window, EarlyWarningOptions{}.window);
+  EXPECT_EQ(ew.node_name, "worker-1");
+}
+
+TEST(AgentOptions, EarlyWarningFlags) {
+  std::string error;
+  AgentProcessOptions o = Parse({"--node-name",
+                                 "n1",
+                                 "--early-warning",
+                                 "--kubelet-url",
+                                 "https://10.0.0.7:10350",
+                                 "--kubelet-ca-file",
+                                 "/ca.crt",
+                                 "--kubelet-server-name",
+                                 "n1.example",
+                                 "--kubelet-token-file",
+                                 "/t",
+                                 "--early-warning-interval",
+                                 "5s",
+                                 "--kubelet-scrape-timeout",
+                                 "3m",
+                                 "--kubelet-max-body-bytes",
+                                 "2048",
+                                 "--early-warning-window",
+                                 "30s",
+                                 "--early-warning-degraded-relist-p99",
+                                 "2s",
+                                 "--early-warning-critical-last-relist",
+                                 "45s",
+                                 "--early-warning-calm-relist-p99",
+                                 "1s",
+                                 "--early-warning-calm-last-relist",
+                                 "15s",
+                                 "--early-warning-hold",
+                                 "0s"},
+                                &error);
+  EXPECT_EQ(error, "");
+  EXPECT_TRUE(o.early_warning);
+  EXPECT_EQ(ValidateAgentOptions(o), "");
+  const KubeletClientOptions client = MakeKubeletClientOptions(o);
+  EXPECT_EQ(client.url, "https://10.0.0.7:10350");
+  EXPECT_EQ(client.ca_file, "/ca.crt");
+  EXPECT_EQ(client.server_name, "n1.example");
+  EXPECT_EQ(client.token_file, "/t");
+  EXPECT_EQ(MakeKubeletScrapeOptions(o).timeout, 3min);
+  EXPECT_EQ(MakeKubeletScrapeOptions(o).max_body_bytes, 2048u);
+  EXPECT_EQ(o.early_warning_interval, 5s);
+  const EarlyWarningOptions ew = MakeEarlyWarningOptions(o);
+  EXPECT_EQ(ew.window, 30s);
+  EXPECT_EQ(ew.thresholds.degraded_relist_p99, 2s);
+  EXPECT_EQ(ew.thresholds.critical_last_seen, 45s);
+  EXPECT_EQ(ew.thresholds.calm_relist_p99, 1s);
+  EXPECT_EQ(ew.thresholds.calm_last_seen, 15s);
+  EXPECT_EQ(ew.thresholds.hold, 0s);
+}
+
+TEST(AgentOptions, EarlyWarningValidation) {
+  auto problem = [](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--node-name", "n1"});
+    std::string error;
+    AgentProcessOptions o = Parse(args, &error);
+    return error.empty() ? ValidateAgentOptions(o) : error;
+  };
+  EXPECT_THAT(problem({"--early-warning-calm-relist-p99", "2s"}),
+              HasSubstr("must not be above --early-warning-degraded-relist-p99"));
+  EXPECT_THAT(problem({"--early-warning-calm-last-relist", "30s"}),
+              HasSubstr("must be below --early-warning-critical-last-relist"));
+  EXPECT_THAT(problem({"--early-warning", "--kubelet-url", "http://127.0.0.1:10255"}),
+              HasSubstr("https"));
+  EXPECT_THAT(problem({"--early-warning", "--kubelet-ca-file", ""}),
+              HasSubstr("--kubelet-insecure-skip-tls-verify"));
+  EXPECT_EQ(
+      problem({"--early-warning", "--kubelet-ca-file", "", "--kubelet-insecure-skip-tls-verify"}),
+      "");
+  EXPECT_THAT(problem({"--kubelet-max-body-bytes", "10"}), HasSubstr("kubelet-max-body-bytes"));
+  EXPECT_THAT(problem({"--early-warning-interval", "0s"}), HasSubstr("early-warning-interval"));
+}
+
 TEST(SplitCommandLine, LikeAShell) {
   struct Case {
     std::string line;

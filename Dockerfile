@@ -36,6 +36,12 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TEST
 
 # --- runtime: bookworm-slim plus the shared libraries nodeguard links.
 FROM ${RUNTIME_IMAGE} AS runtime
+COPY manifests/image/runtime-packages.txt manifests/image/install-runtime.sh /tmp/image/
+RUN /tmp/image/install-runtime.sh /tmp/image/runtime-packages.txt \
+ && rm -rf /tmp/image
+COPY --from=build /build/controller/nodeguard /usr/local/bin/nodeguard
+# The labels last: a new revision must not invalidate the cached layers above
+# (a build argument declared before a RUN is part of that RUN's cache key).
 ARG RUNTIME_IMAGE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -46,10 +52,6 @@ LABEL org.opencontainers.image.title="nodeguard" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
-COPY manifests/image/runtime-packages.txt manifests/image/install-runtime.sh /tmp/image/
-RUN /tmp/image/install-runtime.sh /tmp/image/runtime-packages.txt \
- && rm -rf /tmp/image
-COPY --from=build /build/controller/nodeguard /usr/local/bin/nodeguard
 # The controller runs as this non-root user; the agent's DaemonSet runs the
 # same image as root (it must nsenter into the host).
 USER 65532:65532

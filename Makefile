@@ -27,7 +27,7 @@ export PATH := $(word 1,$(NODEGUARD_GO_ENV)):$(PATH)
 export GOTOOLCHAIN := $(word 2,$(NODEGUARD_GO_ENV))
 endif
 
-.PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
+.PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image image cluster-components \
         promtool helm demo demo-down replay chaos-soak format format-check fuzz bench clean help
 
 all: build
@@ -40,7 +40,8 @@ help:
 	@echo "make deps      install Debian packages (idempotent, as root)"
 	@echo "make build     configure and build into $(BUILD_DIR)/"
 	@echo "make format    apply .clang-format to all C++ sources"
-	@echo "make test-image  the image's runtime filesystem (debootstrap, root) runs nodeguard as non-root"
+	@echo "make image     build the Dockerfile with podman (root; no registry needed), print the image reference"
+	@echo "make test-image  the image built and run as non-root, and its runtime filesystem (debootstrap, root)"
 
 deps:
 	@.ci/install-deps
@@ -90,6 +91,15 @@ test-fuzz: deps $(FUZZ_BUILD_DIR)/build.ninja
 
 test-cluster: build cluster-components
 	cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
+
+# The Dockerfile built for real with Debian's podman: vfs storage of its own
+# (~/.cache/nodeguard/podman, tests/image/podman.sh), the debootstrap base of
+# tests/image/build-rootfs.sh imported in place of debian:bookworm(-slim), no
+# registry. Tags localhost/nodeguard:VERSION and prints it. Root only. Cold
+# (compiles nodeguard in the build stage) it takes many minutes, cached
+# seconds (docs/testing.md, "The image").
+image: deps
+	@tests/image/build-image.sh
 
 # The image's runtime filesystem (debootstrap + manifests/image/runtime-packages.txt,
 # cached in ~/.cache/nodeguard/image) running this build's binary as uid 65532,

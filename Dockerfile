@@ -7,9 +7,12 @@
 #   (podman build / buildah bud take the same arguments)
 #
 # The runtime stage's packages are listed in manifests/image/runtime-packages.txt
-# and installed by manifests/image/install-runtime.sh; tests/image builds the
-# same filesystem with debootstrap and runs the binary in it as uid 65532
-# (docs/testing.md).
+# and installed by manifests/image/install-runtime.sh. `make image`
+# (tests/image/build-image.sh) builds this file with podman without a registry
+# (BUILD_IMAGE and RUNTIME_IMAGE set to a local debootstrap base) and
+# `make test-image` runs the result; tests/image also builds the runtime
+# filesystem with debootstrap and runs the binary in it as uid 65532
+# (docs/testing.md, "The image").
 
 ARG BUILD_IMAGE=debian:bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim

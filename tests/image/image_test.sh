@@ -49,7 +49,7 @@ exec 3>&2
 usage="usage: image_test.sh image|container VERSION, or rootfs|controller NODEGUARD_BINARY VERSION"
 mode=${1:?$usage}
 case $mode in
-  image | container) binary= version=${2:?$usage} ;;
+  image | container) binary='' version=${2:?$usage} ;;
   rootfs | controller) binary=${2:?$usage} version=${3:?$usage} ;;
   *) echo "image_test: unknown mode $mode; $usage" >&2; exit 2 ;;
 esac
@@ -97,7 +97,7 @@ finish() {
   exit "$rc"
 }
 trap finish EXIT
-rootfs= image=
+rootfs='' image=''
 case $mode in
   rootfs | controller)
     tarball=$("$here/build-rootfs.sh" | tail -1)
@@ -175,23 +175,23 @@ run_image() {
 }
 
 check_image() {
-  local out inspect
+  local out
   out=$(run_image --network none "$image" --version 2>&1) || bad "podman run $image --version failed: $out"
   [ "$out" = "nodeguard $version" ] || bad "podman run $image --version printed '$out', want 'nodeguard $version'"
   say "podman run --rm $image --version: $out"
 
   # What the image declares: user, entrypoint, labels, size.
-  inspect=$("$podman" image inspect "$image") || bad "podman image inspect $image failed"
+  "$podman" image inspect "$image" >"$work/inspect.json" || bad "podman image inspect $image failed"
   local head revision_want source_want
   head=$(git -C "$repo" rev-parse HEAD)
   # A tree with no uncommitted change at all must be labelled with its commit
   # exactly; else the commit or the commit marked dirty.
   if [ -z "$(git -C "$repo" status --porcelain)" ]; then revision_want=$head; else revision_want="$head|$head-dirty"; fi
   source_want=$(git -C "$repo" remote get-url origin 2>/dev/null || true)
-  out=$(python3 - "$version" "$revision_want" "$source_want" <<<"$inspect" <<'PY'
+  out=$(python3 - "$work/inspect.json" "$version" "$revision_want" "$source_want" <<'PY'
 import json, sys
-version, revisions, source = sys.argv[1], sys.argv[2].split("|"), sys.argv[3]
-img = json.load(sys.stdin)[0]
+inspect, version, revisions, source = sys.argv[1], sys.argv[2], sys.argv[3].split("|"), sys.argv[4]
+img = json.load(open(inspect))[0]
 cfg = img["Config"]
 labels = cfg.get("Labels") or {}
 problems = []
@@ -222,10 +222,11 @@ PY
   revision=$(awk '$1 == "revision" {print $2}' <<<"$out")
   say "labels: version $version, revision $revision; user 65532:65532; size $((size / 1000000)) MB ($size bytes)"
   # The runtime stage only: the build stage (compilers, -dev packages) is over 1 GB.
-  [ "${size:-0}" -gt 0 ] && [ "$size" -lt 200000000 ] || bad "image size $size bytes, want under 200 MB"
+  if [ "${size:-0}" -le 0 ] || [ "$size" -ge 200000000 ]; then bad "image size '$size' bytes, want under 200 MB"; fi
 
   # Inside, as the image's user: the libraries, the agent's nsenter, the CA
-  # bundle, no build tools. One container (vfs copies the image for each).
+  # bundle, no build tools, the root read-only. One container (vfs copies the
+  # image for each).
   # shellcheck disable=SC2016 # expanded in the container
   out=$(run_image --network none --entrypoint /bin/sh "$image" -c '
     echo "uid $(id -u) gid $(id -g)"
@@ -233,7 +234,7 @@ PY
     nsenter --version >/dev/null 2>&1 || echo "missing nsenter"
     [ -s /etc/ssl/certs/ca-certificates.crt ] || echo "missing CA bundle"
     for t in g++ gcc cmake ninja; do command -v $t >/dev/null && echo "build tool $t present"; done
-    touch /usr/local/bin/x 2>/dev/null && echo "root filesystem writable"
+    awk '\''$5 == "/" && $6 !~ /^ro/ {print "root filesystem mounted " $6}'\'' /proc/self/mountinfo
     true' 2>&1) || bad "the checks in the image failed: $out"
   grep -qx "uid 65532 gid 65532" <<<"$out" || bad "the image does not run as 65532:65532: $out"
   while read -r line; do bad "in the image: $line"; done < <(grep -v '^uid ' <<<"$out")

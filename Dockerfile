@@ -43,6 +43,11 @@ COPY manifests/image/runtime-packages.txt manifests/image/install-runtime.sh /tm
 RUN /tmp/image/install-runtime.sh /tmp/image/runtime-packages.txt \
  && rm -rf /tmp/image
 COPY --from=build /build/controller/nodeguard /usr/local/bin/nodeguard
+# The controller runs as this non-root user; the agent's DaemonSet runs the
+# same image as root (it must nsenter into the host).
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/nodeguard"]
+CMD ["controller"]
 # The labels last: a new revision must not invalidate the cached layers above
 # (a build argument declared before a RUN is part of that RUN's cache key).
 ARG RUNTIME_IMAGE
@@ -55,8 +60,3 @@ LABEL org.opencontainers.image.title="nodeguard" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
-# The controller runs as this non-root user; the agent's DaemonSet runs the
-# same image as root (it must nsenter into the host).
-USER 65532:65532
-ENTRYPOINT ["/usr/local/bin/nodeguard"]
-CMD ["controller"]

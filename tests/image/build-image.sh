@@ -22,10 +22,13 @@
 # Build steps run with the host's network (no bridge, so no firewall rules are
 # added on a shared machine) and CMAKE_BUILD_PARALLEL_LEVEL compile jobs
 # (default: nproc). The layer cache makes a rebuild of an unchanged tree take
-# seconds; a change under controller/ recompiles nodeguard. The build stage
-# is tagged localhost/nodeguard-build:VERSION; after a build, images of
-# earlier builds that nothing tagged refers to are removed (vfs stores every
-# layer as a full copy, so they add up fast).
+# minutes (vfs: every cached step still copies the build stage); a change
+# under controller/ recompiles nodeguard. When every input (the context's
+# files, the build arguments, the base) is what the current image was built
+# from, podman is not run at all. The build stage is tagged
+# localhost/nodeguard-build:VERSION; after a build, images of earlier builds
+# that nothing tagged refers to are removed (vfs stores every layer as a full
+# copy, so they add up fast).
 #
 # Usage: tests/image/build-image.sh [--no-cache]
 #   --no-cache   start from an empty layer cache: every image in nodeguard's
@@ -57,17 +60,19 @@ version=$(sed -n 's/^project(nodeguard VERSION \([0-9.]*\).*/\1/p' "$root/CMakeL
 [ -n "$version" ] || { log "no project(nodeguard VERSION ...) in CMakeLists.txt"; exit 1; }
 image=${NODEGUARD_IMAGE:-localhost/nodeguard:$version}
 revision=$(git -C "$root" rev-parse HEAD)
-# The build's inputs: what .dockerignore lets into the context.
-if [ -n "$(git -C "$root" status --porcelain -- Dockerfile .dockerignore .ci/install-deps CMakeLists.txt controller manifests/image)" ]; then
+# The build's inputs: the Dockerfile and what .dockerignore lets into the
+# context (its `!path` lines).
+mapfile -t inputs < <(echo Dockerfile; echo .dockerignore; sed -n 's|^!\(.*[^/]\)/*$|\1|p' "$root/.dockerignore")
+if [ -n "$(git -C "$root" status --porcelain -- "${inputs[@]}")" ]; then
   revision=$revision-dirty
 fi
 source_url=$(git -C "$root" remote get-url origin 2>/dev/null || true)
 jobs=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 
 # One build at a time per storage.
-lock=${NODEGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nodeguard}/podman/.build-lock
-mkdir -p "$(dirname "$lock")"
-exec {lockfd}>"$lock"
+state=${NODEGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nodeguard}/podman
+mkdir -p "$state"
+exec {lockfd}>"$state/.build-lock"
 flock "$lockfd"
 
 start=$SECONDS
@@ -101,24 +106,46 @@ build_args=(
   --build-arg REVISION="$revision"
   --build-arg SOURCE="$source_url"
 )
-build() {
-  "$podman" build --layers --pull=never --network host \
-    --file "$root/Dockerfile" "${build_args[@]}" "$@" "$root" >&2
-}
+
+# Every input of the build: the context's files (paths, modes, contents), the
+# build arguments, the base's image ID. When the image was built from exactly
+# these, podman is not run at all: with vfs even an all-cached build copies
+# the 1.6 GB build stage once per step (minutes).
+key=$({
+  (cd "$root" && find "${inputs[@]}" -type f -printf '%p %m\n' | LC_ALL=C sort)
+  (cd "$root" && find "${inputs[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+  printf '%s\n' "${build_args[@]}"
+  "$podman" image inspect --format '{{.Id}}' "$base_repo:bookworm"
+} | sha256sum | cut -d' ' -f1)
+keyfile=$state/built-$(tr -c 'a-zA-Z0-9.\n' _ <<<"$image")
+if [ "$cold" -eq 0 ] && [ -f "$keyfile" ] &&
+  [ "$(cat "$keyfile")" = "$key $("$podman" image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
+  log "$image is up to date (built from these inputs; $((SECONDS - start))s)"
+  echo "$image"
+  exit 0
+fi
+rm -f "$keyfile"
+
 log "building $image (version $version, revision $revision, $jobs compile jobs)"
 build_start=$SECONDS
-# The build stage first, under a tag of its own: an untagged image without
-# children counts as garbage below, and the build stage's last layer is a
-# parent of nothing in the final image. The full build then finds it cached.
-build --target build --tag "$build_stage"
-build --tag "$image"
+"$podman" build --layers --pull=never --network host \
+  --file "$root/Dockerfile" "${build_args[@]}" --tag "$image" "$root" 2>&1 | tee "$state/build.log" >&2
 log "built $image in $((SECONDS - build_start))s ($((SECONDS - start))s with the base)"
 
-# Earlier builds' layers: an untagged image without children is garbage once a
-# build has succeeded (vfs stores every layer as a full copy, so they add up).
-# Removing one can leave its parent childless, so repeat until none is left.
-for _ in $(seq 20); do
-  [ -n "$("$podman" image prune --force 2>/dev/null)" ] || break
-done
+# The build stage's last image, named: untagged and a parent of nothing in the
+# final image, it would count as garbage below, and the next build would
+# compile again. Its ID is the last "--> ID" before the runtime stage starts.
+stage_id=$(awk '/^\[2\/2\] / {exit} /^--> [0-9a-f]+$/ {id = $2} END {print id}' "$state/build.log")
+if [ -n "$stage_id" ] && "$podman" tag "$stage_id" "$build_stage" 2>/dev/null; then
+  # Earlier builds' layers: an untagged image without children is garbage (vfs
+  # stores every layer as a full copy, so they add up). Removing one can leave
+  # its parent childless, so repeat until none is left.
+  for _ in $(seq 20); do
+    [ -n "$("$podman" image prune --force 2>/dev/null)" ] || break
+  done
+else
+  log "note: could not find the build stage's image in podman's output; nothing pruned"
+fi
+echo "$key $("$podman" image inspect --format '{{.Id}}' "$image")" >"$keyfile"
 log "storage: $(du -sh "$("$podman" info --format '{{.Store.GraphRoot}}')" | cut -f1)"
 echo "$image"

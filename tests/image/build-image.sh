@@ -36,7 +36,8 @@
 #                (a cold build; e.g. to pick up Debian security updates;
 #                build-rootfs.sh --rebuild renews the base tarball itself)
 # Env: NODEGUARD_IMAGE (default localhost/nodeguard:VERSION),
-#      CMAKE_BUILD_PARALLEL_LEVEL.
+#      CMAKE_BUILD_PARALLEL_LEVEL, NODEGUARD_PODMAN_DRIVER (vfs, the default, or
+#      overlay: a storage of its own; see podman.sh).
 # Prints the image reference as the last line of stdout; progress on stderr.
 # Needs root (the base's debootstrap; podman's storage).
 set -euo pipefail
@@ -72,7 +73,8 @@ jobs=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 # One build at a time per storage.
 state=${NODEGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nodeguard}/podman
 mkdir -p "$state"
-exec {lockfd}>"$state/.build-lock"
+driver=${NODEGUARD_PODMAN_DRIVER:-vfs}
+exec {lockfd}>"$state/.build-lock-$driver"
 flock "$lockfd"
 
 start=$SECONDS
@@ -105,6 +107,14 @@ build_args=(
   --build-arg VERSION="$version"
   --build-arg REVISION="$revision"
   --build-arg SOURCE="$source_url"
+  # The same labels again as flags: buildah 1.28 takes the Dockerfile's LABEL
+  # step from the cache when only a build argument in it changed (its history
+  # holds the unexpanded "${REVISION}"), which would label a new commit's image
+  # with an old revision. Labels given as flags are set on the final commit.
+  --label org.opencontainers.image.version="$version"
+  --label org.opencontainers.image.revision="$revision"
+  --label org.opencontainers.image.source="$source_url"
+  --label org.opencontainers.image.base.name="$base_repo:bookworm-slim"
 )
 
 # Every input of the build: the context's files (paths, modes, contents), the
@@ -117,7 +127,7 @@ key=$({
   printf '%s\n' "${build_args[@]}"
   "$podman" image inspect --format '{{.Id}}' "$base_repo:bookworm"
 } | sha256sum | cut -d' ' -f1)
-keyfile=$state/built-$(tr -c 'a-zA-Z0-9.\n' _ <<<"$image")
+keyfile=$state/built-$driver-$(tr -c 'a-zA-Z0-9.\n' _ <<<"$image")
 if [ "$cold" -eq 0 ] && [ -f "$keyfile" ] &&
   [ "$(cat "$keyfile")" = "$key $("$podman" image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
   log "$image is up to date (built from these inputs; $((SECONDS - start))s)"
@@ -129,13 +139,13 @@ rm -f "$keyfile"
 log "building $image (version $version, revision $revision, $jobs compile jobs)"
 build_start=$SECONDS
 "$podman" build --layers --pull=never --network host \
-  --file "$root/Dockerfile" "${build_args[@]}" --tag "$image" "$root" 2>&1 | tee "$state/build.log" >&2
+  --file "$root/Dockerfile" "${build_args[@]}" --tag "$image" "$root" 2>&1 | tee "$state/build-$driver.log" >&2
 log "built $image in $((SECONDS - build_start))s ($((SECONDS - start))s with the base)"
 
 # The build stage's last image, named: untagged and a parent of nothing in the
 # final image, it would count as garbage below, and the next build would
 # compile again. Its ID is the last "--> ID" before the runtime stage starts.
-stage_id=$(awk '/^\[2\/2\] / {exit} /^--> [0-9a-f]+$/ {id = $2} END {print id}' "$state/build.log")
+stage_id=$(awk '/^\[2\/2\] / {exit} /^--> [0-9a-f]+$/ {id = $2} END {print id}' "$state/build-$driver.log")
 if [ -n "$stage_id" ] && "$podman" tag "$stage_id" "$build_stage" 2>/dev/null; then
   # Earlier builds' layers: an untagged image without children is garbage (vfs
   # stores every layer as a full copy, so they add up). Removing one can leave

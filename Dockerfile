@@ -7,9 +7,12 @@
 #   (podman build / buildah bud take the same arguments)
 #
 # The runtime stage's packages are listed in manifests/image/runtime-packages.txt
-# and installed by manifests/image/install-runtime.sh; tests/image builds the
-# same filesystem with debootstrap and runs the binary in it as uid 65532
-# (docs/testing.md).
+# and installed by manifests/image/install-runtime.sh. `make image`
+# (tests/image/build-image.sh) builds this file with podman without a registry
+# (BUILD_IMAGE and RUNTIME_IMAGE set to a local debootstrap base) and
+# `make test-image` runs the result; tests/image also builds the runtime
+# filesystem with debootstrap and runs the binary in it as uid 65532
+# (docs/testing.md, "The image").
 
 ARG BUILD_IMAGE=debian:bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
@@ -36,6 +39,17 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TEST
 
 # --- runtime: bookworm-slim plus the shared libraries nodeguard links.
 FROM ${RUNTIME_IMAGE} AS runtime
+COPY manifests/image/runtime-packages.txt manifests/image/install-runtime.sh /tmp/image/
+RUN /tmp/image/install-runtime.sh /tmp/image/runtime-packages.txt \
+ && rm -rf /tmp/image
+COPY --from=build /build/controller/nodeguard /usr/local/bin/nodeguard
+# The controller runs as this non-root user; the agent's DaemonSet runs the
+# same image as root (it must nsenter into the host).
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/nodeguard"]
+CMD ["controller"]
+# The labels last: a new revision must not invalidate the cached layers above
+# (a build argument declared before a RUN is part of that RUN's cache key).
 ARG RUNTIME_IMAGE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -46,12 +60,3 @@ LABEL org.opencontainers.image.title="nodeguard" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
-COPY manifests/image/runtime-packages.txt manifests/image/install-runtime.sh /tmp/image/
-RUN /tmp/image/install-runtime.sh /tmp/image/runtime-packages.txt \
- && rm -rf /tmp/image
-COPY --from=build /build/controller/nodeguard /usr/local/bin/nodeguard
-# The controller runs as this non-root user; the agent's DaemonSet runs the
-# same image as root (it must nsenter into the host).
-USER 65532:65532
-ENTRYPOINT ["/usr/local/bin/nodeguard"]
-CMD ["controller"]

@@ -27,7 +27,7 @@ export PATH := $(word 1,$(NODEGUARD_GO_ENV)):$(PATH)
 export GOTOOLCHAIN := $(word 2,$(NODEGUARD_GO_ENV))
 endif
 
-.PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image cluster-components \
+.PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image image cluster-components \
         promtool helm demo demo-down replay chaos-soak install-plugin format format-check fuzz bench clean help
 
 all: build
@@ -41,7 +41,8 @@ help:
 	@echo "make build     configure and build into $(BUILD_DIR)/"
 	@echo "make install-plugin  the kubectl plugin: nodeguard and the kubectl-nodeguard symlink into \$$(PREFIX)/bin (default /usr/local)"
 	@echo "make format    apply .clang-format to all C++ sources"
-	@echo "make test-image  the image's runtime filesystem (debootstrap, root) runs nodeguard as non-root"
+	@echo "make image     build the Dockerfile with podman (root; no registry needed), print the image reference"
+	@echo "make test-image  the image built and run as non-root, and its runtime filesystem (debootstrap, root)"
 
 deps:
 	@.ci/install-deps
@@ -92,10 +93,21 @@ test-fuzz: deps $(FUZZ_BUILD_DIR)/build.ninja
 test-cluster: build cluster-components
 	cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)
 
-# The image's runtime filesystem (debootstrap + manifests/image/runtime-packages.txt,
+# The Dockerfile built for real with Debian's podman: vfs storage of its own
+# (~/.cache/nodeguard/podman, tests/image/podman.sh), the debootstrap base of
+# tests/image/build-rootfs.sh imported in place of debian:bookworm(-slim), no
+# registry. Tags localhost/nodeguard:VERSION and prints it. Root only. Cold
+# (compiles nodeguard in the build stage) it took 32 minutes here; with
+# nothing changed, 2 seconds (docs/testing.md, "The image").
+image: deps
+	@tests/image/build-image.sh
+
+# The image built (`make image`'s script) and run: --version, labels, user,
+# then its controller with the host network against the local cluster; and the
+# image's runtime filesystem (debootstrap + manifests/image/runtime-packages.txt,
 # cached in ~/.cache/nodeguard/image) running this build's binary as uid 65532,
-# then the controller in it against the local cluster. Root only. Not in `test`:
-# CI's cold run would add about 4 minutes (docs/testing.md, "Labels").
+# then the controller in it. Root only. Not in `test`: CI's cold run would add
+# the cold image build, 32 minutes here (docs/testing.md, "The image").
 test-image: build cluster-components
 	cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L image --output-on-failure $(CTEST_ARGS)
 

@@ -1,11 +1,31 @@
 #!/usr/bin/env bash
-# The image's runtime filesystem, built as the Dockerfile builds it
-# (build-rootfs.sh: debootstrap minbase bookworm + install-runtime.sh with
-# runtime-packages.txt), with the built nodeguard binary copied in.
+# The image, two ways. The image itself, built from the Dockerfile by
+# build-image.sh (podman, vfs, nodeguard's own storage; tests/image/podman.sh)
+# and run with podman. And its runtime filesystem built without a container
+# engine, as the Dockerfile builds it (build-rootfs.sh: debootstrap minbase
+# bookworm + install-runtime.sh with runtime-packages.txt), with the build
+# tree's nodeguard binary copied in.
 #
-# Usage: tests/image/image_test.sh rootfs NODEGUARD_BINARY VERSION
+# Usage: tests/image/image_test.sh image VERSION
+#        tests/image/image_test.sh container VERSION
+#        tests/image/image_test.sh rootfs NODEGUARD_BINARY VERSION
 #        tests/image/image_test.sh controller NODEGUARD_BINARY VERSION
 #
+#   image       (no cluster) builds the image (build-image.sh; cached, or
+#               cold) and checks it: `podman run --rm IMAGE --version` prints
+#               VERSION (read-only root, no capabilities, no network); the
+#               configured user is 65532:65532 and the process runs as uid
+#               65532; the entrypoint and command; the OCI labels (title,
+#               version = VERSION, revision = this checkout's commit, source,
+#               base name); every shared library resolves, nsenter and the CA
+#               bundle are there and no compiler is (the build stage stayed
+#               behind); the image is under 200 MB (the build stage alone is
+#               over 1 GB), and prints its size.
+#   container   (fixture "cluster") the controller check below, but the
+#               controller is the image run by podman: its own USER (no
+#               --user), --network host, --read-only, all capabilities
+#               dropped, no new privileges (the Deployment's securityContext),
+#               the kubeconfig mounted read-only.
 #   rootfs      (no cluster) every listed package is installed; every shared
 #               library of the binary resolves inside the filesystem; the
 #               non-root user 65532 exists and `nodeguard --version` run as it
@@ -22,20 +42,26 @@
 #               SIGTERM that releases the Lease. A binary whose
 #               `nodeguard controller --help` offers no --kubeconfig fails.
 #
-# Needs root (chroot, mounts); mounts live in a private mount namespace.
+# Needs root (chroot, mounts, podman); mounts live in a private mount
+# namespace.
 set -euo pipefail
 exec 3>&2
-mode=${1:?usage: image_test.sh rootfs|controller NODEGUARD_BINARY VERSION}
-binary=${2:?nodeguard binary}
-version=${3:?expected version}
+usage="usage: image_test.sh image|container VERSION, or rootfs|controller NODEGUARD_BINARY VERSION"
+mode=${1:?$usage}
+case $mode in
+  image | container) binary='' version=${2:?$usage} ;;
+  rootfs | controller) binary=${2:?$usage} version=${3:?$usage} ;;
+  *) echo "image_test: unknown mode $mode; $usage" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
+podman=$here/podman.sh
 repo=$(cd "$here/../.." && pwd)
 list=$repo/manifests/image/runtime-packages.txt
 readonly UID_GID=65532:65532
 
 say() { echo "[$(date -u +%T)] $*"; }
-[ "$(id -u)" -eq 0 ] || { echo "image_test: must run as root (chroot)" >&2; exit 1; }
-[ -x "$binary" ] || { echo "image_test: no binary at $binary" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "image_test: must run as root (chroot, podman)" >&2; exit 1; }
+[ -z "$binary" ] || [ -x "$binary" ] || { echo "image_test: no binary at $binary" >&2; exit 1; }
 
 # run_in_rootfs [--ro] [--pidfile F] CHROOT_ARGS...: chroot into $rootfs with
 # /proc, /dev and a tmpfs /tmp, optionally with the root read-only (as
@@ -63,7 +89,6 @@ run_in_rootfs() {
 }
 
 start=$(date +%s)
-tarball=$("$here/build-rootfs.sh" | tail -1)
 work=$(mktemp -d "${TMPDIR:-/tmp}/nodeguard-image-test.XXXXXX")
 cleanups=("rm -rf '$work'")
 finish() {
@@ -72,12 +97,23 @@ finish() {
   exit "$rc"
 }
 trap finish EXIT
-rootfs=$work/rootfs
-mkdir -p "$rootfs"
-tar -C "$rootfs" --numeric-owner -xzf "$tarball"
-# As the Dockerfile's COPY --from=build: root-owned, world-executable.
-install -o 0 -g 0 -m 0755 "$binary" "$rootfs/usr/local/bin/nodeguard"
-say "runtime filesystem ready in $(( $(date +%s) - start ))s ($(du -sh "$rootfs" | cut -f1), from $tarball)"
+rootfs='' image=''
+case $mode in
+  rootfs | controller)
+    tarball=$("$here/build-rootfs.sh" | tail -1)
+    rootfs=$work/rootfs
+    mkdir -p "$rootfs"
+    tar -C "$rootfs" --numeric-owner -xzf "$tarball"
+    # As the Dockerfile's COPY --from=build: root-owned, world-executable.
+    install -o 0 -g 0 -m 0755 "$binary" "$rootfs/usr/local/bin/nodeguard"
+    say "runtime filesystem ready in $(( $(date +%s) - start ))s ($(du -sh "$rootfs" | cut -f1), from $tarball)"
+    ;;
+  image | container)
+    # Its progress (and podman's) on stderr; the reference on the last line.
+    image=$("$here/build-image.sh" | tail -1)
+    say "image $image built in $(( $(date +%s) - start ))s"
+    ;;
+esac
 
 failures=0
 bad() {
@@ -132,8 +168,85 @@ check_rootfs() {
     bad "Dockerfile: the runtime stage must run install-runtime.sh with runtime-packages.txt"
 }
 
+# The image as the Deployment runs it (securityContext: read-only root, no
+# capabilities, no privilege escalation), with the image's own USER.
+run_image() {
+  "$podman" run --rm --read-only --cap-drop ALL --security-opt no-new-privileges "$@"
+}
+
+check_image() {
+  local out
+  out=$(run_image --network none "$image" --version 2>&1) || bad "podman run $image --version failed: $out"
+  [ "$out" = "nodeguard $version" ] || bad "podman run $image --version printed '$out', want 'nodeguard $version'"
+  say "podman run --rm $image --version: $out"
+
+  # What the image declares: user, entrypoint, labels, size.
+  "$podman" image inspect "$image" >"$work/inspect.json" || bad "podman image inspect $image failed"
+  local head revision_want source_want
+  head=$(git -C "$repo" rev-parse HEAD)
+  # A tree with no uncommitted change at all must be labelled with its commit
+  # exactly; else the commit or the commit marked dirty.
+  if [ -z "$(git -C "$repo" status --porcelain)" ]; then revision_want=$head; else revision_want="$head|$head-dirty"; fi
+  source_want=$(git -C "$repo" remote get-url origin 2>/dev/null || true)
+  out=$(python3 - "$work/inspect.json" "$version" "$revision_want" "$source_want" <<'PY'
+import json, sys
+inspect, version, revisions, source = sys.argv[1], sys.argv[2], sys.argv[3].split("|"), sys.argv[4]
+img = json.load(open(inspect))[0]
+cfg = img["Config"]
+labels = cfg.get("Labels") or {}
+problems = []
+def want(what, got, ok):
+    if not ok:
+        problems.append(f"{what}: got {got!r}")
+want("Config.User (want 65532:65532)", cfg.get("User"), cfg.get("User") == "65532:65532")
+want("Config.Entrypoint", cfg.get("Entrypoint"), cfg.get("Entrypoint") == ["/usr/local/bin/nodeguard"])
+want("Config.Cmd", cfg.get("Cmd"), cfg.get("Cmd") == ["controller"])
+oci = "org.opencontainers.image."
+want(oci + "title", labels.get(oci + "title"), labels.get(oci + "title") == "nodeguard")
+want(oci + "description", labels.get(oci + "description"), bool(labels.get(oci + "description")))
+want(oci + "version (want %s)" % version, labels.get(oci + "version"), labels.get(oci + "version") == version)
+want(oci + "revision (want %s)" % " or ".join(revisions), labels.get(oci + "revision"),
+     labels.get(oci + "revision") in revisions)
+want(oci + "source (want %r)" % source, labels.get(oci + "source"), labels.get(oci + "source") == source)
+want(oci + "base.name", labels.get(oci + "base.name"),
+     labels.get(oci + "base.name") == "localhost/nodeguard-base/debian:bookworm-slim")
+for p in problems:
+    print("FAIL:", p)
+print("size", img["Size"])
+print("revision", labels.get(oci + "revision"))
+PY
+) || bad "could not read podman image inspect's output: $out"
+  while read -r line; do bad "image config: ${line#FAIL: }"; done < <(grep '^FAIL:' <<<"$out")
+  local size revision
+  size=$(awk '$1 == "size" {print $2}' <<<"$out")
+  revision=$(awk '$1 == "revision" {print $2}' <<<"$out")
+  say "labels: version $version, revision $revision; user 65532:65532; size $((size / 1000000)) MB ($size bytes)"
+  # The runtime stage only: the build stage (compilers, -dev packages) is over 1 GB.
+  if [ "${size:-0}" -le 0 ] || [ "$size" -ge 200000000 ]; then bad "image size '$size' bytes, want under 200 MB"; fi
+
+  # Inside, as the image's user: the libraries, the agent's nsenter, the CA
+  # bundle, no build tools, the root read-only. One container (vfs copies the
+  # image for each).
+  # shellcheck disable=SC2016 # expanded in the container
+  out=$(run_image --network none --entrypoint /bin/sh "$image" -c '
+    echo "uid $(id -u) gid $(id -g)"
+    ldd /usr/local/bin/nodeguard | grep "not found" | sed "s/^/missing library /"
+    nsenter --version >/dev/null 2>&1 || echo "missing nsenter"
+    [ -s /etc/ssl/certs/ca-certificates.crt ] || echo "missing CA bundle"
+    for t in g++ gcc cmake ninja; do command -v $t >/dev/null && echo "build tool $t present"; done
+    awk '\''$5 == "/" && $6 !~ /^ro/ {print "root filesystem mounted " $6}'\'' /proc/self/mountinfo
+    true' 2>&1) || bad "the checks in the image failed: $out"
+  grep -qx "uid 65532 gid 65532" <<<"$out" || bad "the image does not run as 65532:65532: $out"
+  while read -r line; do bad "in the image: $line"; done < <(grep -v '^uid ' <<<"$out")
+}
+
+# nodeguard CMD...: the binary under test, from the build tree or the image.
+nodeguard() {
+  if [ -n "$image" ]; then "$podman" run --rm --network none "$image" "$@"; else "$binary" "$@"; fi
+}
+
 check_controller() {
-  if ! "$binary" controller --help 2>/dev/null | grep -- --kubeconfig >/dev/null; then
+  if ! nodeguard controller --help 2>/dev/null | grep -- --kubeconfig >/dev/null; then
     echo "FAIL: 'nodeguard controller --help' offers no --kubeconfig" >&2
     exit 1
   fi
@@ -185,9 +298,11 @@ PY
   taint_at=$((cap - $(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["spec"]["podDensity"].get("taintAhead", 0))' "$work/policy.yaml")))
 
   # The controller's credentials: a token of its service account, nothing more.
-  mkdir -p "$rootfs/etc/nodeguard"
-  token_kubeconfig "$rootfs/etc/nodeguard/kubeconfig" nodeguard-controller
-  chown 65532:65532 "$rootfs/etc/nodeguard/kubeconfig"
+  # In the container: mounted read-only at the same place.
+  local confdir=${rootfs:-$work}/etc/nodeguard
+  mkdir -p "$confdir"
+  token_kubeconfig "$confdir/kubeconfig" nodeguard-controller
+  chown 65532:65532 "$confdir/kubeconfig"
   local metrics_port probe_port
   read -r metrics_port probe_port <<<"$(python3 -c '
 import socket
@@ -195,17 +310,35 @@ ss = [socket.socket() for _ in range(2)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')"
 
-  say "starting nodeguard controller as uid 65532 in the read-only runtime filesystem"
-  run_in_rootfs --ro --pidfile "$work/controller.pid" --userspec=$UID_GID "$rootfs" \
-    /usr/local/bin/nodeguard controller --kubeconfig /etc/nodeguard/kubeconfig \
-    --leader-elect=true --leader-election-namespace "$NG_NAMESPACE" --leader-election-id nodeguard-controller \
-    --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address "127.0.0.1:$probe_port" \
-    --log-format json --log-level debug >"$work/controller.log" 2>&1 &
-  # $! is the subshell running run_in_rootfs; the controller is its child
-  # (unshare, sh and chroot exec into it) and its PID is in the pidfile. Kill
-  # it only while that subshell is still its parent: then it is ours.
-  local launcher=$!
-  on_exit_do "pid=\$(cat '$work/controller.pid' 2>/dev/null); [ -n \"\$pid\" ] && [ \"\$(awk '/^PPid:/ {print \$2}' /proc/\$pid/status 2>/dev/null)\" = $launcher ] && kill -KILL \$pid; wait $launcher || true"
+  local args=(controller --kubeconfig /etc/nodeguard/kubeconfig
+    --leader-elect=true --leader-election-namespace "$NG_NAMESPACE" --leader-election-id nodeguard-controller
+    --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address "127.0.0.1:$probe_port"
+    --log-format json --log-level debug)
+  local launcher
+  if [ -n "$image" ]; then
+    local name=nodeguard-image-test-$suffix
+    say "starting $image (its USER, read-only root, no capabilities, host network) as container $name"
+    run_image --name "$name" --network host --volume "$confdir:/etc/nodeguard:ro" \
+      "$image" "${args[@]}" </dev/null >"$work/controller.log" 2>&1 &
+    # $! is `podman run`, attached: it exits with the controller's status.
+    launcher=$!
+    on_exit_do "'$podman' rm --force --time 0 $name; wait $launcher || true"
+    container_pid() {
+      local pid
+      pid=$("$podman" container inspect --format '{{.State.Pid}}' "$name" 2>/dev/null) && [ "${pid:-0}" -gt 0 ] &&
+        echo "$pid" >"$work/controller.pid"
+    }
+    eventually 60 "container $name running" container_pid
+  else
+    say "starting nodeguard controller as uid 65532 in the read-only runtime filesystem"
+    run_in_rootfs --ro --pidfile "$work/controller.pid" --userspec=$UID_GID "$rootfs" \
+      /usr/local/bin/nodeguard "${args[@]}" >"$work/controller.log" 2>&1 &
+    # $! is the subshell running run_in_rootfs; the controller is its child
+    # (unshare, sh and chroot exec into it) and its PID is in the pidfile. Kill
+    # it only while that subshell is still its parent: then it is ours.
+    launcher=$!
+    on_exit_do "pid=\$(cat '$work/controller.pid' 2>/dev/null); [ -n \"\$pid\" ] && [ \"\$(awk '/^PPid:/ {print \$2}' /proc/\$pid/status 2>/dev/null)\" = $launcher ] && kill -KILL \$pid; wait $launcher || true"
+  fi
   # (Cleanup output is discarded by the cluster test library; fd 3 is stderr.)
   on_exit_do "[ -f '$work/passed' ] || { echo '--- controller log (last 60 lines)'; tail -n 60 '$work/controller.log'; } >&3"
   eventually 60 "the controller's /readyz" curl -fsS -o /dev/null "http://127.0.0.1:$probe_port/readyz"
@@ -274,9 +407,9 @@ print(json.dumps(d))' "${nodes[0]}" | k apply -f - >/dev/null
 }
 
 case $mode in
+  image) check_image ;;
   rootfs) check_rootfs ;;
-  controller) check_controller ;;
-  *) echo "image_test: unknown mode $mode" >&2; exit 2 ;;
+  controller | container) check_controller ;;
 esac
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures checks failed" >&2; exit 1; }
 say "PASS ($mode, $(( $(date +%s) - start ))s)"

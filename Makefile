@@ -118,18 +118,23 @@ test-image: build cluster-components
 # build and run) runs beside them, niced so the cluster keeps its share of the
 # CPU; its output goes to $(BUILD_DIR)/test-beside.log, printed at the end.
 # promtool is built by the cluster suites themselves (CTest fixture
-# "promtool"). Fails if either side failed.
+# "promtool"). Fails if either side failed; the failed tests' names and the
+# end of their output are printed last (tests/lib/failure_summary.py), where
+# CI's log, which keeps only the end, shows them.
 test: build cluster-components
 	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 	@log=$(CURDIR)/$(BUILD_DIR)/test-beside.log; \
 	  echo "make test: ASan/UBSan unit tests and fuzzing run beside the cluster suites (log: $$log)"; \
 	  nice -n 10 $(MAKE) -k --no-print-directory test-asan test-fuzz >"$$log" 2>&1 & beside=$$!; \
+	  clog=$(CURDIR)/$(BUILD_DIR)/test-cluster.log; \
 	  start=$$(date +%s); \
-	  (cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)); cluster=$$?; \
+	  { (cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L 'integration|e2e' --output-on-failure $(CTEST_ARGS)); \
+	    echo $$? >"$$clog.status"; } 2>&1 | tee "$$clog"; cluster=$$(cat "$$clog.status"); \
 	  echo "make test: cluster suites exited $$cluster after $$(( $$(date +%s) - start ))s"; \
 	  wait $$beside; beside_status=$$?; \
 	  echo "make test: ASan/UBSan + fuzz exited $$beside_status ($$(( $$(date +%s) - start ))s after the cluster suites started); their output:"; \
 	  cat "$$log"; \
+	  python3 tests/lib/failure_summary.py "$$clog" "$$log"; \
 	  [ $$cluster -eq 0 ] && [ $$beside_status -eq 0 ]
 
 # The incident replayed on a local simulated cluster; leaves it running. Builds

@@ -29,6 +29,11 @@ observe::Logger Log() { return observe::Log().With({{"reconciler", "remediation"
 constexpr Duration kInFlightRecheck = std::chrono::seconds(30);
 // The longest wait before retrying a failed node write.
 constexpr Duration kMaxWriteBackoff = std::chrono::minutes(1);
+// Conflicts retried at once, on the node read again, before the backoff of
+// other failures applies: a kubelet changes its Node every 10 s while PLEG is
+// not healthy (the message carries the time since the last relist), so under
+// load a cached resourceVersion is often stale by the time the cordon is sent.
+constexpr int kImmediateConflictRetries = 3;
 
 kube::EventType ToEventType(remediation::EventType t) {
   return t == remediation::EventType::kWarning ? kube::EventType::kWarning
@@ -417,6 +422,7 @@ void RemediationReconciler::ForgetPolicy(const std::string& policy) {
   in_flight_gauge_.Remove({policy});
   failed_gauge_.Remove({policy});
   failures_.erase(policy);
+  conflicts_.erase(policy);
   rules_.erase(policy);
   dry_run_events_.erase(policy);
   dry_run_started_.erase(policy);
@@ -449,7 +455,10 @@ Status RemediationReconciler::PatchNode(std::shared_ptr<const kube::Node>& node,
   auto written =
       deps_.rest->Patch(kube::CoreResource("nodes"), node->meta.name, kube::PatchType::kMerge,
                         EncodeNodePatch(patch, node->meta.resource_version));
-  if (!written.ok()) return written.error();
+  if (!written.ok()) {
+    if (written.error().Is(ErrorKind::kConflict)) ReadAgainAfterConflict(node->meta.name);
+    return written.error();
+  }
   auto decoded = kube::DecodeNode(*written);
   if (decoded.ok()) {
     node = std::make_shared<const kube::Node>(std::move(decoded).value());
@@ -459,6 +468,31 @@ Status RemediationReconciler::PatchNode(std::shared_ptr<const kube::Node>& node,
                {{"node", node->meta.name}, {"error", decoded.error().ToString()}});
   }
   return Status::Ok();
+}
+
+void RemediationReconciler::ReadAgainAfterConflict(const std::string& name) {
+  // client-go's RetryOnConflict: read the object again rather than wait for
+  // the informer, which lags most when the API server is busiest. The copy
+  // joins our own writes in the freshest view, so the next step decides on it
+  // (nothing is written on the strength of this read alone).
+  auto fresh = deps_.rest->Get(kube::CoreResource("nodes"), name);
+  if (!fresh.ok()) {
+    Log().Info("cannot read a node again after a conflict; the informer's copy will be used",
+               {{"node", name}, {"error", fresh.error().ToString()}});
+    return;
+  }
+  auto decoded = kube::DecodeNode(*fresh);
+  if (!decoded.ok()) {
+    Log().Warn("cannot decode a node read again after a conflict",
+               {{"node", name}, {"error", decoded.error().ToString()}});
+    return;
+  }
+  auto node = std::make_shared<const kube::Node>(std::move(decoded).value());
+  auto it = written_.find(name);
+  if (it == written_.end() ||
+      NewerResourceVersion(node->meta.resource_version, it->second->meta.resource_version)) {
+    written_[name] = std::move(node);
+  }
 }
 
 RemediationReconciler::NodeOutcome RemediationReconciler::Apply(
@@ -617,6 +651,7 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   std::vector<api::RemediationStatus> finished;
   std::set<std::string> failed_nodes;
   std::optional<Error> first_error;
+  bool only_conflicts = true;  // Every failed step failed on a stale resourceVersion.
   // dryRun: the whole ladder of each remediation it would start.
   std::map<std::string, std::string> plans;
   if (decision.dry_run) {
@@ -642,6 +677,7 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
             "remediation step failed; will decide again",
             {{"policy", policy_name}, {"node", d.node}, {"error", outcome.error.ToString()}});
         if (!first_error) first_error = outcome.error;
+        only_conflicts = only_conflicts && outcome.error.Is(ErrorKind::kConflict);
       }
     }
   }
@@ -696,9 +732,15 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
       (!result.requeue_after || *result.requeue_after > kInFlightRecheck)) {
     result.requeue_after = kInFlightRecheck;
   }
-  if (first_error) {
+  if (first_error && only_conflicts && ++conflicts_[policy_name] <= kImmediateConflictRetries) {
+    // The nodes that conflicted were read again (ReadAgainAfterConflict):
+    // decide on them at once instead of waiting for the informer.
+    result.requeue_after = Duration::zero();
+    result.partial_error = std::move(first_error);
+  } else if (first_error) {
     // The other nodes' steps went through; retry the failed ones soon, but
     // never later than a timed rule of this policy is due.
+    if (!only_conflicts) conflicts_.erase(policy_name);
     const int failures = ++failures_[policy_name];
     const Duration backoff = std::min<Duration>(
         kMaxWriteBackoff, std::chrono::seconds(1) * (1LL << std::min(failures - 1, 16)));
@@ -706,6 +748,7 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
     result.partial_error = std::move(first_error);
   } else {
     failures_.erase(policy_name);
+    conflicts_.erase(policy_name);
   }
   return result;
 }

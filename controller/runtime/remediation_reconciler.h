@@ -152,6 +152,8 @@ class RemediationReconciler final : public Reconciler {
                     std::shared_ptr<const kube::Node> node,
                     std::vector<api::RemediationStatus>& finished);
   Status PatchNode(std::shared_ptr<const kube::Node>& node, const NodePatch& patch);
+  // After a 409: GETs the node and keeps it in written_ when it is newer.
+  void ReadAgainAfterConflict(const std::string& name);
   // `plans`: DescribePlan of each remediation the decision would start, by node.
   void EmitDryRun(const std::string& policy, const remediation::PolicyDecision& decision,
                   const std::map<std::string, std::shared_ptr<const kube::Node>>& nodes,
@@ -178,7 +180,8 @@ class RemediationReconciler final : public Reconciler {
 
   // Serialises reconciles (see the class comment) and guards what follows.
   std::mutex mu_;
-  // Our own writes the informer may not have delivered yet, by node name.
+  // Our own writes the informer may not have delivered yet, and nodes read
+  // again after a conflict, by node name.
   std::map<std::string, std::shared_ptr<const kube::Node>> written_;
   // Compiled health rules per policy, with the generation they were compiled for.
   std::map<std::string, std::pair<int64_t, std::shared_ptr<const health::HealthRules>>> rules_;
@@ -190,6 +193,9 @@ class RemediationReconciler final : public Reconciler {
   std::map<std::string, std::map<std::string, std::string>> unhealthy_series_;
   // Consecutive reconciles with a failed write, per policy (the backoff).
   std::map<std::string, int> failures_;
+  // Consecutive reconciles whose only failures were conflicts, per policy
+  // (retried at once up to kImmediateConflictRetries times).
+  std::map<std::string, int> conflicts_;
 };
 
 }  // namespace nodeguard::runtime

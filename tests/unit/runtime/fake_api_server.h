@@ -1,7 +1,7 @@
 #pragma once
 
 // A small in-memory API server behind the HttpClient seam, for the
-// remediation reconciler's tests: nodes (JSON merge patches with a
+// remediation reconciler's tests: nodes (GET, JSON merge patches with a
 // resourceVersion precondition), pods (list by spec.nodeName, GET, the
 // Eviction subresource with PodDisruptionBudget refusals). Writes are
 // mirrored into the informer stores the reconciler reads, unless a test
@@ -168,6 +168,11 @@ class FakeApiServer final : public kube::HttpClient {
     static const std::string kNodes = "/api/v1/nodes/";
     if (request.method == "PATCH" && path.rfind(kNodes, 0) == 0) {
       return PatchNode(path.substr(kNodes.size()), request.body);
+    }
+    if (request.method == "GET" && path.rfind(kNodes, 0) == 0) {
+      auto it = nodes_.find(path.substr(kNodes.size()));
+      if (it == nodes_.end()) return StatusResponse(404, "NotFound", "node not found");
+      return kube::HttpResponse{200, {}, it->second.dump()};
     }
     if (request.method == "GET" && path == "/api/v1/pods") return ListPods(query);
     auto parts = Split(path);

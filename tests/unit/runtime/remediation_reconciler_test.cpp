@@ -536,12 +536,42 @@ TEST_F(RemediationReconcilerTest, AConflictIsReportedAsConflictAndNothingIsCordo
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r->partial_error.has_value());
   EXPECT_TRUE(r->partial_error->Is(ErrorKind::kConflict));
-  EXPECT_EQ(r->requeue_after, 1s);  // Soon, not after the queue's growing backoff.
+  EXPECT_EQ(r->requeue_after, 0s);  // At once, on the node read again.
+  EXPECT_EQ(server.Count("GET", "/api/v1/nodes/w1"), 1);
   EXPECT_FALSE(server.Unschedulable("w1"));
   EXPECT_EQ(sink.Count("w1", "RemediationStarted"), 0);  // Events only after the write.
+  // Conflicts that go on fall back to the backoff of other failures.
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Reconcile()->requeue_after, 0s);
+  EXPECT_EQ(Reconcile()->requeue_after, 1s);
+  EXPECT_EQ(Reconcile()->requeue_after, 2s);
   server.FailNodeWrites(0);
   ReconcileOk();
   EXPECT_TRUE(server.Unschedulable("w1"));
+}
+
+// A kubelet changes its Node every 10 s while PLEG is not healthy; under load
+// the informer's copy is stale when the cordon is sent. The 409 makes the
+// reconciler read the node again, and the next step (at once) cordons on that
+// copy, while the informer still lags.
+TEST_F(RemediationReconcilerTest,
+       AConflictReadsTheNodeAgainAndTheNextStepCordonsWithoutTheInformer) {
+  AddNodes(3);
+  Sick("w1");
+  AddPolicy(RemediatingSpec());
+  Start();
+  server.HoldInformer(true);
+  server.SetAnnotation("w1", "example.com/heartbeat", "1");  // Newer than the cache.
+  auto r = Reconcile();
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->partial_error.has_value());
+  EXPECT_TRUE(r->partial_error->Is(ErrorKind::kConflict));
+  EXPECT_EQ(r->requeue_after, 0s);
+  EXPECT_FALSE(server.Unschedulable("w1"));
+  ReconcileOk();
+  EXPECT_TRUE(server.Unschedulable("w1"));
+  EXPECT_EQ(PhaseOf("w1"), Phase::kCordoned);
+  EXPECT_EQ(sink.Count("w1", "RemediationStarted"), 1);
+  EXPECT_EQ(Disruptive(3), 1);
 }
 
 TEST_F(RemediationReconcilerTest, FencedReplicaWritesNothing) {

@@ -219,21 +219,28 @@ Result<HttpResponse> CpprestHttpClient::Exchange(const HttpRequest& request,
       abort.cancel();
       return Describe(request, ErrorKind::kUnavailable, e.what());
     }
-    first.then([buffer](pplx::task<size_t> done) {
-      try {
-        done.get();
-      } catch (...) {  // Observed; reported below if the read is still wanted.
-      }
-    });
+    // Only an abandoned read needs the buffer kept alive (and its failure
+    // observed) by a continuation; a completed one is read below. Fewer
+    // continuations also means fewer left queued on cpprest's pool at exit.
+    const auto keep_buffer_until_done = [&first, buffer] {
+      first.then([buffer](pplx::task<size_t> done) {
+        try {
+          done.get();
+        } catch (...) {  // Observed: nobody wants this read any more.
+        }
+      });
+    };
     switch (WaitFor(first, deadline, cancel)) {
       case Waited::kDone:
         break;
       case Waited::kDeadline:
+        keep_buffer_until_done();
         Abandon(abort, first);
         return Describe(request, ErrorKind::kTimeout,
                         streaming ? "stream idle for " + Millis(idle_timeout)
                                   : "response body not received within " + Millis(request.timeout));
       case Waited::kCancelled:
+        keep_buffer_until_done();
         Abandon(abort, first);
         return Describe(request, ErrorKind::kCancelled, "cancelled");
     }

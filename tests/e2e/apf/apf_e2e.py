@@ -25,8 +25,11 @@ so the API server classifies its requests as it would in a cluster.
                  restarts with a client limit and a hygiene write limit of
                  FLOOD_QPS requests/s, and the policy turns on resourceHygiene
                  with annotatePods: nodeguard writes an annotation and an Event
-                 per pod as fast as the API server lets it, for at most
-                 OWN_FLOOD_WINDOW seconds. Meanwhile another service account
+                 per pod as fast as the API server lets it, for
+                 OWN_FLOOD_WINDOW seconds, longer (up to
+                 OWN_FLOOD_MAX_WINDOW) while fewer than
+                 OWN_FLOOD_MIN_REQUESTS of its requests went through (a
+                 loaded machine floods slowly). Meanwhile another service account
                  creates a ConfigMap WRITER_RATE times a second: its p99
                  latency must stay under WRITER_P99_BOUND seconds, and at
                  least OWN_FLOOD_MIN_REQUESTS of nodeguard's requests must
@@ -77,6 +80,10 @@ WRITER_RATE = 10.0
 OWN_FLOOD_WINDOW = 60
 # A sixth of the annotations and Events within the window, or it was no flood.
 OWN_FLOOD_MIN_REQUESTS = 200
+# The window is stretched up to this while the flood has not reached
+# OWN_FLOOD_MIN_REQUESTS: in a loaded `make test` the controller got only 110
+# requests through in 60 s (52 pods annotated), which proves nothing either way.
+OWN_FLOOD_MAX_WINDOW = 240
 # Another client's write on a 2-core machine: tens of ms. 1 s is a write that
 # waited in a queue or was refused (429, retried after 1 s).
 WRITER_P99_BOUND = 1.0
@@ -325,12 +332,18 @@ def own_flood(scope, controller, strict):
         return sum(1 for p in items if any(k.startswith("nodeguard.io/") for k in
                                            (p["metadata"].get("annotations") or {})))
     # The flood's window: until every pod is annotated, or OWN_FLOOD_WINDOW
-    # seconds. A client far over its level's seats gets 429s and backs off
-    # (that is APF doing its job); how far it got is reported, not asserted.
+    # seconds once OWN_FLOOD_MIN_REQUESTS went through, or
+    # OWN_FLOOD_MAX_WINDOW. A client far over its level's seats gets 429s and
+    # backs off (that is APF doing its job); how far it got is reported, not
+    # asserted.
     done = 0
-    while time.monotonic() - started < OWN_FLOOD_WINDOW:
+    while True:
         done = annotated()
-        if done >= POD_COUNT:
+        elapsed = time.monotonic() - started
+        if done >= POD_COUNT or elapsed >= OWN_FLOOD_MAX_WINDOW:
+            break
+        if (elapsed >= OWN_FLOOD_WINDOW
+                and dispatched("nodeguard", "nodeguard") - before >= OWN_FLOOD_MIN_REQUESTS):
             break
         time.sleep(2)
     took = time.monotonic() - started

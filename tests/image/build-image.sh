@@ -67,7 +67,11 @@ mapfile -t inputs < <(echo Dockerfile; echo .dockerignore; sed -n 's|^!\(.*[^/]\
 if [ -n "$(git -C "$root" status --porcelain -- "${inputs[@]}")" ]; then
   revision=$revision-dirty
 fi
-source_url=$(git -C "$root" remote get-url origin 2>/dev/null || true)
+# A clone without an origin remote gets an empty source label.
+source_url=""
+if git -C "$root" remote get-url origin >/dev/null 2>&1; then
+  source_url=$(git -C "$root" remote get-url origin)
+fi
 jobs=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 
 # One build at a time per storage.
@@ -87,8 +91,11 @@ base_tar=$("$here/build-rootfs.sh" --base | tail -1)
 base_sum=$(sha256sum "$base_tar" | cut -d' ' -f1)
 base_repo=localhost/nodeguard-base/debian
 build_stage=localhost/nodeguard-build:$version
-have=$("$podman" image inspect --format '{{index .Labels "io.nodeguard.base.sha256"}}' \
-  "$base_repo:bookworm" 2>/dev/null || true)
+have=""
+if "$podman" image exists "$base_repo:bookworm"; then
+  have=$("$podman" image inspect --format '{{index .Labels "io.nodeguard.base.sha256"}}' \
+    "$base_repo:bookworm")
+fi
 if [ "$have" != "$base_sum" ]; then
   log "importing $base_tar as $base_repo:bookworm and :bookworm-slim"
   "$podman" import \

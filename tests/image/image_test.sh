@@ -187,7 +187,10 @@ check_image() {
   # A tree with no uncommitted change at all must be labelled with its commit
   # exactly; else the commit or the commit marked dirty.
   if [ -z "$(git -C "$repo" status --porcelain)" ]; then revision_want=$head; else revision_want="$head|$head-dirty"; fi
-  source_want=$(git -C "$repo" remote get-url origin 2>/dev/null || true)
+  source_want=""
+  if git -C "$repo" remote get-url origin >/dev/null 2>&1; then
+    source_want=$(git -C "$repo" remote get-url origin)
+  fi
   out=$(python3 - "$work/inspect.json" "$version" "$revision_want" "$source_want" <<'PY'
 import json, sys
 inspect, version, revisions, source = sys.argv[1], sys.argv[2], sys.argv[3].split("|"), sys.argv[4]
@@ -322,7 +325,7 @@ print(*[s.getsockname()[1] for s in ss])')"
       "$image" "${args[@]}" </dev/null >"$work/controller.log" 2>&1 &
     # $! is `podman run`, attached: it exits with the controller's status.
     launcher=$!
-    on_exit_do "'$podman' rm --force --time 0 $name; wait $launcher || true"
+    on_exit_do "'$podman' rm --force --time 0 $name; wait $launcher; rc=\$?; if [ \$rc -ne 0 ]; then echo \"cleanup: launcher $launcher exited \$rc after the forced stop\" >&3; fi"
     container_pid() {
       local pid
       pid=$("$podman" container inspect --format '{{.State.Pid}}' "$name" 2>/dev/null) && [ "${pid:-0}" -gt 0 ] &&
@@ -337,7 +340,7 @@ print(*[s.getsockname()[1] for s in ss])')"
     # (unshare, sh and chroot exec into it) and its PID is in the pidfile. Kill
     # it only while that subshell is still its parent: then it is ours.
     launcher=$!
-    on_exit_do "pid=\$(cat '$work/controller.pid' 2>/dev/null); [ -n \"\$pid\" ] && [ \"\$(awk '/^PPid:/ {print \$2}' /proc/\$pid/status 2>/dev/null)\" = $launcher ] && kill -KILL \$pid; wait $launcher || true"
+    on_exit_do "pid=\$(cat '$work/controller.pid' 2>/dev/null); [ -n \"\$pid\" ] && [ \"\$(awk '/^PPid:/ {print \$2}' /proc/\$pid/status 2>/dev/null)\" = $launcher ] && kill -KILL \$pid; wait $launcher; rc=\$?; if [ \$rc -ne 0 ]; then echo \"cleanup: launcher $launcher exited \$rc after the forced stop\" >&3; fi"
   fi
   # (Cleanup output is discarded by the cluster test library; fd 3 is stderr.)
   on_exit_do "[ -f '$work/passed' ] || { echo '--- controller log (last 60 lines)'; tail -n 60 '$work/controller.log'; } >&3"

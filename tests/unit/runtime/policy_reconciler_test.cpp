@@ -164,5 +164,34 @@ TEST_F(PolicyReconcilerTest, PausedIsSpecPausedOnlyAndDryRunIsReadysReason) {
   EXPECT_EQ(Get(s, api::kConditionPaused).status, kube::ConditionStatus::kFalse);
 }
 
+// status.earlyWarning and nodeguard_early_warning_nodes count the governed
+// nodes by the level decoded from their annotation. Healthy and unreadable
+// levels are never announced, so nothing is written (the fence refuses).
+TEST_F(PolicyReconcilerTest, EarlyWarningCountsGovernedNodesByLevel) {
+  auto with = [](const std::string& name, kube::EarlyWarningLevel level) {
+    kube::Node n = MakeNode(name, true);
+    n.early_warning.level = level;
+    return n;
+  };
+  nodes.Upsert(with("w1", kube::EarlyWarningLevel::kHealthy));
+  nodes.Upsert(with("w3", kube::EarlyWarningLevel::kUnknown));
+  nodes.Upsert(with("w4", kube::EarlyWarningLevel::kHealthy));
+  kube::Node other = with("x1", kube::EarlyWarningLevel::kUnknown);
+  other.labels = {{"pool", "b"}};  // Not selected: not counted.
+  nodes.Upsert(other);
+  const auto s = Reconcile(MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}));
+  EXPECT_EQ(s.early_warning, (api::EarlyWarningCounts{2, 0, 0, 1}));  // w2: no annotation.
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("nodeguard_early_warning_nodes{policy=\"p\",level=\"healthy\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nodeguard_early_warning_nodes{policy=\"p\",level=\"unknown\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nodeguard_early_warning_nodes{policy=\"p\",level=\"critical\"} 0"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace nodeguard::runtime

@@ -583,6 +583,16 @@ STATUS = obj(
                 "governedBy": string("The policy that governs it."),
             }, required=["node", "governedBy"]),
             max_items=50),
+        "earlyWarning": obj(
+            "Governed nodes by the early-warning level their agent publishes in the "
+            "`nodeguard.io/early-warning` annotation (`nodeguard agent --early-warning`); "
+            "nodes without it are not counted. Absent while every count is 0.", {
+                "healthy": integer("Nodes published Healthy.", minimum=0),
+                "degraded": integer("Nodes published Degraded.", minimum=0),
+                "critical": integer("Nodes published Critical.", minimum=0),
+                "unknown": integer("Nodes whose annotation cannot be read (reported, not "
+                                   "acted on).", minimum=0),
+            }),
     })
 
 PRINTER_COLUMNS = [

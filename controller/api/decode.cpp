@@ -559,6 +559,13 @@ NodeHealthPolicyStatus DecodeStatus(const nlohmann::json& status, std::vector<Fi
     ReadString(j, "governedBy", cr, &c.governed_by);
     return c;
   });
+  if (const json* e = ReadObject(status, "earlyWarning", r)) {
+    const Reader er = r.Child("earlyWarning");
+    ReadInt32(*e, "healthy", er, &s.early_warning.healthy);
+    ReadInt32(*e, "degraded", er, &s.early_warning.degraded);
+    ReadInt32(*e, "critical", er, &s.early_warning.critical);
+    ReadInt32(*e, "unknown", er, &s.early_warning.unknown);
+  }
   return s;
 }
 

@@ -104,6 +104,13 @@ json EncodeStatus(const NodeHealthPolicyStatus& s) {
   PutList(j, "conflicts", s.conflicts, kMaxStatusNodes, [](const PolicyConflict& c) {
     return json{{"node", c.node}, {"governedBy", c.governed_by}};
   });
+  if (s.early_warning != EarlyWarningCounts{}) {
+    const EarlyWarningCounts& e = s.early_warning;
+    j["earlyWarning"] = {{"healthy", e.healthy},
+                         {"degraded", e.degraded},
+                         {"critical", e.critical},
+                         {"unknown", e.unknown}};
+  }
   return j;
 }
 

@@ -284,6 +284,17 @@ struct PolicyConflict {
   friend bool operator==(const PolicyConflict&, const PolicyConflict&) = default;
 };
 
+// Governed nodes by the early-warning level their agent publishes
+// (nodeguard.io/early-warning; docs/early-warning.md). Nodes without the
+// annotation are not counted; `unknown`: an annotation that cannot be read.
+struct EarlyWarningCounts {
+  int32_t healthy = 0;
+  int32_t degraded = 0;
+  int32_t critical = 0;
+  int32_t unknown = 0;
+  friend bool operator==(const EarlyWarningCounts&, const EarlyWarningCounts&) = default;
+};
+
 // Upper bounds on status lists (the CRD's maxItems); the encoder truncates to
 // them so status stays small, and the counts carry the totals.
 inline constexpr size_t kMaxRecentRemediations = 10;
@@ -307,6 +318,7 @@ struct NodeHealthPolicyStatus {
   ResourceHygieneStatus resource_hygiene;
   std::vector<std::string> nodes_without_system_reserve;
   std::vector<PolicyConflict> conflicts;
+  EarlyWarningCounts early_warning;
   friend bool operator==(const NodeHealthPolicyStatus&, const NodeHealthPolicyStatus&) = default;
 };
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/time.h"
 #include "kube/decode.h"
 #include "kube/decode_json.h"
 
@@ -14,6 +15,7 @@ namespace {
 using simdjson::SUCCESS;
 
 constexpr std::string_view kNodeguardPrefix = "nodeguard.io/";
+constexpr std::string_view kEarlyWarningAnnotation = "nodeguard.io/early-warning";
 
 error_code ReadTaint(od::value& v, Taint& taint, Problems& problems) {
   std::string effect;
@@ -140,6 +142,9 @@ struct ObjectDecoder<Node> {
       return SUCCESS;
     }));
     if (node.meta.name.empty()) problems.Flag("metadata.name", "missing");
+    if (const std::string* ew = node.Annotation(kEarlyWarningAnnotation)) {
+      node.early_warning = DecodeNodeEarlyWarning(*ew);
+    }
     // Cached for the node's lifetime: no spare capacity.
     node.labels.shrink_to_fit();
     node.nodeguard_annotations.shrink_to_fit();
@@ -152,5 +157,60 @@ struct ObjectDecoder<Node> {
 }  // namespace json
 
 NODEGUARD_KUBE_INSTANTIATE_DECODERS(Node)
+
+NodeEarlyWarning DecodeNodeEarlyWarning(std::string_view text) {
+  using simdjson::SUCCESS;
+  namespace od = simdjson::ondemand;
+  constexpr size_t kMaxBytes = 16 * 1024;  // The agent writes 150-400 bytes.
+  NodeEarlyWarning unknown{EarlyWarningLevel::kUnknown, {}};
+  if (text.size() > kMaxBytes) return unknown;
+  // Its own parser: this runs while the Node's document is still open in
+  // the thread's DocumentParser.
+  thread_local od::parser parser;
+  thread_local std::string padded;
+  padded.assign(text);
+  padded.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  od::document doc;
+  if (parser.iterate(padded.data(), text.size(), padded.capacity()).get(doc) != SUCCESS) {
+    return unknown;
+  }
+  od::object obj;
+  if (doc.get_object().get(obj) != SUCCESS) return unknown;
+  std::string_view level_name;
+  std::string_view since_text;
+  bool has_level = false;
+  bool has_since = false;
+  for (auto f : obj) {
+    if (f.error() != SUCCESS) return unknown;
+    od::field& field = f.value_unsafe();
+    std::string_view key;
+    if (field.unescaped_key().get(key) != SUCCESS) return unknown;
+    // A string_view of the parser's string buffer: valid until the next document.
+    if (key == "level") {
+      if (field.value().get_string().get(level_name) != SUCCESS) return unknown;
+      has_level = true;
+    } else if (key == "since") {
+      if (field.value().get_string().get(since_text) != SUCCESS) return unknown;
+      has_since = true;
+    }
+  }
+  // A document must end after the object (trailing garbage is unreadable too).
+  if (json::ExpectEnd(doc) != SUCCESS) return unknown;
+  if (!has_level || !has_since) return unknown;
+  NodeEarlyWarning out;
+  if (level_name == "Healthy") {
+    out.level = EarlyWarningLevel::kHealthy;
+  } else if (level_name == "Degraded") {
+    out.level = EarlyWarningLevel::kDegraded;
+  } else if (level_name == "Critical") {
+    out.level = EarlyWarningLevel::kCritical;
+  } else {
+    return unknown;
+  }
+  auto since = ParseRfc3339(since_text);
+  if (!since.ok()) return unknown;
+  out.since = *since;
+  return out;
+}
 
 }  // namespace nodeguard::kube

@@ -49,6 +49,22 @@ const std::string* FindAnnotation(const Annotations& annotations, std::string_vi
   return &it->second;
 }
 
+const char* EarlyWarningLevelName(EarlyWarningLevel l) {
+  switch (l) {
+    case EarlyWarningLevel::kAbsent:
+      return "Absent";
+    case EarlyWarningLevel::kHealthy:
+      return "Healthy";
+    case EarlyWarningLevel::kDegraded:
+      return "Degraded";
+    case EarlyWarningLevel::kCritical:
+      return "Critical";
+    case EarlyWarningLevel::kUnknown:
+      return "Unknown";
+  }
+  return "Unknown";
+}
+
 const char* ConditionStatusName(ConditionStatus s) {
   switch (s) {
     case ConditionStatus::kTrue:

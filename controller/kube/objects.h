@@ -115,6 +115,25 @@ struct NodeResources {
   int64_t pods = 0;
 };
 
+// The node's early-warning level, from its nodeguard.io/early-warning
+// annotation (published by the agent with --early-warning; docs/early-warning.md).
+// Decoded once when the Node is decoded, so readers never parse JSON.
+// kAbsent: no annotation; kUnknown: an annotation that cannot be read
+// (not JSON, no or an unknown level, a bad `since`): reported, never acted on.
+enum class EarlyWarningLevel : uint8_t { kAbsent, kHealthy, kDegraded, kCritical, kUnknown };
+const char* EarlyWarningLevelName(EarlyWarningLevel l);  // "Absent", "Healthy", ...
+
+struct NodeEarlyWarning {
+  EarlyWarningLevel level = EarlyWarningLevel::kAbsent;
+  Time since{};  // When the node entered `level`, as the agent saw it; unset unless readable.
+  friend bool operator==(const NodeEarlyWarning&, const NodeEarlyWarning&) = default;
+};
+
+// Decodes the annotation's value: only `level` and `since` are read (the rest
+// of the record is for people and the agent). Total: anything unreadable is
+// kUnknown. Defined in decode_node.cpp.
+NodeEarlyWarning DecodeNodeEarlyWarning(std::string_view json);
+
 struct Node {
   ObjectMeta meta;
   Labels labels;
@@ -132,6 +151,7 @@ struct Node {
   std::string boot_id;                    // status.nodeInfo.bootID
   std::string container_runtime_version;  // e.g. "containerd://1.7.2"
   std::string kubelet_version;
+  NodeEarlyWarning early_warning;  // From the nodeguard.io/early-warning annotation.
 
   // Returns the condition of that type, or nullptr.
   const NodeCondition* FindCondition(std::string_view type) const;

@@ -6,15 +6,24 @@
 #include "api/field_error.h"
 #include "observe/log.h"
 #include "runtime/conditions.h"
+#include "runtime/early_warning.h"
 #include "runtime/resolver.h"
 
 namespace nodeguard::runtime {
 namespace {
 
+const std::string* AnnouncedOf(const kube::Node& node) {
+  static const std::string kNone;
+  const std::string* a = node.Annotation(kEarlyWarningAnnouncedAnnotation);
+  return a != nullptr ? a : &kNone;
+}
+
 bool NodeReady(const kube::Node& node) {
   const kube::NodeCondition* ready = node.FindCondition("Ready");
   return ready != nullptr && ready->status == kube::ConditionStatus::kTrue;
 }
+
+constexpr const char* kEarlyWarningLevels[] = {"healthy", "degraded", "critical", "unknown"};
 
 }  // namespace
 
@@ -27,12 +36,26 @@ PolicyReconciler::PolicyReconciler(Deps deps,
           {"policy"})),
       valid_gauge_(deps_.metrics->MustGauge(
           "nodeguard_policy_valid", "1 when the policy's spec is valid and enforced, else 0.",
-          {"policy"})) {}
+          {"policy"})),
+      early_warning_gauge_(deps_.metrics->MustGauge(
+          "nodeguard_early_warning_nodes",
+          "Governed nodes by the early-warning level their agent publishes "
+          "(healthy, degraded, critical; unknown: unreadable annotation).",
+          {"policy", "level"})) {}
 
 void PolicyReconciler::OnNode(const kube::Node* old_obj, const kube::Node* obj,
                               kube::WorkQueue& queue) {
+  if (obj != nullptr && obj->early_warning.level == kube::EarlyWarningLevel::kUnknown &&
+      (old_obj == nullptr || old_obj->early_warning.level != kube::EarlyWarningLevel::kUnknown)) {
+    // Logged once per node when it turns unreadable, not on every reconcile.
+    const std::string* value = obj->Annotation("nodeguard.io/early-warning");
+    observe::Log().Warn(
+        "unreadable nodeguard.io/early-warning annotation: counted as unknown, not announced",
+        {{"node", obj->meta.name}, {"value", value ? value->substr(0, 200) : std::string()}});
+  }
   if (old_obj != nullptr && obj != nullptr && old_obj->labels == obj->labels &&
-      NodeReady(*old_obj) == NodeReady(*obj)) {
+      NodeReady(*old_obj) == NodeReady(*obj) && old_obj->early_warning == obj->early_warning &&
+      *AnnouncedOf(*old_obj) == *AnnouncedOf(*obj)) {
     return;
   }
   EnqueueAll(queue);
@@ -73,6 +96,7 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
     deps_.status->Forget(policy_name);
     selected_gauge_.Remove({policy_name});
     valid_gauge_.Remove({policy_name});
+    for (const char* level : kEarlyWarningLevels) early_warning_gauge_.Remove({policy_name, level});
     return ReconcileResult{};
   }
   deps_.status->Observe(policy->policy);
@@ -111,12 +135,28 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
   const Resolution resolution = ResolvePolicies(all, node_ptrs);
   const PolicyNodes& mine = resolution.by_policy.at(policy_name);
   int32_t ready = 0;
+  std::vector<std::shared_ptr<const kube::Node>> governed;
+  governed.reserve(mine.governed.size());
+  std::vector<const kube::Node*> governed_ptrs;
+  governed_ptrs.reserve(mine.governed.size());
   for (const auto& name : mine.governed) {
     auto node = deps_.nodes->Get("", name);
-    if (node && NodeReady(*node)) ++ready;
+    if (!node) continue;
+    if (NodeReady(*node)) ++ready;
+    governed_ptrs.push_back(node.get());
+    governed.push_back(std::move(node));
   }
   selected_gauge_.WithLabels({policy_name}).Set(mine.selected);
   valid_gauge_.WithLabels({policy_name}).Set(policy->valid() ? 1 : 0);
+  const api::EarlyWarningCounts early = CountEarlyWarning(governed_ptrs);
+  early_warning_gauge_.WithLabels({policy_name, "healthy"}).Set(early.healthy);
+  early_warning_gauge_.WithLabels({policy_name, "degraded"}).Set(early.degraded);
+  early_warning_gauge_.WithLabels({policy_name, "critical"}).Set(early.critical);
+  early_warning_gauge_.WithLabels({policy_name, "unknown"}).Set(early.unknown);
+  std::optional<Error> announce_error;
+  for (const kube::Node* node : governed_ptrs) {
+    if (Status s = Announce(*node); !s.ok() && !announce_error) announce_error = s.error();
+  }
 
   const api::NodeHealthPolicySpec& spec = policy->policy.spec;
   const int64_t generation = policy->meta.generation;
@@ -126,6 +166,7 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
     s.observed_generation = generation;
     s.selected_nodes = static_cast<int32_t>(mine.governed.size());
     s.ready_nodes = ready;
+    s.early_warning = early;
     s.conflicts = mine.conflicts;
     if (s.conflicts.size() > api::kMaxStatusNodes) s.conflicts.resize(api::kMaxStatusNodes);
     if (!policy->valid()) {
@@ -152,7 +193,48 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
             spec.paused ? "spec.paused is true: observing and reporting only" : "", generation),
         now);
   });
-  return ReconcileResult{};
+  ReconcileResult result;
+  if (announce_error) {
+    // The Events already recorded stay recorded; the nodes whose record
+    // could not be written are announced again at the retry (docs/early-warning.md).
+    result.partial_error = announce_error;
+    result.requeue_after = std::chrono::seconds(5);
+  }
+  return result;
+}
+
+Status PolicyReconciler::Announce(const kube::Node& node) {
+  std::optional<EarlyWarningAnnouncement> a = AnnounceEarlyWarning(node);
+  {
+    // Written, but the node cache may not show it yet (a reconcile triggered
+    // by something else can come first): not announced twice meanwhile.
+    std::lock_guard lock(announced_mu_);
+    auto it = announced_.find(node.meta.name);
+    if (!a) {
+      if (it != announced_.end()) announced_.erase(it);
+      return Status::Ok();
+    }
+    if (it != announced_.end() && it->second == a->annotation) return Status::Ok();
+  }
+  if (Status fenced = deps_.fence(); !fenced.ok()) return fenced;
+  // The record first, then the Event: a crash or a failed Event between the
+  // two loses that Event, and a record that cannot be written records no
+  // Event, so no restart or retry ever repeats one.
+  nlohmann::json patch = {
+      {"metadata", {{"annotations", {{kEarlyWarningAnnouncedAnnotation, a->annotation}}}}}};
+  auto written = deps_.rest->Patch(kube::CoreResource("nodes"), node.meta.name,
+                                   kube::PatchType::kMerge, patch.dump());
+  if (!written.ok()) return written.error();
+  {
+    std::lock_guard lock(announced_mu_);
+    announced_[node.meta.name] = a->annotation;
+  }
+  deps_.events->Record(NodeRef(node),
+                       a->warning ? kube::EventType::kWarning : kube::EventType::kNormal, a->reason,
+                       a->message);
+  observe::Log().Info("early-warning level announced",
+                      {{"node", node.meta.name}, {"reason", a->reason}, {"message", a->message}});
+  return Status::Ok();
 }
 
 }  // namespace nodeguard::runtime

@@ -2,11 +2,14 @@
 
 // PolicyReconciler: the policy-level part of status (observedGeneration,
 // Ready and Paused conditions, selected/ready node counts, conflicts) and the
+// early-warning counts and announcing Events (runtime/early_warning.h), and the
 // cleanup finalizer: added to every live policy, released on deletion once no
 // node carries the policy's density taint.
 
 #include <functional>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "runtime/reconciler.h"
 
@@ -28,12 +31,19 @@ class PolicyReconciler final : public Reconciler {
   Result<ReconcileResult> Reconcile(const std::string& policy_name) override;
 
  private:
+  // Records the node's early-warning announcement and emits its Event, if due.
+  Status Announce(const kube::Node& node);
   Status PatchFinalizers(const PolicyObject& policy, const std::vector<std::string>& finalizers);
 
   Deps deps_;
   std::function<int(const PolicyObject&)> pending_cleanup_;
   observe::GaugeFamily& selected_gauge_;
   observe::GaugeFamily& valid_gauge_;
+  observe::GaugeFamily& early_warning_gauge_;
+  // Node -> the nodeguard.io/early-warning-announced value this process
+  // wrote; an entry goes once the cache shows the node needs nothing more.
+  std::mutex announced_mu_;
+  std::unordered_map<std::string, std::string> announced_;
 };
 
 }  // namespace nodeguard::runtime

@@ -249,12 +249,16 @@ CONTRACT_METRICS = {
     "nodeguard_density_capped_nodes",
     "nodeguard_selected_nodes",
     "nodeguard_pods_missing_resources",
+    "nodeguard_early_warning_nodes",
+    "nodeguard_agent_kubelet_scrape_failures_total",
     "up",
 }
 
 EXPECTED_GROUPS = {
     "nodeguard.nodes": {"NodeguardNodePlegUnhealthy", "NodeguardStormDetected",
                         "NodeguardDensityCapsWidespread"},
+    "nodeguard.early-warning": {"NodeguardNodeEarlyWarningCritical",
+                                "NodeguardKubeletScrapeFailing"},
     "nodeguard.remediation": {"NodeguardRemediationFailed"},
     "nodeguard.hygiene": {"NodeguardPodsWithoutRequestsRising"},
     "nodeguard.controller": {"NodeguardControllerDown"},

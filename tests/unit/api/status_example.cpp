@@ -56,6 +56,7 @@ NodeHealthPolicyStatus FullStatus() {
                                      {"web", "frontend-1", ""}};
   s.nodes_without_system_reserve = {"worker-9"};
   s.conflicts = {{"worker-12", "older-policy"}};
+  s.early_warning = {8, 2, 1, 1};
   return s;
 }
 

@@ -5,13 +5,19 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "api/decode.h"
+#include "fake_api_server.h"
 #include "kube/decode.h"
 #include "kube/store.h"
 #include "runtime/conditions.h"
+#include "runtime/early_warning.h"
 
 using json = nlohmann::json;
 
@@ -162,6 +168,117 @@ TEST_F(PolicyReconcilerTest, PausedIsSpecPausedOnlyAndDryRunIsReadysReason) {
   s = Reconcile(MakePolicy("global", json::object()));
   EXPECT_EQ(Get(s, api::kConditionReady).reason, "DryRun");
   EXPECT_EQ(Get(s, api::kConditionPaused).status, kube::ConditionStatus::kFalse);
+}
+
+// status.earlyWarning and nodeguard_early_warning_nodes count the governed
+// nodes by the level decoded from their annotation. Healthy and unreadable
+// levels are never announced, so nothing is written (the fence refuses).
+TEST_F(PolicyReconcilerTest, EarlyWarningCountsGovernedNodesByLevel) {
+  auto with = [](const std::string& name, kube::EarlyWarningLevel level) {
+    kube::Node n = MakeNode(name, true);
+    n.early_warning.level = level;
+    return n;
+  };
+  nodes.Upsert(with("w1", kube::EarlyWarningLevel::kHealthy));
+  nodes.Upsert(with("w3", kube::EarlyWarningLevel::kUnknown));
+  nodes.Upsert(with("w4", kube::EarlyWarningLevel::kHealthy));
+  kube::Node other = with("x1", kube::EarlyWarningLevel::kUnknown);
+  other.labels = {{"pool", "b"}};  // Not selected: not counted.
+  nodes.Upsert(other);
+  const auto s = Reconcile(MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}));
+  EXPECT_EQ(s.early_warning, (api::EarlyWarningCounts{2, 0, 0, 1}));  // w2: no annotation.
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("nodeguard_early_warning_nodes{policy=\"p\",level=\"healthy\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nodeguard_early_warning_nodes{policy=\"p\",level=\"unknown\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nodeguard_early_warning_nodes{policy=\"p\",level=\"critical\"} 0"),
+            std::string::npos)
+      << text;
+}
+
+class RecordingSink final : public kube::EventSink {
+ public:
+  Status Create(const kube::EventRecord& e) override {
+    std::lock_guard lock(mu);
+    created.push_back(std::string(kube::EventTypeName(e.type)) + " " + e.involved.name + " " +
+                      e.reason);
+    return Status::Ok();
+  }
+  Status Patch(const kube::EventRecord& e) override { return Create(e); }
+  std::mutex mu;
+  std::vector<std::string> created;
+};
+
+// Announcing through the API: the record nodeguard.io/early-warning-announced
+// is written, then one Event; nothing is repeated by another reconcile, a
+// restarted reconciler, or a cache that has not seen the record yet; a
+// record that cannot be written announces nothing (retried).
+class EarlyWarningAnnounceTest : public PolicyReconcilerTest {
+ protected:
+  EarlyWarningAnnounceTest() {
+    deps.rest = &rest;
+    deps.events = &recorder;
+    deps.fence = [] { return Status::Ok(); };
+    server.AddNode("e1", clock.Now(), "boot-1");
+    server.SetLabel("e1", "pool", "a");
+  }
+  void Publish(const char* level, const char* since) {
+    server.SetAnnotation("e1", "nodeguard.io/early-warning",
+                         std::string(R"({"level":")") + level + R"(","since":")" + since + "\"}");
+  }
+  std::vector<std::string> Events() {
+    EXPECT_TRUE(recorder.WaitIdle(std::chrono::seconds(5)));
+    std::lock_guard lock(sink.mu);
+    return sink.created;
+  }
+
+  testing::FakeApiServer server{nodes, pods};
+  kube::RestClient rest{server, kube::RestOptions{}};
+  RecordingSink sink;
+  kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};
+};
+
+TEST_F(EarlyWarningAnnounceTest, OncePerChange) {
+  const PolicyObject p = MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}});
+  Publish("Degraded", "2026-12-07T10:00:00Z");
+  EXPECT_EQ(Reconcile(p).early_warning, (api::EarlyWarningCounts{0, 1, 0, 0}));
+  EXPECT_EQ(server.Annotation("e1", kEarlyWarningAnnouncedAnnotation),
+            "Degraded 2026-12-07T10:00:00Z");
+  EXPECT_EQ(Events(), std::vector<std::string>{"Warning e1 EarlyWarningDegraded"});
+  Reconcile(p);
+  EXPECT_EQ(Events().size(), 1u);
+
+  // A restart: a new reconciler (its own registry) reads the record.
+  observe::MetricsRegistry restarted;
+  deps.metrics = &restarted;
+  reconciler.reset();
+  Reconcile(p);
+  EXPECT_EQ(Events().size(), 1u);
+
+  // The cache lags behind the record just written: not announced twice.
+  Publish("Critical", "2026-12-07T10:01:00Z");
+  server.HoldInformer(true);
+  Reconcile(p);
+  Reconcile(p);
+  server.HoldInformer(false);
+  Reconcile(p);
+  EXPECT_EQ(Events(), (std::vector<std::string>{"Warning e1 EarlyWarningDegraded",
+                                                "Warning e1 EarlyWarningCritical"}));
+
+  // The record cannot be written: no Event, until it can.
+  Publish("Healthy", "2026-12-07T10:09:00Z");
+  server.FailNodeWrites(500);
+  Reconcile(p);
+  EXPECT_EQ(Events().size(), 2u);
+  EXPECT_EQ(server.Annotation("e1", kEarlyWarningAnnouncedAnnotation),
+            "Critical 2026-12-07T10:01:00Z");
+  server.FailNodeWrites(0);
+  EXPECT_EQ(Reconcile(p).early_warning, (api::EarlyWarningCounts{1, 0, 0, 0}));
+  EXPECT_EQ(Events().back(), "Normal e1 EarlyWarningHealthy");
+  EXPECT_EQ(Events().size(), 3u);
 }
 
 }  // namespace

@@ -293,6 +293,11 @@ Result<std::unique_ptr<HttpClient>> MakeCpprestHttpClient(const ClientConfig& co
   web::http::client::http_client_config http_config;
   http_config.set_timeout(options.socket_timeout);
   http_config.set_validate_certificates(!config.insecure_skip_tls_verify);
+  if (!options.proxy.empty()) {
+    if (!web::uri::validate(options.proxy)) return Error::Invalid("the proxy is not a valid URL");
+    http_config.set_proxy(
+        web::web_proxy(web::uri(utility::conversions::to_string_t(options.proxy))));
+  }
   http_config.set_ssl_context_callback(
       [tls](boost::asio::ssl::context& ctx) { ConfigureTls(ctx, *tls); });
   try {

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include "common/result.h"
 #include "kube/config.h"
@@ -27,6 +28,11 @@ struct CpprestOptions {
   // cpprest's own inactivity timer, a backstop behind the deadlines above;
   // longer than any watch's server-side timeout.
   std::chrono::seconds socket_timeout{std::chrono::minutes(30)};
+  // "http://proxy:3128": requests go through this HTTP proxy (CONNECT for
+  // https). Empty: direct. Credentials in the URL are not supported. The API
+  // server client leaves it empty; outbound webhooks (notify/) set it from
+  // HTTPS_PROXY/NO_PROXY.
+  std::string proxy;
 };
 
 // Builds a client for config.server. Errors (kInvalid) when the server URL,

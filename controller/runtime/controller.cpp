@@ -24,6 +24,7 @@
 #include "process/process.h"
 #include "runtime/density_reconciler.h"
 #include "runtime/hygiene_reconciler.h"
+#include "runtime/notifications.h"
 #include "runtime/policy_reconciler.h"
 #include "runtime/remediation_reconciler.h"
 #include "version.h"
@@ -175,6 +176,11 @@ int RunController(const ControllerOptions& options) {
   };
   auto event_sink = kube::MakeRestEventSink(rest);
   kube::EventRecorder events(*event_sink, event_options);
+  auto notifications = StartNotifications(options, metrics);
+  if (!notifications.ok()) {
+    log.Error("cannot start notifications", {{"error", notifications.error().ToString()}});
+    return 2;
+  }
   RestStatusApi status_api(rest, fence);
   StatusWriter status(status_api, RealClock::Instance(), options.status_interval);
 
@@ -184,6 +190,10 @@ int RunController(const ControllerOptions& options) {
   deps.policies = &policies.store();
   deps.rest = &rest;
   deps.events = &events;
+  if (*notifications) {
+    deps.notifier = (*notifications)->notifier.get();
+    deps.notify_cluster = (*notifications)->cluster;
+  }
   deps.status = &status;
   deps.metrics = &metrics;
   deps.clock = &RealClock::Instance();
@@ -463,6 +473,11 @@ int RunController(const ControllerOptions& options) {
   remediation.Shutdown();  // Stops drains before the queues they re-enqueue into go away.
   status.Flush();
   events.WaitIdle(std::chrono::seconds(2));
+  if (*notifications) {
+    // A moment for what is queued, then the rest is counted dropped.
+    (*notifications)->notifier->WaitIdle(std::chrono::seconds(2));
+    (*notifications)->notifier->Stop();
+  }
   release_lease();
   nodes.Stop();
   pods.Stop();

@@ -81,6 +81,14 @@ void AddControllerFlags(CLI::App& app, ControllerOptions& o) {
       ->envname("NODEGUARD_HYGIENE_WRITE_BURST")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  app.add_option("--notifications-config", o.notifications_config,
+                 "YAML file with the notification sinks (DingTalk, Slack, webhook; "
+                 "docs/notifications.md), usually a mounted Secret; empty: no notifications")
+      ->envname("NODEGUARD_NOTIFICATIONS_CONFIG");
+  app.add_option("--notifications-ca-file", o.notifications_ca_file,
+                 "PEM CA bundle that is the only trust anchor for notification receivers; "
+                 "empty: the system CAs")
+      ->envname("NODEGUARD_NOTIFICATIONS_CA_FILE");
   app.add_option("--watch-filter", o.watch_filter,
                  std::string("Only Nodes and NodeHealthPolicies labelled ") + kWatchFilterLabel +
                      "=<value> are watched and acted on; empty: all")

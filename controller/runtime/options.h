@@ -49,6 +49,12 @@ struct ControllerOptions {
   std::chrono::seconds reconcile_stall_timeout{900};
   double hygiene_write_qps = 5;
   int hygiene_write_burst = 50;
+  // Notifications (docs/notifications.md): the sinks' file, meant to be a
+  // mounted Secret (--notifications-config; empty: none), and a CA that is
+  // then the only one trusted for the receivers (--notifications-ca-file;
+  // empty: the system CAs).
+  std::string notifications_config;
+  std::string notifications_ca_file;
 };
 
 // The label --watch-filter selects on.

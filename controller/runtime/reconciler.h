@@ -31,6 +31,10 @@
 #include "runtime/policy_object.h"
 #include "runtime/status_writer.h"
 
+namespace nodeguard::notify {
+class Notifier;
+}  // namespace nodeguard::notify
+
 namespace nodeguard::runtime {
 
 // Sorted policies (oldest first, see resolver.h), as an immutable snapshot.
@@ -43,6 +47,9 @@ struct Deps {
   const kube::Store<PolicyObject>* policies = nullptr;
   kube::RestClient* rest = nullptr;
   kube::EventRecorder* events = nullptr;
+  // Notifications (runtime/notifications.h); null: none configured.
+  notify::Notifier* notifier = nullptr;
+  std::string notify_cluster;  // The config's cluster name, shown in messages.
   StatusWriter* status = nullptr;
   observe::MetricsRegistry* metrics = nullptr;
   const Clock* clock = nullptr;

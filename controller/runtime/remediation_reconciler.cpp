@@ -11,6 +11,7 @@
 #include "remediation/agent_protocol.h"
 #include "remediation/state.h"
 #include "runtime/conditions.h"
+#include "runtime/notifications.h"
 
 namespace nodeguard::runtime {
 namespace {
@@ -537,6 +538,12 @@ RemediationReconciler::NodeOutcome RemediationReconciler::Apply(
       case IntentKind::kEmitEvent:
         deps_.events->Record(NodeRef(*node), ToEventType(intent.event_type), intent.reason,
                              intent.message);
+        if (deps_.notifier != nullptr) {
+          if (auto fact = RemediationFact(deps_.notify_cluster, policy_name, decision, intent,
+                                          deps_.clock->Now())) {
+            deps_.notifier->Notify(*fact);
+          }
+        }
         break;
       default:
         break;  // Node patches are planned above.
@@ -683,6 +690,11 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   }
   for (const Intent& e : decision.policy_events) {
     deps_.events->Record(PolicyRef(*policy), ToEventType(e.event_type), e.reason, e.message);
+    if (deps_.notifier != nullptr && !decision.dry_run) {
+      if (auto fact = StormFact(deps_.notify_cluster, policy_name, e, deps_.clock->Now())) {
+        deps_.notifier->Notify(*fact);
+      }
+    }
   }
 
   // Drains no remediation of this policy is waiting for any more.

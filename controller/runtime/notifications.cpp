@@ -1,0 +1,116 @@
+#include "runtime/notifications.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/time.h"
+#include "notify/config.h"
+#include "observe/log.h"
+
+namespace nodeguard::runtime {
+namespace {
+
+Result<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::Invalid(std::string("cannot read ") + what + " " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOptions& options,
+                                                          observe::MetricsRegistry& metrics) {
+  if (options.notifications_config.empty()) return std::unique_ptr<Notifications>();
+  auto text = ReadFile(options.notifications_config, "--notifications-config");
+  if (!text.ok()) return text.error();
+  auto config = notify::ParseNotificationsConfig(*text, /*allow_http=*/false);
+  if (!config.ok()) return config.error();
+  notify::PosterOptions poster_options;
+  if (!options.notifications_ca_file.empty()) {
+    auto ca = ReadFile(options.notifications_ca_file, "--notifications-ca-file");
+    if (!ca.ok()) return ca.error();
+    poster_options.ca_pem = *ca;
+  }
+  auto& total = metrics.MustCounter(
+      "nodeguard_notifications_total",
+      "Notifications by sink, kind and outcome: sent (2xx), failed (refused with a 4xx, or "
+      "given up after the retries), dropped (queue full, or shutdown).",
+      {"sink", "kind", "outcome"});
+  for (const auto& sink : config->sinks) {
+    for (notify::FactKind kind : notify::AllFactKinds()) {
+      if (!sink.Wants(kind)) continue;
+      for (const char* outcome : {"sent", "failed", "dropped"}) {
+        total.WithLabels({sink.name, notify::FactKindName(kind), outcome});
+      }
+    }
+  }
+  auto out = std::make_unique<Notifications>();
+  out->cluster = config->cluster;
+  out->poster = std::make_unique<notify::CpprestPoster>(std::move(poster_options));
+  auto on_outcome = [&total](std::string_view sink, notify::FactKind kind, std::string_view outcome,
+                             std::string_view) {
+    total.WithLabels({std::string(sink), notify::FactKindName(kind), std::string(outcome)}).Inc();
+  };
+  auto log = [](std::string_view line) {
+    observe::Log().With({{"component", "notify"}}).Warn(line);
+  };
+  observe::Log().Info("notifications configured",
+                      {{"sinks", static_cast<int64_t>(config->sinks.size())}});
+  out->notifier = std::make_unique<notify::Notifier>(
+      std::move(config->sinks), notify::DeliveryOptions{}, *out->poster, on_outcome, log);
+  return out;
+}
+
+std::optional<notify::Fact> RemediationFact(const std::string& cluster, const std::string& policy,
+                                            const remediation::NodeDecision& decision,
+                                            const remediation::Intent& event, WallTime now) {
+  notify::Fact f;
+  if (event.reason == "RemediationStarted" || event.reason == "RemediationTookOver") {
+    f.kind = notify::FactKind::kRemediationStarted;
+  } else if (event.reason == "RemediationEscalated") {
+    f.kind = notify::FactKind::kRemediationEscalated;
+  } else if (event.reason == "RemediationSucceeded") {
+    f.kind = notify::FactKind::kRemediationSucceeded;
+  } else if (event.reason == "RemediationFailed") {
+    f.kind = notify::FactKind::kRemediationFailed;
+  } else {
+    return std::nullopt;
+  }
+  f.cluster = cluster;
+  f.policy = policy;
+  f.node = decision.node;
+  f.reason = event.message;
+  f.time = now;
+  if (decision.state) {
+    const remediation::RemediationState& s = *decision.state;
+    f.occurrence = s.id;
+    if (f.kind == notify::FactKind::kRemediationEscalated) {
+      f.occurrence += "/" + std::to_string(s.action_index);
+    }
+    if (s.action) f.action = api::RemediationActionName(*s.action);
+    if (s.started_at && now >= *s.started_at) f.duration = now - *s.started_at;
+  }
+  return f;
+}
+
+std::optional<notify::Fact> StormFact(const std::string& cluster, const std::string& policy,
+                                      const remediation::Intent& event, WallTime now) {
+  notify::Fact f;
+  if (event.reason == "StormDetected") {
+    f.kind = notify::FactKind::kStormDetected;
+  } else if (event.reason == "StormCleared") {
+    f.kind = notify::FactKind::kStormCleared;
+  } else {
+    return std::nullopt;
+  }
+  f.cluster = cluster;
+  f.policy = policy;
+  f.reason = event.message;
+  f.time = now;
+  f.occurrence = FormatRfc3339(std::chrono::floor<std::chrono::minutes>(now));
+  return f;
+}
+
+}  // namespace nodeguard::runtime

@@ -1,0 +1,58 @@
+#pragma once
+
+// Notifications (issue 20) in the controller: the notifier built from
+// --notifications-config, its metric, and the facts the remediation
+// reconciler records where it records its Events (one place: an Event and a
+// notification come from the same intent).
+//
+// Wired so far: remediation started (and taken over) / escalated / succeeded
+// / failed, storm detected / cleared. Not yet: a node refused because a
+// person cordoned it, density caps (notify::DensityAggregator is ready),
+// early-warning level changes.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "notify/fact.h"
+#include "notify/poster_cpprest.h"
+#include "notify/worker.h"
+#include "observe/metrics.h"
+#include "remediation/decide.h"
+#include "runtime/options.h"
+
+namespace nodeguard::runtime {
+
+// The notifier and what it needs alive. Stop() before destruction drains
+// nothing: what is queued is counted dropped (delivery is at-most-once).
+struct Notifications {
+  std::string cluster;
+  std::unique_ptr<notify::CpprestPoster> poster;
+  std::unique_ptr<notify::Notifier> notifier;
+};
+
+// Null when --notifications-config is unset. An Error (start-up fails) when
+// the file or the CA file cannot be read or the config is invalid; the error
+// never contains a URL or a secret. Registers nodeguard_notifications_total
+// {sink,kind,outcome} with every series of every configured sink at 0.
+Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOptions& options,
+                                                          observe::MetricsRegistry& metrics);
+
+// The fact for a remediation Event (reason RemediationStarted,
+// RemediationTookOver, RemediationEscalated, RemediationSucceeded,
+// RemediationFailed) of `decision`; nullopt for any other reason. The id's
+// occurrence is the remediation's id ("<node>-<detectedAt>", from the node's
+// state annotation) and, for an escalation, the rung's index: the same
+// transition recorded again after a restart has the same id.
+std::optional<notify::Fact> RemediationFact(const std::string& cluster, const std::string& policy,
+                                            const remediation::NodeDecision& decision,
+                                            const remediation::Intent& event, WallTime now);
+
+// The fact for a policy Event (StormDetected, StormCleared); nullopt for any
+// other reason. Its occurrence is the minute it was decided.
+std::optional<notify::Fact> StormFact(const std::string& cluster, const std::string& policy,
+                                      const remediation::Intent& event, WallTime now);
+
+}  // namespace nodeguard::runtime

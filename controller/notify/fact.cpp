@@ -140,7 +140,7 @@ FactText DescribeFact(const Fact& f) {
       t.title = "Node " + node + ": remediation FAILED (" + action + took + ")";
       t.body = "nodeguard could not bring node " + node + " back with " + action + took + "." +
                because + more +
-               " nodeguard will not retry on its own: a person must look at this node.";
+               " nodeguard has done what the policy allows; a person must look at this node.";
       break;
     case FactKind::kStormDetected:
       t.title = "Remediation paused: too many unhealthy nodes" +

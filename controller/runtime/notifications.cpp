@@ -22,6 +22,11 @@ Result<std::string> ReadFile(const std::string& path, const char* what) {
 
 Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOptions& options,
                                                           observe::MetricsRegistry& metrics) {
+  auto& total = metrics.MustCounter(
+      "nodeguard_notifications_total",
+      "Notifications by sink, kind and outcome: sent (2xx), failed (refused with a 4xx, or "
+      "given up after the retries), dropped (queue full, or shutdown).",
+      {"sink", "kind", "outcome"});
   if (options.notifications_config.empty()) return std::unique_ptr<Notifications>();
   auto text = ReadFile(options.notifications_config, "--notifications-config");
   if (!text.ok()) return text.error();
@@ -33,11 +38,6 @@ Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOption
     if (!ca.ok()) return ca.error();
     poster_options.ca_pem = *ca;
   }
-  auto& total = metrics.MustCounter(
-      "nodeguard_notifications_total",
-      "Notifications by sink, kind and outcome: sent (2xx), failed (refused with a 4xx, or "
-      "given up after the retries), dropped (queue full, or shutdown).",
-      {"sink", "kind", "outcome"});
   for (const auto& sink : config->sinks) {
     for (notify::FactKind kind : notify::AllFactKinds()) {
       if (!sink.Wants(kind)) continue;

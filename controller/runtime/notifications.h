@@ -36,7 +36,8 @@ struct Notifications {
 // Null when --notifications-config is unset. An Error (start-up fails) when
 // the file or the CA file cannot be read or the config is invalid; the error
 // never contains a URL or a secret. Registers nodeguard_notifications_total
-// {sink,kind,outcome} with every series of every configured sink at 0.
+// {sink,kind,outcome} (always, so the family is exported even without sinks)
+// with every series of every configured sink at 0.
 Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOptions& options,
                                                           observe::MetricsRegistry& metrics);
 

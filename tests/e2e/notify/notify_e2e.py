@@ -24,7 +24,6 @@ nodes, namespace, policy and --watch-filter scope on the fixture's cluster.
 Environment: as tests/e2e/remediation/remediation_e2e.py; openssl on PATH.
 """
 
-import argparse
 import base64
 import hashlib
 import hmac
@@ -282,25 +281,9 @@ rem.Scenario.controller_series = controller_series
 SCENARIOS = {"faults": scenario_faults}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=sorted(SCENARIOS))
-    parser.add_argument("--nodeguard", required=True, help="path of the nodeguard binary")
-    args = parser.parse_args()
-    if not os.environ.get("KUBECONFIG"):
-        print("FAIL: KUBECONFIG is not set (run through ctest's cluster fixture)")
-        return 1
-    ng.exit_on_sigterm()
-    started = time.time()
-    try:
-        ng.kubectl_binary()
-        SCENARIOS[args.scenario](args.nodeguard)
-    except TestFailure as e:
-        print(f"FAIL: {args.scenario}: {e}", flush=True)
-        return 1
-    log(f"{args.scenario} took {time.time() - started:.0f}s")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # The remediation suite's main (KUBECONFIG check, SIGTERM cleanup, FAIL
+    # line, timing) over this file's scenarios.
+    rem.SCENARIOS.clear()
+    rem.SCENARIOS.update(SCENARIOS)
+    sys.exit(rem.main())

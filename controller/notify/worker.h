@@ -16,11 +16,12 @@
 //                            ("failed"). Stop() interrupts every wait; what is
 //                            still queued is counted "dropped" (shutdown).
 //
-// Guarantee: at-most-once per process, in memory only. A restart or a leader
-// hand-over loses what was queued (counted nowhere: the process is gone), and
-// the new leader sends only facts it records itself. Facts carry a
-// deterministic id (FactId), so a receiver that sees a fact twice (a retry
-// whose first answer was lost, two leaders during a hand-over) can drop it.
+// Guarantee: across restarts and leader hand-overs, at most once: the queue
+// is in memory only, and a new leader sends only the facts it records itself.
+// Within a process, a notification is retried until accepted or given up, so
+// an attempt whose answer was lost (a timeout after the receiver accepted)
+// makes a receiver see it twice. Facts carry a deterministic id (FactId) for
+// receivers to drop such repeats.
 //
 // Nothing secret leaves a worker: logs carry RedactUrl(url) and the
 // transport error's kind, never its message (which may name the URL).

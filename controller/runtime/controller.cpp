@@ -473,12 +473,14 @@ int RunController(const ControllerOptions& options) {
   remediation.Shutdown();  // Stops drains before the queues they re-enqueue into go away.
   status.Flush();
   events.WaitIdle(std::chrono::seconds(2));
+  release_lease();
   if (*notifications) {
-    // A moment for what is queued, then the rest is counted dropped.
+    // After the Lease is free, so the next leader is not kept waiting: a
+    // moment for what is queued, then the rest is counted dropped (a request
+    // in flight ends within its 10 s timeout).
     (*notifications)->notifier->WaitIdle(std::chrono::seconds(2));
     (*notifications)->notifier->Stop();
   }
-  release_lease();
   nodes.Stop();
   pods.Stop();
   policies.Stop();

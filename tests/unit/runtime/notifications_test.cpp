@@ -1,0 +1,91 @@
+#include "runtime/notifications.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace nodeguard::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using remediation::EventType;
+using remediation::Intent;
+
+const WallTime kStarted = WallTime(std::chrono::seconds(1'800'000'000));
+
+remediation::NodeDecision Decision(int action_index) {
+  remediation::NodeDecision d;
+  d.node = "worker-3";
+  remediation::RemediationState s;
+  s.id = "worker-3-1799999700";
+  s.action = api::RemediationAction::kReboot;
+  s.action_index = action_index;
+  s.started_at = kStarted;
+  d.state = s;
+  return d;
+}
+
+TEST(RemediationFactTest, MapsTheRemediationEventsAndNothingElse) {
+  const auto d = Decision(0);
+  struct Row {
+    const char* reason;
+    std::optional<notify::FactKind> kind;
+  };
+  for (const Row& r : {Row{"RemediationStarted", notify::FactKind::kRemediationStarted},
+                       Row{"RemediationTookOver", notify::FactKind::kRemediationStarted},
+                       Row{"RemediationEscalated", notify::FactKind::kRemediationEscalated},
+                       Row{"RemediationSucceeded", notify::FactKind::kRemediationSucceeded},
+                       Row{"RemediationFailed", notify::FactKind::kRemediationFailed},
+                       Row{"RemediationCancelled", std::nullopt}, Row{"Drained", std::nullopt}}) {
+    auto fact = RemediationFact("prod", "workers", d,
+                                Intent::Event(EventType::kNormal, r.reason, "why"), kStarted + 90s);
+    ASSERT_EQ(fact.has_value(), r.kind.has_value()) << r.reason;
+    if (fact) {
+      EXPECT_EQ(fact->kind, *r.kind) << r.reason;
+    }
+  }
+}
+
+TEST(RemediationFactTest, IdFromTheRemediationIdAndTheRungForEscalations) {
+  auto started =
+      RemediationFact("prod", "workers", Decision(0),
+                      Intent::Event(EventType::kNormal, "RemediationStarted", "why"), kStarted);
+  ASSERT_TRUE(started.has_value());
+  EXPECT_EQ(notify::FactId(*started), "remediation.started/workers/worker-3/worker-3-1799999700");
+  EXPECT_EQ(started->cluster, "prod");
+  EXPECT_EQ(started->action, "Reboot");
+  EXPECT_EQ(started->reason, "why");
+  EXPECT_EQ(started->duration, Duration(0));
+  // Recorded again later (a restart): the same id.
+  auto again = RemediationFact("prod", "workers", Decision(0),
+                               Intent::Event(EventType::kNormal, "RemediationStarted", "other"),
+                               kStarted + 1h);
+  EXPECT_EQ(notify::FactId(*again), notify::FactId(*started));
+  auto escalated = RemediationFact(
+      "prod", "workers", Decision(2),
+      Intent::Event(EventType::kWarning, "RemediationEscalated", "why"), kStarted + 754s);
+  ASSERT_TRUE(escalated.has_value());
+  EXPECT_EQ(notify::FactId(*escalated),
+            "remediation.escalated/workers/worker-3/worker-3-1799999700%2F2");
+  EXPECT_EQ(escalated->duration, Duration(754s));
+}
+
+TEST(StormFactTest, DetectedAndClearedWithTheMinuteAsOccurrence) {
+  auto detected =
+      StormFact("prod", "workers", Intent::Event(EventType::kWarning, "StormDetected", "5 of 7"),
+                kStarted + 59s);
+  ASSERT_TRUE(detected.has_value());
+  EXPECT_EQ(detected->kind, notify::FactKind::kStormDetected);
+  EXPECT_EQ(detected->reason, "5 of 7");
+  EXPECT_EQ(notify::FactId(*detected), "storm.detected/workers//2027-01-15T08:00:00Z");
+  auto cleared = StormFact("prod", "workers",
+                           Intent::Event(EventType::kNormal, "StormCleared", "2 of 7"), kStarted);
+  ASSERT_TRUE(cleared.has_value());
+  EXPECT_EQ(cleared->kind, notify::FactKind::kStormCleared);
+  EXPECT_FALSE(
+      StormFact("prod", "workers", Intent::Event(EventType::kNormal, "Other", ""), kStarted)
+          .has_value());
+}
+
+}  // namespace
+}  // namespace nodeguard::runtime

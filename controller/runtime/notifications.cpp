@@ -75,6 +75,9 @@ std::optional<notify::Fact> RemediationFact(const std::string& cluster, const st
     f.kind = notify::FactKind::kRemediationSucceeded;
   } else if (event.reason == "RemediationFailed") {
     f.kind = notify::FactKind::kRemediationFailed;
+  } else if (event.reason == "RemediationPending" &&
+             decision.hold == remediation::Hold::kCordonedByPerson) {
+    f.kind = notify::FactKind::kNodeRefusedCordoned;
   } else {
     return std::nullopt;
   }

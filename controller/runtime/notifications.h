@@ -6,8 +6,8 @@
 // notification come from the same intent).
 //
 // Wired so far: remediation started (and taken over) / escalated / succeeded
-// / failed, storm detected / cleared. Not yet: a node refused because a
-// person cordoned it, density caps (notify::DensityAggregator is ready),
+// / failed, a node left alone because a person cordoned it, storm detected /
+// cleared. Not yet: density caps (notify::DensityAggregator is ready),
 // early-warning level changes.
 
 #include <memory>
@@ -43,7 +43,9 @@ Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOption
 
 // The fact for a remediation Event (reason RemediationStarted,
 // RemediationTookOver, RemediationEscalated, RemediationSucceeded,
-// RemediationFailed) of `decision`; nullopt for any other reason. The id's
+// RemediationFailed, and RemediationPending when the node waits because a
+// person cordoned it: emitted once, when it turns Pending) of `decision`;
+// nullopt for any other reason. The id's
 // occurrence is the remediation's id ("<node>-<detectedAt>", from the node's
 // state annotation) and, for an escalation, the rung's index: the same
 // transition recorded again after a restart has the same id.

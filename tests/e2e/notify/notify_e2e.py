@@ -18,6 +18,11 @@
             header within 150 characters), repeats of a notification carry the
             same id, and nodeguard_notifications_total counts one `sent` per
             sink and kind.
+  refused   a node a person cordoned turns PLEG-sick: nodeguard leaves it
+            alone and a generic webhook sink (CloudEvents) gets exactly one
+            io.nodeguard.node.refused-cordoned event naming the node, with the
+            structured-mode attributes and the v1 data schema checked; the
+            person's cordon stays and nothing is sent for a remediation.
 
 It reuses the remediation suite's Scenario (tests/e2e/remediation): its own
 nodes, namespace, policy and --watch-filter scope on the fixture's cluster.
@@ -102,6 +107,23 @@ def slack_shape_problems(body):
     return problems
 
 
+def cloudevent_problems(content_type, event):
+    problems = []
+    if content_type != "application/cloudevents+json":
+        problems.append(f"Content-Type {content_type}")
+    for attr in ("specversion", "type", "source", "id", "time", "datacontenttype", "data"):
+        if attr not in event:
+            problems.append(f"no {attr}")
+    if event.get("specversion") != "1.0" or not str(event.get("type", "")).startswith(
+            "io.nodeguard."):
+        problems.append(f"specversion/type {event.get('specversion')} {event.get('type')}")
+    data = event.get("data", {})
+    if data.get("schemaVersion") != "nodeguard.io/notification/v1" \
+            or "io.nodeguard." + str(data.get("kind")) != event.get("type"):
+        problems.append(f"data {data}")
+    return problems
+
+
 class Receiver:
     """A local HTTPS receiver for /ding and /slack with scripted faults."""
 
@@ -137,6 +159,8 @@ class Receiver:
                     problems += receiver.ding_problems(split.query, body)
                 elif split.path == "/slack":
                     problems += slack_shape_problems(body)
+                elif split.path == "/events":
+                    problems += cloudevent_problems(self.headers.get("Content-Type"), body)
                 with receiver.lock:
                     queue = receiver.faults.get(split.path, [])
                     fault = queue.pop(0) if queue else None
@@ -193,7 +217,10 @@ class Receiver:
 
 
 def fact_id(path, body):
-    """The notification's id: the last line of a DingTalk text, the context of Slack."""
+    """The notification's id: the last line of a DingTalk text, the context of
+    Slack, the CloudEvents id."""
+    if path == "/events":
+        return body["id"]
     if path == "/ding":
         return body["markdown"]["text"].rsplit("nodeguard · ", 1)[-1]
     return body["blocks"][-1]["elements"][0]["text"].rsplit("nodeguard · ", 1)[-1]
@@ -277,8 +304,50 @@ def controller_series(self, labels):
     return None
 
 
+def scenario_refused(binary):
+    rem.NODE_COUNTS.setdefault("notify-refused", 3)
+    with rem.Scenario("notify-refused", binary) as s:
+        receiver = Receiver(s.workdir)
+        try:
+            config = os.path.join(s.workdir, "notifications.yaml")
+            with open(config, "w") as f:
+                json.dump({"cluster": "e2e", "sinks": [
+                    {"name": "events", "type": "webhook", "url": receiver.url("/events")}]}, f)
+            receiver.start({})
+            target = s.nodes[0]
+            rem.kubectl("cordon", target)
+            s.controller.scope_args += ["--notifications-config", config,
+                                        "--notifications-ca-file", receiver.ca]
+            s.controller.start()
+            s.apply_policy(rem.remediation_spec())
+            rem.sim("pleg-sick", target)
+            s.wait_phase(target, "Pending", 60)
+            event = eventually(
+                "a node.refused-cordoned event",
+                lambda: next((r["body"] for r in receiver.snapshot()
+                              if r["body"].get("type") == "io.nodeguard.node.refused-cordoned"),
+                             None), 60, 0.5)
+            log(f"received {json.dumps(event)}")
+            time.sleep(10)  # Further steps of the controller send nothing more.
+            records = receiver.snapshot()
+            problems = [f"{r['path']}: {r['problems']}" for r in records if r["problems"]]
+            check(not problems, "receiver found problems:\n" + "\n".join(problems))
+            types = [r["body"].get("type") for r in records]
+            check(types == ["io.nodeguard.node.refused-cordoned"], f"received {types}")
+            check(event.get("subject") == target and event["data"].get("node") == target
+                  and event["data"].get("policy") == s.policy
+                  and event["data"].get("severity") == "warning"
+                  and event.get("source") == "/nodeguard/e2e"
+                  and event["id"].startswith(f"node.refused-cordoned/{s.policy}/{target}/"),
+                  f"event {event}")
+            check(rem.node(target)["spec"].get("unschedulable"), "the person's cordon was removed")
+            log("PASS notify-refused: one CloudEvent for the node a person cordoned")
+        finally:
+            receiver.stop()
+
+
 rem.Scenario.controller_series = controller_series
-SCENARIOS = {"faults": scenario_faults}
+SCENARIOS = {"faults": scenario_faults, "refused": scenario_refused}
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ TEST(RemediationFactTest, MapsTheRemediationEventsAndNothingElse) {
                        Row{"RemediationEscalated", notify::FactKind::kRemediationEscalated},
                        Row{"RemediationSucceeded", notify::FactKind::kRemediationSucceeded},
                        Row{"RemediationFailed", notify::FactKind::kRemediationFailed},
+                       Row{"RemediationPending", std::nullopt},  // Waiting for a slot.
                        Row{"RemediationCancelled", std::nullopt}, Row{"Drained", std::nullopt}}) {
     auto fact = RemediationFact("prod", "workers", d,
                                 Intent::Event(EventType::kNormal, r.reason, "why"), kStarted + 90s);
@@ -44,6 +45,22 @@ TEST(RemediationFactTest, MapsTheRemediationEventsAndNothingElse) {
       EXPECT_EQ(fact->kind, *r.kind) << r.reason;
     }
   }
+}
+
+TEST(RemediationFactTest, PendingBecauseAPersonCordonedTheNodeIsARefusal) {
+  auto d = Decision(-1);
+  d.hold = remediation::Hold::kCordonedByPerson;
+  d.state->action.reset();
+  d.state->started_at.reset();
+  auto fact = RemediationFact(
+      "prod", "workers", d,
+      Intent::Event(EventType::kNormal, "RemediationPending", "PLEG; cordoned by someone else"),
+      kStarted);
+  ASSERT_TRUE(fact.has_value());
+  EXPECT_EQ(fact->kind, notify::FactKind::kNodeRefusedCordoned);
+  EXPECT_EQ(notify::FactId(*fact), "node.refused-cordoned/workers/worker-3/worker-3-1799999700");
+  EXPECT_FALSE(fact->duration.has_value());
+  EXPECT_TRUE(fact->action.empty());
 }
 
 TEST(RemediationFactTest, IdFromTheRemediationIdAndTheRungForEscalations) {

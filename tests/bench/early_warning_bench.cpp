@@ -35,6 +35,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -135,14 +136,22 @@ void CpuPerScrape(const char* what, const std::string& body, int runs) {
 
 // ----------------------------------------------------------------- write rate
 
-constexpr double kPlegBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+const std::vector<double> kPlegBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+// kubelet_runtime_operations_duration_seconds: ExponentialBuckets(0.005, 2.5, 14).
+std::vector<double> RuntimeBuckets() {
+  std::vector<double> b{0.005};
+  while (b.size() < 14) b.push_back(b.back() * 2.5);
+  return b;
+}
 
 struct Hist {
-  std::vector<double> counts = std::vector<double>(std::size(kPlegBuckets), 0);
+  explicit Hist(std::vector<double> b) : bounds(std::move(b)), counts(bounds.size(), 0) {}
+  std::vector<double> bounds;
+  std::vector<double> counts;
   double count = 0, sum = 0;
   void Observe(double v) {
-    for (size_t i = 0; i < std::size(kPlegBuckets); ++i) {
-      if (v <= kPlegBuckets[i]) {
+    for (size_t i = 0; i < bounds.size(); ++i) {
+      if (v <= bounds[i]) {
         counts[i] += 1;
         break;
       }
@@ -154,10 +163,11 @@ struct Hist {
     char buf[256];
     double cum = 0;
     const char* sep = *labels ? "," : "";
-    for (size_t i = 0; i < std::size(kPlegBuckets); ++i) {
+    for (size_t i = 0; i < bounds.size(); ++i) {
       cum += counts[i];
-      std::snprintf(buf, sizeof buf, "%s_bucket{%s%sle=\"%g\"} %.0f\n", name, labels, sep,
-                    kPlegBuckets[i], cum);
+      char le[32];  // The shortest text that reads back the same, as Go writes it.
+      *std::to_chars(le, le + sizeof le - 1, bounds[i]).ptr = '\0';
+      std::snprintf(buf, sizeof buf, "%s_bucket{%s%sle=\"%s\"} %.0f\n", name, labels, sep, le, cum);
       out += buf;
     }
     std::snprintf(buf, sizeof buf, "%s_bucket{%s%sle=\"+Inf\"} %.0f\n%s_sum%s%s%s %.9g\n", name,
@@ -175,8 +185,8 @@ enum class Fleet { kQuiet, kJitteryRare, kJittery, kDegraded };
 struct KubeletModel {
   Fleet fleet;
   std::mt19937_64 rng;
-  Hist duration, interval;
-  Hist list_podsandbox, list_containers;
+  Hist duration{kPlegBuckets}, interval{kPlegBuckets};
+  Hist list_podsandbox{RuntimeBuckets()}, list_containers{RuntimeBuckets()};
   double next_start, last_start = -1, last_seen;
 
   KubeletModel(Fleet f, uint64_t seed, double now)

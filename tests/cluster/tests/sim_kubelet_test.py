@@ -15,7 +15,9 @@ frozen with SIGSTOP), without a cluster (label unit):
   - relist-slow --p99 2: the window's relist p99 (buckets interpolated as
     the agent does) is between 1 s and 2.5 s;
   - a scrape of a frozen node blocks until the scaled CRI timeout, and
-    returns at once when the node thaws meanwhile.
+    returns at once when the node thaws meanwhile;
+  - a new bootID (sim reboot) starts the counters again, as the real
+    kubelet's restart did (metrics-restarted.txt).
 
 Usage: sim_kubelet_test.py
 """
@@ -191,11 +193,37 @@ def blocking():
     ng.say("PASS blocking: a frozen node's scrape waits for the scaled CRI timeout or the thaw")
 
 
+def reboot():
+    """sim reboot (a new bootID): the counters start again, as after the real
+    kubelet's restart (metrics-restarted.txt: fewer relists than before)."""
+    real_before = figures(recorded("thawed"))[1]["count"]
+    real_after = figures(recorded("restarted"))[1]["count"]
+    check(real_after < real_before, "the recording shows a reset")
+    kubelets = sk.Kubelets(None)
+    node = {"metadata": {"name": "r", "annotations": {}}, "status": {"nodeInfo": {"bootID": "one"}}}
+    now = time.time()
+    kubelets.remember(node, now - 120)
+    _, _, body = kubelets.scrape("r")
+    before = figures(body.decode())[1]["count"]
+    node["status"]["nodeInfo"]["bootID"] = "two"
+    kubelets.remember(node, now)
+    time.sleep(1.1)
+    _, _, body = kubelets.scrape("r")
+    after = figures(body.decode())[1]["count"]
+    check(before >= 100 and after < before, f"relists {before} before the reboot, {after} after")
+    kubelets.remember(node, time.time())  # The same boot: nothing resets.
+    _, _, body = kubelets.scrape("r")
+    check(figures(body.decode())[1]["count"] >= after, "an update without a new bootID kept the counters")
+    ng.say(f"PASS reboot: relists {before:.0f} -> {after:.0f} (the real kubelet's restart: "
+           f"{real_before:.0f} -> {real_after:.0f})")
+
+
 def main():
     shape()
     freeze_episode()
     slow()
     blocking()
+    reboot()
     ng.say("PASS sim_kubelet_test")
     return 0
 

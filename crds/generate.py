@@ -487,6 +487,79 @@ RESOURCE_HYGIENE = obj(
              "or set flagNodesWithoutSystemReserve"),
     ])
 
+
+def _duration_ok(field):
+    """CEL: `field` is a well-formed duration longer than 0s (its own rules hold)."""
+    return (f"self.{field}.matches(r'{DURATION_PATTERN}') && "
+            f"duration(self.{field}) > duration('0s')")
+
+
+REDUCE_BY_MESSAGE = ("must be a pod count from 1 to 1000 or a percent of the cap from 1% to 99%, "
+                     "such as \"20%\"")
+
+ADAPTIVE_CAP = obj(
+    "Lowers the pod-density cap (`podDensity`) of a node while the early-warning level its "
+    "agent publishes is `Degraded` or `Critical`, so the node takes no more pods while its "
+    "runtime is slow. The density taint's marks (`taintAhead`, `releaseBelow`) apply to the "
+    "lowered cap. The cap is restored once the published level is `Healthy` again: the agent "
+    "publishes `Healthy` only after its figures stayed calm for `hold` (2m by default), which is "
+    "the cap's hysteresis; then `releaseBelow` of the restored cap decides when the taint goes. "
+    "An annotation the controller cannot read (level `Unknown`) neither lowers nor restores the "
+    "cap: a taint is neither added nor removed because of it. Without `podDensity` it does "
+    "nothing.",
+    {
+        "reduceBy": {
+            "x-kubernetes-int-or-string": True,
+            "description": "How much lower the cap is while Degraded or Critical: a pod count, "
+                           "or a percent of the node's cap (rounded up, so at least one pod). "
+                           "The lowered cap is never below 1.",
+            "default": "20%",
+            "x-kubernetes-validations": [
+                rule("type(self) == int ? self >= 1 && self <= 1000 : "
+                     "self.matches('^[1-9][0-9]?%$')", REDUCE_BY_MESSAGE),
+            ],
+            "maxLength": 8,
+            "_doc_type": "int or percent",
+        },
+    },)
+
+EARLY_WARNING = obj(
+    "The marks the nodeguard agent decides a node's early-warning level with (from its "
+    "kubelet's PLEG relist metrics, published in the node's `nodeguard.io/early-warning` "
+    "annotation; docs/early-warning.md), and the adaptive density cap. A node is `Degraded` "
+    "while the relist p99 over the agent's window is above `degradedRelistP99`, `Critical` while "
+    "its last relist is older than `criticalLastRelistAge`; it steps down from Critical once the "
+    "last relist is at most `calmLastRelistAge` old, and returns to `Healthy` after its figures "
+    "stayed calm (both calm marks) for `hold`. Absent: the agents use their own flags (the same "
+    "defaults) and caps are not adapted.",
+    {
+        "degradedRelistP99": duration("A node is Degraded while its relist p99 is above this.",
+                                      default="1s", positive=True),
+        "calmRelistP99": duration("Calm: the relist p99 is at most this. Below "
+                                  "`degradedRelistP99`.", default="500ms", positive=True),
+        "criticalLastRelistAge": duration("A node is Critical while its last relist is older "
+                                          "than this (a hung runtime).", default="30s",
+                                          positive=True),
+        "calmLastRelistAge": duration("Calm: the last relist is at most this old. Below "
+                                      "`criticalLastRelistAge`.", default="10s", positive=True),
+        "hold": duration("How long the figures must stay calm before a Degraded node is Healthy "
+                         "again.", default="2m"),
+        "adaptiveCap": ADAPTIVE_CAP,
+    },
+    rules=[
+        rule(f"!({_duration_ok('calmRelistP99')} && {_duration_ok('degradedRelistP99')}) || "
+             "duration(self.calmRelistP99) < duration(self.degradedRelistP99)",
+             "calmRelistP99 must be below degradedRelistP99: a node recovers only once its relist "
+             "is clearly faster than the mark that made it Degraded",
+             field_path=".calmRelistP99"),
+        rule(f"!({_duration_ok('calmLastRelistAge')} && "
+             f"{_duration_ok('criticalLastRelistAge')}) || "
+             "duration(self.calmLastRelistAge) < duration(self.criticalLastRelistAge)",
+             "calmLastRelistAge must be below criticalLastRelistAge: a node leaves Critical only "
+             "once its last relist is clearly more recent than the mark that made it Critical",
+             field_path=".calmLastRelistAge"),
+    ])
+
 SPEC = obj(
     "What nodeguard enforces on the nodes this policy selects. When several policies select a "
     "node, the oldest (then the first by name) governs it and the others report a conflict.",
@@ -502,6 +575,7 @@ SPEC = obj(
         "health": HEALTH,
         "remediation": REMEDIATION,
         "resourceHygiene": RESOURCE_HYGIENE,
+        "earlyWarning": EARLY_WARNING,
     },
     default={})
 
@@ -551,7 +625,9 @@ STATUS = obj(
             obj("A node at its pod cap.", {
                 "node": string("The node's name."),
                 "pods": integer("Its counted pods.", minimum=0),
-                "cap": integer("Its cap.", minimum=0),
+                "cap": integer("Its effective cap: the policy's, lowered by "
+                               "`spec.earlyWarning.adaptiveCap` while the node's early-warning "
+                               "level is Degraded or Critical.", minimum=0),
             }, required=["node", "pods", "cap"]),
             max_items=50),
         "resourceHygiene": obj(

@@ -211,6 +211,7 @@ int RunAgent(const AgentProcessOptions& options) {
       if (taken.closed) return;
       informer_counters.Record("nodes", nodes.stats());
       if (!taken.value) continue;  // Not listed yet, or the Node is gone.
+      if (early) early->UseThresholds(taken.value->Annotation(early::kThresholdsAnnotation));
       agent.OnNodeUpdate(*taken.value);
       pending_final.Get().Set(agent.pending_final_status() ? 1 : 0);
     }
@@ -221,6 +222,7 @@ int RunAgent(const AgentProcessOptions& options) {
       log.Info("watching the node");
       const std::string* published = node->Annotation(early::kEarlyWarningAnnotation);
       if (early && published) early->Restore(*published);
+      if (early) early->UseThresholds(node->Annotation(early::kThresholdsAnnotation));
     } else {
       log.Warn("the node does not exist (yet); waiting for it");
     }

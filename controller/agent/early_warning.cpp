@@ -69,6 +69,7 @@ EarlyWarning::EarlyWarning(NodeApi& api, const Clock& clock, EarlyWarningOptions
       clock_(clock),
       options_(std::move(options)),
       metrics_(metrics),
+      thresholds_(options_.thresholds),
       level_since_(clock.Now()),
       log_gate_(options_.log_every) {}
 
@@ -87,6 +88,36 @@ void EarlyWarning::Restore(const std::string& annotation) {
   if (metrics_) metrics_->level.Get().Set(LevelValue(state_.level));
   Log().Info("resuming from the published early-warning level",
              {{"node", options_.node_name}, {"level", early::LevelName(state_.level)}});
+}
+
+void EarlyWarning::UseThresholds(const std::string* annotation) {
+  const early::ChosenThresholds chosen = early::ChooseThresholds(annotation, options_.thresholds);
+  std::lock_guard lock(mu_);
+  if (!chosen.error.empty() && (annotation == nullptr || *annotation != thresholds_error_)) {
+    thresholds_error_ = annotation != nullptr ? *annotation : std::string();
+    Log().Warn("ignoring the node's early-warning thresholds annotation; the flags decide",
+               {{"node", options_.node_name},
+                {"annotation", early::kThresholdsAnnotation},
+                {"error", chosen.error}});
+  }
+  if (chosen.error.empty()) thresholds_error_.clear();
+  if (chosen.thresholds == thresholds_ && chosen.source == thresholds_source_) return;
+  thresholds_ = chosen.thresholds;
+  thresholds_source_ = chosen.source;
+  const early::Thresholds& t = thresholds_;
+  Log().Info("early-warning thresholds in use",
+             {{"node", options_.node_name},
+              {"source", thresholds_source_},
+              {"degradedRelistP99", FormatGoDuration(t.degraded_relist_p99)},
+              {"calmRelistP99", FormatGoDuration(t.calm_relist_p99)},
+              {"criticalLastRelistAge", FormatGoDuration(t.critical_last_seen)},
+              {"calmLastRelistAge", FormatGoDuration(t.calm_last_seen)},
+              {"hold", FormatGoDuration(t.hold)}});
+}
+
+std::pair<early::Thresholds, std::string> EarlyWarning::thresholds() const {
+  std::lock_guard lock(mu_);
+  return {thresholds_, thresholds_source_};
 }
 
 void EarlyWarning::ScrapeStarted() {
@@ -151,13 +182,13 @@ void EarlyWarning::Tick() {
   if (metrics_) {
     metrics_->scrape_pending.Get().Set(std::chrono::duration<double>(pending).count());
   }
-  auto figures = early::PendingScrapeFigures(pending, options_.thresholds);
+  auto figures = early::PendingScrapeFigures(pending, thresholds_);
   if (!figures) return;
   DecideAndPublish(*figures, clock_.Now());
 }
 
 void EarlyWarning::DecideAndPublish(const early::PlegFigures& figures, WallTime now) {
-  early::LevelDecision d = early::DecideLevel(state_, figures, options_.thresholds, now);
+  early::LevelDecision d = early::DecideLevel(state_, figures, thresholds_, now);
   if (d.changed) {
     Log().Info("early-warning level changed", {{"node", options_.node_name},
                                                {"from", early::LevelName(state_.level)},

@@ -27,6 +27,7 @@
 #include "early/annotation.h"
 #include "early/level.h"
 #include "early/scrape.h"
+#include "early/thresholds_annotation.h"
 #include "observe/metrics.h"
 
 namespace nodeguard::agent {
@@ -63,6 +64,17 @@ class EarlyWarning {
   // is logged and ignored.
   void Restore(const std::string& annotation);
 
+  // The marks to decide with, from the node's
+  // nodeguard.io/early-warning-thresholds annotation (written by the
+  // controller from the governing policy's spec.earlyWarning;
+  // early/thresholds_annotation.h), or nullptr when the node has none: then
+  // options.thresholds (the flags). An unreadable annotation is logged (once
+  // per distinct value) and the flags decide. Called on every Node update;
+  // logs only when the marks in use change.
+  void UseThresholds(const std::string* annotation);
+  // The marks in use and where they come from ("flags" or "policy <name>").
+  std::pair<early::Thresholds, std::string> thresholds() const;
+
   void ScrapeStarted();
   void ScrapeFinished(ScrapeResult result);
   // Decides on the pending scrape, if one is pending long enough.
@@ -81,9 +93,12 @@ class EarlyWarning {
   EarlyWarningMetrics* metrics_;
 
   mutable std::mutex mu_;
-  early::LevelState state_;                                  // Guarded by mu_.
-  WallTime level_since_;                                     // Guarded by mu_.
-  early::Published published_;                               // Guarded by mu_.
+  early::Thresholds thresholds_;             // Guarded by mu_.
+  std::string thresholds_source_ = "flags";  // Guarded by mu_.
+  std::string thresholds_error_;  // The unreadable annotation last logged. Guarded by mu_.
+  early::LevelState state_;       // Guarded by mu_.
+  WallTime level_since_;          // Guarded by mu_.
+  early::Published published_;    // Guarded by mu_.
   std::deque<std::pair<WallTime, early::Exposition>> kept_;  // Guarded by mu_.
   std::optional<MonoTime> pending_since_;                    // Guarded by mu_.
   early::LogGate log_gate_;                                  // Guarded by mu_.

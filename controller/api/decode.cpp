@@ -245,6 +245,8 @@ constexpr std::pair<const char*, SelectorOperator> kOperators[] = {
 };
 constexpr const char* kReleaseBelowInvalid =
     "must be a pod count (0 or more) or a percent of the cap below 100%, such as \"90%\"";
+constexpr const char* kReduceByInvalid =
+    "must be a pod count from 1 to 1000 or a percent of the cap from 1% to 99%, such as \"20%\"";
 constexpr const char* kMaxUnhealthyInvalid =
     "must be a node count (0 or more) or a percent from 0% to 100%, such as \"30%\"";
 constexpr const char* kEffectInvalid = "must be NoSchedule or PreferNoSchedule";
@@ -298,6 +300,22 @@ LabelSelector DecodeSelector(const json& j, const Reader& r) {
     s.match_expressions.push_back(std::move(req));
   });
   return s;
+}
+
+EarlyWarningSpec DecodeEarlyWarning(const json& j, const Reader& r) {
+  EarlyWarningSpec e;
+  e.present = true;
+  ReadDuration(j, "degradedRelistP99", r, &e.degraded_relist_p99);
+  ReadDuration(j, "calmRelistP99", r, &e.calm_relist_p99);
+  ReadDuration(j, "criticalLastRelistAge", r, &e.critical_last_relist_age);
+  ReadDuration(j, "calmLastRelistAge", r, &e.calm_last_relist_age);
+  ReadDuration(j, "hold", r, &e.hold);
+  if (const json* a = ReadObject(j, "adaptiveCap", r)) {
+    AdaptiveCapSpec cap;
+    ReadIntOrPercent(*a, "reduceBy", r.Child("adaptiveCap"), kReduceByInvalid, &cap.reduce_by);
+    e.adaptive_cap = cap;
+  }
+  return e;
 }
 
 void DecodeSelectorMember(const json& obj, std::string_view name, const Reader& r,
@@ -495,6 +513,9 @@ NodeHealthPolicySpec DecodeSpec(const nlohmann::json& spec, std::vector<FieldErr
   }
   if (const json* j = ReadObject(spec, "resourceHygiene", r)) {
     s.resource_hygiene = DecodeResourceHygiene(*j, r.Child("resourceHygiene"));
+  }
+  if (const json* j = ReadObject(spec, "earlyWarning", r)) {
+    s.early_warning = DecodeEarlyWarning(*j, r.Child("earlyWarning"));
   }
   return s;
 }

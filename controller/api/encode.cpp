@@ -144,6 +144,19 @@ json EncodeSpec(const NodeHealthPolicySpec& s) {
     j["podDensity"] = std::move(pd);
   }
 
+  if (s.early_warning.present) {
+    const EarlyWarningSpec& e = s.early_warning;
+    json ew = {{"degradedRelistP99", FormatGoDuration(e.degraded_relist_p99)},
+               {"calmRelistP99", FormatGoDuration(e.calm_relist_p99)},
+               {"criticalLastRelistAge", FormatGoDuration(e.critical_last_relist_age)},
+               {"calmLastRelistAge", FormatGoDuration(e.calm_last_relist_age)},
+               {"hold", FormatGoDuration(e.hold)}};
+    if (e.adaptive_cap) {
+      ew["adaptiveCap"] = {{"reduceBy", IntOrPercentJson(e.adaptive_cap->reduce_by)}};
+    }
+    j["earlyWarning"] = std::move(ew);
+  }
+
   json rules = json::array();
   for (const UnhealthyCondition& u : s.health.unhealthy_conditions) {
     json r = {{"type", u.type}, {"status", kube::ConditionStatusName(u.status)}};

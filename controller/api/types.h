@@ -186,6 +186,34 @@ struct ResourceHygieneSpec {
   friend bool operator==(const ResourceHygieneSpec&, const ResourceHygieneSpec&) = default;
 };
 
+// spec.earlyWarning.adaptiveCap: while a node's published early-warning level
+// (nodeguard.io/early-warning, docs/early-warning.md) is Degraded or Critical,
+// its pod-density cap is lowered by reduce_by: a count, or a percent of the
+// cap rounded up (so a non-zero percent always lowers by at least one pod);
+// the lowered cap is never below 1. Restored once the published level is
+// Healthy again: the agent publishes Healthy only after `hold` of calm
+// figures, so that hold is the cap's hysteresis; the taint's own low mark
+// (releaseBelow) then applies to the restored cap.
+struct AdaptiveCapSpec {
+  IntOrPercent reduce_by = IntOrPercent::Percent(20);  // Count 1..1000, or 1%..99%.
+  friend bool operator==(const AdaptiveCapSpec&, const AdaptiveCapSpec&) = default;
+};
+
+// spec.earlyWarning: the marks the node agent's early-warning level is
+// decided with (early::Thresholds; the defaults are the agent's built-in
+// ones), and the adaptive density cap. Absent: the agent's flags decide, and
+// caps are not adapted.
+struct EarlyWarningSpec {
+  bool present = false;  // The block is written (the agent then uses these marks, not its flags).
+  Duration degraded_relist_p99 = std::chrono::seconds(1);        // Degraded above it. > 0.
+  Duration calm_relist_p99 = std::chrono::milliseconds(500);     // Calm at or below; < degraded.
+  Duration critical_last_relist_age = std::chrono::seconds(30);  // Critical above it. > 0.
+  Duration calm_last_relist_age = std::chrono::seconds(10);      // Calm at or below; < critical.
+  Duration hold = std::chrono::minutes(2);      // Calm this long before Degraded -> Healthy. >= 0.
+  std::optional<AdaptiveCapSpec> adaptive_cap;  // Unset: caps are not adapted.
+  friend bool operator==(const EarlyWarningSpec&, const EarlyWarningSpec&) = default;
+};
+
 struct NodeHealthPolicySpec {
   LabelSelector node_selector;  // Empty: every node.
   // No new taints, cordons, drains or agent actions; in-flight remediations
@@ -196,6 +224,7 @@ struct NodeHealthPolicySpec {
   HealthSpec health;
   RemediationSpec remediation;
   ResourceHygieneSpec resource_hygiene;
+  EarlyWarningSpec early_warning;
   friend bool operator==(const NodeHealthPolicySpec&, const NodeHealthPolicySpec&) = default;
 };
 

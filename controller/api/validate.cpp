@@ -176,6 +176,37 @@ void CheckPodDensity(Checker& c, const PodDensitySpec& d) {
   }
 }
 
+void CheckEarlyWarning(Checker& c, const EarlyWarningSpec& e) {
+  if (!e.present) return;
+  const std::string p = "spec.earlyWarning";
+  c.Positive(p + ".degradedRelistP99", e.degraded_relist_p99);
+  c.Positive(p + ".calmRelistP99", e.calm_relist_p99);
+  c.Positive(p + ".criticalLastRelistAge", e.critical_last_relist_age);
+  c.Positive(p + ".calmLastRelistAge", e.calm_last_relist_age);
+  c.NonNegative(p + ".hold", e.hold);
+  // As in CheckPodDensity: cross-field rules compare only values valid on their own.
+  if (e.calm_relist_p99.count() > 0 && e.degraded_relist_p99.count() > 0 &&
+      e.calm_relist_p99 >= e.degraded_relist_p99) {
+    c.Fail(p + ".calmRelistP99",
+           "calmRelistP99 must be below degradedRelistP99: a node recovers only once its relist "
+           "is clearly faster than the mark that made it Degraded");
+  }
+  if (e.calm_last_relist_age.count() > 0 && e.critical_last_relist_age.count() > 0 &&
+      e.calm_last_relist_age >= e.critical_last_relist_age) {
+    c.Fail(p + ".calmLastRelistAge",
+           "calmLastRelistAge must be below criticalLastRelistAge: a node leaves Critical only "
+           "once its last relist is clearly more recent than the mark that made it Critical");
+  }
+  if (e.adaptive_cap) {
+    const IntOrPercent& r = e.adaptive_cap->reduce_by;
+    if (r.value < 1 || (r.percent && r.value > 99) || (!r.percent && r.value > 1000)) {
+      c.Fail(p + ".adaptiveCap.reduceBy",
+             "must be a pod count from 1 to 1000 or a percent of the cap from 1% to 99%, such as "
+             "\"20%\"");
+    }
+  }
+}
+
 // metav1.Condition's type pattern:
 // ^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$
 bool IsConditionType(std::string_view s) {
@@ -302,6 +333,7 @@ std::vector<FieldError> Validate(const NodeHealthPolicySpec& spec) {
   CheckHealth(c, spec.health);
   CheckRemediation(c, spec.remediation);
   CheckResourceHygiene(c, spec.resource_hygiene);
+  CheckEarlyWarning(c, spec.early_warning);
   return errors;
 }
 

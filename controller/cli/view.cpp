@@ -57,6 +57,18 @@ std::string Short(const std::string& text, size_t max) { return TruncateUtf8(tex
 
 std::string Pods(int64_t n) { return std::to_string(n) + (n == 1 ? " pod" : " pods"); }
 
+// "set by maxPods", and when the adaptive cap lowered it: ", lowered from 70
+// while the node's early-warning level is Degraded (spec.earlyWarning.adaptiveCap)".
+std::string CapSource(const NodeView& n) {
+  std::string s = "set by " + n.cap_bound;
+  if (n.policy_cap) {
+    s += ", lowered from " + std::to_string(*n.policy_cap) +
+         " while the node's early-warning level is " + n.early_warning +
+         " (spec.earlyWarning.adaptiveCap)";
+  }
+  return s;
+}
+
 std::string PhaseCell(const NodeView& n) {
   if (!n.state_error.empty()) return "Unreadable";
   if (!n.state) return "-";
@@ -145,6 +157,8 @@ nlohmann::json NodeJson(const NodeView& n) {
       {"cap", opt(n.cap)},
       {"taintAt", opt(n.taint_at)},
       {"releaseBelow", opt(n.release_below)},
+      {"policyCap", opt(n.policy_cap)},
+      {"earlyWarning", n.early_warning},
       {"tainted", n.tainted},
       {"taint", n.taint},
       {"taintPolicy", n.taint_policy},
@@ -229,12 +243,16 @@ std::vector<NodeView> BuildNodeViews(const Snapshot& snapshot) {
     const auto& on_node = pods_by_node[v.name];
     v.pods = density::CountPods(kube::Symbol::Intern(v.name), on_node, density);
     if (policy != nullptr && density.enabled) {
-      if (auto cap = density::ComputeCap(density, node)) {
+      if (auto cap = density::ComputeCap(density, node, density::AdaptiveCapOf(policy->spec))) {
         v.cap = cap->cap;
+        if (cap->adaptation == density::CapAdaptation::kLowered) v.policy_cap = cap->policy_cap;
         v.taint_at = cap->taint_at;
         v.release_below = cap->release_below;
         v.cap_bound = density::CapBoundName(cap->bound);
       }
+    }
+    if (node.early_warning.level != kube::EarlyWarningLevel::kAbsent) {
+      v.early_warning = kube::EarlyWarningLevelName(node.early_warning.level);
     }
     const density::OwnTaint own = density::FindOwnTaint(node, {});
     if (own.on_node()) {
@@ -506,8 +524,8 @@ Explanation Explain(const Snapshot& snapshot, const std::string& name) {
     std::string text = "It carries nodeguard's density taint " + n.taint;
     if (n.cap) {
       text += ": " + std::to_string(n.pods) + " pods counted, cap " + std::to_string(*n.cap) +
-              " (set by " + n.cap_bound + "), tainted from " + Pods(*n.taint_at) +
-              ", released below " + Pods(*n.release_below);
+              " (" + CapSource(n) + "), tainted from " + Pods(*n.taint_at) + ", released below " +
+              Pods(*n.release_below);
     }
     add(text + ".");
     if (e.next_step.empty()) {
@@ -533,8 +551,8 @@ Explanation Explain(const Snapshot& snapshot, const std::string& name) {
     add("Health under its policy: " + n.health + ": " + n.health_detail + ".");
   }
   if (n.cap && !n.tainted) {
-    add(std::to_string(n.pods) + " pods counted, cap " + std::to_string(*n.cap) + " (set by " +
-        n.cap_bound + "): tainted from " + Pods(*n.taint_at) + ".");
+    add(std::to_string(n.pods) + " pods counted, cap " + std::to_string(*n.cap) + " (" +
+        CapSource(n) + "): tainted from " + Pods(*n.taint_at) + ".");
   }
   verdict("ok");
   return e;

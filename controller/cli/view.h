@@ -60,7 +60,11 @@ struct NodeView {
   std::optional<int64_t> cap;  // The density cap, when the policy sets one.
   std::optional<int64_t> taint_at;
   std::optional<int64_t> release_below;
-  std::string cap_bound;                               // density::CapBoundName of what set the cap.
+  std::string cap_bound;  // density::CapBoundName of what set the cap.
+  // The policy's cap when spec.earlyWarning.adaptiveCap lowered `cap` (unset otherwise).
+  std::optional<int64_t> policy_cap;
+  // The node's published early-warning level (kube::EarlyWarningLevelName), "" when absent.
+  std::string early_warning;
   bool tainted = false;                                // nodeguard's density taint is on the node.
   std::string taint;                                   // "key=value:Effect" of that taint.
   std::string taint_policy;                            // The policy nodeguard recorded applying it.

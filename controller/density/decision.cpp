@@ -65,10 +65,30 @@ const char* GovernanceText(Governance g) {
   return "";
 }
 
+// "56 (lowered from 70 while the node's early-warning level is Degraded or
+// Critical)": the cap as messages name it.
+std::string CapText(const DensityCap& c) {
+  std::string s = std::to_string(c.cap);
+  if (c.adaptation == CapAdaptation::kLowered) {
+    s += " (lowered from " + std::to_string(c.policy_cap) +
+         " while the node's early-warning level is Degraded or Critical)";
+  }
+  return s;
+}
+
+// The cap overflow eviction compares with: the policy's, never a lowered one.
+int64_t OverflowCap(const DensityCap& c) {
+  return c.adaptation == CapAdaptation::kLowered ? c.policy_cap : c.cap;
+}
+
 std::string Numbers(const DensityInputs& in) {
   std::string s = "pods=" + std::to_string(in.pods);
   if (in.cap) {
     s += " cap=" + std::to_string(in.cap->cap) + " (" + CapBoundName(in.cap->bound) + ")";
+    if (in.cap->adaptation != CapAdaptation::kNone) {
+      s += " policyCap=" + std::to_string(in.cap->policy_cap) +
+           " earlyWarning=" + CapAdaptationName(in.cap->adaptation);
+    }
     s += " taintAt=" + std::to_string(in.cap->taint_at);
     s += " releaseBelow=" + std::to_string(in.cap->release_below);
   } else {
@@ -95,9 +115,9 @@ EventText ReachedEvent(const DensityInputs& in, const kube::Taint& desired) {
   std::string msg = "Node " + in.node + " has " + std::to_string(in.pods) + " pods";
   if (c.taint_at < c.cap) {
     msg += ", reaching the taint mark of " + std::to_string(c.taint_at) + " below its cap of " +
-           std::to_string(c.cap);
+           CapText(c);
   } else {
-    msg += ", reaching its cap of " + std::to_string(c.cap);
+    msg += ", reaching its cap of " + CapText(c);
   }
   msg += " (policy " + in.policy + "): ";
   msg += in.dry_run ? "dryRun, would add taint " : "added taint ";
@@ -118,7 +138,7 @@ EventText ReleasedEvent(const DensityInputs& in, const kube::Taint& desired, boo
            " that nodeguard did not apply, so it cannot put its own taint in its place";
   } else {
     msg += ", below the release mark of " + std::to_string(in.cap->release_below) + " (cap " +
-           std::to_string(in.cap->cap) + ", policy " + in.policy + ")";
+           CapText(*in.cap) + ", policy " + in.policy + ")";
   }
   msg += executed ? ": removed taint " : ": dryRun, would remove taint ";
   msg += in.taint.present && !in.current.key.empty() ? in.current.key : desired.key;
@@ -196,8 +216,8 @@ DensityDecision DecideTaint(const DensityInputs& in, const kube::Taint& desired)
 
   // Overflow eviction (the second table in the header).
   if (in.governance == Governance::kEnforce && in.cap && in.evict_overflow &&
-      in.pods_not_terminating > in.cap->cap) {
-    d.overflow = in.pods_not_terminating - in.cap->cap;
+      in.pods_not_terminating > OverflowCap(*in.cap)) {
+    d.overflow = in.pods_not_terminating - OverflowCap(*in.cap);
     d.evict = !in.dry_run;
   }
 
@@ -210,7 +230,7 @@ DensityDecision DecideTaint(const DensityInputs& in, const kube::Taint& desired)
 }
 
 EventText OverflowEvent(const DensityInputs& in, int64_t overflow, const OverflowOutcome& outcome) {
-  const int64_t cap = in.cap ? in.cap->cap : 0;
+  const int64_t cap = in.cap ? OverflowCap(*in.cap) : 0;
   std::string msg = "Node " + in.node + " has " + std::to_string(in.pods_not_terminating) +
                     " pods not terminating, " + std::to_string(overflow) + " above its cap of " +
                     std::to_string(cap) + " (policy " + in.policy + "): ";

@@ -163,7 +163,11 @@ kube::Taint DesiredTaint(const api::PodDensitySpec& spec, const std::string& pol
 //   n >  cap, dry run                  -> overflow n - cap, evict false (reported only)
 //   n >  cap                           -> overflow n - cap, evict true
 // The cap, not the taint mark: pods between the mark and the cap are what
-// taintAhead allows for, not an overshoot.
+// taintAhead allows for, not an overshoot. And the policy's cap
+// (DensityCap::policy_cap), not one the adaptive cap lowered (cap.h, row A3):
+// a node whose early-warning level lowered its cap takes no new pods, but
+// none are evicted for it (evictions make a slow runtime stop containers:
+// more work for it, not less); the taint rows above use the lowered cap.
 DensityDecision DecideTaint(const DensityInputs& in, const kube::Taint& desired);
 
 // What one round of overflow eviction did on a node, for its Event. Pods as

@@ -51,6 +51,7 @@ struct Thresholds {
   Duration calm_relist_p99 = std::chrono::milliseconds(500);
   Duration calm_last_seen = std::chrono::seconds(10);
   Duration hold = std::chrono::minutes(2);
+  friend bool operator==(const Thresholds&, const Thresholds&) = default;
 };
 
 enum class LevelReason : uint8_t {

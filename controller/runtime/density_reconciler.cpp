@@ -4,10 +4,12 @@
 #include "density/decision.h"
 #include "density/overflow.h"
 #include "density/taint_patch.h"
+#include "early/thresholds_annotation.h"
 #include "kube/store.h"
 #include "observe/log.h"
 #include "remediation/drain_progress.h"
 #include "runtime/drainer.h"
+#include "runtime/early_warning.h"
 
 namespace nodeguard::runtime {
 namespace {
@@ -35,7 +37,10 @@ DensityReconciler::DensityReconciler(Deps deps)
       pods_gauge_(deps_.metrics->MustGauge(
           "nodeguard_node_pods", "Pods counted toward the density cap, per node.", {"node"})),
       cap_gauge_(deps_.metrics->MustGauge(
-          "nodeguard_node_pod_cap", "Pod-density cap of the node under its policy.", {"node"})),
+          "nodeguard_node_pod_cap",
+          "Pod-density cap of the node under its policy (lowered by spec.earlyWarning.adaptiveCap "
+          "while its early-warning level is Degraded or Critical).",
+          {"node"})),
       capped_gauge_(deps_.metrics->MustGauge(
           "nodeguard_density_capped_nodes",
           "Nodes at their pod-density cap (tainted, or would be in dryRun), per policy.",
@@ -47,6 +52,16 @@ DensityReconciler::DensityReconciler(Deps deps)
           "nodeguard_density_overflow_evictions_total",
           "Pods evicted from nodes above their pod-density cap (evictOverflow), per policy.",
           {"policy"})) {}
+
+namespace {
+
+bool EqualThresholdsAnnotation(const kube::Node& a, const kube::Node& b) {
+  const std::string* x = a.Annotation(early::kThresholdsAnnotation);
+  const std::string* y = b.Annotation(early::kThresholdsAnnotation);
+  return x == nullptr ? y == nullptr : y != nullptr && *x == *y;
+}
+
+}  // namespace
 
 void DensityReconciler::OnNode(const kube::Node* old_obj, const kube::Node* obj,
                                kube::WorkQueue& queue) {
@@ -60,7 +75,9 @@ void DensityReconciler::OnNode(const kube::Node* old_obj, const kube::Node* obj,
   };
   if (old_obj != nullptr && old_obj->labels == obj->labels && old_obj->taints == obj->taints &&
       old_obj->capacity.cpu_millis == obj->capacity.cpu_millis &&
-      old_obj->allocatable.pods == obj->allocatable.pods && record(old_obj) == record(obj)) {
+      old_obj->allocatable.pods == obj->allocatable.pods && record(old_obj) == record(obj) &&
+      old_obj->early_warning.level == obj->early_warning.level &&
+      EqualThresholdsAnnotation(*old_obj, *obj)) {
     return;  // Heartbeats: nothing the density decision reads.
   }
   queue.Add(obj->meta.name);
@@ -399,6 +416,25 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
     if (p != governing) Report(p->meta.name, node_name, std::nullopt, false);
   }
 
+  // The early-warning marks the node's agent decides with (docs/early-warning.md,
+  // "How the thresholds reach the agent"): written even while paused or in a
+  // policy's dry run (they change what is reported, never a node); not under
+  // the controller's --dry-run, which writes nothing to nodes.
+  if (!deps_.options->dry_run) {
+    const auto desired = DesiredThresholdsAnnotation(governing ? &governing->policy : nullptr,
+                                                     governing && governing->valid());
+    if (auto patch = ThresholdsPatch(*node, desired)) {
+      if (Status fenced = deps_.fence(); !fenced.ok()) return fenced.error();
+      auto written = deps_.rest->Patch(kube::CoreResource("nodes"), node_name,
+                                       kube::PatchType::kMerge, *patch);
+      if (!written.ok()) return written.error();
+      Log().Info(
+          desired ? "early-warning thresholds written for the node's agent"
+                  : "early-warning thresholds removed: the agent's flags decide",
+          {{"node", node_name}, {"policy", governing ? governing->meta.name : std::string()}});
+    }
+  }
+
   if (!governing) {
     pods_gauge_.Remove({node_name});
     cap_gauge_.Remove({node_name});
@@ -424,7 +460,8 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
   } else {
     in.governance = density::Governance::kEnforce;
   }
-  in.cap = density::ComputeCap(spec, *node);
+  // The adaptive cap: the node's published early-warning level lowers it (cap.h).
+  in.cap = density::ComputeCap(spec, *node, density::AdaptiveCapOf(policy.policy.spec));
   const kube::Symbol node_symbol = kube::Symbol::Intern(node_name);
   const auto node_pods = deps_.pods->ByIndex(kube::kIndexNodeName, node_name);
   in.pods = density::CountPods(node_symbol, node_pods, spec);

@@ -1,6 +1,9 @@
 #include "runtime/early_warning.h"
 
+#include <nlohmann/json.hpp>
+
 #include "common/time.h"
+#include "early/thresholds_annotation.h"
 
 namespace nodeguard::runtime {
 
@@ -31,7 +34,51 @@ std::string AnnouncedValue(const kube::NodeEarlyWarning& ew) {
   return std::string(kube::EarlyWarningLevelName(ew.level)) + " " + FormatRfc3339(ew.since);
 }
 
-std::optional<EarlyWarningAnnouncement> AnnounceEarlyWarning(const kube::Node& node) {
+std::optional<std::string> DesiredThresholdsAnnotation(const api::NodeHealthPolicy* policy,
+                                                       bool policy_valid) {
+  if (policy == nullptr || !policy_valid || !policy->spec.early_warning.present) {
+    return std::nullopt;
+  }
+  const api::EarlyWarningSpec& e = policy->spec.early_warning;
+  early::PolicyThresholds t;
+  t.policy = policy->meta.name;
+  t.thresholds.degraded_relist_p99 = e.degraded_relist_p99;
+  t.thresholds.calm_relist_p99 = e.calm_relist_p99;
+  t.thresholds.critical_last_seen = e.critical_last_relist_age;
+  t.thresholds.calm_last_seen = e.calm_last_relist_age;
+  t.thresholds.hold = e.hold;
+  return early::EncodeThresholds(t);
+}
+
+std::optional<std::string> ThresholdsPatch(const kube::Node& node,
+                                           const std::optional<std::string>& desired) {
+  const std::string* current = node.Annotation(early::kThresholdsAnnotation);
+  if (current == nullptr && !desired) return std::nullopt;
+  if (current != nullptr && desired && *current == *desired) return std::nullopt;
+  nlohmann::json value = desired ? nlohmann::json(*desired) : nlohmann::json(nullptr);
+  nlohmann::json patch = {
+      {"metadata", {{"annotations", {{early::kThresholdsAnnotation, std::move(value)}}}}}};
+  return patch.dump();
+}
+
+std::string AdaptiveCapNote(const std::optional<density::DensityCap>& cap,
+                            const std::string& policy) {
+  if (!cap) return {};
+  switch (cap->adaptation) {
+    case density::CapAdaptation::kLowered:
+      return "; its pod-density cap is lowered from " + std::to_string(cap->policy_cap) + " to " +
+             std::to_string(cap->cap) + " (policy " + policy + ", spec.earlyWarning.adaptiveCap)";
+    case density::CapAdaptation::kNone:
+      return "; its pod-density cap is " + std::to_string(cap->cap) + " again (policy " + policy +
+             ")";
+    case density::CapAdaptation::kUnknown:
+      break;
+  }
+  return {};
+}
+
+std::optional<EarlyWarningAnnouncement> AnnounceEarlyWarning(const kube::Node& node,
+                                                             std::string_view cap_note) {
   const kube::NodeEarlyWarning& ew = node.early_warning;
   if (ew.level == kube::EarlyWarningLevel::kAbsent ||
       ew.level == kube::EarlyWarningLevel::kUnknown) {
@@ -56,6 +103,7 @@ std::optional<EarlyWarningAnnouncement> AnnounceEarlyWarning(const kube::Node& n
   a.message = "early-warning level " + std::string(level) + " (was " + std::string(was) +
               ") since " + FormatRfc3339(ew.since) +
               ", as published by the node's agent in nodeguard.io/early-warning";
+  a.message += cap_note;
   a.annotation = value;
   return a;
 }

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "api/types.h"
+#include "density/cap.h"
 #include "kube/objects.h"
 
 namespace nodeguard::runtime {
@@ -44,6 +45,30 @@ struct EarlyWarningAnnouncement {
 
 // What to announce for `node`, or nullopt: nothing published, an unreadable
 // annotation (Unknown: logged, never announced), or already announced.
-std::optional<EarlyWarningAnnouncement> AnnounceEarlyWarning(const kube::Node& node);
+// `cap_note` (AdaptiveCapNote) is appended to the message.
+std::optional<EarlyWarningAnnouncement> AnnounceEarlyWarning(const kube::Node& node,
+                                                             std::string_view cap_note = {});
+
+// What the adaptive cap (spec.earlyWarning.adaptiveCap) does to the node's
+// pod-density cap at its published level, for the level's Event: "; its
+// pod-density cap is lowered from 70 to 56 (policy P,
+// spec.earlyWarning.adaptiveCap)" while lowered, "; its pod-density cap is 70
+// again (policy P)" when not; empty when the policy adapts no cap (`cap` is
+// ComputeCap with the policy's adaptive cap, or nullopt without podDensity
+// or adaptiveCap) or the level is Unknown (never announced).
+// The value nodeguard.io/early-warning-thresholds (early/thresholds_annotation.h)
+// should have on a node that `policy` governs (nullptr: none does), or
+// nullopt when it should be absent (no governing policy, an invalid one, or
+// one without spec.earlyWarning: the agent's flags decide).
+std::optional<std::string> DesiredThresholdsAnnotation(const api::NodeHealthPolicy* policy,
+                                                       bool policy_valid);
+
+// The merge patch that brings the node's thresholds annotation to `desired`,
+// or nullopt when it already is (a node nobody governs loses it).
+std::optional<std::string> ThresholdsPatch(const kube::Node& node,
+                                           const std::optional<std::string>& desired);
+
+std::string AdaptiveCapNote(const std::optional<density::DensityCap>& cap,
+                            const std::string& policy);
 
 }  // namespace nodeguard::runtime

@@ -154,8 +154,17 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
   early_warning_gauge_.WithLabels({policy_name, "critical"}).Set(early.critical);
   early_warning_gauge_.WithLabels({policy_name, "unknown"}).Set(early.unknown);
   std::optional<Error> announce_error;
+  const api::NodeHealthPolicySpec& policy_spec = policy->policy.spec;
+  const auto adaptive = density::AdaptiveCapOf(policy_spec);
   for (const kube::Node* node : governed_ptrs) {
-    if (Status s = Announce(*node); !s.ok() && !announce_error) announce_error = s.error();
+    std::string cap_note;
+    if (adaptive && policy->valid() && policy_spec.pod_density.enabled) {
+      cap_note = AdaptiveCapNote(density::ComputeCap(policy_spec.pod_density, *node, adaptive),
+                                 policy_name);
+    }
+    if (Status s = Announce(*node, cap_note); !s.ok() && !announce_error) {
+      announce_error = s.error();
+    }
   }
 
   const api::NodeHealthPolicySpec& spec = policy->policy.spec;
@@ -203,8 +212,8 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
   return result;
 }
 
-Status PolicyReconciler::Announce(const kube::Node& node) {
-  std::optional<EarlyWarningAnnouncement> a = AnnounceEarlyWarning(node);
+Status PolicyReconciler::Announce(const kube::Node& node, std::string_view cap_note) {
+  std::optional<EarlyWarningAnnouncement> a = AnnounceEarlyWarning(node, cap_note);
   {
     // Written, but the node cache may not show it yet (a reconcile triggered
     // by something else can come first): not announced twice meanwhile.

@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "runtime/reconciler.h"
@@ -32,7 +33,7 @@ class PolicyReconciler final : public Reconciler {
 
  private:
   // Records the node's early-warning announcement and emits its Event, if due.
-  Status Announce(const kube::Node& node);
+  Status Announce(const kube::Node& node, std::string_view cap_note);
   Status PatchFinalizers(const PolicyObject& policy, const std::vector<std::string>& finalizers);
 
   Deps deps_;

@@ -967,9 +967,12 @@ class SimulatedAgents:
 
     SIM_ACTION = os.path.join(ROOT, "tests", "integration", "agent", "sim-action")
 
-    def __init__(self, binary, nodes, workdir, reboot_delay):
+    def __init__(self, binary, nodes, workdir, reboot_delay, extra_args=None):
         self.binary = binary
         self.nodes = list(nodes)
+        # node -> more `nodeguard agent` flags (e.g. --early-warning and its
+        # kubelet URL), or None.
+        self.extra_args = extra_args
         self.workdir = workdir
         self.reboot_delay = reboot_delay
         self.calls = os.path.join(workdir, "agent-calls")
@@ -990,7 +993,8 @@ class SimulatedAgents:
             [self.binary, "agent", "--node-name", n, "--kubeconfig", os.environ["KUBECONFIG"],
              "--simulate", "--simulate-command", template, "--recheck-interval", "2s",
              "--metrics-bind-address", f"127.0.0.1:{metrics}",
-             "--health-probe-bind-address", f"127.0.0.1:{probe}"],
+             "--health-probe-bind-address", f"127.0.0.1:{probe}",
+             *(self.extra_args(n) if self.extra_args else [])],
             stdout=log_file, stderr=subprocess.STDOUT)
         _live_processes.append(proc)
         self.procs[n] = (proc, probe, log_file)

@@ -12,8 +12,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
 NODEGUARD_CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The order in which components start; `down` stops them in reverse.
 NODEGUARD_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
-# Started later, on demand (sim starts sim-player); `down` stops them first.
-NODEGUARD_HELPERS=(sim-player)
+# Started later, on demand (sim starts sim-player and sim-kubelet); `down` stops them first.
+NODEGUARD_HELPERS=(sim-player sim-kubelet)
 
 ng_log() { echo "${NG_PROG:-cluster}: $*" >&2; }
 ng_die() {

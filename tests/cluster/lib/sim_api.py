@@ -49,7 +49,11 @@ READY_AT_KEY = "nodeguard.io/sim-ready-at"
 PLAYER_LABEL = "nodeguard.io/sim-player"
 # Holder of a lease the player had to create (it keeps kwok's otherwise).
 PLAYER_HOLDER = "nodeguard-sim-player"
-SIM_KEYS = (FAULT_AT_KEY, TIMING_KEY, MESSAGE_KEY, ACK_KEY, BOOT_KEY, READY_AT_KEY)
+# The simulated /metrics' modes (tests/cluster/sim-kubelet): cleared with the rest.
+RELIST_KEY = "nodeguard.io/sim-relist"
+METRICS_KEY = "nodeguard.io/sim-metrics"
+SIM_KEYS = (FAULT_AT_KEY, TIMING_KEY, MESSAGE_KEY, ACK_KEY, BOOT_KEY, READY_AT_KEY, RELIST_KEY,
+            METRICS_KEY)
 WORKERS = 4
 
 

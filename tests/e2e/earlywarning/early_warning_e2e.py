@@ -16,7 +16,22 @@ the JSON record) and checks
   - a controller killed (SIGKILL) and restarted repeats no Event (the
     record is on the Node).
 
-Usage: early_warning_e2e.py --nodeguard PATH --workdir DIR {levels,cleanup}
+`adaptive-cap` (issue 19, fourth milestone), in its own ng.Scope ("ew-cap",
+one node): a policy with podDensity maxPods 10 and
+spec.earlyWarning.adaptiveCap.reduceBy 40% (lowered cap 6), and 7 pods bound
+to the node (between the lowered and the normal cap):
+
+  - the controller writes the policy's marks for the agent
+    (nodeguard.io/early-warning-thresholds) on the node;
+  - Degraded published -> the density taint appears (the lowered cap 6; the
+    gauge nodeguard_node_pod_cap and status.densityCappedNodes say 6; the
+    Events say "lowered from 10 to 6");
+  - an unreadable annotation -> counted unknown, the taint stays (no change);
+  - Healthy -> the taint goes (cap 10 again, 7 pods below its release mark 9);
+  - unreadable again -> no taint added;
+  - earlyWarning removed from the policy -> the thresholds annotation goes.
+
+Usage: early_warning_e2e.py --nodeguard PATH --workdir DIR {levels,adaptive-cap,cleanup}
 Environment: KUBECONFIG (set by the fixture).
 """
 
@@ -30,6 +45,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import nodeguard_testlib as ng  # noqa: E402
 
 SCOPE = "ew-levels"
+CAP_SCOPE = "ew-cap"
+THRESHOLDS = "nodeguard.io/early-warning-thresholds"
+DENSITY_TAINT = "nodeguard.io/pod-density-exceeded"
+PAUSE = "registry.k8s.io/pause:3.9"
 ANNOTATION = "nodeguard.io/early-warning"
 ANNOUNCED = "nodeguard.io/early-warning-announced"
 check = ng.check
@@ -133,13 +152,140 @@ def levels(binary, workdir):
     say(f"PASS e2e.early-warning.levels in {time.monotonic() - start:.1f}s")
 
 
+def density_tainted(node):
+    taints = ng.get_json("node", node).get("spec", {}).get("taints") or []
+    return any(t["key"] == DENSITY_TAINT for t in taints)
+
+
+def wait_taint(node, want, what):
+    ng.wait_for(what, lambda: (density_tainted(node) == want,
+                               f"{node}: density taint {'present' if density_tainted(node) else 'absent'}"),
+                timeout=30, interval=0.5)
+
+
+def hold_taint(node, want, seconds, what):
+    """The taint stays as `want` for `seconds` (no change)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        check(density_tainted(node) == want, f"{what}: the density taint changed on {node}")
+        time.sleep(0.5)
+
+
+def wait_cap(controller, node, want, what):
+    def probe():
+        cap = controller.series("nodeguard_node_pod_cap", {"node": node})
+        pods = controller.series("nodeguard_node_pods", {"node": node})
+        return cap == want and pods == 7, f"nodeguard_node_pod_cap {cap} (want {want}), pods {pods}"
+    ng.wait_for(what, probe, timeout=30, interval=0.5)
+
+
+def event_messages(node, reason):
+    return [e.get("message", "") for e in
+            ng.get_json("events", "-n", "default", "--field-selector",
+                        f"involvedObject.kind=Node,involvedObject.name={node},reason={reason}")["items"]]
+
+
+def wait_event_saying(node, reason, text):
+    ng.wait_for(f"a {reason} Event saying {text!r}", lambda: (
+        any(text in m for m in event_messages(node, reason)),
+        str(event_messages(node, reason))), timeout=30, interval=0.5)
+
+
+def unreadable(controller, policy, node, value, tainted):
+    """An annotation the controller cannot read: counted unknown, and the
+    density taint stays as it is (present or absent) for 3 s."""
+    publish(node, None, None, value=value)
+    wait_counts(controller, policy, {"healthy": 0, "degraded": 0, "critical": 0, "unknown": 1},
+                f"unreadable ({value}): counted unknown")
+    hold_taint(node, tainted, 3, f"unreadable ({value}) while {'' if tainted else 'un'}tainted")
+
+
+def adaptive_cap(binary, workdir):
+    start = time.monotonic()
+    ng.ensure_crd()
+    with ng.Scope(CAP_SCOPE, nodes=1) as scope:
+        node = scope.nodes[0]
+        controller = ng.Controller(binary, workdir, "ew-cap", extra_args=scope.controller_args())
+        try:
+            controller.start()
+            controller.wait_ready()
+            body_start = time.monotonic()
+            policy = scope.policy(scope.name, {
+                "podDensity": {"maxPods": 10},
+                "earlyWarning": {"criticalLastRelistAge": "45s",
+                                 "adaptiveCap": {"reduceBy": "40%"}}})
+            ng.apply(policy)
+            pods = [{"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": f"p{i}", "namespace": scope.namespace},
+                     "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0,
+                              "tolerations": [{"operator": "Exists"}],
+                              "containers": [{"name": "app", "image": PAUSE}]}}
+                    for i in range(7)]
+            ng.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                              "items": pods}))
+
+            # The marks reach the node for its agent.
+            def thresholds():
+                a = (ng.get_json("node", node)["metadata"].get("annotations") or {}).get(THRESHOLDS)
+                return a is not None, f"{THRESHOLDS}: {a!r}"
+            ng.wait_for("the policy's thresholds on the node", thresholds, timeout=30, interval=0.5)
+            written = json.loads(ng.get_json("node", node)["metadata"]["annotations"][THRESHOLDS])
+            check(written == {"policy": scope.name, "degradedRelistP99": "1s",
+                              "calmRelistP99": "500ms", "criticalLastRelistAge": "45s",
+                              "calmLastRelistAge": "10s", "hold": "2m0s"},
+                  f"{THRESHOLDS} is {written}")
+
+            wait_cap(controller, node, 10, "7 pods counted under the policy cap 10")
+            check(not density_tainted(node), f"{node} tainted with 7 pods under a cap of 10")
+
+            publish(node, "Degraded", "2026-12-07T11:00:00Z")
+            wait_taint(node, True, "Degraded: the taint at the lowered cap (6)")
+            lowered_at = time.monotonic()
+            wait_cap(controller, node, 6, "the gauge shows the lowered cap")
+            def capped():
+                c = (ng.get_json("nhp", scope.name).get("status") or {}).get(
+                    "densityCappedNodes") or []
+                return c == [{"node": node, "pods": 7, "cap": 6}], f"status.densityCappedNodes {c}"
+            ng.wait_for("status lists the node at its lowered cap", capped, timeout=30,
+                        interval=0.5)
+            wait_event_saying(node, "PodDensityCapReached", "lowered from 10")
+            wait_event_saying(node, "EarlyWarningDegraded", "lowered from 10 to 6")
+
+            unreadable(controller, scope.name, node, "{not json", tainted=True)
+
+            publish(node, "Healthy", "2026-12-07T11:05:00Z")
+            wait_taint(node, False, "Healthy: the cap restored (10), the taint goes")
+            say(f"taint at the lowered cap, then restored, "
+                f"{time.monotonic() - lowered_at:.1f}s between")
+            wait_cap(controller, node, 10, "the gauge shows the restored cap")
+            wait_event_saying(node, "EarlyWarningHealthy", "cap is 10 again")
+
+            unreadable(controller, scope.name, node, "[]", tainted=False)
+
+            # Without spec.earlyWarning the agent's flags decide: the marks go.
+            del policy["spec"]["earlyWarning"]
+            ng.apply(policy)  # Three-way: the field the last apply had is removed.
+            ng.wait_for("the thresholds annotation removed", lambda: (
+                not thresholds()[0], thresholds()[1]), timeout=30, interval=0.5)
+            body = time.monotonic() - body_start
+        finally:
+            problem = controller.stop()
+        check(not problem, f"the controller {problem}:\n{controller.tail()}")
+    # The bound is on the scenario itself, from the policy to the last check
+    # (the scope's node and the controller's start are the fixture's cost).
+    check(body < 90, f"the scenario took {body:.1f}s (bound 90 s)")
+    say(f"PASS e2e.early-warning.adaptive-cap in {time.monotonic() - start:.1f}s "
+        f"(scenario {body:.1f}s)")
+
+
 def cleanup(binary, workdir):
     ng.Scope(SCOPE).cleanup()
+    ng.Scope(CAP_SCOPE).cleanup()
 
 
 def main():
-    args = ng.suite_arguments(__doc__, ["levels", "cleanup"])
-    scenarios = {"levels": levels, "cleanup": cleanup}
+    args = ng.suite_arguments(__doc__, ["levels", "adaptive-cap", "cleanup"])
+    scenarios = {"levels": levels, "adaptive-cap": adaptive_cap, "cleanup": cleanup}
     return ng.run_subcommand(scenarios, args.command, args.nodeguard, args.workdir)
 
 

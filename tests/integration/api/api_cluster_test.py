@@ -7,7 +7,9 @@ one subcommand per test:
   install-crd            the CRD installs and is Established with its names
   cleanup                deletes the policies these tests created (label nodeguard.io/test=api)
   sample FILE            a manifests/samples file applies and reads back valid
-  explain                `kubectl explain nodehealthpolicy.spec.podDensity` prints the descriptions
+  explain [FIELD...]     `kubectl explain nodehealthpolicy.spec.FIELD` (default podDensity;
+                         `earlyWarning adaptiveCap` for spec.earlyWarning.adaptiveCap) prints
+                         the descriptions of the field and its members
   printer-columns        `kubectl get nhp` shows the printer columns, filled from status
   status                 the status nodeguard writes (tests/testdata/api/status-example.json)
                          is accepted by the status subresource unchanged
@@ -162,20 +164,26 @@ def test_sample(file_name):
         delete(name)
 
 
-def test_explain():
+def test_explain(*path):
+    # `explain [FIELD...]`: the spec field to explain, a path under spec
+    # (default podDensity; e.g. `earlyWarning adaptiveCap`).
+    path = list(path) or ["podDensity"]
+    dotted = ".".join(path)
     # Retried for the same reason as in test_install_crd: this test may run
     # alone, right after another suite re-created the CRD.
     def explain():
-        result = kubectl("explain", "nodehealthpolicy.spec.podDensity", check=False)
+        result = kubectl("explain", "nodehealthpolicy.spec." + dotted, check=False)
         return result.stdout if result.returncode == 0 else None
 
-    out = wait_for("kubectl explain nodehealthpolicy.spec.podDensity", explain)
+    out = wait_for("kubectl explain nodehealthpolicy.spec." + dotted, explain)
     text = squash(out)
     crd = manifest_json(CRD)
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    density = schema["properties"]["spec"]["properties"]["podDensity"]
-    wanted = [("podDensity", density["description"])]
-    wanted += [(name, prop["description"]) for name, prop in density["properties"].items()]
+    field = schema["properties"]["spec"]
+    for name in path:
+        field = field["properties"][name]
+    wanted = [(dotted, field["description"])]
+    wanted += [(name, prop["description"]) for name, prop in field["properties"].items()]
     for name, description in wanted:
         if squash(description) not in text:
             fail(f"kubectl explain does not print the description of {name}:\n"

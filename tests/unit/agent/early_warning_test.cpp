@@ -299,5 +299,45 @@ TEST_F(EarlyWarningTest, AMalformedPublishedValueIsIgnored) {
   EXPECT_FALSE(ew_->published().has_value());
 }
 
+// The policy's marks (nodeguard.io/early-warning-thresholds, written by the
+// controller) replace the flags' while the node carries them; without the
+// annotation, or with one that cannot be read, the flags decide.
+TEST_F(EarlyWarningTest, ThePolicysThresholdsReplaceTheFlagsWhileTheNodeCarriesThem) {
+  clock_.SetWall(WallTime(std::chrono::seconds(1796640000)));
+  ew_ = std::make_unique<EarlyWarning>(api_, clock_, options_, &metrics_);
+  EXPECT_EQ(ew_->thresholds().second, "flags");
+
+  early::PolicyThresholds policy;
+  policy.policy = "workers";
+  policy.thresholds.critical_last_seen = 60s;
+  const std::string annotation = early::EncodeThresholds(policy);
+  ew_->UseThresholds(&annotation);
+  EXPECT_EQ(ew_->thresholds().second, "policy workers");
+  EXPECT_EQ(ew_->thresholds().first.critical_last_seen, 60s);
+
+  // A scrape pending 31 s: over the flags' 30 s mark, not over the policy's 60 s.
+  ew_->ScrapeStarted();
+  for (int s = 1; s <= 31; ++s) {
+    clock_.Advance(1s);
+    ew_->Tick();
+  }
+  EXPECT_EQ(ew_->level(), Level::kHealthy);
+
+  // The annotation becomes unreadable: the flags decide (30 s), Critical.
+  const std::string garbage = "{not json";
+  ew_->UseThresholds(&garbage);
+  EXPECT_EQ(ew_->thresholds().second, "flags");
+  clock_.Advance(1s);
+  ew_->Tick();
+  EXPECT_EQ(ew_->level(), Level::kCritical);
+
+  // Back to the policy, then removed by the controller: the flags again.
+  ew_->UseThresholds(&annotation);
+  EXPECT_EQ(ew_->thresholds().second, "policy workers");
+  ew_->UseThresholds(nullptr);
+  EXPECT_EQ(ew_->thresholds().second, "flags");
+  EXPECT_EQ(ew_->thresholds().first, options_.thresholds);
+}
+
 }  // namespace
 }  // namespace nodeguard::agent

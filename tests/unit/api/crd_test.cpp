@@ -73,6 +73,9 @@ const char* const kSpecs[] = {
     R"({"remediation": {"drain": {}}})",
     R"({"remediation": {"drain": {"podSelector": {"matchLabels": {"a": "b"}}}}})",
     R"({"resourceHygiene": {}})",
+    R"({"earlyWarning": {}})",
+    R"({"earlyWarning": {"adaptiveCap": {}}})",
+    R"({"earlyWarning": {"hold": "0s", "adaptiveCap": {"reduceBy": 10}}})",
     R"({"nodeSelector": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}})",
 };
 
@@ -251,6 +254,8 @@ TEST(Crd, EncodedSpecUsesOnlyDeclaredFields) {
   s.remediation.drain.grace_period_seconds = 1;
   s.remediation.drain.pod_selector.match_labels = {{"a", "b"}};
   s.resource_hygiene.enabled = true;
+  s.early_warning.present = true;
+  s.early_warning.adaptive_cap = AdaptiveCapSpec{};
   s.node_selector.match_expressions = {{"k", SelectorOperator::kIn, {"v"}}};
   s.health.unhealthy_conditions[0].reason = "r";
   std::vector<std::string> undeclared;

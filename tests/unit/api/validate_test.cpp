@@ -80,7 +80,17 @@ TEST_P(ValidSpecTest, IsAccepted) {
 INSTANTIATE_TEST_SUITE_P(
     EdgeCases, ValidSpecTest,
     ::testing::Values(
-        ValidCase{"Empty", "{}"},
+        ValidCase{"Empty", "{}"}, ValidCase{"EarlyWarningDefaults", R"({"earlyWarning": {}})"},
+        ValidCase{"EarlyWarningCalmJustBelowTheEntryMarks",
+                  R"({"earlyWarning": {"calmRelistP99": "999ms", "calmLastRelistAge": "29s"}})"},
+        ValidCase{"EarlyWarningNoHold", R"({"earlyWarning": {"hold": "0s"}})"},
+        ValidCase{"AdaptiveCapOnePercent",
+                  R"({"earlyWarning": {"adaptiveCap": {"reduceBy": "1%"}}})"},
+        ValidCase{"AdaptiveCap99Percent",
+                  R"({"earlyWarning": {"adaptiveCap": {"reduceBy": "99%"}}})"},
+        ValidCase{"AdaptiveCapOnePod", R"({"earlyWarning": {"adaptiveCap": {"reduceBy": 1}}})"},
+        ValidCase{"AdaptiveCap1000Pods",
+                  R"({"earlyWarning": {"adaptiveCap": {"reduceBy": 1000}}})"},
         ValidCase{"ReleaseBelowJustUnderTheCap",
                   R"({"podDensity": {"maxPods": 70, "releaseBelow": 69}})"},
         ValidCase{"ReleaseBelowAtTheTaintMark",

@@ -289,6 +289,25 @@ TEST(Explain, CappedNodeWithTheFigures) {
   EXPECT_EQ(j["node"]["releaseBelow"], 9);
 }
 
+TEST(Explain, ALoweredCapNamesThePolicyCapAndTheLevel) {
+  Snapshot s = Cluster();
+  s.policies[0].spec.early_warning.present = true;
+  s.policies[0].spec.early_warning.adaptive_cap = api::AdaptiveCapSpec{IntOrPercent::Percent(40)};
+  for (kube::Node& n : s.nodes) {
+    if (n.meta.name == "w-2") n.early_warning.level = kube::EarlyWarningLevel::kDegraded;
+  }
+  const Explanation e = Explain(s, "w-2");
+  EXPECT_EQ(e.verdict, "capped");
+  EXPECT_THAT(e.reasons[0],
+              HasSubstr("10 pods counted, cap 6 (set by maxPods, lowered from 10 while the node's "
+                        "early-warning level is Degraded (spec.earlyWarning.adaptiveCap)), "
+                        "tainted from 6 pods, released below 5 pods"));
+  const nlohmann::json j = ExplanationJson(e);
+  EXPECT_EQ(j["node"]["cap"], 6);
+  EXPECT_EQ(j["node"]["policyCap"], 10);
+  EXPECT_EQ(j["node"]["earlyWarning"], "Degraded");
+}
+
 TEST(Explain, PersonsCordonIsLeftAlone) {
   const Explanation e = Explain(Cluster(), "w-4");
   EXPECT_EQ(e.verdict, "cordoned-by-person");

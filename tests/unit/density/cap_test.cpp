@@ -87,7 +87,9 @@ TEST(ComputeCap, Table) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    EXPECT_EQ(ComputeCap(c.spec, MakeNode(c.cpu_millis, c.allocatable_pods)), c.want);
+    std::optional<DensityCap> want = c.want;
+    if (want) want->policy_cap = want->cap;  // Not adapted: the policy's cap is the cap.
+    EXPECT_EQ(ComputeCap(c.spec, MakeNode(c.cpu_millis, c.allocatable_pods)), want);
   }
 }
 
@@ -97,6 +99,91 @@ TEST(ComputeCap, TheIncidentNodes) {
   auto cap = ComputeCap(Spec(70, 10), MakeNode(8000, 110));
   ASSERT_TRUE(cap);
   EXPECT_EQ(cap->cap, 70);
+}
+
+// The adaptive cap (cap.h, rows A1-A5): one test per row.
+kube::Node NodeAt(kube::EarlyWarningLevel level) {
+  kube::Node n = MakeNode(8000, 110);
+  n.early_warning.level = level;
+  return n;
+}
+
+std::optional<api::AdaptiveCapSpec> ReduceBy(IntOrPercent by) { return api::AdaptiveCapSpec{by}; }
+
+DensityCap Cap(int64_t cap, int64_t taint_at, int64_t release_below, int64_t policy_cap,
+               CapAdaptation adaptation) {
+  DensityCap c{cap, taint_at, release_below, CapBound::kMaxPods};
+  c.policy_cap = policy_cap;
+  c.adaptation = adaptation;
+  return c;
+}
+
+TEST(ComputeCap, RowA1NoAdaptiveCapIgnoresTheLevel) {
+  EXPECT_EQ(ComputeCap(Spec(70, {}), NodeAt(kube::EarlyWarningLevel::kCritical)),
+            Cap(70, 70, 63, 70, CapAdaptation::kNone));
+}
+
+TEST(ComputeCap, RowA2AbsentOrHealthyKeepsThePolicyCap) {
+  for (auto level : {kube::EarlyWarningLevel::kAbsent, kube::EarlyWarningLevel::kHealthy}) {
+    SCOPED_TRACE(kube::EarlyWarningLevelName(level));
+    EXPECT_EQ(ComputeCap(Spec(70, {}), NodeAt(level), ReduceBy(IntOrPercent::Percent(20))),
+              Cap(70, 70, 63, 70, CapAdaptation::kNone));
+  }
+}
+
+TEST(ComputeCap, RowA3DegradedOrCriticalLowersTheCapAndItsMarks) {
+  for (auto level : {kube::EarlyWarningLevel::kDegraded, kube::EarlyWarningLevel::kCritical}) {
+    SCOPED_TRACE(kube::EarlyWarningLevelName(level));
+    // 20% of 70 = 14: cap 56, release 90% of 56 = 50.4 -> 50.
+    EXPECT_EQ(ComputeCap(Spec(70, {}), NodeAt(level), ReduceBy(IntOrPercent::Percent(20))),
+              Cap(56, 56, 50, 70, CapAdaptation::kLowered));
+  }
+  // A count; taintAhead applies to the lowered cap.
+  EXPECT_EQ(
+      ComputeCap(Spec(70, {}, IntOrPercent::Percent(90), 2),
+                 NodeAt(kube::EarlyWarningLevel::kDegraded), ReduceBy(IntOrPercent::Count(10))),
+      Cap(60, 58, 54, 70, CapAdaptation::kLowered));
+  // A percent rounds up: 10% of 11 = 1.1 -> 2 pods.
+  EXPECT_EQ(ComputeCap(Spec(11, {}), NodeAt(kube::EarlyWarningLevel::kDegraded),
+                       ReduceBy(IntOrPercent::Percent(10))),
+            Cap(9, 9, 8, 11, CapAdaptation::kLowered));
+  // Never below 1.
+  EXPECT_EQ(ComputeCap(Spec(5, {}), NodeAt(kube::EarlyWarningLevel::kCritical),
+                       ReduceBy(IntOrPercent::Count(10))),
+            Cap(1, 1, 1, 5, CapAdaptation::kLowered));
+  // The lowered term is the smallest of the policy's terms (here per core).
+  auto per_core = ComputeCap(Spec(100, 10), NodeAt(kube::EarlyWarningLevel::kDegraded),
+                             ReduceBy(IntOrPercent::Percent(50)));
+  ASSERT_TRUE(per_core);
+  EXPECT_EQ(per_core->cap, 40);
+  EXPECT_EQ(per_core->policy_cap, 80);
+  EXPECT_EQ(per_core->bound, CapBound::kMaxPodsPerCore);
+}
+
+TEST(ComputeCap, RowA4UnknownAddsNothingAndReleasesNothingALoweredCapHeld) {
+  // The policy cap's taint mark (70), the lowered cap's release mark (50 < 63).
+  EXPECT_EQ(ComputeCap(Spec(70, {}), NodeAt(kube::EarlyWarningLevel::kUnknown),
+                       ReduceBy(IntOrPercent::Percent(20))),
+            Cap(70, 70, 50, 70, CapAdaptation::kUnknown));
+  // A release count below both marks stays as it is.
+  EXPECT_EQ(
+      ComputeCap(Spec(70, {}, IntOrPercent::Count(30)), NodeAt(kube::EarlyWarningLevel::kUnknown),
+                 ReduceBy(IntOrPercent::Count(10))),
+      Cap(70, 70, 30, 70, CapAdaptation::kUnknown));
+}
+
+TEST(ComputeCap, RowA5ACapOfZeroHasNothingToLower) {
+  EXPECT_EQ(ComputeCap(Spec(0, {}), NodeAt(kube::EarlyWarningLevel::kDegraded),
+                       ReduceBy(IntOrPercent::Percent(20))),
+            Cap(0, 0, 0, 0, CapAdaptation::kLowered));
+}
+
+TEST(AdaptiveCapOf, OnlyFromAWrittenEarlyWarningBlock) {
+  api::NodeHealthPolicySpec spec;
+  spec.early_warning.adaptive_cap = api::AdaptiveCapSpec{};
+  EXPECT_EQ(AdaptiveCapOf(spec), std::nullopt);
+  spec.early_warning.present = true;
+  EXPECT_EQ(AdaptiveCapOf(spec), api::AdaptiveCapSpec{});
 }
 
 TEST(CapacityCores, RoundsDownAtLeastOne) {

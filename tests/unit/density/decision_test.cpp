@@ -383,6 +383,47 @@ TEST(DecideOverflow, EvictsTheCountAboveTheCapNotTheMark) {
   EXPECT_TRUE(d.execute);
 }
 
+// The adaptive cap (cap.h, rows A1-A5) reaches DecideTaint as the cap and its
+// marks: the taint rows use the lowered cap, overflow eviction the policy's.
+DensityCap Lowered(int64_t cap, int64_t taint_at, int64_t release_below, int64_t policy_cap) {
+  DensityCap c{cap, taint_at, release_below, CapBound::kMaxPods};
+  c.policy_cap = policy_cap;
+  c.adaptation = CapAdaptation::kLowered;
+  return c;
+}
+
+TEST(DecideTaint, ALoweredCapTaintsAtItsOwnMarkAndSaysSo) {
+  const DensityCap lowered = Lowered(56, 56, 50, 70);
+  DensityDecision d = DecideTaint(Inputs(60, false, lowered), kDesired);
+  EXPECT_EQ(d.action, TaintAction::kAdd);
+  EXPECT_EQ(d.reason, DecisionReason::kCapReached);
+  ASSERT_TRUE(d.event);
+  EXPECT_THAT(d.event->message,
+              HasSubstr("has 60 pods, reaching its cap of 56 (lowered from 70 while the node's "
+                        "early-warning level is Degraded or Critical)"));
+  EXPECT_THAT(d.explanation, HasSubstr("cap=56 (maxPods) policyCap=70 earlyWarning=lowered"));
+  ASSERT_TRUE(d.status_entry);
+  EXPECT_EQ(d.status_entry->cap, 56);  // Status reports the effective cap.
+  EXPECT_EQ(d.metrics.cap, 56);
+  // Restored (the policy cap again): 60 is below its release mark 63.
+  d = DecideTaint(Inputs(60, true, DensityCap{70, 70, 63, CapBound::kMaxPods}), kDesired);
+  EXPECT_EQ(d.action, TaintAction::kRemove);
+  EXPECT_EQ(d.reason, DecisionReason::kBelowReleaseMark);
+}
+
+TEST(DecideOverflow, ALoweredCapEvictsNothingBelowThePolicyCap) {
+  DensityInputs in = Overflowing(65, 65);
+  in.cap = Lowered(56, 56, 50, 70);
+  DensityDecision d = DecideTaint(in, kDesired);
+  EXPECT_EQ(d.overflow, 0);
+  EXPECT_TRUE(d.capped);  // Still tainted at the lowered cap.
+  in = Overflowing(75, 75);
+  in.cap = Lowered(56, 56, 50, 70);
+  d = DecideTaint(in, kDesired);
+  EXPECT_EQ(d.overflow, 5);  // 75 - 70.
+  EXPECT_THAT(OverflowEvent(in, 5, {}).message, HasSubstr("5 above its cap of 70"));
+}
+
 TEST(OverflowEvent, SaysCountCapAndPods) {
   DensityInputs in = Overflowing(110, 109);
   OverflowOutcome o;

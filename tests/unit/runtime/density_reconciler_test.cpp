@@ -517,8 +517,9 @@ TEST_F(OverflowEvictionTest, OffByDefaultAndNothingAtTheCap) {
 
 // Holds nodes as the API server stores them (JSON) and applies JSON patches
 // exactly (nlohmann's RFC 6902, the same semantics as the API server's:
-// a failed `test` rejects the whole patch with 422), bumping the
-// resourceVersion and mirroring the result into the informer store.
+// a failed `test` rejects the whole patch with 422) and merge patches (RFC
+// 7386), bumping the resourceVersion and mirroring the result into the
+// informer store.
 class PatchingHttp final : public kube::HttpClient {
  public:
   explicit PatchingHttp(kube::Store<kube::Node>& store) : store_(store) {}
@@ -543,7 +544,14 @@ class PatchingHttp final : public kube::HttpClient {
     std::string name = request.path_and_query.substr(prefix.size());
     name = name.substr(0, name.find('?'));
     try {
-      Put(nodes_.at(name).patch(json::parse(request.body)));
+      auto type = request.headers.find("Content-Type");
+      if (type != request.headers.end() && type->second == "application/merge-patch+json") {
+        json merged = nodes_.at(name);
+        merged.merge_patch(json::parse(request.body));
+        Put(std::move(merged));
+      } else {
+        Put(nodes_.at(name).patch(json::parse(request.body)));
+      }
       r.status = 200;
       r.body = nodes_.at(name).dump();
     } catch (const json::exception& e) {
@@ -702,6 +710,55 @@ TEST_F(DensityFlowTest, KeyChangeNextToForeignTaintsWithTheNewKey) {
 // The administrator's taint holds the policy's key and effect on a selected
 // node: nodeguard cannot add its own, and leaves that one alone, also when
 // the node is released and when the policy is deleted.
+// Issue 19, fourth milestone: the governing policy's early-warning marks are
+// written on the node for its agent, and the node's published level lowers
+// its cap (maxPods 6, reduceBy 3: lowered cap 3) with the taint's marks of
+// the effective cap; an unreadable level changes nothing either way.
+TEST_F(DensityFlowTest, TheAdaptiveCapAndTheThresholdsForTheAgent) {
+  const char* kThresholds = "nodeguard.io/early-warning-thresholds";
+  auto annotations = [&](const std::string& node) {
+    return http.Get(node)["metadata"].value("annotations", json::object());
+  };
+  auto publish = [&](const std::string& value) {
+    json n = http.Get("w1");
+    n["metadata"]["annotations"]["nodeguard.io/early-warning"] = value;
+    http.Put(std::move(n));
+    Settle();
+  };
+  const json density = {{"maxPods", 6}, {"taint", {{"key", kKey}}}};
+  json spec = {{"nodeSelector", Selecting("a")},
+               {"podDensity", density},
+               {"earlyWarning", {{"hold", "1m"}, {"adaptiveCap", {{"reduceBy", 3}}}}}};
+  policies.Upsert(MakePolicy("p", spec, 1));
+  AddNode("w1", "a", json::array());
+  AddNode("w2", "b", json::array());  // No policy governs it.
+  AddPods("w1", 4);
+  Settle();
+  ASSERT_TRUE(annotations("w1").contains(kThresholds));
+  EXPECT_EQ(
+      json::parse(annotations("w1")[kThresholds].get<std::string>()),
+      json::parse(R"({"policy":"p","degradedRelistP99":"1s","calmRelistP99":"500ms",)"
+                  R"("criticalLastRelistAge":"30s","calmLastRelistAge":"10s","hold":"1m0s"})"));
+  EXPECT_FALSE(annotations("w2").contains(kThresholds));
+  EXPECT_EQ(Taints("w1"), json::array()) << "4 pods under the policy cap 6";
+
+  publish(R"({"level":"Degraded","since":"2026-12-07T10:00:00Z"})");
+  EXPECT_EQ(Taints("w1"), json::array({TaintJson(kKey, "p", "NoSchedule")}))
+      << "4 pods at the lowered cap 3";
+  publish("{not json");
+  EXPECT_EQ(Taints("w1"), json::array({TaintJson(kKey, "p", "NoSchedule")}))
+      << "unreadable: the taint stays (release below 2, the lowered cap's)";
+  publish(R"({"level":"Healthy","since":"2026-12-07T10:05:00Z"})");
+  EXPECT_EQ(Taints("w1"), json::array()) << "restored cap 6: 4 is below its release mark 5";
+  publish("[]");
+  EXPECT_EQ(Taints("w1"), json::array()) << "unreadable: no taint added (taint at 6)";
+
+  spec.erase("earlyWarning");
+  policies.Upsert(MakePolicy("p", spec, 1));
+  Settle();
+  EXPECT_FALSE(annotations("w1").contains(kThresholds)) << "without earlyWarning the flags decide";
+}
+
 TEST_F(DensityFlowTest, AForeignTaintWithTheKeyAndEffectIsNeverTouched) {
   const json admin = TaintJson(kKey, "admin", "NoSchedule");
   AddNode("w1", "a", json::array({admin}));

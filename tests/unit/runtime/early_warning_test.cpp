@@ -99,5 +99,59 @@ TEST(AnnounceEarlyWarning, Table) {
   }
 }
 
+TEST(AnnounceEarlyWarning, CarriesTheAdaptiveCapNote) {
+  const auto got = AnnounceEarlyWarning(NodeAt(L::kDegraded), "; its cap note");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_NE(got->message.find("nodeguard.io/early-warning; its cap note"), std::string::npos)
+      << got->message;
+}
+
+TEST(AdaptiveCapNote, LoweredRestoredOrNothing) {
+  density::DensityCap cap{56, 56, 50, density::CapBound::kMaxPods};
+  cap.policy_cap = 70;
+  cap.adaptation = density::CapAdaptation::kLowered;
+  EXPECT_EQ(AdaptiveCapNote(cap, "workers"),
+            "; its pod-density cap is lowered from 70 to 56 (policy workers, "
+            "spec.earlyWarning.adaptiveCap)");
+  cap = density::DensityCap{70, 70, 63, density::CapBound::kMaxPods};
+  cap.policy_cap = 70;
+  EXPECT_EQ(AdaptiveCapNote(cap, "workers"), "; its pod-density cap is 70 again (policy workers)");
+  cap.adaptation = density::CapAdaptation::kUnknown;
+  EXPECT_EQ(AdaptiveCapNote(cap, "workers"), "");
+  EXPECT_EQ(AdaptiveCapNote(std::nullopt, "workers"), "");
+}
+
+api::NodeHealthPolicy PolicyWithEarlyWarning() {
+  api::NodeHealthPolicy p;
+  p.meta.name = "workers";
+  p.spec.early_warning.present = true;
+  p.spec.early_warning.critical_last_relist_age = std::chrono::seconds(45);
+  return p;
+}
+
+TEST(DesiredThresholdsAnnotation, ThePolicysMarksOrAbsent) {
+  const api::NodeHealthPolicy p = PolicyWithEarlyWarning();
+  EXPECT_EQ(DesiredThresholdsAnnotation(&p, true),
+            R"({"calmLastRelistAge":"10s","calmRelistP99":"500ms","criticalLastRelistAge":"45s",)"
+            R"("degradedRelistP99":"1s","hold":"2m0s","policy":"workers"})");
+  EXPECT_EQ(DesiredThresholdsAnnotation(&p, false), std::nullopt);      // Invalid: not acted on.
+  EXPECT_EQ(DesiredThresholdsAnnotation(nullptr, true), std::nullopt);  // No governing policy.
+  api::NodeHealthPolicy without = p;
+  without.spec.early_warning = api::EarlyWarningSpec{};
+  EXPECT_EQ(DesiredThresholdsAnnotation(&without, true), std::nullopt);  // The flags decide.
+}
+
+TEST(ThresholdsPatch, OnlyWhenTheNodeDiffers) {
+  kube::Node node = NodeAt(L::kAbsent);
+  EXPECT_EQ(ThresholdsPatch(node, std::nullopt), std::nullopt);
+  EXPECT_EQ(
+      ThresholdsPatch(node, std::string("{\"a\":1}")),
+      R"({"metadata":{"annotations":{"nodeguard.io/early-warning-thresholds":"{\"a\":1}"}}})");
+  node.nodeguard_annotations = {{"nodeguard.io/early-warning-thresholds", "{\"a\":1}"}};
+  EXPECT_EQ(ThresholdsPatch(node, std::string("{\"a\":1}")), std::nullopt);
+  EXPECT_EQ(ThresholdsPatch(node, std::nullopt),
+            R"({"metadata":{"annotations":{"nodeguard.io/early-warning-thresholds":null}}})");
+}
+
 }  // namespace
 }  // namespace nodeguard::runtime

@@ -1,14 +1,7 @@
 #include "kube/config.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -19,11 +12,13 @@
 #include <sstream>
 
 #include "common/time.h"
-
-extern char** environ;
+#include "subprocess/subprocess.h"
 
 namespace nodeguard::kube {
 namespace {
+
+// A credential with a certificate chain is a few KiB; far more is not one.
+constexpr size_t kMaxExecPluginOutput = 1 << 20;
 
 namespace fs = std::filesystem;
 
@@ -274,23 +269,6 @@ std::string Getenv(const char* name) {
 
 // ------------------------------------------------------------ exec plugins
 
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Close(); }
-  int get() const { return fd_; }
-  void Close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
 std::string PluginName(const ExecPluginConfig& plugin) {
   return "exec plugin \"" + plugin.command + "\" (user \"" + plugin.user_name + "\")";
 }
@@ -346,92 +324,38 @@ Result<std::string> ExecTokenSource::Token() {
 }
 
 Result<ExecCredential> RunExecPlugin(const ExecPluginConfig& plugin, std::chrono::seconds timeout) {
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return PluginError(plugin, "pipe failed");
-  Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return PluginError(plugin, "pipe failed");
-  Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
-
   const std::string api_version =
       plugin.api_version.empty() ? "client.authentication.k8s.io/v1" : plugin.api_version;
-  const std::string exec_info = nlohmann::json{
-      {"apiVersion", api_version},
-      {"kind", "ExecCredential"},
-      {"spec",
-       {{"interactive", false}}}}.dump();
-  std::vector<std::string> env_storage;
-  for (char** e = environ; e && *e; ++e) {
-    const std::string var(*e);
-    const std::string key = var.substr(0, var.find('='));
-    bool overridden = key == "KUBERNETES_EXEC_INFO";
-    for (const auto& [k, v] : plugin.env) overridden = overridden || k == key;
-    if (!overridden) env_storage.push_back(var);
-  }
-  for (const auto& [k, v] : plugin.env) env_storage.push_back(k + "=" + v);
-  env_storage.push_back("KUBERNETES_EXEC_INFO=" + exec_info);
-  std::vector<char*> envp;
-  for (auto& s : env_storage) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> arg_storage{plugin.command};
-  arg_storage.insert(arg_storage.end(), plugin.args.begin(), plugin.args.end());
-  std::vector<char*> argv;
-  for (auto& s : arg_storage) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
-  pid_t pid = 0;
-  const int rc =
-      ::posix_spawnp(&pid, plugin.command.c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    return PluginError(plugin, std::string("cannot run: ") + std::strerror(rc));
-  }
-  out_w.Close();
-  err_w.Close();
-
-  std::string out, err;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool timed_out = false;
-  std::array<pollfd, 2> fds{pollfd{out_r.get(), POLLIN, 0}, pollfd{err_r.get(), POLLIN, 0}};
-  std::array<std::string*, 2> sinks{&out, &err};
-  int open = 2;
-  while (open > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) break;
-    for (size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      const ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        fds[i].fd = -1;
-        --open;
-      }
-    }
-  }
-  if (timed_out) ::kill(pid, SIGKILL);
-  int wstatus = 0;
-  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out)
+  subprocess::RunOptions options;
+  options.timeout = timeout;
+  options.max_capture = kMaxExecPluginOutput;
+  options.env = plugin.env;
+  options.env.emplace_back("KUBERNETES_EXEC_INFO",
+                           nlohmann::json{{"apiVersion", api_version},
+                                          {"kind", "ExecCredential"},
+                                          {"spec", {{"interactive", false}}}}
+                               .dump());
+  std::vector<std::string> argv{plugin.command};
+  argv.insert(argv.end(), plugin.args.begin(), plugin.args.end());
+  auto run = subprocess::Run(argv, options);
+  if (!run.ok()) return PluginError(plugin, "cannot run: " + run.error().message);
+  const subprocess::ProcessResult& result = run.value();
+  if (result.timed_out) {
     return PluginError(plugin, "timed out after " + std::to_string(timeout.count()) + "s");
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-    const int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
-    std::string what =
-        code == 127 ? "command not found (exit 127)" : "exited with status " + std::to_string(code);
-    if (!Trim(err).empty()) what += ": " + Trim(err);
+  }
+  if (!result.Succeeded()) {
+    std::string what = result.term_signal != 0 ? result.Summary()
+                       : result.exit_code == 127
+                           ? "command not found (exit 127)"
+                           : "exited with status " + std::to_string(result.exit_code);
+    if (!Trim(result.stderr_text).empty()) what += ": " + Trim(result.stderr_text);
     return PluginError(plugin, what);
   }
+  if (result.truncated) {
+    return PluginError(plugin, "wrote more than " + std::to_string(kMaxExecPluginOutput) +
+                                   " bytes, which is not an ExecCredential");
+  }
+  const std::string& out = result.stdout_text;
 
   ExecCredential credential;
   try {

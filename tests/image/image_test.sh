@@ -93,7 +93,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/nodeguard-image-test.XXXXXX")
 cleanups=("rm -rf '$work'")
 finish() {
   local rc=$? i
-  for ((i = ${#cleanups[@]} - 1; i >= 0; i--)); do eval "${cleanups[i]}" >/dev/null 2>&1 || true; done
+  # Every cleanup runs; one that fails is reported (the test's own status stays).
+  for ((i = ${#cleanups[@]} - 1; i >= 0; i--)); do
+    eval "${cleanups[i]}" >/dev/null 2>&1 || echo "image_test: cleanup failed (status $?): ${cleanups[i]}" >&2
+  done
   exit "$rc"
 }
 trap finish EXIT

@@ -1,4 +1,4 @@
-#include "agent/process.h"
+#include "subprocess/subprocess.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -9,12 +9,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "common/duration.h"
 
 extern char** environ;
 
-namespace nodeguard::agent {
+namespace nodeguard::subprocess {
 
 namespace {
 
@@ -48,22 +49,22 @@ class Fd {
   int fd_ = -1;
 };
 
-// Keeps the last kMaxCapture bytes.
-void AppendTail(std::string& buffer, const char* data, size_t n, bool& truncated) {
+// Keeps the last `limit` bytes.
+void AppendTail(std::string& buffer, const char* data, size_t n, size_t limit, bool& truncated) {
   buffer.append(data, n);
-  if (buffer.size() > ProcessResult::kMaxCapture) {
-    buffer.erase(0, buffer.size() - ProcessResult::kMaxCapture);
+  if (buffer.size() > limit) {
+    buffer.erase(0, buffer.size() - limit);
     truncated = true;
   }
 }
 
 // Reads what is available; returns false at EOF or on a read error.
-bool Drain(int fd, std::string& buffer, bool& truncated) {
+bool Drain(int fd, std::string& buffer, size_t limit, bool& truncated) {
   char chunk[4096];
   while (true) {
     ssize_t n = ::read(fd, chunk, sizeof(chunk));
     if (n > 0) {
-      AppendTail(buffer, chunk, static_cast<size_t>(n), truncated);
+      AppendTail(buffer, chunk, static_cast<size_t>(n), limit, truncated);
       if (static_cast<size_t>(n) < sizeof(chunk)) return true;
       continue;
     }
@@ -82,6 +83,21 @@ bool NeedsQuoting(const std::string& arg) {
     if (!plain) return true;
   }
   return false;
+}
+
+// This process's environment with `overrides` set on top, as "NAME=value".
+std::vector<std::string> ChildEnvironment(
+    const std::vector<std::pair<std::string, std::string>>& overrides) {
+  std::vector<std::string> out;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view var(*entry);
+    const std::string_view name = var.substr(0, var.find('='));
+    bool overridden = false;
+    for (const auto& [key, value] : overrides) overridden = overridden || key == name;
+    if (!overridden) out.emplace_back(var);
+  }
+  for (const auto& [key, value] : overrides) out.push_back(key + "=" + value);
+  return out;
 }
 
 }  // namespace
@@ -117,9 +133,9 @@ std::string FormatCommandLine(const std::vector<std::string>& argv) {
   return out;
 }
 
-Result<ProcessResult> ProcessRunner::Run(const std::vector<std::string>& argv,
-                                         milliseconds timeout) {
+Result<ProcessResult> Run(const std::vector<std::string>& argv, const RunOptions& options) {
   if (argv.empty()) return Error::Invalid("empty command");
+  const milliseconds timeout = options.timeout;
   Fd out_read, out_write, err_read, err_write;
   {
     int out_pipe[2], err_pipe[2];
@@ -159,6 +175,12 @@ Result<ProcessResult> ProcessRunner::Run(const std::vector<std::string>& argv,
   }
   posix_spawnattr_setsigdefault(&attributes, &defaults);
 
+  std::vector<std::string> env_storage = ChildEnvironment(options.env);
+  std::vector<char*> envp;
+  envp.reserve(env_storage.size() + 1);
+  for (std::string& var : env_storage) envp.push_back(var.data());
+  envp.push_back(nullptr);
+
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
@@ -167,7 +189,7 @@ Result<ProcessResult> ProcessRunner::Run(const std::vector<std::string>& argv,
   const Clock::time_point start = Clock::now();
   pid_t pid = -1;
   int spawn_error =
-      ::posix_spawnp(&pid, argv[0].c_str(), &actions, &attributes, args.data(), environ);
+      ::posix_spawnp(&pid, argv[0].c_str(), &actions, &attributes, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   out_write.Close();
@@ -203,7 +225,7 @@ Result<ProcessResult> ProcessRunner::Run(const std::vector<std::string>& argv,
       term_time = now;
       ::kill(-pid, SIGTERM);
     }
-    if (term_sent && !kill_sent && now - term_time >= kill_grace_) {
+    if (term_sent && !kill_sent && now - term_time >= options.kill_grace) {
       kill_sent = true;
       kill_time = now;
       ::kill(-pid, SIGKILL);
@@ -223,9 +245,9 @@ Result<ProcessResult> ProcessRunner::Run(const std::vector<std::string>& argv,
     for (nfds_t i = 0; i < count; ++i) {
       if (fds[i].revents == 0) continue;
       if (fds[i].fd == out_read.get()) {
-        out_open = Drain(out_read.get(), result.stdout_text, result.truncated);
+        out_open = Drain(out_read.get(), result.stdout_text, options.max_capture, result.truncated);
       } else {
-        err_open = Drain(err_read.get(), result.stderr_text, result.truncated);
+        err_open = Drain(err_read.get(), result.stderr_text, options.max_capture, result.truncated);
       }
     }
   }
@@ -242,4 +264,4 @@ Result<ProcessResult> ProcessRunner::Run(const std::vector<std::string>& argv,
   return result;
 }
 
-}  // namespace nodeguard::agent
+}  // namespace nodeguard::subprocess

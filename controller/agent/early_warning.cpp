@@ -201,8 +201,8 @@ void EarlyWarning::DecideAndPublish(const early::PlegFigures& figures, WallTime 
   if (metrics_) metrics_->level.Get().Set(LevelValue(state_.level));
   // Unreadable figures are reported (the failure above), not published.
   if (d.reason == early::LevelReason::kNoData) return;
-  const early::PublishReason why =
-      early::ShouldPublish(published_, state_.level, figures, now, options_.min_publish_interval);
+  const early::PublishReason why = early::ShouldPublish(published_, state_.level, figures, now,
+                                                        options_.min_publish_interval, thresholds_);
   if (why == early::PublishReason::kNone) return;
   early::EarlyWarningRecord record;
   record.level = state_.level;

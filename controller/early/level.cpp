@@ -128,11 +128,15 @@ LevelDecision DecideLevel(const LevelState& state, const PlegFigures& figures,
   return d;
 }
 
-bool FiguresMoved(const Published& published, const PlegFigures& figures) {
+bool FiguresMoved(const Published& published, const PlegFigures& figures,
+                  const Thresholds& thresholds) {
   const auto& a = published.relist_p99_seconds;
   const auto& b = figures.relist_p99_seconds;
   if (a.has_value() != b.has_value()) return true;
-  if (a && b) {
+  const Duration quiet_mark = published.level == Level::kHealthy ? thresholds.degraded_relist_p99
+                                                                 : thresholds.calm_relist_p99;
+  const double quiet = std::chrono::duration<double>(quiet_mark).count();
+  if (a && b && !(*a <= quiet && *b <= quiet)) {
     double diff = std::fabs(*a - *b);
     if (diff > 0.05 && diff > 0.2 * std::fabs(*a)) return true;
   }
@@ -143,10 +147,10 @@ bool FiguresMoved(const Published& published, const PlegFigures& figures) {
 }
 
 PublishReason ShouldPublish(const Published& published, Level level, const PlegFigures& figures,
-                            WallTime now, Duration min_interval) {
+                            WallTime now, Duration min_interval, const Thresholds& thresholds) {
   if (!published.level || !published.at) return PublishReason::kFirst;
   if (*published.level != level) return PublishReason::kLevelChanged;
-  if (FiguresMoved(published, figures) && now - *published.at >= min_interval) {
+  if (FiguresMoved(published, figures, thresholds) && now - *published.at >= min_interval) {
     return PublishReason::kFiguresMoved;
   }
   return PublishReason::kNone;

@@ -101,9 +101,15 @@ const char* PublishReasonName(PublishReason r);
 
 // Whether the figures moved enough to be worth a write within a level: the
 // relist p99 appeared, disappeared, or moved by more than 20% of the
-// published value and more than 50 ms; the
-// last-seen age moved by more than 5 s.
-bool FiguresMoved(const Published& published, const PlegFigures& figures);
+// published value and more than 50 ms, unless both values lie below the mark
+// that could change the level (at or below degraded_relist_p99 while the
+// published level is Healthy, at or below calm_relist_p99 otherwise): a
+// healthy kubelet's occasional slow relist moves its p99 between 10 ms and
+// most of a second, which says nothing a reader acts on, and at 1,000 nodes
+// counting it cost 41 writes per node per hour with 1 % of relists at
+// 0.1-0.9 s (docs/performance.md); the last-seen age moved by more than 5 s.
+bool FiguresMoved(const Published& published, const PlegFigures& figures,
+                  const Thresholds& thresholds = {});
 
 // The write rule:
 //   never written                                   -> kFirst
@@ -113,6 +119,7 @@ bool FiguresMoved(const Published& published, const PlegFigures& figures);
 // So in steady state a node writes at most once per min_interval (1 min), and
 // none at all while its figures stay put.
 PublishReason ShouldPublish(const Published& published, Level level, const PlegFigures& figures,
-                            WallTime now, Duration min_interval = std::chrono::minutes(1));
+                            WallTime now, Duration min_interval = std::chrono::minutes(1),
+                            const Thresholds& thresholds = {});
 
 }  // namespace nodeguard::early

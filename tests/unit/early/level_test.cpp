@@ -163,16 +163,42 @@ INSTANTIATE_TEST_SUITE_P(
                     PublishRow{"P99Appeared", Was(Level::kHealthy, kNow - 61s, {}, 1),
                                Level::kHealthy, Figures(0.01, 1), PublishReason::kFiguresMoved},
                     PublishRow{"AgeMovedOver5s", Was(Level::kHealthy, kNow - 61s, 0.01, 1),
-                               Level::kHealthy, Figures(0.01, 7), PublishReason::kFiguresMoved}),
+                               Level::kHealthy, Figures(0.01, 7), PublishReason::kFiguresMoved},
+                    PublishRow{"HealthyP99MovedBelowTheDegradedMark",
+                               Was(Level::kHealthy, kNow - 3600s, 0.01, 1), Level::kHealthy,
+                               Figures(0.9, 1), PublishReason::kNone},
+                    PublishRow{"DegradedP99MovedWithinTheCalmMark",
+                               Was(Level::kDegraded, kNow - 3600s, 0.05, 1), Level::kDegraded,
+                               Figures(0.45, 1), PublishReason::kNone},
+                    PublishRow{"DegradedP99MovedPastTheCalmMark",
+                               Was(Level::kDegraded, kNow - 61s, 0.3, 1), Level::kDegraded,
+                               Figures(0.8, 1), PublishReason::kFiguresMoved}),
     [](const testing::TestParamInfo<PublishRow>& p) { return p.param.name; });
 
 TEST(FiguresMoved, Tolerance) {
-  Published p = Was(Level::kHealthy, kNow, 1.0, 1);
+  Published p = Was(Level::kDegraded, kNow, 1.0, 1);
   EXPECT_FALSE(FiguresMoved(p, Figures(1.19, 1)));  // Within 20%.
   EXPECT_TRUE(FiguresMoved(p, Figures(1.21, 1)));
-  p.relist_p99_seconds = 0.1;
-  EXPECT_FALSE(FiguresMoved(p, Figures(0.14, 1)));  // Within 50 ms.
-  EXPECT_TRUE(FiguresMoved(p, Figures(0.16, 1)));
+  p.relist_p99_seconds = 0.6;
+  EXPECT_FALSE(FiguresMoved(p, Figures(0.64, 1)));  // Within 50 ms.
+  EXPECT_TRUE(FiguresMoved(p, Figures(0.76, 1)));
+}
+
+TEST(FiguresMoved, P99MovesBelowTheMarkThatCouldChangeTheLevelDoNotCount) {
+  // Healthy: only the Degraded mark (1 s) could change the level.
+  Published healthy = Was(Level::kHealthy, kNow, 0.01, 1);
+  EXPECT_FALSE(FiguresMoved(healthy, Figures(1.0, 1)));
+  EXPECT_TRUE(FiguresMoved(healthy, Figures(1.1, 1)));
+  // Degraded (and Critical): the calm mark (0.5 s) starts the way back.
+  Published degraded = Was(Level::kDegraded, kNow, 0.01, 1);
+  EXPECT_FALSE(FiguresMoved(degraded, Figures(0.5, 1)));
+  EXPECT_TRUE(FiguresMoved(degraded, Figures(0.56, 1)));
+  degraded.relist_p99_seconds = 0.7;
+  EXPECT_TRUE(FiguresMoved(degraded, Figures(0.3, 1)));  // Coming back under it is news.
+  // The policy's marks count, not the defaults.
+  Thresholds strict;
+  strict.degraded_relist_p99 = std::chrono::milliseconds(200);
+  EXPECT_TRUE(FiguresMoved(healthy, Figures(0.3, 1), strict));
 }
 
 }  // namespace

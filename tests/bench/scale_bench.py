@@ -126,6 +126,20 @@ def pod_body(i, node):
     }
 
 
+def spread(names, counts, pods):
+    """Nodes for `pods` new pods: each to the node with the fewest so far, so
+    that every step ends evenly spread (counts: pods per node, updated)."""
+    out = []
+    target_total = sum(counts.get(n, 0) for n in names) + pods
+    base, extra = divmod(target_total, len(names))
+    for index, name in enumerate(names):
+        want = base + (1 if index < extra else 0) - counts.get(name, 0)
+        for _ in range(max(want, 0)):
+            out.append(name)
+            counts[name] = counts.get(name, 0) + 1
+    return out[:pods]
+
+
 def node_names(count):
     width = 4 if count > 999 else 3 if count > 99 else 2
     return [f"{NODE_PREFIX}{i:0{width}d}" for i in range(1, count + 1)]
@@ -190,7 +204,7 @@ def main():
     peer_binary = args.peer or subprocess.run(
         [os.path.join(HERE, "peer", "build.sh")], check=True, capture_output=True,
         text=True).stdout.strip().splitlines()[-1]
-    max_pods_per_node = max(-(-p // n) for n, p in steps)
+    max_pods_per_node = max(-(-p // n) for n, p in steps)  # Spread evenly at every step.
     api = density_bench.Api()
     ctl = e2e.Controller("scale", args.controller_arg)
     peers = []
@@ -211,15 +225,20 @@ def main():
         e2e.apply(policy_doc(max_pods_per_node + 10))
         results["empty"] = sample(ctl, peers)
         created_nodes, created_pods = 0, 0
+        per_node = {}  # Pods created on each node.
+        node_of_pod = []  # The node of pod i.
         for nodes, pods in steps:
             started = time.monotonic()
             names = node_names(nodes)
             e2e.sim("create-nodes", str(nodes), "--prefix", NODE_PREFIX,
                     "--label", f"{LABEL}=true", "--timeout", str(max(120, nodes)))
             created_nodes = nodes
+            targets = spread(names, per_node, pods - created_pods)
+            node_of_pod.extend(targets)
             took, errors = benchlib.post_pods(
                 api, pods - created_pods, args.creators,
-                lambda i: pod_body(i, names[i % len(names)]), first=created_pods)
+                lambda i, first=created_pods, targets=targets: pod_body(i, targets[i - first]),
+                first=created_pods)
             if errors:
                 e2e.fail(f"pods not created: {errors}")
             created_pods = pods
@@ -249,13 +268,17 @@ def main():
         # Churn: delete --churn pods and create as many (a rollout's events).
         names = node_names(created_nodes)
         before = sample(ctl, peers)
-        victims = [f"p{i:06d}" for i in range(min(args.churn, created_pods))]
-        for i in range(0, len(victims), 500):
+        count = min(args.churn, created_pods)
+        victims = [f"p{i:06d}" for i in range(count)]
+        for i in range(0, len(victims), 200):
+            # kubectl deletes one request per pod: 200 take seconds to minutes here.
             e2e.kubectl("delete", "pod", "-n", NS, "--wait=false", "--grace-period=0",
-                        "--force", *victims[i:i + 500])
-        _, errors = benchlib.post_pods(api, len(victims), args.creators,
-                                       lambda i: pod_body(i, names[i % len(names)]),
-                                       first=created_pods)
+                        "--force", *victims[i:i + 200], timeout=900)
+        replacements = node_of_pod[:count]  # Each to the node its victim left.
+        _, errors = benchlib.post_pods(
+            api, count, args.creators,
+            lambda i, first=created_pods: pod_body(i, replacements[i - first]),
+            first=created_pods)
         if errors:
             e2e.fail(f"churn pods not created: {errors}")
         wait_all_cached(ctl, peers, baseline_pods, created_pods, names, timeout=600)

@@ -83,3 +83,14 @@ def parse_arguments(parser, env_var):
     """The command line, then the options in $env_var (CTest runs the
     benchmarks with fixed arguments; sizes come from the environment)."""
     return parser.parse_args(sys.argv[1:] + shlex.split(os.environ.get(env_var, "")))
+
+
+def proc_status(pid, keys):
+    """The given fields of /proc/PID/status (e.g. VmRSS, VmHWM, RssAnon), in bytes."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in keys:
+                out[key] = int(value.split()[0]) * 1024
+    return out

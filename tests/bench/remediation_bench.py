@@ -212,13 +212,8 @@ def count_pods(namespace, selector=None, field=None):
 
 def proc_status(pid):
     """VmRSS and VmHWM of a process in MiB."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0]) / 1024
-    return out
+    return {key: value / 2**20
+            for key, value in benchlib.proc_status(pid, ("VmRSS", "VmHWM")).items()}
 
 
 def label_nodes(names, *labels):

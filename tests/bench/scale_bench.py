@@ -51,13 +51,7 @@ LABEL = "nodeguard.io/scale-bench"
 
 def proc_status(pid):
     """VmRSS and RssAnon of a process, in bytes."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "RssAnon"):
-                out[key] = int(value.split()[0]) * 1024
-    return out
+    return benchlib.proc_status(pid, ("VmRSS", "RssAnon"))
 
 
 def cpu_seconds(pid):

@@ -27,7 +27,16 @@ the relist p99 marks keep their defaults (Degraded above 1 s, calm 0.5 s).
                 logs it, keeps the level and writes nothing (reported, not
                 acted on).
 
-Usage: simulated_kubelet_e2e.py --nodeguard PATH --workdir DIR {run,cleanup}
+`loop` (own ng.Scope "ew-loop", 1 node) runs both halves at once: the real
+controller writes the policy's marks on the node
+(nodeguard.io/early-warning-thresholds: hold 5 s from spec.earlyWarning),
+the agent takes them from there ("early-warning thresholds in use", source
+"policy ..."); sim relist-slow --p99 2 -> the agent publishes Degraded -> the
+controller lowers the node's cap from 10 to 6 (reduceBy 40%) and taints it
+with its 7 pods; sim heal -> the agent publishes Healthy after the window and
+the policy's hold -> the cap is 10 again and the taint goes.
+
+Usage: simulated_kubelet_e2e.py --nodeguard PATH --workdir DIR {run,loop,cleanup}
 Environment: KUBECONFIG (set by the fixture).
 """
 
@@ -39,8 +48,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import nodeguard_testlib as ng  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import early_warning_e2e as ew  # noqa: E402  (the controller side's helpers)
 
 SCOPE = "ew-sim"
+LOOP_SCOPE = "ew-loop"
 ANNOTATION = "nodeguard.io/early-warning"
 TIMING = 5  # sim pleg-sick --timing: Ready=False 125/5 = 25 s after the freeze.
 check = ng.check
@@ -103,15 +115,96 @@ def scrape_failures(agents, node, reason):
                               {"reason": reason}) or 0
 
 
+def write_token(workdir, name):
+    path = os.path.join(workdir, f"{name}-token")
+    with open(path, "w") as f:
+        f.write("simulated-agent-token\n")
+    return path
+
+
+def loop(binary, workdir):
+    start = time.monotonic()
+    ng.ensure_crd()
+    with ng.Scope(LOOP_SCOPE, nodes=1) as scope:
+        node = scope.nodes[0]
+        ep = endpoint()
+        token = write_token(workdir, LOOP_SCOPE)
+        controller = ng.Controller(binary, workdir, LOOP_SCOPE, extra_args=scope.controller_args())
+        # Only the scrape's pace comes from flags; the marks come from the policy.
+        agents = ng.SimulatedAgents(binary, scope.nodes, workdir, reboot_delay=5, extra_args=lambda n: [
+            "--early-warning", "--kubelet-url", ep["url_prefix"] + n,
+            "--kubelet-ca-file", ep["ca_file"], "--kubelet-server-name", ep["server_name"],
+            "--kubelet-token-file", token,
+            "--early-warning-interval", "1s", "--early-warning-window", "5s",
+            "--kubelet-scrape-timeout", "60s"])
+        seen = Observer(scope)
+        try:
+            controller.start()
+            controller.wait_ready()
+            ng.apply(scope.policy(scope.name, {
+                "podDensity": {"maxPods": 10},
+                "earlyWarning": {"hold": "5s", "adaptiveCap": {"reduceBy": "40%"}}}))
+            pods = [{"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": f"p{i}", "namespace": scope.namespace},
+                     "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0,
+                              "tolerations": [{"operator": "Exists"}],
+                              "containers": [{"name": "app", "image": ew.PAUSE}]}}
+                    for i in range(7)]
+            ng.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                              "items": pods}))
+            ew.wait_cap(controller, node, 10, "7 pods counted under the policy cap 10")
+
+            def marks():
+                a = (ng.get_json("node", node)["metadata"].get("annotations") or {}).get(
+                    ew.THRESHOLDS)
+                return a is not None and json.loads(a).get("hold") == "5s", f"{ew.THRESHOLDS}: {a!r}"
+            ng.wait_for("the policy's marks on the node", marks, timeout=30, interval=0.5)
+
+            agents.start()
+            seen.wait("the node Healthy (First)", lambda: seen.level(node) == "Healthy", 30)
+            log_path = os.path.join(workdir, f"agent-{node}.log")
+
+            def policy_marks_in_use():
+                with open(log_path) as f:
+                    lines = [line for line in f if "early-warning thresholds in use" in line]
+                return bool(lines) and f"policy {scope.name}" in lines[-1] and "5s" in lines[-1], \
+                    f"the agent's last 'thresholds in use': {lines[-1:] if lines else None}"
+            ng.wait_for("the agent to use the policy's marks", policy_marks_in_use, timeout=30,
+                        interval=0.5)
+            check(not ew.density_tainted(node), f"{node} tainted with 7 pods under a cap of 10")
+
+            ng.sim("relist-slow", node, "--p99", "2")
+            slow_at = time.monotonic()
+            seen.wait("the agent publishes Degraded", lambda: seen.level(node) == "Degraded", 60)
+            ew.wait_taint(node, True, "Degraded: the taint at the lowered cap (6)")
+            tainted_after = time.monotonic() - slow_at
+            ew.wait_cap(controller, node, 6, "the gauge shows the lowered cap")
+            ew.wait_event_saying(node, "EarlyWarningDegraded", "lowered from 10 to 6")
+
+            ng.sim("heal", node, "--no-wait")
+            heal_at = time.monotonic()
+            seen.wait("the agent publishes Healthy", lambda: seen.level(node) == "Healthy"
+                      and len(seen.levels[node]) > 2, 60)
+            check(seen.levels[node][-1][2] == "Recovered", f"{node}: {seen.levels[node]}")
+            ew.wait_taint(node, False, "Healthy: the cap restored (10), the taint goes")
+            restored_after = time.monotonic() - heal_at
+            ew.wait_cap(controller, node, 10, "the gauge shows the restored cap")
+            say(f"relist slowed -> tainted at the lowered cap in {tainted_after:.1f}s; "
+                f"healed -> untainted in {restored_after:.1f}s (window 5 s + the policy's hold 5 s)")
+        finally:
+            agents.stop()
+            problem = controller.stop()
+        check(not problem, f"the controller {problem}:\n{controller.tail()}")
+    say(f"PASS e2e.early-warning.loop in {time.monotonic() - start:.1f}s")
+
+
 def run(binary, workdir):
     start = time.monotonic()
     ng.ensure_crd()  # The scope's cleanup lists its policies (there are none here).
     with ng.Scope(SCOPE, nodes=3) as scope:
         slow, frozen, garbage = scope.nodes
         ep = endpoint()
-        token = os.path.join(workdir, "ew-sim-token")
-        with open(token, "w") as f:
-            f.write("simulated-agent-token\n")
+        token = write_token(workdir, SCOPE)
 
         def agent_args(node):
             return ["--early-warning", "--kubelet-url", ep["url_prefix"] + node,
@@ -186,11 +279,12 @@ def run(binary, workdir):
 
 def cleanup(binary, workdir):
     ng.Scope(SCOPE).cleanup()
+    ng.Scope(LOOP_SCOPE).cleanup()
 
 
 def main():
-    args = ng.suite_arguments(__doc__, ["run", "cleanup"])
-    scenarios = {"run": run, "cleanup": cleanup}
+    args = ng.suite_arguments(__doc__, ["run", "loop", "cleanup"])
+    scenarios = {"run": run, "loop": loop, "cleanup": cleanup}
     return ng.run_subcommand(scenarios, args.command, args.nodeguard, args.workdir)
 
 

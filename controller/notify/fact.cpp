@@ -94,6 +94,11 @@ bool IsWarning(FactKind kind) {
   }
 }
 
+bool IsWarning(const Fact& fact) {
+  if (fact.kind == FactKind::kEarlyWarningChanged) return fact.level != "Healthy";
+  return IsWarning(fact.kind);
+}
+
 std::string FactId(const Fact& fact) {
   return std::string(FactKindName(fact.kind)) + "/" + EscapePart(fact.policy) + "/" +
          EscapePart(fact.node) + "/" + EscapePart(fact.occurrence);
@@ -173,9 +178,24 @@ FactText DescribeFact(const Fact& f) {
       break;
     }
     case FactKind::kEarlyWarningChanged:
-      t.title = "Node " + node + ": early warning changed";
-      t.body = "The kubelet on node " + node + " shows early signs of trouble." + because + more +
-               " nodeguard has not acted yet; have a look before it gets worse.";
+      if (f.level == "Healthy") {
+        t.title = "Node " + node + ": early warning back to Healthy";
+        t.body = "The kubelet on node " + node + " relists its pods on time again." + because +
+                 more + " Nothing to do.";
+      } else if (f.level == "Critical") {
+        t.title = "Node " + node + ": early warning CRITICAL";
+        t.body = "The kubelet on node " + node +
+                 " has not relisted its pods for a while: its container runtime may be hung, "
+                 "and the node is likely to turn NotReady (PLEG is not healthy) within minutes." +
+                 because + more +
+                 " Look at the node now (runtime load, disk, pods per node); nodeguard remediates "
+                 "it if the policy's unhealthy conditions are met.";
+      } else {
+        t.title = "Node " + node + ": early warning " + (f.level.empty() ? "changed" : f.level);
+        t.body = "The kubelet on node " + node +
+                 " relists its pods slowly, an early sign of an overloaded runtime." + because +
+                 more + " nodeguard has not acted on the node; have a look before it gets worse.";
+      }
       break;
   }
   if (!f.cluster.empty()) t.fields.emplace_back("Cluster", f.cluster);
@@ -183,6 +203,7 @@ FactText DescribeFact(const Fact& f) {
   if (!f.nodes.empty()) t.fields.emplace_back("Nodes", NodeList(f));
   if (!f.policy.empty()) t.fields.emplace_back("Policy", f.policy);
   if (!f.action.empty()) t.fields.emplace_back("Action", f.action);
+  if (!f.level.empty()) t.fields.emplace_back("Level", f.level);
   if (f.duration) t.fields.emplace_back("Duration", HumanDuration(*f.duration));
   if (!f.reason.empty()) t.fields.emplace_back("Reason", f.reason);
   t.fields.emplace_back("Time", when);

@@ -55,6 +55,7 @@ struct Fact {
   std::string action;   // "reboot", "drain", ... (remediation facts).
   std::string reason;   // Why: "Ready=False for 5m", "12 of 40 nodes unhealthy".
   std::string detail;   // More: an error, "from drain to reboot", a level change.
+  std::string level;    // Early-warning facts: the level now ("Healthy", "Degraded", "Critical").
   std::optional<Duration> duration;  // How long the remediation took so far.
   WallTime time{};                   // When it happened (from cluster state where possible).
   // What makes the id unique and stable: the remediation request's id (its
@@ -68,6 +69,10 @@ struct Fact {
 // "<kind>/<policy>/<node>/<occurrence>", each part percent-escaped so that
 // '/' cannot be forged: deterministic, readable, a valid CloudEvents id.
 std::string FactId(const Fact& fact);
+
+// The same for one fact: an early-warning change is a warning when the
+// level is worse than Healthy.
+bool IsWarning(const Fact& fact);
 
 // Text a person understands at 3 a.m.: a one-line title ("Node worker-3:
 // remediation FAILED (reboot)") and a few plain sentences without links

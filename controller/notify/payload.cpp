@@ -119,7 +119,7 @@ std::string DingTalkMarkdownBody(const Fact& fact) {
 
 std::string SlackBody(const Fact& fact) {
   const FactText t = DescribeFact(fact);
-  const std::string emoji = IsWarning(fact.kind) ? ":warning: " : ":information_source: ";
+  const std::string emoji = IsWarning(fact) ? ":warning: " : ":information_source: ";
   json fields = json::array();
   for (const auto& [label, value] : t.fields) {
     if (fields.size() == 10) break;  // Slack's limit per section.
@@ -154,7 +154,7 @@ std::string CloudEventBody(const Fact& fact, std::string_view source) {
   const FactText t = DescribeFact(fact);
   json data = {{"schemaVersion", kDataSchemaVersion},
                {"kind", FactKindName(fact.kind)},
-               {"severity", IsWarning(fact.kind) ? "warning" : "info"},
+               {"severity", IsWarning(fact) ? "warning" : "info"},
                {"title", t.title},
                {"text", t.body},
                {"occurrence", fact.occurrence}};
@@ -166,6 +166,7 @@ std::string CloudEventBody(const Fact& fact, std::string_view source) {
     data["moreNodes"] = fact.more_nodes;
   }
   if (!fact.action.empty()) data["action"] = fact.action;
+  if (!fact.level.empty()) data["level"] = fact.level;
   if (!fact.reason.empty()) data["reason"] = fact.reason;
   if (!fact.detail.empty()) data["detail"] = fact.detail;
   if (fact.duration) {

@@ -98,6 +98,30 @@ std::optional<notify::Fact> RemediationFact(const std::string& cluster, const st
   return f;
 }
 
+std::optional<notify::Fact> EarlyWarningFact(const std::string& cluster, const std::string& policy,
+                                             const kube::Node& node,
+                                             const EarlyWarningAnnouncement& announcement,
+                                             WallTime now) {
+  switch (node.early_warning.level) {
+    case kube::EarlyWarningLevel::kHealthy:
+    case kube::EarlyWarningLevel::kDegraded:
+    case kube::EarlyWarningLevel::kCritical:
+      break;
+    default:
+      return std::nullopt;
+  }
+  notify::Fact f;
+  f.kind = notify::FactKind::kEarlyWarningChanged;
+  f.cluster = cluster;
+  f.policy = policy;
+  f.node = node.meta.name;
+  f.level = kube::EarlyWarningLevelName(node.early_warning.level);
+  f.reason = announcement.message;
+  f.time = now;
+  f.occurrence = announcement.annotation;
+  return f;
+}
+
 std::optional<notify::Fact> StormFact(const std::string& cluster, const std::string& policy,
                                       const remediation::Intent& event, WallTime now) {
   notify::Fact f;

@@ -7,8 +7,8 @@
 //
 // Wired so far: remediation started (and taken over) / escalated / succeeded
 // / failed, a node left alone because a person cordoned it, storm detected /
-// cleared. Not yet: density caps (notify::DensityAggregator is ready),
-// early-warning level changes.
+// cleared, early-warning level changes (where the policy reconciler
+// announces them). Not yet: density caps (notify::DensityAggregator is ready).
 
 #include <memory>
 #include <optional>
@@ -21,6 +21,7 @@
 #include "notify/worker.h"
 #include "observe/metrics.h"
 #include "remediation/decide.h"
+#include "runtime/early_warning.h"
 #include "runtime/options.h"
 
 namespace nodeguard::runtime {
@@ -57,5 +58,15 @@ std::optional<notify::Fact> RemediationFact(const std::string& cluster, const st
 // other reason. Its occurrence is the minute it was decided.
 std::optional<notify::Fact> StormFact(const std::string& cluster, const std::string& policy,
                                       const remediation::Intent& event, WallTime now);
+
+// The fact for an announced early-warning level change of `node` (the
+// announcement AnnounceEarlyWarning made; sent with its Event, so once per
+// change as the Event is). Its occurrence is the announced value ("Degraded
+// <since>"): the same change announced again has the same id. nullopt when
+// the node's level is not Healthy, Degraded or Critical (never announced).
+std::optional<notify::Fact> EarlyWarningFact(const std::string& cluster, const std::string& policy,
+                                             const kube::Node& node,
+                                             const EarlyWarningAnnouncement& announcement,
+                                             WallTime now);
 
 }  // namespace nodeguard::runtime

@@ -7,6 +7,7 @@
 #include "observe/log.h"
 #include "runtime/conditions.h"
 #include "runtime/early_warning.h"
+#include "runtime/notifications.h"
 #include "runtime/resolver.h"
 
 namespace nodeguard::runtime {
@@ -162,7 +163,7 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
       cap_note = AdaptiveCapNote(density::ComputeCap(policy_spec.pod_density, *node, adaptive),
                                  policy_name);
     }
-    if (Status s = Announce(*node, cap_note); !s.ok() && !announce_error) {
+    if (Status s = Announce(*node, cap_note, policy_name); !s.ok() && !announce_error) {
       announce_error = s.error();
     }
   }
@@ -212,7 +213,8 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
   return result;
 }
 
-Status PolicyReconciler::Announce(const kube::Node& node, std::string_view cap_note) {
+Status PolicyReconciler::Announce(const kube::Node& node, std::string_view cap_note,
+                                  const std::string& policy) {
   std::optional<EarlyWarningAnnouncement> a = AnnounceEarlyWarning(node, cap_note);
   {
     // Written, but the node cache may not show it yet (a reconcile triggered
@@ -241,6 +243,13 @@ Status PolicyReconciler::Announce(const kube::Node& node, std::string_view cap_n
   deps_.events->Record(NodeRef(node),
                        a->warning ? kube::EventType::kWarning : kube::EventType::kNormal, a->reason,
                        a->message);
+  // The notification goes with the Event, once per change as the Event does
+  // (observations, so sent in dry run too: they ask a person to look).
+  if (deps_.notifier != nullptr) {
+    if (auto fact = EarlyWarningFact(deps_.notify_cluster, policy, node, *a, deps_.clock->Now())) {
+      deps_.notifier->Notify(*fact);
+    }
+  }
   observe::Log().Info("early-warning level announced",
                       {{"node", node.meta.name}, {"reason", a->reason}, {"message", a->message}});
   return Status::Ok();

@@ -33,7 +33,7 @@ class PolicyReconciler final : public Reconciler {
 
  private:
   // Records the node's early-warning announcement and emits its Event, if due.
-  Status Announce(const kube::Node& node, std::string_view cap_note);
+  Status Announce(const kube::Node& node, std::string_view cap_note, const std::string& policy);
   Status PatchFinalizers(const PolicyObject& policy, const std::vector<std::string>& finalizers);
 
   Deps deps_;

@@ -258,6 +258,7 @@ EXPECTED_GROUPS = {
     "nodeguard.nodes": {"NodeguardNodePlegUnhealthy", "NodeguardStormDetected",
                         "NodeguardDensityCapsWidespread"},
     "nodeguard.early-warning": {"NodeguardNodeEarlyWarningCritical",
+                                "NodeguardNodeEarlyWarningDegraded",
                                 "NodeguardKubeletScrapeFailing"},
     "nodeguard.remediation": {"NodeguardRemediationFailed"},
     "nodeguard.hygiene": {"NodeguardPodsWithoutRequestsRising"},

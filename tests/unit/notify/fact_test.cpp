@@ -120,6 +120,34 @@ TEST(DescribeFactTest, EveryKindHasATitleAndABody) {
   }
 }
 
+TEST(DescribeFactTest, EarlyWarningSaysTheLevelAndWhetherToLook) {
+  Fact f;
+  f.kind = FactKind::kEarlyWarningChanged;
+  f.node = "worker-3";
+  f.policy = "workers";
+  f.time = kAt;
+  f.occurrence = "Critical 2025-12-07T03:00:00Z";
+  f.level = "Critical";
+  FactText t = DescribeFact(f);
+  EXPECT_EQ(t.title, "Node worker-3: early warning CRITICAL");
+  EXPECT_NE(t.body.find("NotReady"), std::string::npos) << t.body;
+  EXPECT_TRUE(IsWarning(f));
+  f.level = "Degraded";
+  t = DescribeFact(f);
+  EXPECT_EQ(t.title, "Node worker-3: early warning Degraded");
+  EXPECT_NE(t.body.find("relists its pods slowly"), std::string::npos) << t.body;
+  EXPECT_TRUE(IsWarning(f));
+  f.level = "Healthy";
+  t = DescribeFact(f);
+  EXPECT_EQ(t.title, "Node worker-3: early warning back to Healthy");
+  EXPECT_NE(t.body.find("Nothing to do."), std::string::npos) << t.body;
+  EXPECT_FALSE(IsWarning(f));
+  bool has_level = false;
+  for (const auto& [name, value] : t.fields)
+    has_level = has_level || (name == "Level" && value == "Healthy");
+  EXPECT_TRUE(has_level);
+}
+
 TEST(DescribeFactTest, DensityListsTheNodesAndHowManyMore) {
   Fact f;
   f.kind = FactKind::kDensityCapReached;

@@ -104,5 +104,30 @@ TEST(StormFactTest, DetectedAndClearedWithTheMinuteAsOccurrence) {
           .has_value());
 }
 
+TEST(EarlyWarningFactTest, OnlyReadableLevelsWithTheAnnouncedValueAsOccurrence) {
+  kube::Node node;
+  node.meta.name = "worker-3";
+  EarlyWarningAnnouncement a;
+  a.reason = "EarlyWarningCritical";
+  a.message = "early-warning level Critical (was Degraded)";
+  a.annotation = "Critical 2027-01-15T08:00:00Z";
+  node.early_warning.level = kube::EarlyWarningLevel::kCritical;
+  auto fact = EarlyWarningFact("prod", "workers", node, a, kStarted);
+  ASSERT_TRUE(fact.has_value());
+  EXPECT_EQ(fact->kind, notify::FactKind::kEarlyWarningChanged);
+  EXPECT_EQ(fact->level, "Critical");
+  EXPECT_EQ(fact->reason, a.message);
+  EXPECT_TRUE(notify::IsWarning(*fact));
+  EXPECT_EQ(notify::FactId(*fact),
+            "early-warning.changed/workers/worker-3/Critical%202027-01-15T08%3A00%3A00Z");
+  node.early_warning.level = kube::EarlyWarningLevel::kHealthy;
+  ASSERT_TRUE(EarlyWarningFact("prod", "workers", node, a, kStarted).has_value());
+  EXPECT_FALSE(notify::IsWarning(*EarlyWarningFact("prod", "workers", node, a, kStarted)));
+  for (auto level : {kube::EarlyWarningLevel::kAbsent, kube::EarlyWarningLevel::kUnknown}) {
+    node.early_warning.level = level;
+    EXPECT_FALSE(EarlyWarningFact("prod", "workers", node, a, kStarted).has_value());
+  }
+}
+
 }  // namespace
 }  // namespace nodeguard::runtime

@@ -16,6 +16,7 @@
 #include "fake_api_server.h"
 #include "kube/decode.h"
 #include "kube/store.h"
+#include "notify/worker.h"
 #include "runtime/conditions.h"
 #include "runtime/early_warning.h"
 
@@ -279,6 +280,53 @@ TEST_F(EarlyWarningAnnounceTest, OncePerChange) {
   EXPECT_EQ(Reconcile(p).early_warning, (api::EarlyWarningCounts{1, 0, 0, 0}));
   EXPECT_EQ(Events().back(), "Normal e1 EarlyWarningHealthy");
   EXPECT_EQ(Events().size(), 3u);
+}
+
+// The notification goes with the Event: one webhook message per announced
+// change, carrying the level, none for a reconcile that announces nothing.
+class RecordingPoster final : public notify::Poster {
+ public:
+  Result<notify::PostResponse> Post(const notify::OutboundRequest& request, Duration) override {
+    std::lock_guard lock(mu);
+    bodies.push_back(nlohmann::json::parse(request.body));
+    return notify::PostResponse{200, ""};
+  }
+  std::mutex mu;
+  std::vector<nlohmann::json> bodies;
+};
+
+TEST_F(EarlyWarningAnnounceTest, EachAnnouncedChangeIsNotifiedOnce) {
+  RecordingPoster poster;
+  notify::SinkConfig hook;
+  hook.name = "hook";
+  hook.url = "https://receiver.example/hook";
+  notify::DeliveryOptions delivery;
+  delivery.rate_per_second = 1000;
+  notify::Notifier notifier({hook}, delivery, poster, nullptr);
+  deps.notifier = &notifier;
+  deps.notify_cluster = "prod";
+  const PolicyObject p = MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}});
+  Publish("Degraded", "2026-12-07T10:00:00Z");
+  Reconcile(p);
+  Reconcile(p);
+  Publish("Healthy", "2026-12-07T10:09:00Z");
+  Reconcile(p);
+  ASSERT_TRUE(notifier.WaitIdle(std::chrono::seconds(5)));
+  notifier.Stop();
+  std::lock_guard lock(poster.mu);
+  ASSERT_EQ(poster.bodies.size(), 2u);
+  const nlohmann::json& degraded = poster.bodies[0];
+  EXPECT_EQ(degraded["type"], "io.nodeguard.early-warning.changed");
+  EXPECT_EQ(degraded["id"], "early-warning.changed/p/e1/Degraded%202026-12-07T10%3A00%3A00Z")
+      << degraded.dump();
+  EXPECT_EQ(degraded["data"]["level"], "Degraded");
+  EXPECT_EQ(degraded["data"]["severity"], "warning");
+  EXPECT_EQ(degraded["data"]["node"], "e1");
+  const nlohmann::json& healthy = poster.bodies[1];
+  EXPECT_EQ(healthy["data"]["level"], "Healthy");
+  EXPECT_EQ(healthy["data"]["severity"], "info");
+  EXPECT_NE(healthy["data"]["title"].get<std::string>().find("back to Healthy"), std::string::npos)
+      << healthy.dump();
 }
 
 }  // namespace

@@ -119,7 +119,7 @@ TEST(EarlyWarningFactTest, OnlyReadableLevelsWithTheAnnouncedValueAsOccurrence) 
   EXPECT_EQ(fact->reason, a.message);
   EXPECT_TRUE(notify::IsWarning(*fact));
   EXPECT_EQ(notify::FactId(*fact),
-            "early-warning.changed/workers/worker-3/Critical%202027-01-15T08%3A00%3A00Z");
+            "early-warning.changed/workers/worker-3/Critical 2027-01-15T08:00:00Z");
   node.early_warning.level = kube::EarlyWarningLevel::kHealthy;
   ASSERT_TRUE(EarlyWarningFact("prod", "workers", node, a, kStarted).has_value());
   EXPECT_FALSE(notify::IsWarning(*EarlyWarningFact("prod", "workers", node, a, kStarted)));

@@ -317,7 +317,7 @@ TEST_F(EarlyWarningAnnounceTest, EachAnnouncedChangeIsNotifiedOnce) {
   ASSERT_EQ(poster.bodies.size(), 2u);
   const nlohmann::json& degraded = poster.bodies[0];
   EXPECT_EQ(degraded["type"], "io.nodeguard.early-warning.changed");
-  EXPECT_EQ(degraded["id"], "early-warning.changed/p/e1/Degraded%202026-12-07T10%3A00%3A00Z")
+  EXPECT_EQ(degraded["id"], "early-warning.changed/p/e1/Degraded 2026-12-07T10:00:00Z")
       << degraded.dump();
   EXPECT_EQ(degraded["data"]["level"], "Degraded");
   EXPECT_EQ(degraded["data"]["severity"], "warning");

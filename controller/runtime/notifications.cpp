@@ -18,6 +18,20 @@ Result<std::string> ReadFile(const std::string& path, const char* what) {
   return text.str();
 }
 
+// The fields every controller fact carries, from the Event it goes with.
+notify::Fact PolicyFact(notify::FactKind kind, const std::string& cluster,
+                        const std::string& policy, std::string node, const std::string& reason,
+                        WallTime now) {
+  notify::Fact f;
+  f.kind = kind;
+  f.cluster = cluster;
+  f.policy = policy;
+  f.node = std::move(node);
+  f.reason = reason;
+  f.time = now;
+  return f;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOptions& options,
@@ -66,26 +80,22 @@ Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOption
 std::optional<notify::Fact> RemediationFact(const std::string& cluster, const std::string& policy,
                                             const remediation::NodeDecision& decision,
                                             const remediation::Intent& event, WallTime now) {
-  notify::Fact f;
+  notify::FactKind kind;
   if (event.reason == "RemediationStarted" || event.reason == "RemediationTookOver") {
-    f.kind = notify::FactKind::kRemediationStarted;
+    kind = notify::FactKind::kRemediationStarted;
   } else if (event.reason == "RemediationEscalated") {
-    f.kind = notify::FactKind::kRemediationEscalated;
+    kind = notify::FactKind::kRemediationEscalated;
   } else if (event.reason == "RemediationSucceeded") {
-    f.kind = notify::FactKind::kRemediationSucceeded;
+    kind = notify::FactKind::kRemediationSucceeded;
   } else if (event.reason == "RemediationFailed") {
-    f.kind = notify::FactKind::kRemediationFailed;
+    kind = notify::FactKind::kRemediationFailed;
   } else if (event.reason == "RemediationPending" &&
              decision.hold == remediation::Hold::kCordonedByPerson) {
-    f.kind = notify::FactKind::kNodeRefusedCordoned;
+    kind = notify::FactKind::kNodeRefusedCordoned;
   } else {
     return std::nullopt;
   }
-  f.cluster = cluster;
-  f.policy = policy;
-  f.node = decision.node;
-  f.reason = event.message;
-  f.time = now;
+  notify::Fact f = PolicyFact(kind, cluster, policy, decision.node, event.message, now);
   if (decision.state) {
     const remediation::RemediationState& s = *decision.state;
     f.occurrence = s.id;
@@ -110,32 +120,24 @@ std::optional<notify::Fact> EarlyWarningFact(const std::string& cluster, const s
     default:
       return std::nullopt;
   }
-  notify::Fact f;
-  f.kind = notify::FactKind::kEarlyWarningChanged;
-  f.cluster = cluster;
-  f.policy = policy;
-  f.node = node.meta.name;
+  notify::Fact f = PolicyFact(notify::FactKind::kEarlyWarningChanged, cluster, policy,
+                              node.meta.name, announcement.message, now);
   f.level = kube::EarlyWarningLevelName(node.early_warning.level);
-  f.reason = announcement.message;
-  f.time = now;
   f.occurrence = announcement.annotation;
   return f;
 }
 
 std::optional<notify::Fact> StormFact(const std::string& cluster, const std::string& policy,
                                       const remediation::Intent& event, WallTime now) {
-  notify::Fact f;
+  notify::FactKind kind;
   if (event.reason == "StormDetected") {
-    f.kind = notify::FactKind::kStormDetected;
+    kind = notify::FactKind::kStormDetected;
   } else if (event.reason == "StormCleared") {
-    f.kind = notify::FactKind::kStormCleared;
+    kind = notify::FactKind::kStormCleared;
   } else {
     return std::nullopt;
   }
-  f.cluster = cluster;
-  f.policy = policy;
-  f.reason = event.message;
-  f.time = now;
+  notify::Fact f = PolicyFact(kind, cluster, policy, "", event.message, now);
   f.occurrence = FormatRfc3339(std::chrono::floor<std::chrono::minutes>(now));
   return f;
 }

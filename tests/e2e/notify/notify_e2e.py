@@ -231,22 +231,26 @@ def accepted_kinds(records, path):
             for r in records if r["path"] == path and r["answer"] == "200"}
 
 
+def start_controller(s, receiver, sinks):
+    """Starts the scenario's controller with these sinks (a config file in the
+    work dir; JSON is YAML) and the receiver's CA."""
+    config = os.path.join(s.workdir, "notifications.yaml")
+    with open(config, "w") as f:
+        json.dump({"cluster": "e2e", "sinks": sinks}, f)
+    s.controller.scope_args += ["--notifications-config", config,
+                                "--notifications-ca-file", receiver.ca]
+    s.controller.start()
+
+
 def scenario_faults(binary):
     rem.NODE_COUNTS.setdefault("notify-faults", 3)
     with rem.Scenario("notify-faults", binary) as s:
         receiver = Receiver(s.workdir)
         try:
-            config = os.path.join(s.workdir, "notifications.yaml")
-            with open(config, "w") as f:
-                json.dump({"cluster": "e2e", "sinks": [
-                    {"name": "ding", "type": "dingtalk",
-                     "url": receiver.url(f"/ding?access_token={DING_TOKEN}"),
-                     "secret": DING_SECRET},
-                    {"name": "slack", "type": "slack", "url": receiver.url("/slack")},
-                ]}, f)  # JSON is YAML.
-            s.controller.scope_args += ["--notifications-config", config,
-                                        "--notifications-ca-file", receiver.ca]
-            s.controller.start()
+            start_controller(s, receiver, [
+                {"name": "ding", "type": "dingtalk",
+                 "url": receiver.url(f"/ding?access_token={DING_TOKEN}"), "secret": DING_SECRET},
+                {"name": "slack", "type": "slack", "url": receiver.url("/slack")}])
             s.apply_policy(rem.remediation_spec())
             sick = s.nodes[0]
             log(f"receiver down; making {sick} PLEG-sick")
@@ -309,16 +313,11 @@ def scenario_refused(binary):
     with rem.Scenario("notify-refused", binary) as s:
         receiver = Receiver(s.workdir)
         try:
-            config = os.path.join(s.workdir, "notifications.yaml")
-            with open(config, "w") as f:
-                json.dump({"cluster": "e2e", "sinks": [
-                    {"name": "events", "type": "webhook", "url": receiver.url("/events")}]}, f)
             receiver.start({})
             target = s.nodes[0]
             rem.kubectl("cordon", target)
-            s.controller.scope_args += ["--notifications-config", config,
-                                        "--notifications-ca-file", receiver.ca]
-            s.controller.start()
+            start_controller(s, receiver, [
+                {"name": "events", "type": "webhook", "url": receiver.url("/events")}])
             s.apply_policy(rem.remediation_spec())
             rem.sim("pleg-sick", target)
             s.wait_phase(target, "Pending", 60)

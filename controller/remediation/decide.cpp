@@ -707,29 +707,44 @@ std::string RequestId(std::string_view remediation_id, int rung_index) {
   return std::string(remediation_id) + "-" + std::to_string(rung_index + 1);
 }
 
+NodeAnnotations DecodeAnnotations(const kube::Node& node) {
+  NodeAnnotations out;
+  if (const std::string* text = node.Annotation(kRemediationAnnotation)) {
+    auto state = DecodeState(*text);
+    if (state.ok()) {
+      out.state = std::move(state).value();
+    } else {
+      out.state_error = state.error().message;
+    }
+  }
+  if (const std::string* text = node.Annotation(kAgentRequestAnnotation)) {
+    auto request = DecodeAgentRequest(*text);
+    if (request.ok()) out.agent_request = std::move(request).value();
+  }
+  if (const std::string* text = node.Annotation(kAgentStatusAnnotation)) {
+    auto status = DecodeAgentStatus(*text);
+    if (status.ok()) out.agent_status = std::move(status).value();
+  }
+  return out;
+}
+
 NodeObservation Observe(const kube::Node& node, const health::HealthRules& rules, WallTime now,
                         DrainObservation drain, bool selected) {
+  return Observe(node, DecodeAnnotations(node), rules, now, std::move(drain), selected);
+}
+
+NodeObservation Observe(const kube::Node& node, const NodeAnnotations& annotations,
+                        const health::HealthRules& rules, WallTime now, DrainObservation drain,
+                        bool selected) {
   NodeObservation obs;
   obs.node = &node;
   obs.selected = selected;
   obs.health = health::Evaluate(node, rules, now);
   obs.drain = std::move(drain);
-  if (const std::string* text = node.Annotation(kRemediationAnnotation)) {
-    auto state = DecodeState(*text);
-    if (state.ok()) {
-      obs.state = std::move(state).value();
-    } else {
-      obs.state_error = state.error().message;
-    }
-  }
-  if (const std::string* text = node.Annotation(kAgentRequestAnnotation)) {
-    auto request = DecodeAgentRequest(*text);
-    if (request.ok()) obs.agent_request = std::move(request).value();
-  }
-  if (const std::string* text = node.Annotation(kAgentStatusAnnotation)) {
-    auto status = DecodeAgentStatus(*text);
-    if (status.ok()) obs.agent_status = std::move(status).value();
-  }
+  obs.state = annotations.state;
+  obs.state_error = annotations.state_error;
+  obs.agent_request = annotations.agent_request;
+  obs.agent_status = annotations.agent_status;
   return obs;
 }
 

@@ -136,10 +136,25 @@ struct NodeObservation {
   bool orphan = false;
 };
 
-// Decodes the node's annotations into an observation (malformed agent
-// annotations are treated as absent; a malformed state sets state_error).
+// The node's nodeguard.io annotations decoded (malformed agent annotations
+// are treated as absent; a malformed state sets state_error).
+struct NodeAnnotations {
+  std::optional<RemediationState> state;
+  std::string state_error;
+  std::optional<AgentRequest> agent_request;
+  std::optional<AgentStatus> agent_status;
+};
+NodeAnnotations DecodeAnnotations(const kube::Node& node);
+
+// Decodes the node's annotations into an observation (DecodeAnnotations).
 NodeObservation Observe(const kube::Node& node, const health::HealthRules& rules, WallTime now,
                         DrainObservation drain = {}, bool selected = true);
+// The same with the annotations decoded already (REQUIRES: `annotations` is
+// DecodeAnnotations(node)): the runtime keeps them per node version, so a
+// reconcile decodes only the nodes that changed.
+NodeObservation Observe(const kube::Node& node, const NodeAnnotations& annotations,
+                        const health::HealthRules& rules, WallTime now, DrainObservation drain = {},
+                        bool selected = true);
 
 // True when the node is unschedulable and its state says nodeguard cordoned
 // it and has not lifted the cordon.

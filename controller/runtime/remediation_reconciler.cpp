@@ -72,18 +72,17 @@ std::optional<std::string> StatePolicy(const kube::Node& node) {
 }
 
 // An observation carrying only what the budget count reads.
-NodeObservation BudgetObservation(const kube::Node& node) {
+NodeObservation BudgetObservation(const kube::Node& node,
+                                  const remediation::NodeAnnotations& annotations) {
   NodeObservation obs;
   obs.node = &node;
-  if (const std::string* text = node.Annotation(remediation::kRemediationAnnotation)) {
-    auto state = remediation::DecodeState(*text);
-    if (state.ok()) {
-      obs.state = std::move(state).value();
-    } else {
-      obs.state_error = state.error().message;
-    }
-  }
+  obs.state = annotations.state;
+  obs.state_error = annotations.state_error;
   return obs;
+}
+
+NodeObservation BudgetObservation(const kube::Node& node) {
+  return BudgetObservation(node, remediation::DecodeAnnotations(node));
 }
 
 // The policy that winds down orphans no policy governs: the first one not
@@ -253,6 +252,40 @@ bool NewerResourceVersion(const std::string& a, const std::string& b) {
   return x > y;
 }
 
+// ------------------------------------------------------------------ annotation cache
+
+std::shared_ptr<const remediation::NodeAnnotations> NodeAnnotationCache::Get(
+    const kube::Node& node) {
+  const std::string& version = node.meta.resource_version;
+  auto it = entries_.find(node.meta.name);
+  if (!version.empty() && it != entries_.end() && it->second.resource_version == version) {
+    return it->second.annotations;
+  }
+  ++decodes_;
+  auto decoded =
+      std::make_shared<const remediation::NodeAnnotations>(remediation::DecodeAnnotations(node));
+  if (version.empty()) {
+    if (it != entries_.end()) entries_.erase(it);
+    return decoded;
+  }
+  if (it == entries_.end()) {
+    entries_.emplace(node.meta.name, Entry{version, decoded});
+  } else {
+    it->second = Entry{version, decoded};
+  }
+  return decoded;
+}
+
+void NodeAnnotationCache::Retain(
+    const std::map<std::string, std::shared_ptr<const kube::Node>>& names) {
+  // Every node listed has just been looked up, so more entries than nodes
+  // means some were deleted: only then is the walk worth it.
+  if (entries_.size() <= names.size()) return;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    it = names.count(it->first) > 0 ? std::next(it) : entries_.erase(it);
+  }
+}
+
 // ------------------------------------------------------------------ reconciler
 
 RemediationReconciler::RemediationReconciler(Deps deps, std::unique_ptr<DrainApi> drain_api,
@@ -323,6 +356,11 @@ int RemediationReconciler::NodesInFlight(const PolicyObject& policy) const {
     }
   }
   return n;
+}
+
+uint64_t RemediationReconciler::AnnotationDecodes() const {
+  std::lock_guard lock(mu_);
+  return annotations_.decodes();
 }
 
 void RemediationReconciler::Enqueue(const std::string& policy) {
@@ -620,21 +658,23 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   std::vector<NodeObservation> mine;
   all.reserve(nodes.size());
   for (const auto& node : nodes) {
-    NodeObservation budget = BudgetObservation(*node);
+    const auto annotations = annotations_.Get(*node);
+    NodeObservation budget = BudgetObservation(*node, *annotations);
     const auto governing = deps_.Governing(sorted, *node);
     const bool governed = governing && governing->meta.name == policy_name;
     const bool carries_ours = budget.state && budget.state->policy == policy_name;
     const bool orphan = budget.state && existing.count(budget.state->policy) == 0;
     const bool adopt = orphan && (governed || (!governing && first_active == policy_name));
     if (governed || carries_ours || adopt) {
-      NodeObservation obs =
-          remediation::Observe(*node, *rules, now, drainer_->Observe(node->meta.name), governed);
+      NodeObservation obs = remediation::Observe(*node, *annotations, *rules, now,
+                                                 drainer_->Observe(node->meta.name), governed);
       obs.governing_policy = governing ? governing->meta.name : "";
       obs.orphan = adopt;
       mine.push_back(std::move(obs));
     }
     all.push_back(std::move(budget));
   }
+  annotations_.Retain(by_name);
 
   remediation::DecideInput in;
   in.policy = policy_name;

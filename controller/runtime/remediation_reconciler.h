@@ -13,7 +13,9 @@
 //
 // One reconcile: observe every node (the freshest of the informer's copy and
 // the copy our last write returned, so a lagging cache never re-counts the
-// budget from stale annotations), Decide, then per node apply the intents in
+// budget from stale annotations; the nodeguard.io annotations are decoded
+// again only for nodes whose resourceVersion changed, NodeAnnotationCache),
+// Decide, then per node apply the intents in
 // order, stopping at that node's first failure:
 //   WriteState / Cordon / Uncordon / RequestAgentAction / WithdrawAgentRequest:
 //     consecutive ones merge into one JSON merge patch of the node carrying
@@ -52,6 +54,7 @@
 // nodes at maxAttemptsPerNode, unreadable states, sick nodes a person
 // cordoned). Metrics: docs/operations.md's contract.
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -113,6 +116,31 @@ bool RecordFinished(std::vector<api::RemediationStatus>& recent, api::Remediatio
 // (numeric when both parse, which every etcd-backed server gives).
 bool NewerResourceVersion(const std::string& a, const std::string& b);
 
+// Each node's nodeguard.io annotations decoded (remediation::DecodeAnnotations),
+// by node name, decoded again only when the node's resourceVersion changed: a
+// reconcile for one Node event decodes the node that changed, not every node
+// of the cluster (issue 22). An object without a resourceVersion is decoded
+// every time. Not thread-safe (the reconciler's mutex guards it).
+class NodeAnnotationCache {
+ public:
+  // Shared, so a caller may keep it across the next Get.
+  std::shared_ptr<const remediation::NodeAnnotations> Get(const kube::Node& node);
+  // Drops the nodes not in `names` (deleted nodes), when there are any.
+  void Retain(const std::map<std::string, std::shared_ptr<const kube::Node>>& names);
+  void Clear() { entries_.clear(); }
+  size_t size() const { return entries_.size(); }
+  // Annotation sets decoded so far (for tests and the benchmark).
+  uint64_t decodes() const { return decodes_; }
+
+ private:
+  struct Entry {
+    std::string resource_version;
+    std::shared_ptr<const remediation::NodeAnnotations> annotations;
+  };
+  std::map<std::string, Entry> entries_;
+  uint64_t decodes_ = 0;
+};
+
 class RemediationReconciler final : public Reconciler {
  public:
   // `drain_api`: null uses RestDrainApi over deps.rest and deps.pods.
@@ -141,6 +169,8 @@ class RemediationReconciler final : public Reconciler {
 
   // For tests.
   Drainer& drainer() { return *drainer_; }
+  // Annotation sets decoded so far (NodeAnnotationCache::decodes).
+  uint64_t AnnotationDecodes() const;
 
  private:
   struct NodeOutcome {
@@ -179,10 +209,12 @@ class RemediationReconciler final : public Reconciler {
   kube::WorkQueue* queue_ = nullptr;  // Guarded by queue_mu_: this reconciler's queue.
 
   // Serialises reconciles (see the class comment) and guards what follows.
-  std::mutex mu_;
+  mutable std::mutex mu_;
   // Our own writes the informer may not have delivered yet, and nodes read
   // again after a conflict, by node name.
   std::map<std::string, std::shared_ptr<const kube::Node>> written_;
+  // The nodes' decoded annotations, by node name.
+  NodeAnnotationCache annotations_;
   // Compiled health rules per policy, with the generation they were compiled for.
   std::map<std::string, std::pair<int64_t, std::shared_ptr<const health::HealthRules>>> rules_;
   // dryRun: "node/reason" Events emitted for the previous decision, per policy.

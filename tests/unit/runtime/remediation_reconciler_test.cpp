@@ -1052,6 +1052,140 @@ TEST_F(RemediationReconcilerTest, AFailedWriteOnOneNodeDoesNotBackOffTheWholePol
   EXPECT_TRUE(server.Unschedulable("w1"));
 }
 
+// ================================================================ annotation cache
+
+// A started, unfinished state DecodeState accepts (StateIn lacks startedAt).
+std::string StateText(Phase phase) {
+  RemediationState s = StateIn(phase);
+  s.started_at = kT0;
+  return remediation::EncodeState(s);
+}
+
+kube::Node Annotated(const std::string& name, const std::string& resource_version,
+                     const std::string& state_text) {
+  kube::Node n;
+  n.meta.name = name;
+  n.meta.resource_version = resource_version;
+  if (!state_text.empty()) {
+    n.nodeguard_annotations = {{remediation::kRemediationAnnotation, state_text}};
+  }
+  return n;
+}
+
+TEST(NodeAnnotationCacheTest, DecodesANodeAgainOnlyWhenItsResourceVersionChanged) {
+  NodeAnnotationCache cache;
+  const auto first = cache.Get(Annotated("w1", "1", StateText(Phase::kCordoned)));
+  ASSERT_TRUE(first->state) << first->state_error;
+  EXPECT_EQ(first->state->phase, Phase::kCordoned);
+  EXPECT_EQ(cache.decodes(), 1u);
+  // The same version again: the decoded copy, no decoding.
+  const auto again = cache.Get(Annotated("w1", "1", StateText(Phase::kCordoned)));
+  EXPECT_EQ(again.get(), first.get());
+  EXPECT_EQ(cache.decodes(), 1u);
+  // A new version is decoded again, whatever changed.
+  const auto draining = cache.Get(Annotated("w1", "2", StateText(Phase::kDraining)));
+  ASSERT_TRUE(draining->state);
+  EXPECT_EQ(draining->state->phase, Phase::kDraining);
+  EXPECT_EQ(first->state->phase, Phase::kCordoned);  // A caller's copy stays as it was.
+  const auto malformed = cache.Get(Annotated("w1", "3", "{not json"));
+  EXPECT_FALSE(malformed->state);
+  EXPECT_FALSE(malformed->state_error.empty());
+  const auto removed = cache.Get(Annotated("w1", "4", ""));
+  EXPECT_FALSE(removed->state);
+  EXPECT_TRUE(removed->state_error.empty());
+  EXPECT_EQ(cache.decodes(), 4u);
+  // Another node of the same version is another entry.
+  const auto other = cache.Get(Annotated("w2", "4", StateText(Phase::kCordoned)));
+  ASSERT_TRUE(other->state) << other->state_error;
+  EXPECT_EQ(other->state->phase, Phase::kCordoned);
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(NodeAnnotationCacheTest, ANodeWithoutResourceVersionIsDecodedEveryTime) {
+  NodeAnnotationCache cache;
+  cache.Get(Annotated("w1", "", StateText(Phase::kCordoned)));
+  const auto second = cache.Get(Annotated("w1", "", StateText(Phase::kDraining)));
+  ASSERT_TRUE(second->state);
+  EXPECT_EQ(second->state->phase, Phase::kDraining);
+  EXPECT_EQ(cache.decodes(), 2u);
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST(NodeAnnotationCacheTest, RetainDropsDeletedNodes) {
+  NodeAnnotationCache cache;
+  const std::string state = StateText(Phase::kCordoned);
+  std::map<std::string, std::shared_ptr<const kube::Node>> listed;
+  for (const char* name : {"w1", "w2", "w3"}) {
+    auto node = std::make_shared<const kube::Node>(Annotated(name, "7", state));
+    cache.Get(*node);
+    listed[name] = node;
+  }
+  cache.Retain(listed);
+  EXPECT_EQ(cache.size(), 3u);
+  listed.erase("w2");  // Deleted.
+  cache.Retain(listed);
+  EXPECT_EQ(cache.size(), 2u);
+  // A node of that name created again (same version string even) is decoded anew.
+  cache.Get(Annotated("w2", "7", state));
+  EXPECT_EQ(cache.decodes(), 4u);
+}
+
+TEST_F(RemediationReconcilerTest, ANodeEventDecodesOnlyTheNodeThatChanged) {
+  AddNodes(20);
+  AddPolicy(RemediatingSpec());
+  Start();
+  ReconcileOk();
+  EXPECT_EQ(reconciler->AnnotationDecodes(), 20u);
+  ReconcileOk();  // Nothing changed.
+  EXPECT_EQ(reconciler->AnnotationDecodes(), 20u);
+  remediation::AgentStatus agent;
+  agent.id = "w7-1-1";
+  agent.state = remediation::AgentState::kDone;
+  server.SetAnnotation("w7", remediation::kAgentStatusAnnotation,
+                       remediation::EncodeAgentStatus(agent));
+  ReconcileOk();
+  EXPECT_EQ(reconciler->AnnotationDecodes(), 21u);
+
+  // Our own write is seen at once (a new version), not the decoded old one.
+  Sick("w3");
+  ReconcileOk();
+  EXPECT_EQ(PhaseOf("w3"), Phase::kCordoned);
+  ReconcileOk();
+  EXPECT_EQ(PhaseOf("w3"), Phase::kDraining);
+  EXPECT_EQ(Disruptive(20), 1);
+  EXPECT_LE(reconciler->AnnotationDecodes(), 25u);  // w3's versions only.
+
+  // A deleted node is forgotten; one created again under its name is decoded.
+  nodes.Erase("", "w20");
+  ReconcileOk();
+  const uint64_t before = reconciler->AnnotationDecodes();
+  server.AddNode("w20", kT0 - 1h, "boot-w20-new");
+  ReconcileOk();
+  EXPECT_EQ(reconciler->AnnotationDecodes(), before + 1);
+}
+
+TEST_F(RemediationReconcilerTest, DecodedStatesFollowAPolicyChange) {
+  // The cache holds what the annotations say, nothing of the policy: after the
+  // policy that owns a remediation is replaced, the new one adopts it from the
+  // decoded state it kept.
+  AddNodes(5);
+  Sick("w1");
+  AddPolicy(RemediatingSpec(), "p");
+  Start();
+  ReconcileOk("p");
+  ASSERT_EQ(PhaseOf("w1"), Phase::kCordoned);
+  EXPECT_EQ(State("w1")->policy, "p");
+  const uint64_t before = reconciler->AnnotationDecodes();
+  policies.Erase("", "p");  // Gone without winding down (finalizer removed by force).
+  AddPolicy(RemediatingSpec(), "q");
+  ReconcileOk("q");
+  EXPECT_EQ(State("w1")->policy, "q");
+  EXPECT_EQ(sink.Count("w1", "RemediationAdopted"), 1);
+  EXPECT_EQ(Disruptive(5), 1);
+  // Only w1, which was written, was decoded again (its cordon's and q's versions).
+  EXPECT_LE(reconciler->AnnotationDecodes(), before + 2);
+}
+
 // ================================================================ DrainRun (no threads)
 
 class DrainRunTest : public ::testing::Test {

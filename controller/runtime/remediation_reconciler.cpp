@@ -276,13 +276,12 @@ std::shared_ptr<const remediation::NodeAnnotations> NodeAnnotationCache::Get(
   return decoded;
 }
 
-void NodeAnnotationCache::Retain(
-    const std::map<std::string, std::shared_ptr<const kube::Node>>& names) {
+void NodeAnnotationCache::Retain(const NodesByName& names) {
   // Every node listed has just been looked up, so more entries than nodes
   // means some were deleted: only then is the walk worth it.
   if (entries_.size() <= names.size()) return;
   for (auto it = entries_.begin(); it != entries_.end();) {
-    it = names.count(it->first) > 0 ? std::next(it) : entries_.erase(it);
+    it = names.count(std::string_view(it->first)) > 0 ? std::next(it) : entries_.erase(it);
   }
 }
 
@@ -590,10 +589,9 @@ RemediationReconciler::NodeOutcome RemediationReconciler::Apply(
   return {};
 }
 
-void RemediationReconciler::EmitDryRun(
-    const std::string& policy, const PolicyDecision& decision,
-    const std::map<std::string, std::shared_ptr<const kube::Node>>& nodes,
-    const std::map<std::string, std::string>& plans) {
+void RemediationReconciler::EmitDryRun(const std::string& policy, const PolicyDecision& decision,
+                                       const NodesByName& nodes,
+                                       const std::map<std::string, std::string>& plans) {
   std::set<std::string> emitted;
   std::set<std::string>& previous = dry_run_events_[policy];
   for (const auto& d : decision.nodes) {
@@ -641,29 +639,31 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
   const PolicyList sorted = deps_.SortedPolicies();
 
   // Observe: every node for the global budget; ours for the decision.
-  std::vector<std::shared_ptr<const kube::Node>> nodes;
-  std::map<std::string, std::shared_ptr<const kube::Node>> by_name;
-  for (auto& cached : deps_.nodes->List()) {
-    auto node = Freshest(cached);
-    by_name[node->meta.name] = node;
-    nodes.push_back(std::move(node));
+  std::vector<std::shared_ptr<const kube::Node>> nodes = deps_.nodes->List();
+  NodesByName by_name;
+  by_name.reserve(nodes.size());
+  for (auto& cached : nodes) {
+    cached = Freshest(cached);
+    by_name.emplace(cached->meta.name, cached);
   }
   for (auto it = written_.begin(); it != written_.end();) {
-    it = by_name.count(it->first) > 0 ? std::next(it) : written_.erase(it);
+    it = by_name.count(std::string_view(it->first)) > 0 ? std::next(it) : written_.erase(it);
   }
   std::set<std::string> existing;
   for (const auto& p : sorted) existing.insert(p->meta.name);
   const std::optional<std::string> first_active = FirstActivePolicy(sorted);
+  // `all`: only nodes with a state, readable or not; no other can hold a slot
+  // (remediation::HoldsBudget).
   std::vector<NodeObservation> all;
   std::vector<NodeObservation> mine;
-  all.reserve(nodes.size());
+  mine.reserve(nodes.size());  // One allocation: a NodeObservation is large.
   for (const auto& node : nodes) {
     const auto annotations = annotations_.Get(*node);
-    NodeObservation budget = BudgetObservation(*node, *annotations);
+    const auto& state = annotations->state;
     const auto governing = deps_.Governing(sorted, *node);
     const bool governed = governing && governing->meta.name == policy_name;
-    const bool carries_ours = budget.state && budget.state->policy == policy_name;
-    const bool orphan = budget.state && existing.count(budget.state->policy) == 0;
+    const bool carries_ours = state && state->policy == policy_name;
+    const bool orphan = state && existing.count(state->policy) == 0;
     const bool adopt = orphan && (governed || (!governing && first_active == policy_name));
     if (governed || carries_ours || adopt) {
       NodeObservation obs = remediation::Observe(*node, *annotations, *rules, now,
@@ -672,7 +672,9 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
       obs.orphan = adopt;
       mine.push_back(std::move(obs));
     }
-    all.push_back(std::move(budget));
+    if (state || !annotations->state_error.empty()) {
+      all.push_back(BudgetObservation(*node, *annotations));
+    }
   }
   annotations_.Retain(by_name);
 

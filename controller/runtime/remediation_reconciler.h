@@ -61,6 +61,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "api/types.h"
@@ -116,6 +118,10 @@ bool RecordFinished(std::vector<api::RemediationStatus>& recent, api::Remediatio
 // (numeric when both parse, which every etcd-backed server gives).
 bool NewerResourceVersion(const std::string& a, const std::string& b);
 
+// Nodes by name, the names viewing into the nodes the map holds (built on
+// every reconcile: a hash map, no copy of the names).
+using NodesByName = std::unordered_map<std::string_view, std::shared_ptr<const kube::Node>>;
+
 // Each node's nodeguard.io annotations decoded (remediation::DecodeAnnotations),
 // by node name, decoded again only when the node's resourceVersion changed: a
 // reconcile for one Node event decodes the node that changed, not every node
@@ -126,7 +132,7 @@ class NodeAnnotationCache {
   // Shared, so a caller may keep it across the next Get.
   std::shared_ptr<const remediation::NodeAnnotations> Get(const kube::Node& node);
   // Drops the nodes not in `names` (deleted nodes), when there are any.
-  void Retain(const std::map<std::string, std::shared_ptr<const kube::Node>>& names);
+  void Retain(const NodesByName& names);
   void Clear() { entries_.clear(); }
   size_t size() const { return entries_.size(); }
   // Annotation sets decoded so far (for tests and the benchmark).
@@ -137,7 +143,7 @@ class NodeAnnotationCache {
     std::string resource_version;
     std::shared_ptr<const remediation::NodeAnnotations> annotations;
   };
-  std::map<std::string, Entry> entries_;
+  std::unordered_map<std::string, Entry> entries_;
   uint64_t decodes_ = 0;
 };
 
@@ -186,8 +192,7 @@ class RemediationReconciler final : public Reconciler {
   void ReadAgainAfterConflict(const std::string& name);
   // `plans`: DescribePlan of each remediation the decision would start, by node.
   void EmitDryRun(const std::string& policy, const remediation::PolicyDecision& decision,
-                  const std::map<std::string, std::shared_ptr<const kube::Node>>& nodes,
-                  const std::map<std::string, std::string>& plans);
+                  const NodesByName& nodes, const std::map<std::string, std::string>& plans);
   void ForgetPolicy(const std::string& policy);
   void UpdateMetrics(const std::string& policy,
                      const std::vector<remediation::NodeObservation>& observations,

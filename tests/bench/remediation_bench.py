@@ -62,7 +62,6 @@ NS = "rem-bench"
 DRAIN_NS = "rem-bench-drain"
 GROUP_KEY = "nodeguard-bench/remediation"  # latency | drain: which policy selects the node.
 POLICIES = {"latency": "rem-bench-latency", "drain": "rem-bench-drain"}
-STATE_KEY = "nodeguard.io/remediation"
 PLEG_MESSAGE = ("PLEG is not healthy: pleg was last seen active 3m7.629592089s ago; "
                 "threshold is 3m0s")
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
@@ -157,20 +156,10 @@ class Observer:
             rec = self.armed.get(name)
             if rec is None:
                 return
-            conditions = node.get("status", {}).get("conditions", [])
-            ready = next((c for c in conditions if c["type"] == "Ready"), {})
-            drain = next((c for c in conditions if c["type"] == DRAIN_CONDITION), {})
-            if rec["sick"] is None and ((ready.get("status") == "False"
-                                         and ready.get("message") == PLEG_MESSAGE)
-                                        or drain.get("status") == "True"):
-                rec["sick"] = now
-            cordoned = bool(node.get("spec", {}).get("unschedulable"))
-            if rec["cordoned"] is None and cordoned:
-                rec["cordoned"] = now
-            if rec["cordoned"] is not None and rec["uncordoned"] is None and not cordoned:
-                rec["uncordoned"] = now
-            text = (node["metadata"].get("annotations") or {}).get(STATE_KEY)
-            phase = json.loads(text)["phase"] if text else None
+            ready = benchlib.condition(node, "Ready")
+            sick = (ready.get("status") == "False" and ready.get("message") == PLEG_MESSAGE) \
+                or benchlib.condition(node, DRAIN_CONDITION).get("status") == "True"
+            phase = benchlib.mark_remediation(rec, node, now, sick)
             if phase and (not rec["phases"] or rec["phases"][-1][0] != phase):
                 rec["phases"].append((phase, now))
             if phase in TERMINAL and rec["sick"] is not None and rec["terminal"] is None:
@@ -190,15 +179,7 @@ class Observer:
 
     def wait(self, what, predicate, timeout):
         """Until predicate() (called under the lock) is true; fails after timeout."""
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while not predicate():
-                left = deadline - time.monotonic()
-                if self.errors():
-                    e2e.fail(f"watch failed: {self.errors()}")
-                if left <= 0:
-                    e2e.fail(f"timed out after {timeout}s waiting for {what}")
-                self.changed.wait(min(left, 1.0))
+        benchlib.wait_on(self.changed, what, predicate, timeout, self.errors, e2e.fail)
 
 
 def count_pods(namespace, selector=None, field=None):

@@ -189,6 +189,7 @@ def sample(ctl, peers):
         stats = peer.stats(gc=True)
         row[peer.name] = {"rss": stats["rssBytes"], "heap": stats["heapAllocBytes"],
                           "cpu": stats["cpuSeconds"], "podEvents": stats["podEvents"],
+                          "nodeEvents": stats["nodeEvents"],
                           "pods": stats["pods"], "nodes": stats["nodes"]}
     return row
 

@@ -193,6 +193,8 @@ int RunController(const ControllerOptions& options) {
   if (*notifications) {
     deps.notifier = (*notifications)->notifier.get();
     deps.notify_cluster = (*notifications)->cluster;
+    deps.density_notices = (*notifications)->density.get();
+    deps.notify_health = &(*notifications)->health;
   }
   deps.status = &status;
   deps.metrics = &metrics;
@@ -216,6 +218,13 @@ int RunController(const ControllerOptions& options) {
     kube::WorkQueue::Options qo;
     qo.name = std::string(r->name());
     loops.push_back({r, std::make_unique<kube::WorkQueue>(std::move(qo)), {}});
+  }
+  if (*notifications) {
+    // A sink turned failing or recovered: every policy's NotificationsFailing
+    // condition says so (the policy reconciler's queue; cleared in Stop).
+    (*notifications)->health.OnChange([&policy_reconciler, queue = loops.front().queue.get()] {
+      policy_reconciler.EnqueueAll(*queue);
+    });
   }
 
   auto& reconciles =
@@ -478,8 +487,7 @@ int RunController(const ControllerOptions& options) {
     // After the Lease is free, so the next leader is not kept waiting: a
     // moment for what is queued, then the rest is counted dropped (a request
     // in flight ends within its 10 s timeout).
-    (*notifications)->notifier->WaitIdle(std::chrono::seconds(2));
-    (*notifications)->notifier->Stop();
+    (*notifications)->Stop(std::chrono::seconds(2));
   }
   nodes.Stop();
   pods.Stop();

@@ -21,6 +21,7 @@
 #include "kube/events.h"
 #include "kube/rest.h"
 #include "kube/store.h"
+#include "runtime/notifications.h"
 
 using json = nlohmann::json;
 
@@ -833,6 +834,51 @@ TEST_F(DensityFlowTest, ALivePolicySwitchedToDryRunFreezesItsRealTaints) {
   SetPolicy(kDedicated, /*dry_run=*/false);
   Settle();
   EXPECT_EQ(Taints("w1"), json::array()) << "back from dry run: released (no pods)";
+}
+
+// density.cap-reached is recorded when nodeguard taints a node at its cap:
+// once per transition (not on every reconcile of a capped node), again after
+// a release, never in dry run.
+TEST_F(DensityFlowTest, TaintingANodeAtItsCapRecordsItForTheAggregatedNotification) {
+  std::vector<notify::Fact> sent;
+  DensityNotifications notices(
+      "prod", std::chrono::minutes(10), [&](const notify::Fact& f) { sent.push_back(f); }, clock,
+      Duration::zero());
+  deps.density_notices = &notices;
+  AddNode("w1", "a", json::array());
+  AddNode("w2", "a", json::array());
+  AddNode("w3", "b", json::array());  // Not selected.
+  SetPolicy(kKey);
+  AddPods("w1", 2);
+  AddPods("w3", 2);
+  Settle();
+  Settle();  // Capped nodes reconciled again: no new transition.
+  notices.Flush();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].policy, "p");
+  EXPECT_EQ(sent[0].nodes, (std::vector<std::string>{"w1"}));
+  Settle();
+  clock.Advance(std::chrono::minutes(10));
+  notices.Flush();
+  EXPECT_EQ(sent.size(), 1u) << "a capped node reconciled again is no new transition";
+
+  RemovePods();  // w1 released ...
+  Settle();
+  AddPods("w1", 2);  // ... and capped again.
+  Settle();
+  clock.Advance(std::chrono::minutes(10));
+  notices.Flush();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].nodes, (std::vector<std::string>{"w1"}));
+
+  RemovePods();
+  Settle();
+  SetPolicy(kKey, /*dry_run=*/true);
+  AddPods("w2", 2);
+  Settle();
+  clock.Advance(std::chrono::minutes(10));
+  notices.Flush();
+  EXPECT_EQ(sent.size(), 2u) << "dry run: nothing tainted, nothing recorded";
 }
 
 // A taint recorded for a policy that no longer selects the node, and that no

@@ -19,6 +19,7 @@
 #include "notify/worker.h"
 #include "runtime/conditions.h"
 #include "runtime/early_warning.h"
+#include "runtime/notifications.h"
 
 using json = nlohmann::json;
 
@@ -169,6 +170,31 @@ TEST_F(PolicyReconcilerTest, PausedIsSpecPausedOnlyAndDryRunIsReadysReason) {
   s = Reconcile(MakePolicy("global", json::object()));
   EXPECT_EQ(Get(s, api::kConditionReady).reason, "DryRun");
   EXPECT_EQ(Get(s, api::kConditionPaused).status, kube::ConditionStatus::kFalse);
+}
+
+// NotificationsFailing only with notifications configured; True while a
+// sink's last notifications failed, back to False once one is sent.
+TEST_F(PolicyReconcilerTest, NoNotificationsConfiguredNoNotificationsCondition) {
+  const auto s = Reconcile(MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}));
+  EXPECT_EQ(FindCondition(s.conditions, kConditionNotificationsFailing), nullptr);
+}
+
+TEST_F(PolicyReconcilerTest, NotificationsFailingFollowsTheSinksHealth) {
+  SinkHealthBoard health;
+  deps.notify_health = &health;
+  const PolicyObject p = MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}, 2);
+  auto s = Reconcile(p);
+  EXPECT_EQ(Get(s, kConditionNotificationsFailing).status, kube::ConditionStatus::kFalse);
+  for (int i = 0; i < notify::kFailingAfter; ++i) health.Record("ops-slack", "failed", "http_4xx");
+  s = Reconcile(p);
+  const api::Condition& failing = Get(s, kConditionNotificationsFailing);
+  EXPECT_EQ(failing.status, kube::ConditionStatus::kTrue);
+  EXPECT_EQ(failing.reason, "SinkFailing");
+  EXPECT_EQ(failing.observed_generation, 2);
+  EXPECT_NE(failing.message.find("sink ops-slack"), std::string::npos) << failing.message;
+  health.Record("ops-slack", "sent", "ok");
+  s = Reconcile(p);
+  EXPECT_EQ(Get(s, kConditionNotificationsFailing).reason, "Delivering");
 }
 
 // status.earlyWarning and nodeguard_early_warning_nodes count the governed

@@ -25,8 +25,8 @@ namespace nodeguard::agent {
 
 namespace {
 
+using agentproto::AgentActionName;
 using observe::Log;
-using remediation::AgentActionName;
 
 void LogLines(const std::string& node, const std::string& action, std::string_view stream,
               const std::string& text) {

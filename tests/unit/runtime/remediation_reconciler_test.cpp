@@ -7,9 +7,9 @@
 #include <set>
 #include <thread>
 
+#include "agentproto/agent_protocol.h"
 #include "api/validate.h"
 #include "fake_api_server.h"
-#include "remediation/agent_protocol.h"
 #include "remediation/state.h"
 #include "runtime/conditions.h"
 
@@ -42,9 +42,9 @@ RemediationState StateIn(Phase phase) {
 }
 
 TEST(PlanExecutionTest, MergesConsecutiveNodePatchesAndKeepsOrder) {
-  remediation::AgentRequest request;
+  agentproto::AgentRequest request;
   request.id = "w1-1-1";
-  request.action = remediation::AgentAction::kReboot;
+  request.action = agentproto::AgentAction::kReboot;
   request.requested_at = kT0;
   const std::vector<Intent> intents = {
       Intent::CancelDrain("w1-1"),
@@ -68,8 +68,8 @@ TEST(PlanExecutionTest, MergesConsecutiveNodePatchesAndKeepsOrder) {
   EXPECT_EQ(steps[2].intent->kind, IntentKind::kEmitEvent);
   ASSERT_TRUE(steps[3].patch);
   EXPECT_FALSE(steps[3].patch->unschedulable.has_value());
-  EXPECT_EQ(steps[3].patch->annotations.at(remediation::kAgentRequestAnnotation),
-            remediation::EncodeAgentRequest(request));
+  EXPECT_EQ(steps[3].patch->annotations.at(agentproto::kAgentRequestAnnotation),
+            agentproto::EncodeAgentRequest(request));
   ASSERT_TRUE(steps[4].intent);
   EXPECT_EQ(steps[4].intent->kind, IntentKind::kStartDrain);
 }
@@ -458,10 +458,10 @@ TEST_F(RemediationReconcilerTest, RemediatesOneNodeAtATimeThroughTheWholeLadder)
   ASSERT_TRUE(state);
   EXPECT_EQ(state->phase, Phase::kActionRequested);
   EXPECT_EQ(state->boot_id_before, "boot-w1");
-  auto request = remediation::DecodeAgentRequest(
-      server.Annotation("w1", remediation::kAgentRequestAnnotation));
+  auto request =
+      agentproto::DecodeAgentRequest(server.Annotation("w1", agentproto::kAgentRequestAnnotation));
   ASSERT_TRUE(request.ok());
-  EXPECT_EQ(request->action, remediation::AgentAction::kReboot);
+  EXPECT_EQ(request->action, agentproto::AgentAction::kReboot);
   EXPECT_EQ(request->id, state->request_id);
   EXPECT_EQ(reconciler->drainer().Observe("w1").kind, DrainObservation::kNotRunning);  // Forgotten.
   EXPECT_EQ(Disruptive(5), 1);
@@ -1024,7 +1024,7 @@ TEST_F(RemediationReconcilerTest, OnASickNodeWhosePodsNeverTerminateTheLadderSti
   EXPECT_TRUE(server.HasPod("default/web-1"));  // Still terminating; the kubelet finishes it later.
   ReconcileOk();
   EXPECT_EQ(PhaseOf("w1"), Phase::kActionRequested);
-  EXPECT_FALSE(server.Annotation("w1", remediation::kAgentRequestAnnotation).empty());
+  EXPECT_FALSE(server.Annotation("w1", agentproto::kAgentRequestAnnotation).empty());
   ASSERT_TRUE(events.WaitIdle(5s));
   // The one Event of the drain's success carries its summary.
   EXPECT_NE(sink.LastMessage("w1", "Drained").find("not Ready"), std::string::npos);

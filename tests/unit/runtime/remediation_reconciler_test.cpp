@@ -9,7 +9,8 @@
 
 #include "agentproto/agent_protocol.h"
 #include "api/validate.h"
-#include "fake_api_server.h"
+#include "fakes/api_server.h"
+#include "fakes/status_api.h"
 #include "remediation/state.h"
 #include "runtime/conditions.h"
 
@@ -18,12 +19,13 @@ using namespace std::chrono_literals;
 namespace nodeguard::runtime {
 namespace {
 
+using fakes::FakeApiServer;
+using fakes::NullStatusApi;
 using remediation::DrainObservation;
 using remediation::Intent;
 using remediation::IntentKind;
 using remediation::Phase;
 using remediation::RemediationState;
-using testing::FakeApiServer;
 
 const WallTime kT0 = WallTime(std::chrono::hours(24 * 365 * 56));
 constexpr const char* kPleg =
@@ -276,14 +278,6 @@ class RecordingSink final : public kube::EventSink {
   std::vector<kube::EventRecord> events_;  // Guarded by mu_.
 };
 
-class FakeStatusApi final : public StatusApi {
- public:
-  Result<std::string> WriteStatus(const std::string&, const std::string&,
-                                  const api::NodeHealthPolicyStatus&) override {
-    return std::string("1");
-  }
-};
-
 kube::RestOptions NoSleep() {
   kube::RestOptions o;
   o.sleep = [](std::chrono::milliseconds) {};
@@ -403,7 +397,7 @@ class RemediationReconcilerTest : public ::testing::Test {
   kube::RestClient rest{server, NoSleep()};
   RecordingSink sink;
   kube::EventRecorder events{sink, kube::EventRecorderOptions{}, clock};
-  FakeStatusApi status_api;
+  NullStatusApi status_api;
   StatusWriter status{status_api, clock, 0ms};
   std::unique_ptr<observe::MetricsRegistry> metrics = std::make_unique<observe::MetricsRegistry>();
   ControllerOptions options;

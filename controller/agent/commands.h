@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/process.h"
+#include "agent/command_runner.h"
 #include "agentproto/agent_protocol.h"
 #include "common/result.h"
 #include "kube/objects.h"

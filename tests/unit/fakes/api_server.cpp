@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "hygiene/decision.h"
+#include "hygiene/decide.h"
 #include "kube/rest.h"
 
 namespace nodeguard::fakes {

@@ -20,7 +20,7 @@
 #include "fakes/api_server.h"
 #include "fakes/policy.h"
 #include "fakes/status_api.h"
-#include "hygiene/decision.h"
+#include "hygiene/decide.h"
 #include "kube/events.h"
 #include "kube/rest.h"
 #include "kube/store.h"

@@ -16,10 +16,10 @@
 #include "kube/leader_election.h"
 #include "kube/rest.h"
 #include "kube/workqueue.h"
-#include "observe/endpoints.h"
 #include "observe/health.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "process/endpoints.h"
 #include "process/liveness.h"
 #include "process/process.h"
 #include "runtime/density_reconciler.h"
@@ -257,9 +257,9 @@ int RunController(const ControllerOptions& options) {
          {}});
   }
 
-  observe::HealthChecks healthz("healthz");
-  observe::HealthChecks readyz("readyz");
-  healthz.Add("ping", [] { return Status::Ok(); });
+  process::Probes probes;  // /healthz "ping"; this mode's checks follow.
+  observe::HealthChecks& healthz = probes.healthz;
+  observe::HealthChecks& readyz = probes.readyz;
   // Fails once an informer's list/watch loop stopped moving for longer than
   // a healthy one ever can (process/liveness.h derives the bound): only a
   // restart brings a wedged cache back.
@@ -293,14 +293,9 @@ int RunController(const ControllerOptions& options) {
     // Leader or standby: both are ready; a standby serves warm caches.
     return Status::Ok();
   });
-  observe::EndpointsOptions endpoint_options;
-  endpoint_options.metrics_address = options.metrics_bind_address;
-  endpoint_options.probe_address = options.health_probe_bind_address;
-  auto endpoints = observe::Endpoints::Start(endpoint_options, metrics, healthz, readyz);
-  if (!endpoints.ok()) {
-    log.Error("cannot serve metrics/probes", {{"error", endpoints.error().ToString()}});
-    return 2;
-  }
+  auto endpoints = process::ServeEndpoints(options.metrics_bind_address,
+                                           options.health_probe_bind_address, metrics, probes, log);
+  if (!endpoints) return 2;
 
   process::InstallStopSignalHandlers();
 
@@ -485,7 +480,7 @@ int RunController(const ControllerOptions& options) {
   pods.Stop();
   policies.Stop();
   for (auto& t : informer_threads) t.join();
-  (*endpoints)->Stop();
+  endpoints->Stop();
   return lost_leadership.load() || wedged ? 1 : 0;
 }
 

@@ -1,7 +1,7 @@
 #include "runtime/density_reconciler.h"
 
 #include "density/cap.h"
-#include "density/decision.h"
+#include "density/decide.h"
 #include "density/overflow.h"
 #include "density/taint_patch.h"
 #include "early/thresholds_annotation.h"

@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "api/decode.h"
-#include "fake_api_server.h"
+#include "fakes/api_server.h"
+#include "fakes/policy.h"
+#include "fakes/status_api.h"
 #include "kube/decode.h"
 #include "kube/store.h"
 #include "notify/worker.h"
@@ -26,32 +28,8 @@ using json = nlohmann::json;
 namespace nodeguard::runtime {
 namespace {
 
-class NullStatusApi final : public StatusApi {
- public:
-  Result<std::string> WriteStatus(const std::string&, const std::string&,
-                                  const api::NodeHealthPolicyStatus&) override {
-    return std::string("2");
-  }
-};
-
-// As the policy informer caches it: decoded and validated, errors kept. It
-// already carries the cleanup finalizer, so Reconcile writes nothing but status.
-PolicyObject MakePolicy(const std::string& name, json spec, int64_t generation = 1) {
-  json doc = {{"apiVersion", "nodeguard.io/v1alpha1"},
-              {"kind", "NodeHealthPolicy"},
-              {"metadata",
-               {{"name", name},
-                {"uid", "uid-" + name},
-                {"resourceVersion", "1"},
-                {"generation", generation},
-                {"creationTimestamp", "2024-01-01T00:00:00Z"},
-                {"finalizers", {kCleanupFinalizer}}}},
-              {"spec", std::move(spec)}};
-  // The policy informer's own decoder: spec, validation errors and finalizers.
-  auto decoded = kube::DecodeObject<PolicyObject>(doc.dump());
-  EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.error().ToString());
-  return decoded.ok() ? std::move(decoded.value()) : PolicyObject{};
-}
+using fakes::MakePolicy;
+using fakes::NullStatusApi;
 
 kube::Node MakeNode(const std::string& name, bool ready) {
   kube::Node n;
@@ -121,7 +99,7 @@ TEST_F(PolicyReconcilerTest, AnInvalidSpecIsReportedNotReadyWithEveryFieldError)
                  {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}},
                   {"podDensity", {{"maxPods", 10}, {"taint", {{"effect", "NoExecute"}}}}},
                   {"remediation", {{"enabled", true}, {"maxConcurrent", 0}}}},
-                 3);
+                 {.generation = 3});
   ASSERT_FALSE(p.valid());
   const auto s = Reconcile(p);
   EXPECT_EQ(s.observed_generation, 3);
@@ -182,7 +160,8 @@ TEST_F(PolicyReconcilerTest, NoNotificationsConfiguredNoNotificationsCondition) 
 TEST_F(PolicyReconcilerTest, NotificationsFailingFollowsTheSinksHealth) {
   SinkHealthBoard health;
   deps.notify_health = &health;
-  const PolicyObject p = MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}, 2);
+  const PolicyObject p =
+      MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}, {.generation = 2});
   auto s = Reconcile(p);
   EXPECT_EQ(Get(s, kConditionNotificationsFailing).status, kube::ConditionStatus::kFalse);
   for (int i = 0; i < notify::kFailingAfter; ++i) health.Record("ops-slack", "failed", "http_4xx");
@@ -262,7 +241,7 @@ class EarlyWarningAnnounceTest : public PolicyReconcilerTest {
     return sink.created;
   }
 
-  testing::FakeApiServer server{nodes, pods};
+  fakes::FakeApiServer server{nodes, pods};
   kube::RestClient rest{server, kube::RestOptions{}};
   RecordingSink sink;
   kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};

@@ -223,7 +223,7 @@ int RunController(const ControllerOptions& options) {
     // A sink turned failing or recovered: every policy's NotificationsFailing
     // condition says so (the policy reconciler's queue; cleared in Stop).
     (*notifications)
-        ->health.OnChange([&policy_reconciler, queue = work.loops().front().queue.get()] {
+        ->health.OnChange([&policy_reconciler, queue = work.QueueOf(policy_reconciler)] {
           policy_reconciler.EnqueueAll(*queue);
         });
   }

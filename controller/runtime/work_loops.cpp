@@ -57,6 +57,13 @@ WorkLoops::~WorkLoops() {
   JoinWorkers();
 }
 
+kube::WorkQueue* WorkLoops::QueueOf(const Reconciler& reconciler) {
+  for (auto& loop : loops_) {
+    if (loop.reconciler == &reconciler) return loop.queue.get();
+  }
+  return nullptr;
+}
+
 void WorkLoops::EnqueueAll() {
   for (auto& loop : loops_) loop.reconciler->EnqueueAll(*loop.queue);
 }

@@ -75,6 +75,9 @@ class WorkLoops {
 
   std::vector<Loop>& loops() { return loops_; }
 
+  // The queue of `reconciler`, or null when it is not one of these loops'.
+  kube::WorkQueue* QueueOf(const Reconciler& reconciler);
+
   // Every reconciler enqueues everything (leadership start, resync).
   void EnqueueAll();
 

@@ -195,6 +195,9 @@ TEST_F(WorkLoopsTest, WorkersReconcileWhatEveryReconcilerEnqueues) {
   WorkLoops work({&policy, &density}, {&reconciles_, &seconds_});
   ASSERT_EQ(work.loops().size(), 2u);
   EXPECT_EQ(work.loops()[1].queue->name(), "density");
+  EXPECT_EQ(work.QueueOf(density), work.loops()[1].queue.get());
+  ScriptedReconciler stranger("stranger");
+  EXPECT_EQ(work.QueueOf(stranger), nullptr);
   work.EnqueueAll();
   work.StartWorkers(2);
   ASSERT_TRUE(policy.WaitForKeys(1));

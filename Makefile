@@ -112,7 +112,10 @@ test-image: build cluster-components
 	cd $(BUILD_DIR) && $(CLUSTER_CTEST) -L image --output-on-failure $(CTEST_ARGS)
 
 # Everything CI proves: unit tests, the same under ASan/UBSan, a bounded fuzz
-# run, the suites that run against a real local control plane. The cluster
+# run, the suites that run against a real local control plane. The C++ build
+# and the cluster components' Go build run at the same time: on a cold 2-core
+# machine each leaves cores idle that the other uses (module downloads, link
+# steps, the last objects of a target). The cluster
 # suites mostly wait (on the control plane, on simulated kubelets, on drains),
 # so the CPU-bound rest (the ASan/UBSan build and its unit tests, the fuzz
 # build and run) runs beside them, niced so the cluster keeps its share of the
@@ -121,7 +124,14 @@ test-image: build cluster-components
 # "promtool"). Fails if either side failed; the failed tests' names and the
 # end of their output are printed last (tests/lib/failure_summary.py), where
 # CI's log, which keeps only the end, shows them.
-test: build cluster-components
+test: deps $(BUILD_DIR)/build.ninja
+	@clog=$(CURDIR)/$(BUILD_DIR)/components.log; \
+	  echo "make test: the cluster components build beside the C++ build (log: $$clog)"; \
+	  tests/cluster/build-components.sh >"$$clog" 2>&1 & components=$$!; \
+	  cmake --build $(BUILD_DIR) -j $(JOBS); built=$$?; \
+	  wait $$components; components_status=$$?; \
+	  if [ $$components_status -ne 0 ]; then cat "$$clog"; echo "make test: the cluster components failed to build"; fi; \
+	  [ $$built -eq 0 ] && [ $$components_status -eq 0 ]
 	cd $(BUILD_DIR) && ctest -L unit -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 	@log=$(CURDIR)/$(BUILD_DIR)/test-beside.log; \
 	  echo "make test: ASan/UBSan unit tests and fuzzing run beside the cluster suites (log: $$log)"; \

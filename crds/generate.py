@@ -203,8 +203,9 @@ def condition_schema():
     return obj(
         "A condition of the policy (metav1.Condition).",
         {
-            "type": string("The condition type: `Ready`, `Paused`, `StormDetected` or "
-                           "`Degraded`.", pattern=CONDITION_TYPE_PATTERN, max_length=316),
+            "type": string("The condition type: `Ready`, `Paused`, `StormDetected`, "
+                           "`Degraded` or `NotificationsFailing`.",
+                           pattern=CONDITION_TYPE_PATTERN, max_length=316),
             "status": string("`True`, `False` or `Unknown`.", enum=["True", "False", "Unknown"]),
             "observedGeneration": integer(
                 "The `metadata.generation` this condition was set from.", minimum=0, fmt="int64"),
@@ -607,7 +608,10 @@ STATUS = obj(
             "spec.dryRun or the controller's --dry-run; False: reason `InvalidSpec` names the "
             "invalid fields), `Paused` (spec.paused; dry run is Ready's reason, not Paused), "
             "`StormDetected` (more than maxUnhealthy nodes are unhealthy), `Degraded` (something "
-            "needs a human).",
+            "needs a human), `NotificationsFailing` (only with the controller's "
+            "--notifications-config: True, reason `SinkFailing`, while a notification sink's last "
+            "3 notifications or more failed, naming the sink and the reason; False, reason "
+            "`Delivering`, otherwise).",
             condition_schema(), max_items=16, list_type="map",
             rules=None) | {"x-kubernetes-list-map-keys": ["type"]},
         "selectedNodes": integer("Nodes this policy selects and governs.", minimum=0),

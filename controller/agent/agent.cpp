@@ -9,12 +9,12 @@ namespace nodeguard::agent {
 
 namespace {
 
+using agentproto::AgentActionName;
+using agentproto::AgentStateName;
+using agentproto::kAgentRequestAnnotation;
+using agentproto::kAgentStatusAnnotation;
 using observe::Log;
 using observe::Logger;
-using remediation::AgentActionName;
-using remediation::AgentStateName;
-using remediation::kAgentRequestAnnotation;
-using remediation::kAgentStatusAnnotation;
 
 std::optional<std::string> AnnotationOf(const kube::Node& node, const char* key) {
   const std::string* value = node.Annotation(key);
@@ -86,7 +86,7 @@ Result<std::string> Agent::WriteStatus(const kube::Node& node, const AgentStatus
                                        const std::string& expected_resource_version) {
   auto written =
       api_.SetAnnotation(node.meta.name, kAgentStatusAnnotation,
-                         remediation::EncodeAgentStatus(status), expected_resource_version);
+                         agentproto::EncodeAgentStatus(status), expected_resource_version);
   if (written.ok() && written->empty()) {
     written = Error::Internal("the API server confirmed no resourceVersion");
   }
@@ -111,12 +111,12 @@ void Agent::RetryPendingFinal(const kube::Node& node) {
   auto current = AnnotationOf(node, kAgentStatusAnnotation);
   std::optional<AgentStatus> recorded;
   if (current) {
-    auto decoded = remediation::DecodeAgentStatus(*current);
+    auto decoded = agentproto::DecodeAgentStatus(*current);
     if (decoded.ok()) recorded = *decoded;
   }
   // Only while the Node still shows our unfinished status for that id: a
   // newer request (or a final status) means the pending write is obsolete.
-  if (!recorded || recorded->id != pending_final_->id || remediation::IsFinal(recorded->state)) {
+  if (!recorded || recorded->id != pending_final_->id || agentproto::IsFinal(recorded->state)) {
     pending_final_.reset();
     return;
   }

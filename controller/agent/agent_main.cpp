@@ -14,10 +14,10 @@
 #include "early/annotation.h"
 #include "kube/informer.h"
 #include "kube/rest.h"
-#include "observe/endpoints.h"
 #include "observe/health.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "process/endpoints.h"
 #include "process/process.h"
 #include "version.h"
 
@@ -25,8 +25,8 @@ namespace nodeguard::agent {
 
 namespace {
 
+using agentproto::AgentActionName;
 using observe::Log;
-using remediation::AgentActionName;
 
 void LogLines(const std::string& node, const std::string& action, std::string_view stream,
               const std::string& text) {
@@ -179,25 +179,18 @@ int RunAgent(const AgentProcessOptions& options) {
                      [&](const auto&) { latest.Put(nullptr); },
                      {}});
 
-  observe::HealthChecks healthz("healthz");
-  observe::HealthChecks readyz("readyz");
-  healthz.Add("ping", [] { return Status::Ok(); });
-  readyz.Add("informer", [&]() -> Status {
+  process::Probes probes;
+  probes.readyz.Add("informer", [&]() -> Status {
     if (nodes.HasSynced()) return Status::Ok();
     return Error::Unavailable("node cache not synced");
   });
-  readyz.Add("node", [&]() -> Status {
+  probes.readyz.Add("node", [&]() -> Status {
     if (!nodes.HasSynced() || nodes.store().Get("", options.node_name)) return Status::Ok();
     return Error::NotFound("node " + options.node_name + " does not exist");
   });
-  observe::EndpointsOptions endpoint_options;
-  endpoint_options.metrics_address = options.metrics_bind_address;
-  endpoint_options.probe_address = options.health_probe_bind_address;
-  auto endpoints = observe::Endpoints::Start(endpoint_options, metrics, healthz, readyz);
-  if (!endpoints.ok()) {
-    log.Error("cannot serve metrics/probes", {{"error", endpoints.error().ToString()}});
-    return 2;
-  }
+  auto endpoints = process::ServeEndpoints(options.metrics_bind_address,
+                                           options.health_probe_bind_address, metrics, probes, log);
+  if (!endpoints) return 2;
 
   process::InstallStopSignalHandlers();
   process::StopToken cancel;
@@ -261,7 +254,7 @@ int RunAgent(const AgentProcessOptions& options) {
   worker.join();
   nodes.Stop();
   informer_thread.join();
-  (*endpoints)->Stop();
+  endpoints->Stop();
   log.Info("stopped");
   return 0;
 }

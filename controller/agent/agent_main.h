@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "agent/agent_options.h"
+#include "agent/command_runner.h"
 #include "agent/commands.h"
-#include "agent/process.h"
 
 namespace nodeguard::agent {
 

@@ -9,8 +9,8 @@ namespace nodeguard::agent {
 
 namespace {
 
-using remediation::AgentActionName;
-using remediation::ParseAgentAction;
+using agentproto::AgentActionName;
+using agentproto::ParseAgentAction;
 
 // A Go duration ("90s", "2m", "1h30m"); zero allowed only when it disables something.
 CLI::Validator GoDurationValidator(bool allow_zero) {

@@ -6,8 +6,8 @@ namespace nodeguard::agent {
 
 namespace {
 
+using agentproto::AgentActionName;
 using observe::Log;
-using remediation::AgentActionName;
 
 // The last `max` bytes of text, on one line, for a status message.
 std::string Tail(std::string_view text, size_t max = 300) {

@@ -11,14 +11,14 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/process.h"
+#include "agent/command_runner.h"
+#include "agentproto/agent_protocol.h"
 #include "common/result.h"
 #include "kube/objects.h"
-#include "remediation/agent_protocol.h"
 
 namespace nodeguard::agent {
 
-using remediation::AgentAction;
+using agentproto::AgentAction;
 
 struct CommandsConfig {
   // Prepended to every command: enter the host's namespaces through PID 1.

@@ -7,8 +7,8 @@ namespace nodeguard::agent {
 
 namespace {
 
-using remediation::AgentActionName;
-using remediation::AgentStateName;
+using agentproto::AgentActionName;
+using agentproto::AgentStateName;
 
 Decision Nothing(std::string reason) {
   Decision d;
@@ -60,7 +60,7 @@ std::optional<Decision> DecideKnown(const AgentStatus& recorded,
                                     const Result<AgentRequest>& request, const LocalStage* stage,
                                     const AgentObservation& observed) {
   const std::string state = AgentStateName(recorded.state);
-  if (remediation::IsFinal(recorded.state)) {
+  if (agentproto::IsFinal(recorded.state)) {
     return Nothing("request " + recorded.id + " is already " + state);
   }
   // Accepted or Running: started by this process, by an earlier one, or
@@ -116,16 +116,16 @@ Decision Decide(const AgentObservation& observed, const LocalView& local,
                 const DecideOptions& options) {
   if (!observed.request_json) return Nothing("no request");
 
-  Result<AgentRequest> request = remediation::DecodeAgentRequest(*observed.request_json);
+  Result<AgentRequest> request = agentproto::DecodeAgentRequest(*observed.request_json);
   // A request that fails to decode is refused under its own id when it has a
   // readable one, else under "" (a status the controller can still show).
   const std::string id =
-      request.ok() ? request->id : remediation::PeekRequestId(*observed.request_json).value_or("");
+      request.ok() ? request->id : agentproto::PeekRequestId(*observed.request_json).value_or("");
 
   std::optional<AgentStatus> recorded;
   std::string status_error;
   if (observed.status_json) {
-    auto decoded = remediation::DecodeAgentStatus(*observed.status_json);
+    auto decoded = agentproto::DecodeAgentStatus(*observed.status_json);
     if (decoded.ok()) {
       recorded = std::move(decoded).value();
     } else {

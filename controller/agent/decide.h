@@ -37,7 +37,7 @@
 // and the watch catching up with them: it is never needed for safety across
 // restarts, only to avoid acting twice on a stale copy of the Node.
 //
-// Protocol types and codec: remediation/agent_protocol.h (shared with the
+// Protocol types and codec: agentproto/agent_protocol.h (shared with the
 // controller).
 
 #include <chrono>
@@ -47,15 +47,15 @@
 #include <string>
 
 #include "agent/remediation_view.h"
+#include "agentproto/agent_protocol.h"
 #include "common/clock.h"
-#include "remediation/agent_protocol.h"
 
 namespace nodeguard::agent {
 
-using remediation::AgentAction;
-using remediation::AgentRequest;
-using remediation::AgentState;
-using remediation::AgentStatus;
+using agentproto::AgentAction;
+using agentproto::AgentRequest;
+using agentproto::AgentState;
+using agentproto::AgentStatus;
 
 // What the agent sees on its Node.
 struct AgentObservation {

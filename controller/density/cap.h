@@ -107,7 +107,7 @@ template <typename Range>
 int64_t CountPods(kube::Symbol node_name, const Range& pods, const api::PodDensitySpec& spec);
 
 // Of those, the ones not terminating (no deletionTimestamp): what overflow
-// eviction compares with the cap (decision.h).
+// eviction compares with the cap (decide.h).
 template <typename Range>
 int64_t CountPodsNotTerminating(kube::Symbol node_name, const Range& pods,
                                 const api::PodDensitySpec& spec);

@@ -1,6 +1,6 @@
 #pragma once
 
-// Which pods overflow eviction (spec.podDensity.evictOverflow, decision.h)
+// Which pods overflow eviction (spec.podDensity.evictOverflow, decide.h)
 // may evict from a node above its cap, and in which order. Pure.
 //
 // A pod is a candidate when all hold:

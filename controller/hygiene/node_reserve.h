@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-#include "hygiene/decision.h"
+#include "hygiene/decide.h"
 #include "kube/objects.h"
 
 namespace nodeguard::hygiene {

@@ -90,7 +90,7 @@ Duration BackoffDelay(const DeliveryOptions& o, int attempts, double uniform01) 
 Verdict DecideAfterAttempt(const DeliveryOptions& o, const AttemptResult& r, int attempts,
                            Duration age, WallTime now, double uniform01) {
   const int s = r.http_status;
-  if (s >= 200 && s < 300) return {Decision::kSent, Duration(0), "ok"};
+  if (s >= 200 && s < 300) return {Decision::kSent, Duration(0), "ok", "ok"};
   Verdict v;
   if (s == 429) {
     v.reason = "http_429";
@@ -98,15 +98,45 @@ Verdict DecideAfterAttempt(const DeliveryOptions& o, const AttemptResult& r, int
     v.wait = after ? std::min<Duration>(*after, o.max_retry_after)
                    : BackoffDelay(o, attempts, uniform01);
   } else if (s == 0 || s >= 500 || s == 408) {
-    v.reason = s == 0 ? "network" : (s == 408 ? "http_408" : "http_5xx");
+    v.reason = s == 0 ? (r.tls ? "tls" : "network") : (s == 408 ? "http_408" : "http_5xx");
     v.wait = BackoffDelay(o, attempts, uniform01);
   } else {
-    return {Decision::kGiveUp, Duration(0), s >= 400 && s < 500 ? "http_4xx" : "http_other"};
+    const char* why = s >= 400 && s < 500 ? "http_4xx" : "http_other";
+    return {Decision::kGiveUp, Duration(0), why, why};
   }
-  if (attempts >= o.max_attempts) return {Decision::kGiveUp, Duration(0), "max_attempts"};
-  if (age + v.wait > o.max_age) return {Decision::kGiveUp, Duration(0), "max_age"};
+  v.cause = v.reason;
+  if (attempts >= o.max_attempts) return {Decision::kGiveUp, Duration(0), "max_attempts", v.cause};
+  if (age + v.wait > o.max_age) return {Decision::kGiveUp, Duration(0), "max_age", v.cause};
   v.decision = Decision::kRetry;
   return v;
+}
+
+std::string FailureReason(const Verdict& v) { return v.reason == "max_age" ? v.reason : v.cause; }
+
+bool SinkHealth::Record(std::string_view sink, std::string_view outcome, std::string_view reason) {
+  if (outcome == "sent") {
+    auto it = by_sink_.find(sink);
+    if (it == by_sink_.end()) return false;
+    const bool was_failing = it->second.consecutive >= kFailingAfter;
+    by_sink_.erase(it);
+    return was_failing;
+  }
+  if (outcome != "failed") return false;
+  auto it = by_sink_.find(sink);
+  if (it == by_sink_.end()) it = by_sink_.emplace(std::string(sink), FailingSink{}).first;
+  FailingSink& f = it->second;
+  f.name = std::string(sink);
+  f.reason = std::string(reason);
+  ++f.consecutive;
+  return f.consecutive == kFailingAfter;
+}
+
+std::vector<FailingSink> SinkHealth::Failing() const {
+  std::vector<FailingSink> out;
+  for (const auto& [name, f] : by_sink_) {
+    if (f.consecutive >= kFailingAfter) out.push_back(f);
+  }
+  return out;
 }
 
 }  // namespace nodeguard::notify

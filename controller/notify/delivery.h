@@ -29,10 +29,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/duration.h"
@@ -58,6 +61,7 @@ struct DeliveryOptions {
 struct AttemptResult {
   int http_status = 0;
   std::string retry_after;  // The Retry-After header, verbatim; empty if absent.
+  bool tls = false;         // No HTTP answer because TLS failed (retried like the network).
 };
 
 enum class Decision { kSent, kRetry, kGiveUp };
@@ -66,10 +70,19 @@ const char* DecisionName(Decision d);
 struct Verdict {
   Decision decision = Decision::kSent;
   Duration wait{0};  // kRetry: how long before the next attempt.
-  // Why, for metrics and logs (never a URL): "ok", "http_5xx", "http_408",
-  // "http_429", "network", "http_4xx", "http_other", "max_attempts", "max_age".
+  // Why, for logs (never a URL): "ok", "http_5xx", "http_408", "http_429",
+  // "network", "tls", "http_4xx", "http_other", "max_attempts", "max_age".
   std::string reason;
+  // What this attempt came to, whatever was decided: the values of `reason`
+  // but max_attempts and max_age.
+  std::string cause;
 };
+
+// The `reason` label of a failed notification: max_age as such (it says the
+// receiver was down for long), otherwise what the last attempt came to
+// (http_4xx, http_5xx, http_408, http_429, network, tls, http_other), also
+// when it was the last attempt allowed: the cause is what a person fixes.
+std::string FailureReason(const Verdict& v);
 
 // `attempts`: attempts made so far, including this one (>= 1). `age`: since
 // enqueue. `uniform01`: a draw in [0, 1) for the jitter.
@@ -82,6 +95,33 @@ Duration BackoffDelay(const DeliveryOptions& options, int attempts, double unifo
 // ("Wed, 21 Oct 2026 07:28:00 GMT", measured from `now`; a past date is 0).
 // nullopt when unreadable.
 std::optional<Duration> ParseRetryAfter(std::string_view value, WallTime now);
+
+// A sink that keeps failing, made visible (the NotificationsFailing condition
+// on the policies, docs/notifications.md): after kFailingAfter notifications
+// in a row failed (each already retried: up to 6 attempts or an hour), the
+// sink is failing until a notification is sent again. A drop (queue_full,
+// shutdown) neither counts nor clears: it says nothing about the receiver.
+inline constexpr int kFailingAfter = 3;
+
+struct FailingSink {
+  std::string name;
+  std::string reason;   // FailureReason of the last failure.
+  int consecutive = 0;  // Failures in a row.
+  bool operator==(const FailingSink&) const = default;
+};
+
+// Not thread-safe.
+class SinkHealth {
+ public:
+  // `outcome`, `reason`: as the worker reports them (worker.h, OutcomeFn).
+  // True when the failing sinks changed: one turned failing, or recovered.
+  bool Record(std::string_view sink, std::string_view outcome, std::string_view reason);
+  // The failing sinks, by name.
+  std::vector<FailingSink> Failing() const;
+
+ private:
+  std::map<std::string, FailingSink, std::less<>> by_sink_;  // Failures in a row.
+};
 
 // A bounded FIFO. Not thread-safe (the worker guards it).
 template <typename T>

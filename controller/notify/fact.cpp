@@ -125,10 +125,15 @@ FactText DescribeFact(const Fact& f) {
   std::string more = f.detail.empty() ? "" : " " + Sentence(f.detail);
   switch (f.kind) {
     case FactKind::kRemediationStarted:
-      t.title = "Node " + node + ": remediation started (" + action + ")";
-      t.body = "nodeguard found node " + node + " unhealthy and started " + action + " at " + when +
-               "." + because + more +
-               " Nothing to do now; you will get another message when it succeeds or fails.";
+      // Started is sent when the node is cordoned, before the ladder's first
+      // action is chosen: then the message says what happens first.
+      t.title = "Node " + node + ": remediation started" +
+                (f.action.empty() ? std::string() : " (" + f.action + ")");
+      t.body =
+          "nodeguard found node " + node + " unhealthy and started " +
+          (f.action.empty() ? std::string("its remediation (cordon and drain first)") : f.action) +
+          " at " + when + "." + because + more +
+          " Nothing to do now; you will get another message when it succeeds or fails.";
       break;
     case FactKind::kRemediationEscalated:
       t.title = "Node " + node + ": remediation escalated (" + action + ")";

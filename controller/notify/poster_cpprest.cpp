@@ -1,5 +1,7 @@
 #include "notify/poster_cpprest.h"
 
+#include <cctype>
+
 #include "kube/config.h"
 #include "kube/transport_cpprest.h"
 #include "notify/sink.h"
@@ -15,6 +17,18 @@ std::string Scrub(std::string text, const std::string& secret, const std::string
     text.replace(at, secret.size(), with);
   }
   return text;
+}
+
+// The transport reports a failed handshake or certificate check only in its
+// message (OpenSSL's and Boost.Asio's words, e.g. "handshake: certificate
+// verify failed"), so that is where TLS failures are told apart from the
+// network's: the metric's reason `tls` points at the CA, not the receiver.
+bool LooksLikeTls(std::string message) {
+  for (char& c : message) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* word : {"ssl", "tls", "certificate", "handshake"}) {
+    if (message.find(word) != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -60,6 +74,7 @@ Result<PostResponse> CpprestPoster::Post(const OutboundRequest& request, Duratio
   auto response = (*client)->Send(http);
   if (!response.ok()) {
     Error e = response.error();
+    if (e.kind != ErrorKind::kTimeout && LooksLikeTls(e.message)) e.reason = kTlsFailure;
     e.message = Scrub(e.message, path, "/\xE2\x80\xA6");
     return e;
   }

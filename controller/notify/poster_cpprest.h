@@ -5,7 +5,8 @@
 // kept for reuse. TLS is verified against the system CAs, or only against
 // `ca_pem` when set (tests, private receivers); the proxy comes from
 // HTTPS_PROXY/NO_PROXY (proxy.h). An Error's message has the URL's path and
-// query cut (they carry tokens); only scheme and host remain.
+// query cut (they carry tokens); only scheme and host remain. A TLS failure
+// has reason kTlsFailure (worker.h).
 
 #include <map>
 #include <memory>

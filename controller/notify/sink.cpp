@@ -98,15 +98,22 @@ std::string RedactUrl(std::string_view url) {
   return out;
 }
 
-void DensityAggregator::Add(const std::string& policy, const std::string& node) {
-  by_policy_[policy].nodes.insert(node);
+void DensityAggregator::Add(const std::string& policy, const std::string& node, WallTime now) {
+  Pending& p = by_policy_[policy];
+  if (p.nodes.empty()) p.first_added = now;
+  p.nodes.insert(node);
+}
+
+WallTime DensityAggregator::DueAt(const Pending& p) const {
+  const WallTime after_last = p.last_sent ? *p.last_sent + interval_ : WallTime{};
+  return std::max(after_last, p.first_added + gather_);
 }
 
 std::optional<WallTime> DensityAggregator::NextDue() const {
   std::optional<WallTime> due;
   for (const auto& [policy, p] : by_policy_) {
     if (p.nodes.empty()) continue;
-    const WallTime at = p.last_sent ? *p.last_sent + interval_ : WallTime{};
+    const WallTime at = DueAt(p);
     if (!due || at < *due) due = at;
   }
   return due;
@@ -116,7 +123,7 @@ std::vector<Fact> DensityAggregator::Flush(WallTime now, std::string_view cluste
   std::vector<Fact> out;
   for (auto& [policy, p] : by_policy_) {
     if (p.nodes.empty()) continue;
-    if (p.last_sent && now < *p.last_sent + interval_) continue;
+    if (now < DueAt(p)) continue;
     Fact f;
     f.kind = FactKind::kDensityCapReached;
     f.cluster = std::string(cluster);

@@ -57,13 +57,17 @@ std::string RedactUrl(std::string_view url);
 
 // Density caps aggregated: at most one fact per `interval` per policy,
 // listing the nodes that reached their cap since the last one. The first
-// node after a quiet interval is reported at once. Not thread-safe.
+// node after a quiet interval is reported `gather` after it was added (0: at
+// once), so the nodes a burst caps within `gather` come in one message
+// rather than one node now and the rest an interval later. Not thread-safe.
 class DensityAggregator {
  public:
-  explicit DensityAggregator(Duration interval, size_t max_nodes = 50)
-      : interval_(interval), max_nodes_(max_nodes) {}
+  explicit DensityAggregator(Duration interval, size_t max_nodes = 50,
+                             Duration gather = Duration::zero())
+      : interval_(interval), max_nodes_(max_nodes), gather_(gather) {}
 
-  void Add(const std::string& policy, const std::string& node);
+  // `now` starts the gather when nothing was pending for the policy.
+  void Add(const std::string& policy, const std::string& node, WallTime now = WallTime{});
   // The facts due at `now` (one per policy with nodes pending), each with
   // its nodes sorted and `occurrence` set to the window's start (RFC 3339),
   // so the id is stable for the same window.
@@ -74,10 +78,14 @@ class DensityAggregator {
  private:
   struct Pending {
     std::set<std::string> nodes;
+    WallTime first_added;  // Of the nodes pending now.
     std::optional<WallTime> last_sent;
   };
+  WallTime DueAt(const Pending& p) const;
+
   Duration interval_;
   size_t max_nodes_;
+  Duration gather_;
   std::map<std::string, Pending> by_policy_;
 };
 

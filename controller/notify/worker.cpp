@@ -100,8 +100,10 @@ void SinkWorker::Deliver(const Item& item) {
       result.retry_after = response->retry_after;
       what = "HTTP " + std::to_string(response->status);
     } else {
+      result.tls = response.error().reason == kTlsFailure;
       // The kind only: a transport's message may carry the URL.
-      what = std::string("transport error (") + ErrorKindName(response.error().kind) + ")";
+      what = std::string("transport error (") +
+             (result.tls ? kTlsFailure : ErrorKindName(response.error().kind)) + ")";
     }
     const Duration age = clock_.Monotonic() - item.enqueued;
     const Verdict v =
@@ -111,7 +113,7 @@ void SinkWorker::Deliver(const Item& item) {
         Outcome(item.fact.kind, "sent", v.reason);
         return;
       case Decision::kGiveUp:
-        Outcome(item.fact.kind, "failed", v.reason);
+        Outcome(item.fact.kind, "failed", FailureReason(v));
         if (log_) {
           log_("notification failed: sink " + sink_.name + " (" + SinkTypeName(sink_.type) + " " +
                RedactUrl(sink_.url) + "): " + what + " after " + std::to_string(attempt) +

@@ -51,15 +51,18 @@ struct PostResponse {
 };
 
 // Sends one request. Thread-safe. A transport failure (refused, reset, TLS,
-// timeout) is an Error; any HTTP status is a PostResponse.
+// timeout) is an Error, with reason kTlsFailure when TLS failed (the
+// handshake, the receiver's certificate); any HTTP status is a PostResponse.
+inline constexpr const char* kTlsFailure = "tls";
+
 class Poster {
  public:
   virtual ~Poster() = default;
   virtual Result<PostResponse> Post(const OutboundRequest& request, Duration timeout) = 0;
 };
 
-// outcome: "sent", "failed" or "dropped"; reason: DecideAfterAttempt's reason,
-// "queue_full" or "shutdown". Called from any thread.
+// outcome: "sent" (reason "ok"), "failed" (reason FailureReason, delivery.h)
+// or "dropped" (reason "queue_full" or "shutdown"). Called from any thread.
 using OutcomeFn = std::function<void(std::string_view sink, FactKind kind, std::string_view outcome,
                                      std::string_view reason)>;
 // A line for the log; never contains a secret.

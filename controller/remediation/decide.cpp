@@ -4,6 +4,16 @@
 #include <utility>
 
 namespace nodeguard::remediation {
+
+using agentproto::AgentAction;
+using agentproto::AgentRequest;
+using agentproto::AgentState;
+using agentproto::AgentStateName;
+using agentproto::DecodeAgentRequest;
+using agentproto::DecodeAgentStatus;
+using agentproto::kAgentRequestAnnotation;
+using agentproto::kAgentStatusAnnotation;
+
 namespace {
 
 using api::RemediationAction;

@@ -93,12 +93,12 @@
 #include <string>
 #include <vector>
 
+#include "agentproto/agent_protocol.h"
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "health/evaluate.h"
 #include "kube/objects.h"
-#include "remediation/agent_protocol.h"
 #include "remediation/state.h"
 
 namespace nodeguard::remediation {
@@ -122,10 +122,10 @@ struct NodeObservation {
   // selected by it (pass such nodes so their remediation is wound down).
   bool selected = true;
   health::NodeHealth health;
-  std::optional<RemediationState> state;      // Decoded nodeguard.io/remediation.
-  std::string state_error;                    // Set when the annotation is present but malformed.
-  std::optional<AgentRequest> agent_request;  // Decoded nodeguard.io/agent-request.
-  std::optional<AgentStatus> agent_status;    // Decoded nodeguard.io/agent-status.
+  std::optional<RemediationState> state;  // Decoded nodeguard.io/remediation.
+  std::string state_error;                // Set when the annotation is present but malformed.
+  std::optional<agentproto::AgentRequest> agent_request;  // Decoded nodeguard.io/agent-request.
+  std::optional<agentproto::AgentStatus> agent_status;    // Decoded nodeguard.io/agent-status.
   DrainObservation drain;
   // The policy that governs the node now ("" when none): where a remediation
   // goes when its policy steps back.
@@ -202,7 +202,7 @@ enum class EventType : uint8_t { kNormal, kWarning };
 struct Intent {
   IntentKind kind = IntentKind::kEmitEvent;
   RemediationState state;                     // kWriteState.
-  AgentRequest agent_request;                 // kRequestAgentAction.
+  agentproto::AgentRequest agent_request;     // kRequestAgentAction.
   std::optional<WallTime> drain_deadline;     // kStartDrain; unset: no timeout.
   std::string remediation_id;                 // kStartDrain/kCancelDrain: the drain's owner.
   EventType event_type = EventType::kNormal;  // kEmitEvent.
@@ -214,7 +214,7 @@ struct Intent {
   static Intent Uncordon();
   static Intent StartDrain(std::string remediation_id, std::optional<WallTime> deadline);
   static Intent CancelDrain(std::string remediation_id);
-  static Intent RequestAgentAction(AgentRequest request);
+  static Intent RequestAgentAction(agentproto::AgentRequest request);
   static Intent WithdrawAgentRequest();
   static Intent Event(EventType type, std::string reason, std::string message);
 

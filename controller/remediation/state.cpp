@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agentproto/json_fields.h"
 #include "common/time.h"
-#include "remediation/json_fields.h"
 
 namespace nodeguard::remediation {
 namespace {
@@ -152,7 +152,7 @@ std::string EncodeState(const RemediationState& s) {
 }
 
 Result<RemediationState> DecodeState(std::string_view text) {
-  using namespace json_fields;
+  using namespace agentproto::json_fields;
   auto object = ParseObject(text, kWhat);
   if (!object.ok()) return object.error();
   const nlohmann::json& j = *object;

@@ -16,10 +16,10 @@
 #include "kube/leader_election.h"
 #include "kube/rest.h"
 #include "kube/workqueue.h"
-#include "observe/endpoints.h"
 #include "observe/health.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "process/endpoints.h"
 #include "process/liveness.h"
 #include "process/process.h"
 #include "runtime/density_reconciler.h"
@@ -27,6 +27,7 @@
 #include "runtime/notifications.h"
 #include "runtime/policy_reconciler.h"
 #include "runtime/remediation_reconciler.h"
+#include "runtime/work_loops.h"
 #include "version.h"
 
 namespace nodeguard::runtime {
@@ -73,13 +74,6 @@ constexpr std::chrono::seconds kInFlightGrace{10};
 // whose first reconcile never returns, so a test can show /healthz failing
 // and the process exiting on its own (process/liveness.h).
 constexpr const char* kWedgeReconcilerEnv = "NODEGUARD_TEST_WEDGE_RECONCILER";
-
-// A reconciler with its queue and workers.
-struct Loop {
-  Reconciler* reconciler = nullptr;
-  std::unique_ptr<kube::WorkQueue> queue;
-  std::vector<std::thread> workers;
-};
 
 }  // namespace
 
@@ -193,6 +187,8 @@ int RunController(const ControllerOptions& options) {
   if (*notifications) {
     deps.notifier = (*notifications)->notifier.get();
     deps.notify_cluster = (*notifications)->cluster;
+    deps.density_notices = (*notifications)->density.get();
+    deps.notify_health = &(*notifications)->health;
   }
   deps.status = &status;
   deps.metrics = &metrics;
@@ -210,14 +206,6 @@ int RunController(const ControllerOptions& options) {
   PolicyReconciler policy_reconciler(deps, [&](const PolicyObject& p) {
     return density.NodesTaintedBy(p.meta.name) + remediation.NodesInFlight(p);
   });
-  std::vector<Loop> loops;
-  for (Reconciler* r :
-       std::vector<Reconciler*>{&policy_reconciler, &density, &remediation, &hygiene}) {
-    kube::WorkQueue::Options qo;
-    qo.name = std::string(r->name());
-    loops.push_back({r, std::make_unique<kube::WorkQueue>(std::move(qo)), {}});
-  }
-
   auto& reconciles =
       metrics.MustCounter("nodeguard_reconcile_total", "Reconciles by reconciler and result.",
                           {"reconciler", "result"});
@@ -229,6 +217,16 @@ int RunController(const ControllerOptions& options) {
       metrics.MustGauge("nodeguard_leader", "1 while this process is the leader, else 0.");
   leader_gauge.Get().Set(0);  // A standby says 0 rather than nothing.
   process::InformerCounters informer_counters(metrics);
+  WorkLoops work({&policy_reconciler, &density, &remediation, &hygiene},
+                 {&reconciles, &reconcile_seconds});
+  if (*notifications) {
+    // A sink turned failing or recovered: every policy's NotificationsFailing
+    // condition says so (the policy reconciler's queue; cleared in Stop).
+    (*notifications)
+        ->health.OnChange([&policy_reconciler, queue = work.QueueOf(policy_reconciler)] {
+          policy_reconciler.EnqueueAll(*queue);
+        });
+  }
 
   // Feed the status writer what the server holds, FIRST: handlers run in
   // registration order, and a worker may reconcile a new policy as soon as a
@@ -239,7 +237,7 @@ int RunController(const ControllerOptions& options) {
                         [&](const auto&, const auto& p) { status.Observe(p->policy); },
                         [&](const auto& o) { status.Forget(o->meta.name); },
                         {}});
-  for (auto& loop : loops) {
+  for (auto& loop : work.loops()) {
     Reconciler* r = loop.reconciler;
     kube::WorkQueue* q = loop.queue.get();
     nodes.AddHandlers({[r, q](const auto& n) { r->OnNode(nullptr, n.get(), *q); },
@@ -257,9 +255,9 @@ int RunController(const ControllerOptions& options) {
          {}});
   }
 
-  observe::HealthChecks healthz("healthz");
-  observe::HealthChecks readyz("readyz");
-  healthz.Add("ping", [] { return Status::Ok(); });
+  process::Probes probes;  // /healthz "ping"; this mode's checks follow.
+  observe::HealthChecks& healthz = probes.healthz;
+  observe::HealthChecks& readyz = probes.readyz;
   // Fails once an informer's list/watch loop stopped moving for longer than
   // a healthy one ever can (process/liveness.h derives the bound): only a
   // restart brings a wedged cache back.
@@ -273,15 +271,7 @@ int RunController(const ControllerOptions& options) {
   });
   // Fails once a reconcile has run longer than --reconcile-stall-timeout: its
   // worker is lost, and the keys it holds are never reconciled again.
-  auto reconciler_progress = [&] {
-    std::vector<process::ReconcilerProgress> progress;
-    for (const auto& loop : loops) {
-      progress.push_back({loop.reconciler->name(),
-                          std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
-                              loop.queue->Metrics().longest_running_processor_seconds))});
-    }
-    return progress;
-  };
+  auto reconciler_progress = [&] { return work.Progress(); };
   healthz.Add("reconcilers", [&]() -> Status {
     return process::CheckReconcileProgress(reconciler_progress(), options.reconcile_stall_timeout);
   });
@@ -293,14 +283,9 @@ int RunController(const ControllerOptions& options) {
     // Leader or standby: both are ready; a standby serves warm caches.
     return Status::Ok();
   });
-  observe::EndpointsOptions endpoint_options;
-  endpoint_options.metrics_address = options.metrics_bind_address;
-  endpoint_options.probe_address = options.health_probe_bind_address;
-  auto endpoints = observe::Endpoints::Start(endpoint_options, metrics, healthz, readyz);
-  if (!endpoints.ok()) {
-    log.Error("cannot serve metrics/probes", {{"error", endpoints.error().ToString()}});
-    return 2;
-  }
+  auto endpoints = process::ServeEndpoints(options.metrics_bind_address,
+                                           options.health_probe_bind_address, metrics, probes, log);
+  if (!endpoints) return 2;
 
   process::InstallStopSignalHandlers();
 
@@ -342,64 +327,24 @@ int RunController(const ControllerOptions& options) {
     // Continue from the previous leader's status, not from what this process
     // saw while it was a standby.
     status.ResetToObserved();
-    for (auto& loop : loops) {
-      loop.reconciler->EnqueueAll(*loop.queue);
-      for (int i = 0; i < options.workers; ++i) {
-        loop.workers.emplace_back([&, r = loop.reconciler, q = loop.queue.get()] {
-          const std::string rname(r->name());
-          for (;;) {
-            std::optional<std::string> key = q->Get();
-            if (!key) return;
-            const auto start = std::chrono::steady_clock::now();
-            if (rname == wedge_reconciler && !wedge_done.exchange(true)) {
-              observe::Log().Warn("test fault injection: wedging this reconcile forever",
-                                  {{"reconciler", rname}, r->KeyField(*key)});
-              for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
-            }
-            Result<ReconcileResult> result = r->Reconcile(*key);
-            reconcile_seconds.WithLabels({rname}).Observe(
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-            if (result.ok() && result->partial_error) {
-              const Error& e = *result->partial_error;
-              reconciles.WithLabels({rname, e.Is(ErrorKind::kConflict) ? "conflict" : "error"})
-                  .Inc();
-              observe::Log().Warn(
-                  "reconcile partly failed; retrying",
-                  {{"reconciler", rname}, r->KeyField(*key), {"error", e.ToString()}});
-              q->Forget(*key);
-              q->AddAfter(*key, result->requeue_after.value_or(std::chrono::seconds(1)));
-            } else if (result.ok()) {
-              reconciles.WithLabels({rname, "success"}).Inc();
-              q->Forget(*key);
-              if (result->requeue_after) q->AddAfter(*key, *result->requeue_after);
-            } else if (result.error().Is(ErrorKind::kConflict)) {
-              reconciles.WithLabels({rname, "conflict"}).Inc();
-              q->AddRateLimited(*key);
-            } else {
-              reconciles.WithLabels({rname, "error"}).Inc();
-              observe::Log().Warn(
-                  "reconcile failed; retrying with backoff",
-                  {{"reconciler", rname}, r->KeyField(*key), {"error", result.error().ToString()}});
-              q->AddRateLimited(*key);
-            }
-            q->Done(*key);
-          }
-        });
-      }
-    }
+    work.EnqueueAll();
+    work.StartWorkers(options.workers, [&](std::string_view reconciler, const std::string& key) {
+      if (reconciler != wedge_reconciler || wedge_done.exchange(true)) return;
+      observe::Log().Warn("test fault injection: wedging this reconcile forever",
+                          {{"reconciler", std::string(reconciler)}, {"key", key}});
+      for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+    });
     // Status flushes and periodic resyncs.
     background.emplace_back([&] {
       auto next_resync = std::chrono::steady_clock::now() + options.resync_period;
       while (!cancel.cancelled()) {
         auto wait = status.Flush();
-        for (auto& loop : loops) {
-          queue_depth.WithLabels({loop.queue->name()}).Set(static_cast<double>(loop.queue->Len()));
-        }
+        work.RecordDepth(queue_depth);
         informer_counters.Record("nodes", nodes.stats());
         informer_counters.Record("pods", pods.stats());
         informer_counters.Record("nodehealthpolicies", policies.stats());
         if (std::chrono::steady_clock::now() >= next_resync) {
-          for (auto& loop : loops) loop.reconciler->EnqueueAll(*loop.queue);
+          work.EnqueueAll();
           next_resync = std::chrono::steady_clock::now() + options.resync_period;
         }
         auto sleep = std::min<std::chrono::milliseconds>(
@@ -440,20 +385,10 @@ int RunController(const ControllerOptions& options) {
     election_stop.Cancel();
     if (election_thread.joinable()) election_thread.join();  // Releases the Lease.
   };
-  size_t dropped = 0;
-  for (auto& loop : loops) dropped += loop.queue->ShutDownDroppingQueued();
-  const auto grace_ends = std::chrono::steady_clock::now() + kInFlightGrace;
-  size_t still_running = 0;
-  for (auto& loop : loops) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        grace_ends - std::chrono::steady_clock::now());
-    if (!loop.queue->WaitForInFlight(std::max(left, std::chrono::milliseconds(0)))) {
-      still_running += loop.queue->InFlight();
-    }
-  }
-  log.Info("stopped taking work", {{"droppedKeys", static_cast<int64_t>(dropped)},
-                                   {"stillRunning", static_cast<int64_t>(still_running)}});
-  if (still_running > 0) {
+  const WorkLoops::Stopped stopped = work.StopTakingWork(kInFlightGrace);
+  log.Info("stopped taking work", {{"droppedKeys", static_cast<int64_t>(stopped.dropped)},
+                                   {"stillRunning", static_cast<int64_t>(stopped.still_running)}});
+  if (stopped.still_running > 0) {
     // A reconcile stuck past the grace period (a request hanging in its
     // retries) must not hold the Lease hostage. Releasing it turns this
     // replica's fence off first, so the stuck reconcile's next write is
@@ -462,13 +397,12 @@ int RunController(const ControllerOptions& options) {
         "reconciles still running after the shutdown grace period; releasing the Lease and "
         "exiting without them",
         {{"grace", FormatGoDuration(kInFlightGrace)},
-         {"reconciles", static_cast<int64_t>(still_running)}});
+         {"reconciles", static_cast<int64_t>(stopped.still_running)}});
     release_lease();
     spdlog::default_logger()->flush();
     std::_Exit(lost_leadership.load() || wedged ? 1 : 0);
   }
-  for (auto& loop : loops)
-    for (auto& t : loop.workers) t.join();
+  work.JoinWorkers();
   for (auto& t : background) t.join();
   remediation.Shutdown();  // Stops drains before the queues they re-enqueue into go away.
   status.Flush();
@@ -478,14 +412,13 @@ int RunController(const ControllerOptions& options) {
     // After the Lease is free, so the next leader is not kept waiting: a
     // moment for what is queued, then the rest is counted dropped (a request
     // in flight ends within its 10 s timeout).
-    (*notifications)->notifier->WaitIdle(std::chrono::seconds(2));
-    (*notifications)->notifier->Stop();
+    (*notifications)->Stop(std::chrono::seconds(2));
   }
   nodes.Stop();
   pods.Stop();
   policies.Stop();
   for (auto& t : informer_threads) t.join();
-  (*endpoints)->Stop();
+  endpoints->Stop();
   return lost_leadership.load() || wedged ? 1 : 0;
 }
 

@@ -1,7 +1,7 @@
 #include "runtime/density_reconciler.h"
 
 #include "density/cap.h"
-#include "density/decision.h"
+#include "density/decide.h"
 #include "density/overflow.h"
 #include "density/taint_patch.h"
 #include "early/thresholds_annotation.h"
@@ -10,6 +10,7 @@
 #include "remediation/drain_progress.h"
 #include "runtime/drainer.h"
 #include "runtime/early_warning.h"
+#include "runtime/notifications.h"
 
 namespace nodeguard::runtime {
 namespace {
@@ -513,6 +514,13 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
     if (Status s = Write(*node, *patch); !s.ok()) return s.error();
     if (decision.execute) {
       taint_changes_.WithLabels({density::TaintActionName(decision.action)}).Inc();
+    }
+    // The node just reached its cap (the taint written now, not one kept or
+    // rewritten): people hear of it, aggregated per policy. Never in dry run
+    // (nothing was written), only by the leader (only it reconciles).
+    if (decision.execute && !dry_run && decision.action == density::TaintAction::kAdd &&
+        decision.capped && deps_.density_notices != nullptr) {
+      deps_.density_notices->CapReached(policy.meta.name, node_name);
     }
   }
   if (decision.action != density::TaintAction::kNone ||

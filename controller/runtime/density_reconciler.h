@@ -1,7 +1,7 @@
 #pragma once
 
 // DensityReconciler: keeps each node's pod-density taint in line with its
-// governing policy (density/decision.h decides; this class acts).
+// governing policy (density/decide.h decides; this class acts).
 //
 // Key: a node name. Pod events enqueue the pod's node, so a burst of pod
 // events on one node coalesces into one reconcile (the WorkQueue dedups keys
@@ -45,7 +45,7 @@
 #include <vector>
 
 #include "api/types.h"
-#include "density/decision.h"
+#include "density/decide.h"
 #include "density/taint_record.h"
 #include "runtime/reconciler.h"
 

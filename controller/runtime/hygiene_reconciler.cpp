@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "hygiene/decision.h"
+#include "hygiene/decide.h"
 #include "hygiene/policy_report.h"
 #include "kube/store.h"
 #include "observe/log.h"

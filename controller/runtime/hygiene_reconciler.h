@@ -50,7 +50,7 @@
 //     most once per pod UID: an in-memory set, seeded before the first pod
 //     decision from the MissingResourceRequirements Events nodeguard already
 //     wrote (a restart never repeats them, with or without annotatePods),
-//     backed by the pod's findings annotation (hygiene/decision.h) and by a
+//     backed by the pod's findings annotation (hygiene/decide.h) and by a
 //     deterministic Event name (AlreadyExists counts as reported).
 //   - Node Event (reason NoSystemReserve) once per node UID, seeded the same
 //     way from existing NoSystemReserve Events.

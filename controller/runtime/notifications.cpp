@@ -1,11 +1,13 @@
 #include "runtime/notifications.h"
 
+#include <condition_variable>
 #include <fstream>
 #include <sstream>
 
 #include "common/time.h"
 #include "notify/config.h"
 #include "observe/log.h"
+#include "runtime/conditions.h"
 
 namespace nodeguard::runtime {
 namespace {
@@ -17,6 +19,15 @@ Result<std::string> ReadFile(const std::string& path, const char* what) {
   text << in.rdbuf();
   return text.str();
 }
+
+// The series of nodeguard_notifications_total that exist from start-up at 0
+// for every sink and kind it wants, so an increase() alert sees the first
+// failure (a series born at 1 shows no increase). Rarer reasons (http_408,
+// http_other) appear when they happen.
+constexpr std::pair<const char*, const char*> kMetricSeries[] = {
+    {"sent", "ok"},         {"failed", "http_4xx"},    {"failed", "http_5xx"},
+    {"failed", "http_429"}, {"failed", "network"},     {"failed", "tls"},
+    {"failed", "max_age"},  {"dropped", "queue_full"}, {"dropped", "shutdown"}};
 
 // The fields every controller fact carries, from the Event it goes with.
 notify::Fact PolicyFact(notify::FactKind kind, const std::string& cluster,
@@ -34,13 +45,90 @@ notify::Fact PolicyFact(notify::FactKind kind, const std::string& cluster,
 
 }  // namespace
 
+DensityNotifications::DensityNotifications(std::string cluster, Duration interval, Send send,
+                                           const Clock& clock, Duration gather)
+    : cluster_(std::move(cluster)),
+      send_(std::move(send)),
+      clock_(clock),
+      aggregator_(interval, 50, gather) {}
+
+void DensityNotifications::CapReached(const std::string& policy, const std::string& node) {
+  std::lock_guard lock(mu_);
+  aggregator_.Add(policy, node, clock_.Now());
+}
+
+std::optional<WallTime> DensityNotifications::Flush() {
+  std::vector<notify::Fact> due;
+  std::optional<WallTime> next;
+  {
+    std::lock_guard lock(mu_);
+    due = aggregator_.Flush(clock_.Now(), cluster_);
+    next = aggregator_.NextDue();
+  }
+  for (const auto& fact : due) send_(fact);  // Outside the lock: Notify takes its own.
+  return next;
+}
+
+void SinkHealthBoard::Record(std::string_view sink, std::string_view outcome,
+                             std::string_view reason) {
+  std::function<void()> notify;
+  {
+    std::lock_guard lock(mu_);
+    if (!health_.Record(sink, outcome, reason)) return;
+    notify = on_change_;
+  }
+  if (notify) notify();
+}
+
+std::vector<notify::FailingSink> SinkHealthBoard::Failing() const {
+  std::lock_guard lock(mu_);
+  return health_.Failing();
+}
+
+void SinkHealthBoard::OnChange(std::function<void()> on_change) {
+  std::lock_guard lock(mu_);
+  on_change_ = std::move(on_change);
+}
+
+api::Condition NotificationsCondition(const std::vector<notify::FailingSink>& failing,
+                                      int64_t observed_generation) {
+  if (failing.empty()) {
+    return MakeCondition(kConditionNotificationsFailing, false, "Delivering",
+                         "No notification sink has failed " +
+                             std::to_string(notify::kFailingAfter) + " times in a row",
+                         observed_generation);
+  }
+  std::string message;
+  for (const auto& f : failing) {
+    if (!message.empty()) message += "; ";
+    message += "sink " + f.name + ": " + std::to_string(f.consecutive) +
+               " notifications in a row failed, the last with " + f.reason;
+  }
+  message +=
+      ". People may not hear about remediations: see the controller's log and "
+      "nodeguard_notifications_total";
+  return MakeCondition(kConditionNotificationsFailing, true, "SinkFailing", message,
+                       observed_generation);
+}
+
+void Notifications::Stop(std::chrono::milliseconds grace) {
+  health.OnChange(nullptr);  // The queues it fills are shut down by now.
+  if (density_flusher.joinable()) {
+    density_flusher.request_stop();
+    density_flusher.join();
+  }
+  notifier->WaitIdle(grace);
+  notifier->Stop();
+}
+
 Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOptions& options,
                                                           observe::MetricsRegistry& metrics) {
   auto& total = metrics.MustCounter(
       "nodeguard_notifications_total",
-      "Notifications by sink, kind and outcome: sent (2xx), failed (refused with a 4xx, or "
-      "given up after the retries), dropped (queue full, or shutdown).",
-      {"sink", "kind", "outcome"});
+      "Notifications by sink, kind, outcome and reason: sent (2xx; reason ok), failed (refused "
+      "with a 4xx, or given up after the retries; reason http_4xx, http_5xx, http_408, "
+      "http_429, network, tls, http_other or max_age), dropped (reason queue_full or shutdown).",
+      {"sink", "kind", "outcome", "reason"});
   if (options.notifications_config.empty()) return std::unique_ptr<Notifications>();
   auto text = ReadFile(options.notifications_config, "--notifications-config");
   if (!text.ok()) return text.error();
@@ -55,17 +143,22 @@ Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOption
   for (const auto& sink : config->sinks) {
     for (notify::FactKind kind : notify::AllFactKinds()) {
       if (!sink.Wants(kind)) continue;
-      for (const char* outcome : {"sent", "failed", "dropped"}) {
-        total.WithLabels({sink.name, notify::FactKindName(kind), outcome});
+      for (const auto& [outcome, reason] : kMetricSeries) {
+        total.WithLabels({sink.name, notify::FactKindName(kind), outcome, reason});
       }
     }
   }
   auto out = std::make_unique<Notifications>();
   out->cluster = config->cluster;
   out->poster = std::make_unique<notify::CpprestPoster>(std::move(poster_options));
-  auto on_outcome = [&total](std::string_view sink, notify::FactKind kind, std::string_view outcome,
-                             std::string_view) {
-    total.WithLabels({std::string(sink), notify::FactKindName(kind), std::string(outcome)}).Inc();
+  SinkHealthBoard* health = &out->health;
+  auto on_outcome = [&total, health](std::string_view sink, notify::FactKind kind,
+                                     std::string_view outcome, std::string_view reason) {
+    total
+        .WithLabels({std::string(sink), notify::FactKindName(kind), std::string(outcome),
+                     std::string(reason)})
+        .Inc();
+    health->Record(sink, outcome, reason);
   };
   auto log = [](std::string_view line) {
     observe::Log().With({{"component", "notify"}}).Warn(line);
@@ -74,6 +167,22 @@ Result<std::unique_ptr<Notifications>> StartNotifications(const ControllerOption
                       {{"sinks", static_cast<int64_t>(config->sinks.size())}});
   out->notifier = std::make_unique<notify::Notifier>(
       std::move(config->sinks), notify::DeliveryOptions{}, *out->poster, on_outcome, log);
+  notify::Notifier* notifier = out->notifier.get();
+  out->density = std::make_unique<DensityNotifications>(
+      config->cluster, config->density_interval,
+      [notifier](const notify::Fact& f) { notifier->Notify(f); }, RealClock::Instance());
+  // A tick of a second: a due message goes within a second of its time, at
+  // the cost of a lock and a map walk a second.
+  out->density_flusher = std::jthread([density = out->density.get()](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    while (!stop.stop_requested()) {
+      cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+      if (stop.stop_requested()) break;
+      density->Flush();
+    }
+  });
   return out;
 }
 

@@ -202,6 +202,10 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
             api::kConditionPaused, spec.paused, spec.paused ? "PausedBySpec" : "NotPaused",
             spec.paused ? "spec.paused is true: observing and reporting only" : "", generation),
         now);
+    if (deps_.notify_health != nullptr) {
+      SetCondition(s.conditions, NotificationsCondition(deps_.notify_health->Failing(), generation),
+                   now);
+    }
   });
   ReconcileResult result;
   if (announce_error) {

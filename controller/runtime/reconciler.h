@@ -37,6 +37,9 @@ class Notifier;
 
 namespace nodeguard::runtime {
 
+class DensityNotifications;
+class SinkHealthBoard;
+
 // Sorted policies (oldest first, see resolver.h), as an immutable snapshot.
 using PolicyList = std::vector<std::shared_ptr<const PolicyObject>>;
 
@@ -50,6 +53,11 @@ struct Deps {
   // Notifications (runtime/notifications.h); null: none configured.
   notify::Notifier* notifier = nullptr;
   std::string notify_cluster;  // The config's cluster name, shown in messages.
+  // density.cap-reached, aggregated (runtime/notifications.h); null: none.
+  DensityNotifications* density_notices = nullptr;
+  // The sinks' health for the policies' NotificationsFailing condition; null:
+  // no notifications configured (no condition).
+  const SinkHealthBoard* notify_health = nullptr;
   StatusWriter* status = nullptr;
   observe::MetricsRegistry* metrics = nullptr;
   const Clock* clock = nullptr;

@@ -5,10 +5,10 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "agentproto/agent_protocol.h"
 #include "common/time.h"
 #include "kube/decode.h"
 #include "observe/log.h"
-#include "remediation/agent_protocol.h"
 #include "remediation/state.h"
 #include "runtime/conditions.h"
 #include "runtime/notifications.h"
@@ -147,11 +147,11 @@ std::vector<ExecutionStep> PlanExecution(const std::vector<Intent>& intents) {
         patch().patch->unschedulable = false;
         break;
       case IntentKind::kRequestAgentAction:
-        patch().patch->annotations[remediation::kAgentRequestAnnotation] =
-            remediation::EncodeAgentRequest(i.agent_request);
+        patch().patch->annotations[agentproto::kAgentRequestAnnotation] =
+            agentproto::EncodeAgentRequest(i.agent_request);
         break;
       case IntentKind::kWithdrawAgentRequest:
-        patch().patch->annotations[remediation::kAgentRequestAnnotation] = std::nullopt;
+        patch().patch->annotations[agentproto::kAgentRequestAnnotation] = std::nullopt;
         break;
       case IntentKind::kStartDrain:
       case IntentKind::kCancelDrain:

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "hygiene/decision.h"
+#include "hygiene/decide.h"
 #include "hygiene/findings.h"
 #include "hygiene/policy_report.h"
 #include "hygiene/summary.h"

@@ -775,14 +775,6 @@ def table(summary, counts, rss, seconds):
     return "\n".join(lines)
 
 
-def _try(fn):
-    try:
-        fn()
-        return True
-    except ng.TestFailure as e:
-        return False, str(e)[-300:]
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -827,9 +819,7 @@ def main():
     ng.kubectl_binary()
     summary, driver, failures = None, None, []
     try:
-        # On a cluster just started, `kubectl wait --for=condition=Established`
-        # can fail at once on a CRD without status.conditions yet: retried.
-        ng.wait_for("the CRD to be established", lambda: _try(ng.ensure_crd), 90, 2)
+        ng.ensure_crd()  # Waits for Established itself (ng.wait_crd_established).
         with ng.Scope(SCOPE, nodes=args.nodes) as scope:
             driver = Driver(args, scope, workdir)
             driver.setup(args.nodeguard, os.environ["KUBECONFIG"])

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the pinned cluster components (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kubelet, etcd, kwok, kwokctl) from
-# the Go module proxy into a versioned cache outside the repository.
+# kube-scheduler, kubectl, kubelet, etcd, kwok) from the Go module proxy into a
+# versioned cache outside the repository. The three modules (kubernetes, etcd,
+# kwok) build at the same time, and each module's binaries come from one `go
+# build`, which links them in parallel: on a cold 2-core machine the module
+# downloads and the mostly single-threaded links then overlap the compiles.
 #
 # A second run with the cache present does nothing. Prints the bin directory
 # on stdout as its last line so callers can `bin=$(build-components.sh | tail -1)`.
@@ -12,7 +15,7 @@ source "$here/versions.env"
 source "$here/lib/cache.sh"
 
 bin=$(nodeguard_cluster_bin_dir)
-want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd kwok kwokctl)
+want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd kwok)
 missing=()
 for b in "${want[@]}"; do [ -x "$bin/$b" ] || missing+=("$b"); done
 if [ ${#missing[@]} -eq 0 ]; then
@@ -76,11 +79,27 @@ GO
     ld+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
+  local pkgs=()
   for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
-    [ -x "$bin/$c" ] && continue
-    log "building $c $KUBERNETES_VERSION"
-    (cd "$dir" && go build -trimpath -ldflags "-s -w $ld" -o "$bin/$c.tmp" "k8s.io/kubernetes/cmd/$c" && mv "$bin/$c.tmp" "$bin/$c")
+    [ -x "$bin/$c" ] || pkgs+=("k8s.io/kubernetes/cmd/$c")
   done
+  [ ${#pkgs[@]} -eq 0 ] && return
+  log "building ${pkgs[*]##*/} $KUBERNETES_VERSION"
+  go_build_into_bin "$dir" "-s -w $ld" "${pkgs[@]}"
+}
+
+# go_build_into_bin DIR LDFLAGS PKG...: one `go build` of the main packages
+# (import paths; each binary is named after its last element) into a staging
+# directory, then each binary moved into $bin, so a binary in $bin is always
+# complete (an interrupted build leaves only the staging directory, which the
+# next run empties).
+go_build_into_bin() {
+  local dir=$1 ldflags=$2
+  shift 2
+  local stage=$dir/.out p
+  rm -rf "$stage" && mkdir -p "$stage"
+  (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$stage/" "$@")
+  for p in "$@"; do mv "$stage/${p##*/}" "$bin/${p##*/}"; done
 }
 
 build_etcd() {
@@ -94,7 +113,8 @@ go 1.26
 
 require go.etcd.io/etcd/server/v3 $ETCD_VERSION
 MOD
-  cat >"$dir/main.go" <<'GO'
+  mkdir -p "$dir/etcd"
+  cat >"$dir/etcd/main.go" <<'GO'
 package main
 
 import (
@@ -106,7 +126,8 @@ import (
 func main() { etcdmain.Main(os.Args) }
 GO
   log "building etcd $ETCD_VERSION"
-  (cd "$dir" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" . && mv "$bin/etcd.tmp" "$bin/etcd")
+  (cd "$dir" && go mod tidy >&2)
+  go_build_into_bin "$dir" "-s -w" nodeguard.local/etcd/etcd
 }
 
 build_kwok() {
@@ -126,20 +147,27 @@ package tools
 
 import (
 	_ "sigs.k8s.io/kwok/cmd/kwok"
-	_ "sigs.k8s.io/kwok/cmd/kwokctl"
 )
 GO
   (cd "$dir" && go mod tidy >&2)
-  for c in kwok kwokctl; do
-    [ -x "$bin/$c" ] && continue
-    log "building $c $KWOK_VERSION"
-    (cd "$dir" && go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o "$bin/$c.tmp" "sigs.k8s.io/kwok/cmd/$c" && mv "$bin/$c.tmp" "$bin/$c")
-  done
+  [ -x "$bin/kwok" ] && return
+  log "building kwok $KWOK_VERSION"
+  go_build_into_bin "$dir" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 }
 
 start=$(date +%s)
-build_etcd
-build_kwok
-build_kube
+# The three modules at once. A background job's failure does not stop the
+# script, so every status is collected and checked.
+build_etcd & etcd_job=$!
+build_kwok & kwok_job=$!
+build_kube & kube_job=$!
+failed=()
+wait "$etcd_job" || failed+=(etcd)
+wait "$kwok_job" || failed+=(kwok)
+wait "$kube_job" || failed+=(kubernetes)
+if [ ${#failed[@]} -ne 0 ]; then
+  log "failed: ${failed[*]}"
+  exit 1
+fi
 log "done in $(( $(date +%s) - start ))s -> $bin"
 echo "$bin"

@@ -205,7 +205,20 @@ def ensure_crd():
     file agree and none fails on another's update."""
     kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=nodeguard-tests",
             "-f", CRD)
-    kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+    wait_crd_established(CRD_NAME)
+
+
+def wait_crd_established(name, timeout=60):
+    """Waits until the CRD's Established condition is True. Not `kubectl wait
+    --for=condition=Established`: on a CRD created a moment ago, before the
+    API server wrote any status.conditions, that fails at once (".status.conditions
+    accessor error: <nil>") instead of waiting (seen on a just-started cluster)."""
+    def established():
+        crd = get_json_or_none("crd", name) or {}
+        conditions = crd.get("status", {}).get("conditions") or []
+        return (any(c.get("type") == "Established" and c.get("status") == "True"
+                    for c in conditions), conditions)
+    wait_for(f"the CRD {name} to be Established", established, timeout, 0.5)
 
 
 def ensure_namespace(name):

@@ -134,8 +134,7 @@ def install(workdir, with_flowschemas):
     with open(path, "w") as f:
         json.dump({"apiVersion": "v1", "kind": "List", "items": docs}, f)
     kubectl("apply", "--server-side", "--force-conflicts", "-f", path)
-    kubectl("wait", "--for", "condition=Established", "--timeout", "60s",
-            "crd/nodehealthpolicies.nodeguard.io")
+    ng.wait_crd_established("nodehealthpolicies.nodeguard.io")
 
 
 def yaml_docs(text):

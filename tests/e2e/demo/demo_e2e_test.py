@@ -21,6 +21,12 @@ demo's pods itself; when the demo has exited 0 it checks:
   - pods are flagged: every demo pod bound to a worker carries the
     nodeguard.io/resource-findings annotation (none requests or limits
     anything) and status.podsFlagged counts exactly those.
+  - the notifications arrived: the demo's receiver (STATE/notify-receiver/
+    received.jsonl) accepted, on the DingTalk and on the Slack sink,
+    remediation.started and remediation.succeeded for each sick node, every
+    DingTalk signature and Slack shape checked without a problem; and each
+    worker is listed in a density.cap-reached message, at most one per
+    densityInterval (1m in the demo) on each sink.
 
 Then `tests/cluster/demo down` (what `make demo-down` runs) must stop every
 process the demo recorded and remove the cluster; it runs on failure too.
@@ -31,6 +37,7 @@ Usage: demo_e2e_test.py --nodeguard PATH --workdir DIR --cluster NAME
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -39,6 +46,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 import nodeguard_testlib as ng  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "notify"))
+import receiver  # noqa: E402
 
 DEMO = os.path.join(ng.ROOT, "tests", "cluster", "demo")
 WORKERS = [f"worker-{i:02d}" for i in range(1, 11)]
@@ -259,6 +269,38 @@ def check_outcome(kubeconfig, observer):
     ng.say(f"pods flagged: {flagged_consistent()[1]}")
 
 
+def check_notifications(workdir):
+    """What the demo's receiver accepted (docstring, "the notifications arrived")."""
+    records = receiver.read_records(workdir)
+    problems = [f"{r['path']}: {r['problems']}" for r in records if r["problems"]]
+    ng.check(not problems, "the demo's receiver found problems: " + "; ".join(problems))
+    for path in ("/ding", "/slack"):
+        ids = [receiver.fact_id(path, r["body"]) for r in records
+               if r["path"] == path and r["answer"] == "200"]
+        for node in SICK:
+            for kind in ("remediation.started", "remediation.succeeded"):
+                ng.check(any(i.startswith(f"{kind}/{POLICY}/{node}/") for i in ids),
+                         f"{path}: no {kind} for {node} accepted; accepted: {ids}")
+        density = sorted((r["t"], r["body"]) for r in records
+                         if r["path"] == path and r["answer"] == "200"
+                         and receiver.fact_id(path, r["body"]).startswith("density.cap-reached/"))
+        listed = set()
+        for _, body in density:
+            text = body["markdown"]["text"] if path == "/ding" else json.dumps(body)
+            listed |= {n for n in WORKERS if n in text}
+        ng.check(listed == set(WORKERS),
+                 f"{path}: workers in no density.cap-reached message: "
+                 f"{sorted(set(WORKERS) - listed)} ({len(density)} messages)")
+        windows = [receiver.fact_id(path, b) for _, b in density]
+        ng.check(len(windows) == len(set(windows)),
+                 f"{path}: two density messages for one window: {windows}")
+        ng.say(f"{receiver.SINK_NAMES[path]}: started and succeeded for {', '.join(SICK)}; "
+               f"{len(density)} density messages listing all {len(WORKERS)} workers; "
+               f"{len(ids)} accepted in all")
+    print(f"MEASURED demo notifications accepted: {len(records)} requests, "
+          f"{sum(1 for r in records if r['answer'] == '200')} accepted", flush=True)
+
+
 def recorded_processes(state):
     """{pid file name: pid} of the processes the demo recorded."""
     pids = {}
@@ -309,6 +351,7 @@ def main():
             f.write(f"{wall:.1f}\n")
         ng.check(rc == 0, f"the demo exited {rc} (log: {os.path.join(args.workdir, 'demo.log')})")
         check_outcome(kubeconfig, observer)
+        check_notifications(os.path.join(state, "notify-receiver"))
     except ng.TestFailure as e:
         failed = str(e)
     except Exception as e:  # An unexpected error is a failure too, after the cleanup.
@@ -332,9 +375,10 @@ def main():
         problems.append(f"still running after demo down: {survivors}")
     if os.path.exists(state):
         problems.append(f"{state} still exists after demo down")
-    if failed is None and len(processes) != 1 + len(WORKERS):
-        problems.append(f"the demo recorded {len(processes)} processes, want the controller "
-                        f"and {len(WORKERS)} agents: {sorted(processes)}")
+    if failed is None and len(processes) != 2 + len(WORKERS):
+        problems.append(f"the demo recorded {len(processes)} processes, want the controller, "
+                        f"the notifications receiver and {len(WORKERS)} agents: "
+                        f"{sorted(processes)}")
     if not problems:
         ng.say(f"demo down: {len(processes)} recorded processes stopped, cluster removed")
     if failed or problems:

@@ -19,7 +19,7 @@ the relist p99 marks keep their defaults (Degraded above 1 s, calm 0.5 s).
                 pending scrape (LastSeenOverCritical, scrapePendingSeconds),
                 seen BEFORE the Node's Ready=False "container runtime is
                 down" (real 2m05s, here 25 s), as on the real node
-                (e2e.realnode.early-warning); sim heal --thawed -> Degraded
+                (realnode_e2e.py early-warning); sim heal --thawed -> Degraded
                 (RelistResumed) -> Healthy.
   garbage node  Healthy published, then sim metrics-garbage (an HTML page
                 with status 200): the agent counts

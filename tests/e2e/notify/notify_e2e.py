@@ -13,7 +13,7 @@
             (60 s / 180 s bounds, times printed), both sinks end up with
             remediation.started and remediation.succeeded, every DingTalk
             request carries a valid signature (timestamp within an hour, sign
-            recomputed here with hmac/base64/quote_plus), every Slack body has
+            recomputed in receiver.py with hmac/base64/quote_plus), every Slack body has
             the incoming-webhook shape (text, header/section/context blocks,
             header within 150 characters), repeats of a notification carry the
             same id, and nodeguard_notifications_total counts one `sent` per
@@ -23,29 +23,43 @@
             io.nodeguard.node.refused-cordoned event naming the node, with the
             structured-mode attributes and the v1 data schema checked; the
             person's cordon stays and nothing is sent for a remediation.
+  density   three nodes already hold more pods than a new policy's cap
+            (maxPods 2, pods bound with spec.nodeName): the policy taints all
+            three within seconds, and a webhook sink (densityInterval 1m)
+            gets exactly one io.nodeguard.density.cap-reached event listing
+            the three nodes, and nothing more in the 10 s after it.
+  tls       the receiver's certificate is not signed by the CA given to the
+            controller (--notifications-ca-file names another CA): the cordon
+            and the remediation keep their usual times, the receiver gets no
+            request, remediation.started is counted failed with reason `tls`
+            (after its retries), and the controller's log names neither the
+            URL's path nor its token.
+  proxy     HTTPS_PROXY names a small local CONNECT proxy (ConnectProxy, which
+            records each CONNECT target) and NO_PROXY=localhost: a webhook
+            sink on https://127.0.0.1 gets its node.refused-cordoned event
+            through the proxy (a CONNECT to the receiver's 127.0.0.1:port), a
+            Slack sink on https://localhost bypasses it (no CONNECT to
+            localhost), and both arrive.
 
 It reuses the remediation suite's Scenario (tests/e2e/remediation): its own
 nodes, namespace, policy and --watch-filter scope on the fixture's cluster.
 Environment: as tests/e2e/remediation/remediation_e2e.py; openssl on PATH.
 """
 
-import base64
-import hashlib
-import hmac
-import http.server
+import contextlib
 import json
 import os
+import select
 import socket
-import ssl
-import subprocess
+import socketserver
 import sys
 import threading
 import time
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "remediation"))
 import remediation_e2e as rem  # noqa: E402
+from receiver import Receiver as _Receiver, accepted_kinds, fact_id, make_pki  # noqa: E402
 
 ng = rem.ng
 log, check, eventually = rem.log, rem.check, rem.eventually
@@ -58,247 +72,118 @@ SUCCEEDED_BOUND = 180
 ARRIVAL_BOUND = 120  # After the receiver is up: backoffs 2+4+8+16+... and Retry-After.
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def Receiver(workdir):  # noqa: N802 (the receiver of these scenarios)
+    return _Receiver(workdir, DING_TOKEN, DING_SECRET, log=log)
 
 
-def make_pki(workdir):
-    """A CA and a server certificate for 127.0.0.1, with the openssl CLI."""
-    ca_key, ca_crt = os.path.join(workdir, "ca.key"), os.path.join(workdir, "ca.crt")
-    key, csr, crt = (os.path.join(workdir, f) for f in ("srv.key", "srv.csr", "srv.crt"))
-    ext = os.path.join(workdir, "srv.ext")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                "extendedKeyUsage=serverAuth\n")
-    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)  # noqa: E731
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt,
-        "-subj", "/CN=nodeguard-notify-e2e-ca", "-days", "2",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-        "-subj", "/CN=127.0.0.1")
-    run("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-        "-out", crt, "-days", "2", "-extfile", ext)
-    return ca_crt, crt, key
+@contextlib.contextmanager
+def receiving(name, binary):
+    """A Scenario of 3 nodes named `name` and a Receiver (not started) in its
+    work dir, stopped at the end."""
+    rem.NODE_COUNTS.setdefault(name, 3)
+    with rem.Scenario(name, binary) as s:
+        receiver = Receiver(s.workdir)
+        try:
+            yield s, receiver
+        finally:
+            receiver.stop()
 
 
-def expected_sign(timestamp):
-    digest = hmac.new(DING_SECRET.encode(), f"{timestamp}\n{DING_SECRET}".encode(),
-                      hashlib.sha256).digest()
-    return urllib.parse.quote_plus(base64.b64encode(digest))
+def check_no_problems(records):
+    """Every request the receiver checked (signature, shape, attributes) passed."""
+    problems = [f"{r['path']}: {r['problems']}" for r in records if r["problems"]]
+    check(not problems, "receiver found problems:\n" + "\n".join(problems))
 
 
-def slack_shape_problems(body):
-    problems = []
-    if not isinstance(body.get("text"), str) or not body["text"]:
-        problems.append("no text")
-    blocks = body.get("blocks")
-    if not isinstance(blocks, list) or not blocks:
-        return problems + ["no blocks"]
-    for b in blocks:
-        if b.get("type") not in ("header", "section", "context"):
-            problems.append(f"block type {b.get('type')}")
-    head = blocks[0]
-    if head.get("type") != "header" or head.get("text", {}).get("type") != "plain_text" \
-            or len(head["text"].get("text", "")) > 150:
-        problems.append(f"bad header {head}")
-    return problems
+def the_only_event(receiver, ce_type):
+    """Waits for a CloudEvent of `ce_type`; 10 s later (what the controller
+    does next sends nothing more) it must be the only request received, and
+    every request must have passed the receiver's checks. Returns the event
+    and when it arrived."""
+    record = eventually(f"a {ce_type} event",
+                        lambda: next((r for r in receiver.snapshot()
+                                      if r["body"].get("type") == ce_type), None), 60, 0.5)
+    log(f"received {json.dumps(record['body'])}")
+    time.sleep(10)
+    records = receiver.snapshot()
+    check_no_problems(records)
+    types = [r["body"].get("type") for r in records]
+    check(types == [ce_type], f"received {types}")
+    return record["body"], record["t"]
 
 
-def cloudevent_problems(content_type, event):
-    problems = []
-    if content_type != "application/cloudevents+json":
-        problems.append(f"Content-Type {content_type}")
-    for attr in ("specversion", "type", "source", "id", "time", "datacontenttype", "data"):
-        if attr not in event:
-            problems.append(f"no {attr}")
-    if event.get("specversion") != "1.0" or not str(event.get("type", "")).startswith(
-            "io.nodeguard."):
-        problems.append(f"specversion/type {event.get('specversion')} {event.get('type')}")
-    data = event.get("data", {})
-    if data.get("schemaVersion") != "nodeguard.io/notification/v1" \
-            or "io.nodeguard." + str(data.get("kind")) != event.get("type"):
-        problems.append(f"data {data}")
-    return problems
-
-
-class Receiver:
-    """A local HTTPS receiver for /ding and /slack with scripted faults."""
-
-    def __init__(self, workdir):
-        self.ca, self.crt, self.key = make_pki(workdir)
-        self.port = free_port()
-        self.lock = threading.Lock()
-        self.faults = {}  # path -> list of "500", "429", "slow", consumed in order.
-        self.records = []  # dicts: path, raw_query, body, answer, problems, t.
-        self.server = None
-
-    def url(self, path):
-        return f"https://127.0.0.1:{self.port}{path}"
-
-    def start(self, faults):
-        receiver = self
-        with self.lock:
-            self.faults = {k: list(v) for k, v in faults.items()}
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                split = urllib.parse.urlsplit(self.path)
-                body_raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                problems = []
-                try:
-                    body = json.loads(body_raw)
-                except ValueError:
-                    body, problems = {}, ["body is not JSON"]
-                if split.path == "/ding":
-                    problems += receiver.ding_problems(split.query, body)
-                elif split.path == "/slack":
-                    problems += slack_shape_problems(body)
-                elif split.path == "/events":
-                    problems += cloudevent_problems(self.headers.get("Content-Type"), body)
-                with receiver.lock:
-                    queue = receiver.faults.get(split.path, [])
-                    fault = queue.pop(0) if queue else None
-                answer = {"500": 500, "429": 429}.get(fault, 200)
-                with receiver.lock:
-                    receiver.records.append({"path": split.path, "body": body,
-                                             "answer": fault or "200", "problems": problems,
-                                             "t": time.time()})
-                if fault == "slow":
-                    time.sleep(10)
-                reply = b'{"errcode":0}' if answer == 200 else b'{"error":"fault"}'
-                try:
-                    self.send_response(answer)
-                    if answer == 429:
-                        self.send_header("Retry-After", "2")
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(reply)))
-                    self.end_headers()
-                    self.wfile.write(reply)
-                except (OSError, ssl.SSLError):
-                    pass  # The client gave up (the slow answer): it retries.
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.crt, self.key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        self.server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        log(f"receiver up on {self.url('')} with faults {faults}")
-
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    @staticmethod
-    def ding_problems(query, body):
-        problems = []
-        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-        if params.get("access_token") != DING_TOKEN:
-            problems.append("access_token lost")
-        ts = params.get("timestamp", "")
-        if not ts.isdigit() or abs(int(ts) / 1000 - time.time()) > 3600:
-            problems.append(f"timestamp {ts!r} not within an hour")
-        elif params.get("sign") != expected_sign(ts):
-            problems.append(f"sign {params.get('sign')!r}, expected {expected_sign(ts)!r}")
-        if body.get("msgtype") != "markdown" or not body.get("markdown", {}).get("text"):
-            problems.append("not a markdown message")
-        return problems
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.records)
-
-
-def fact_id(path, body):
-    """The notification's id: the last line of a DingTalk text, the context of
-    Slack, the CloudEvents id."""
-    if path == "/events":
-        return body["id"]
-    if path == "/ding":
-        return body["markdown"]["text"].rsplit("nodeguard · ", 1)[-1]
-    return body["blocks"][-1]["elements"][0]["text"].rsplit("nodeguard · ", 1)[-1]
-
-
-def accepted_kinds(records, path):
-    return {fact_id(path, r["body"]).split("/", 1)[0]
-            for r in records if r["path"] == path and r["answer"] == "200"}
-
-
-def start_controller(s, receiver, sinks):
+def start_controller(s, receiver, sinks, ca=None, env=None, extra=None):
     """Starts the scenario's controller with these sinks (a config file in the
-    work dir; JSON is YAML) and the receiver's CA."""
+    work dir; JSON is YAML) and the receiver's CA (or `ca`), with `env` added
+    to its environment."""
     config = os.path.join(s.workdir, "notifications.yaml")
     with open(config, "w") as f:
-        json.dump({"cluster": "e2e", "sinks": sinks}, f)
+        json.dump({"cluster": "e2e", "sinks": sinks, **(extra or {})}, f)
     s.controller.scope_args += ["--notifications-config", config,
-                                "--notifications-ca-file", receiver.ca]
-    s.controller.start()
+                                "--notifications-ca-file", ca or receiver.ca]
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})  # Only the controller's start: Popen inherits it.
+    try:
+        s.controller.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def scenario_faults(binary):
-    rem.NODE_COUNTS.setdefault("notify-faults", 3)
-    with rem.Scenario("notify-faults", binary) as s:
-        receiver = Receiver(s.workdir)
-        try:
-            start_controller(s, receiver, [
-                {"name": "ding", "type": "dingtalk",
-                 "url": receiver.url(f"/ding?access_token={DING_TOKEN}"), "secret": DING_SECRET},
-                {"name": "slack", "type": "slack", "url": receiver.url("/slack")}])
-            s.apply_policy(rem.remediation_spec())
-            sick = s.nodes[0]
-            log(f"receiver down; making {sick} PLEG-sick")
-            t0 = time.time()
-            rem.sim("pleg-sick", sick)
-            s.wait_phase(sick, rem.DISRUPTIVE | {"Succeeded"}, CORDON_BOUND)
-            cordoned = time.time() - t0
-            log(f"MEASURED sick to cordoned with the receiver down: {cordoned:.1f}s "
-                f"(bound {CORDON_BOUND}s)")
-            receiver.start({"/ding": ["500", "429"], "/slack": ["slow", "500"]})
-            up = time.time()
-            s.wait_phase(sick, "Succeeded", SUCCEEDED_BOUND)
-            done = time.time() - t0
-            log(f"MEASURED sick to Succeeded: {done:.1f}s (bound {SUCCEEDED_BOUND}s)")
-            want = {"remediation.started", "remediation.succeeded"}
-            eventually("started and succeeded accepted by both sinks",
-                       lambda: all(want <= accepted_kinds(receiver.snapshot(), p)
-                                   for p in ("/ding", "/slack")), ARRIVAL_BOUND, 1.0)
-            log(f"MEASURED receiver up to both sinks complete: {time.time() - up:.1f}s")
-            records = receiver.snapshot()
+    with receiving("notify-faults", binary) as (s, receiver):
+        start_controller(s, receiver, [
+            {"name": "ding", "type": "dingtalk",
+             "url": receiver.url(f"/ding?access_token={DING_TOKEN}"), "secret": DING_SECRET},
+            {"name": "slack", "type": "slack", "url": receiver.url("/slack")}])
+        s.apply_policy(rem.remediation_spec())
+        sick = s.nodes[0]
+        log(f"receiver down; making {sick} PLEG-sick")
+        t0 = time.time()
+        rem.sim("pleg-sick", sick)
+        s.wait_phase(sick, rem.DISRUPTIVE | {"Succeeded"}, CORDON_BOUND)
+        cordoned = time.time() - t0
+        log(f"MEASURED sick to cordoned with the receiver down: {cordoned:.1f}s "
+            f"(bound {CORDON_BOUND}s)")
+        receiver.start({"/ding": ["500", "429"], "/slack": ["slow", "500"]})
+        up = time.time()
+        s.wait_phase(sick, "Succeeded", SUCCEEDED_BOUND)
+        done = time.time() - t0
+        log(f"MEASURED sick to Succeeded: {done:.1f}s (bound {SUCCEEDED_BOUND}s)")
+        want = {"remediation.started", "remediation.succeeded"}
+        eventually("started and succeeded accepted by both sinks",
+                   lambda: all(want <= accepted_kinds(receiver.snapshot(), p)
+                               for p in ("/ding", "/slack")), ARRIVAL_BOUND, 1.0)
+        log(f"MEASURED receiver up to both sinks complete: {time.time() - up:.1f}s")
+        records = receiver.snapshot()
+        for r in records:
+            log(f"received {r['path']} answered {r['answer']}: "
+                f"{fact_id(r['path'], r['body']) if not r['problems'] else r['problems']}")
+        check_no_problems(records)
+        faults_seen = sorted(r["answer"] for r in records if r["answer"] != "200")
+        check(faults_seen == ["429", "500", "500", "slow"],
+              f"the scripted faults were not all hit: {faults_seen}")
+        # Repeats (retries) of a kind carry one id per sink.
+        for path in ("/ding", "/slack"):
+            ids = {}
             for r in records:
-                log(f"received {r['path']} answered {r['answer']}: "
-                    f"{fact_id(r['path'], r['body']) if not r['problems'] else r['problems']}")
-            problems = [f"{r['path']}: {r['problems']}" for r in records if r["problems"]]
-            check(not problems, "receiver found problems:\n" + "\n".join(problems))
-            faults_seen = sorted(r["answer"] for r in records if r["answer"] != "200")
-            check(faults_seen == ["429", "500", "500", "slow"],
-                  f"the scripted faults were not all hit: {faults_seen}")
-            # Repeats (retries) of a kind carry one id per sink.
-            for path in ("/ding", "/slack"):
-                ids = {}
-                for r in records:
-                    if r["path"] == path:
-                        i = fact_id(path, r["body"])
-                        ids.setdefault(i.split("/", 1)[0], set()).add(i)
-                for kind, seen in ids.items():
-                    check(len(seen) == 1, f"{path} {kind}: several ids {seen}")
-                    check(sick in next(iter(seen)), f"{path} {kind}: id {seen} names no node")
-            for sink in ("ding", "slack"):
-                for kind in sorted(want):
-                    labels = {"sink": sink, "kind": kind, "outcome": "sent"}
-                    value = eventually(f"{labels} counted",
-                                       lambda: s.controller_series(labels), 10, 0.5)
-                    check(value == 1, f"nodeguard_notifications_total{labels} = {value}")
-            log("PASS notify-faults: remediation on time with the receiver down, "
-                "slow, 500 and 429; both sinks got started and succeeded")
-        finally:
-            receiver.stop()
+                if r["path"] == path:
+                    i = fact_id(path, r["body"])
+                    ids.setdefault(i.split("/", 1)[0], set()).add(i)
+            for kind, seen in ids.items():
+                check(len(seen) == 1, f"{path} {kind}: several ids {seen}")
+                check(sick in next(iter(seen)), f"{path} {kind}: id {seen} names no node")
+        for sink in ("ding", "slack"):
+            for kind in sorted(want):
+                labels = {"sink": sink, "kind": kind, "outcome": "sent", "reason": "ok"}
+                value = eventually(f"{labels} counted",
+                                   lambda: s.controller_series(labels), 10, 0.5)
+                check(value == 1, f"nodeguard_notifications_total{labels} = {value}")
+        log("PASS notify-faults: remediation on time with the receiver down, "
+            "slow, 500 and 429; both sinks got started and succeeded")
 
 
 def controller_series(self, labels):
@@ -309,44 +194,189 @@ def controller_series(self, labels):
 
 
 def scenario_refused(binary):
-    rem.NODE_COUNTS.setdefault("notify-refused", 3)
-    with rem.Scenario("notify-refused", binary) as s:
-        receiver = Receiver(s.workdir)
+    with receiving("notify-refused", binary) as (s, receiver):
+        receiver.start({})
+        target = s.nodes[0]
+        rem.kubectl("cordon", target)
+        start_controller(s, receiver, [
+            {"name": "events", "type": "webhook", "url": receiver.url("/events")}])
+        s.apply_policy(rem.remediation_spec())
+        rem.sim("pleg-sick", target)
+        s.wait_phase(target, "Pending", 60)
+        event, _ = the_only_event(receiver, "io.nodeguard.node.refused-cordoned")
+        check(event.get("subject") == target and event["data"].get("node") == target
+              and event["data"].get("policy") == s.policy
+              and event["data"].get("severity") == "warning"
+              and event.get("source") == "/nodeguard/e2e"
+              and event["id"].startswith(f"node.refused-cordoned/{s.policy}/{target}/"),
+              f"event {event}")
+        check(rem.node(target)["spec"].get("unschedulable"), "the person's cordon was removed")
+        log("PASS notify-refused: one CloudEvent for the node a person cordoned")
+
+
+def scenario_density(binary):
+    with receiving("notify-density", binary) as (s, receiver):
+        receiver.start({})
+        pods = {"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": f"{n}-p{i}", "namespace": s.ns},
+             "spec": {"nodeName": n,
+                      "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.9"}],
+                      "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}]}}
+            for n in s.nodes for i in range(3)]}
+        rem.apply(pods)
+        start_controller(s, receiver, [
+            {"name": "events", "type": "webhook", "url": receiver.url("/events"),
+             "kinds": ["density.cap-reached"]}], extra={"densityInterval": "1m"})
+        t0 = time.time()
+        rem.apply(s.scope.policy(s.policy, {"podDensity": {"maxPods": 2}}))
+        event, arrived = the_only_event(receiver, "io.nodeguard.density.cap-reached")
+        log(f"MEASURED policy applied to the density message: {arrived - t0:.1f}s")
+        for n in s.nodes:
+            taints = [t["key"] for t in rem.node(n)["spec"].get("taints", [])]
+            check("nodeguard.io/pod-density-exceeded" in taints, f"{n} not tainted: {taints}")
+        data = event["data"]
+        check(data.get("nodes") == sorted(s.nodes) and not data.get("moreNodes")
+              and data.get("policy") == s.policy
+              and event["id"].startswith(f"density.cap-reached/{s.policy}//"),
+              f"event {event}")
+        log("PASS notify-density: one aggregated message listing the three capped nodes")
+
+
+def scenario_tls(binary):
+    with receiving("notify-tls", binary) as (s, receiver):
+        other = os.path.join(s.workdir, "other-ca")
+        os.makedirs(other, exist_ok=True)
+        other_ca = make_pki(other)[0]
+        token = "SECRET-tls-e2e-token"
+        receiver.start({})
+        start_controller(s, receiver, [
+            {"name": "events", "type": "webhook",
+             "url": receiver.url(f"/hook-path-secret?token={token}")}], ca=other_ca)
+        s.apply_policy(rem.remediation_spec())
+        sick = s.nodes[0]
+        t0 = time.time()
+        rem.sim("pleg-sick", sick)
+        s.wait_phase(sick, rem.DISRUPTIVE | {"Succeeded"}, CORDON_BOUND)
+        log(f"MEASURED sick to cordoned with an untrusted receiver: {time.time() - t0:.1f}s "
+            f"(bound {CORDON_BOUND}s)")
+        s.wait_phase(sick, "Succeeded", SUCCEEDED_BOUND)
+        log(f"MEASURED sick to Succeeded: {time.time() - t0:.1f}s (bound {SUCCEEDED_BOUND}s)")
+        labels = {"sink": "events", "kind": "remediation.started", "outcome": "failed",
+                  "reason": "tls"}
+        # 6 attempts, waits 2+4+8+16+32 s (each up to 20 % longer).
+        value = eventually(f"{labels} counted", lambda: s.controller_series(labels),
+                           ARRIVAL_BOUND, 1.0)
+        check(value == 1, f"nodeguard_notifications_total{labels} = {value}")
+        log(f"MEASURED sick to remediation.started counted failed (tls): "
+            f"{time.time() - t0:.1f}s")
+        check(not receiver.snapshot(), f"the receiver got requests: {receiver.snapshot()}")
+        sent = s.controller_series({"sink": "events", "kind": "remediation.started",
+                                    "outcome": "sent", "reason": "ok"})
+        check(not sent, f"remediation.started counted sent: {sent}")
+        with open(s.controller.log_path) as f:
+            text = f.read()
+        for secret in (token, "hook-path-secret"):
+            check(secret not in text, f"the controller's log contains {secret!r}")
+        check("notification failed: sink events" in text and "(tls)" in text,
+              "no log line of the failure naming tls:\n" + s.controller.tail(30))
+        log("PASS notify-tls: remediation on time, remediation.started failed with reason "
+            "tls, nothing sent, no secret in the log")
+
+
+class ConnectProxy:
+    """A small HTTP CONNECT proxy on 127.0.0.1 that records each target."""
+
+    def __init__(self):
+        self.targets = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    chunk = self.request.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                line = head.split(b"\r\n", 1)[0].decode(errors="replace").split()
+                if len(line) < 2 or line[0] != "CONNECT":
+                    self.request.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n"
+                                         b"Content-Length: 0\r\n\r\n")
+                    return
+                with proxy.lock:
+                    proxy.targets.append(line[1])
+                host, port = line[1].rsplit(":", 1)
+                try:
+                    upstream = socket.create_connection((host, int(port)), timeout=10)
+                except OSError:
+                    self.request.sendall(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
+                    return
+                self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                rest = head.split(b"\r\n\r\n", 1)[1]
+                if rest:
+                    upstream.sendall(rest)
+                with upstream:
+                    pair = {self.request: upstream, upstream: self.request}
+                    while True:
+                        ready, _, _ = select.select(list(pair), [], [], 60)
+                        if not ready:
+                            return
+                        for sock in ready:
+                            data = sock.recv(65536)
+                            if not data:
+                                return
+                            pair[sock].sendall(data)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def seen(self):
+        with self.lock:
+            return list(self.targets)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def scenario_proxy(binary):
+    with receiving("notify-proxy", binary) as (s, receiver):
+        proxy = ConnectProxy()
         try:
             receiver.start({})
             target = s.nodes[0]
             rem.kubectl("cordon", target)
             start_controller(s, receiver, [
-                {"name": "events", "type": "webhook", "url": receiver.url("/events")}])
+                {"name": "via-proxy", "type": "webhook", "url": receiver.url("/events")},
+                {"name": "direct", "type": "slack",
+                 "url": f"https://localhost:{receiver.port}/slack"}],
+                env={"HTTPS_PROXY": f"http://127.0.0.1:{proxy.port}", "NO_PROXY": "localhost"})
             s.apply_policy(rem.remediation_spec())
             rem.sim("pleg-sick", target)
             s.wait_phase(target, "Pending", 60)
-            event = eventually(
-                "a node.refused-cordoned event",
-                lambda: next((r["body"] for r in receiver.snapshot()
-                              if r["body"].get("type") == "io.nodeguard.node.refused-cordoned"),
-                             None), 60, 0.5)
-            log(f"received {json.dumps(event)}")
-            time.sleep(10)  # Further steps of the controller send nothing more.
+            eventually("node.refused-cordoned on both sinks",
+                       lambda: all("node.refused-cordoned" in accepted_kinds(receiver.snapshot(), p)
+                                   for p in ("/events", "/slack")), 60, 0.5)
             records = receiver.snapshot()
-            problems = [f"{r['path']}: {r['problems']}" for r in records if r["problems"]]
-            check(not problems, "receiver found problems:\n" + "\n".join(problems))
-            types = [r["body"].get("type") for r in records]
-            check(types == ["io.nodeguard.node.refused-cordoned"], f"received {types}")
-            check(event.get("subject") == target and event["data"].get("node") == target
-                  and event["data"].get("policy") == s.policy
-                  and event["data"].get("severity") == "warning"
-                  and event.get("source") == "/nodeguard/e2e"
-                  and event["id"].startswith(f"node.refused-cordoned/{s.policy}/{target}/"),
-                  f"event {event}")
-            check(rem.node(target)["spec"].get("unschedulable"), "the person's cordon was removed")
-            log("PASS notify-refused: one CloudEvent for the node a person cordoned")
+            check_no_problems(records)
+            seen = proxy.seen()
+            log(f"the proxy saw CONNECT {seen}")
+            check(f"127.0.0.1:{receiver.port}" in seen,
+                  f"the webhook sink did not go through the proxy: CONNECTs {seen}")
+            check(not any(t.startswith("localhost") for t in seen),
+                  f"the Slack sink (NO_PROXY=localhost) went through the proxy: CONNECTs {seen}")
+            log("PASS notify-proxy: through HTTPS_PROXY's CONNECT proxy, NO_PROXY bypasses it")
         finally:
-            receiver.stop()
+            proxy.stop()
 
 
 rem.Scenario.controller_series = controller_series
-SCENARIOS = {"faults": scenario_faults, "refused": scenario_refused}
+SCENARIOS = {"faults": scenario_faults, "refused": scenario_refused,
+             "density": scenario_density, "tls": scenario_tls, "proxy": scenario_proxy}
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ evidence that a request ran exactly once. In the ladder scenario the restarts
 are recorded but change nothing (a script in the scenario's workdir), as in the
 incident, so only the reboot heals. `--agent double` swaps in a Python
 stand-in (AgentDouble) speaking the same annotation protocol
-(remediation/agent_protocol.h), for running without the agent.
+(agentproto/agent_protocol.h), for running without the agent.
 
 Environment: KUBECONFIG and NODEGUARD_SIM (set by the fixture);
 NODEGUARD_CLUSTER_BIN, else the pinned kubectl from

@@ -23,8 +23,8 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/command_runner.h"
 #include "agent/commands.h"
-#include "agent/process.h"
 #include "common/time.h"
 #include "fakes.h"
 

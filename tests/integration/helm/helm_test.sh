@@ -81,6 +81,14 @@ h template "$release" "$chart" --namespace "$ns" --include-crds --set agent.earl
   >"$work/helm-early.yaml" || fail "helm template with early warning failed"
 python3 "$here/compare_rendered.py" "$work/kustomize-early.yaml" "$work/helm-early.yaml" ||
   bad "the chart's objects with agent.earlyWarning.enabled differ from manifests/ with docs/install.md's patch"
+mkdir -p "$work/notify"
+render_with_notifications "$work/notify" "$work/kustomize-notify.yaml"
+grep -q -- "--notifications-config=/etc/nodeguard/notifications/notifications.yaml" \
+  "$work/kustomize-notify.yaml" || bad "the notifications component passes no --notifications-config"
+h template "$release" "$chart" --namespace "$ns" --include-crds --set notifications.enabled=true \
+  >"$work/helm-notify.yaml" || fail "helm template with notifications failed"
+python3 "$here/compare_rendered.py" "$work/kustomize-notify.yaml" "$work/helm-notify.yaml" ||
+  bad "the chart's objects with notifications.enabled differ from manifests/ with its notifications component"
 
 # --- 3. the values schema ----------------------------------------------------
 refused() { # VALUE... : helm template must fail, naming the first value's key
@@ -98,6 +106,7 @@ refused --set controller.replicas=0
 refused --set image.pullPolicy=Sometimes
 refused --set flowControl.lendablePercent=101
 refused --set controller.unknownKey=1
+refused --set notifications.secretName=
 refused --set agent.earlyWarning.kubeletPort=0
 
 # --- 4. install --------------------------------------------------------------

@@ -13,19 +13,27 @@ render_manifests() {
   k kustomize "$NG_REPO/manifests" >"$1" || fail "kubectl kustomize manifests/ failed"
 }
 
-# render_with_monitoring DIR OUT: an overlay in DIR with manifests/ plus the
-# monitoring component, rendered into OUT (kustomize wants relative paths).
-render_with_monitoring() {
-  local dir=$1 out=$2 rel
+# render_with_component DIR OUT COMPONENT: an overlay in DIR with manifests/
+# plus the kustomize component manifests/COMPONENT, rendered into OUT
+# (kustomize wants relative paths).
+render_with_component() {
+  local dir=$1 out=$2 component=$3 rel
   rel=$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$NG_REPO/manifests" "$dir")
   cat >"$dir/kustomization.yaml" <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources: [$rel]
-components: [$rel/monitoring]
+components: [$rel/$component]
 EOF
-  k kustomize "$dir" >"$out" || fail "kubectl kustomize of manifests/ with monitoring/ failed"
+  k kustomize "$dir" >"$out" || fail "kubectl kustomize of manifests/ with $component/ failed"
 }
+
+# render_with_monitoring DIR OUT: manifests/ with the monitoring component.
+render_with_monitoring() { render_with_component "$1" "$2" monitoring; }
+
+# render_with_notifications DIR OUT: manifests/ with the notifications
+# component (the Secret nodeguard-notifications mounted, the flag passed).
+render_with_notifications() { render_with_component "$1" "$2" notifications; }
 
 # render_with_early_warning DIR OUT: an overlay in DIR with manifests/ and the
 # DaemonSet patch docs/install.md gives for --early-warning (the YAML block

@@ -101,8 +101,7 @@ TEST_F(AgentTest, AgentRestartMidActionMarksFailedAndDoesNotRerun) {
   api_.SetRequest(Req("r1", AgentAction::kRestartContainerRuntime));
   AgentStatus running{"r1",   AgentState::kRunning, "systemctl restart containerd", "boot-a",
                       kStart, std::nullopt};
-  api_.SetRawAnnotation(remediation::kAgentStatusAnnotation,
-                        remediation::EncodeAgentStatus(running));
+  api_.SetRawAnnotation(agentproto::kAgentStatusAnnotation, agentproto::EncodeAgentStatus(running));
 
   Agent agent = NewAgent();
   agent.OnNodeUpdate(api_.node());
@@ -243,7 +242,7 @@ TEST_F(AgentTest, FinalStatusWriteIsRetried) {
 TEST_F(AgentTest, RefusesMalformedAndUnknownRequestsOnce) {
   Agent agent = NewAgent();
   api_.SetState(testing::StateJson("r7"));
-  api_.SetRawAnnotation(remediation::kAgentRequestAnnotation,
+  api_.SetRawAnnotation(agentproto::kAgentRequestAnnotation,
                         R"({"id":"r7","action":"Explode","requestedAt":"2026-11-27T14:31:39Z"})");
   agent.OnNodeUpdate(api_.node());
   agent.OnNodeUpdate(api_.node());
@@ -256,7 +255,7 @@ TEST_F(AgentTest, RefusesMalformedAndUnknownRequestsOnce) {
 
   // A request without a readable id cannot be the one the state asks for:
   // nothing is run or written for it.
-  api_.SetRawAnnotation(remediation::kAgentRequestAnnotation, "not json at all");
+  api_.SetRawAnnotation(agentproto::kAgentRequestAnnotation, "not json at all");
   agent.OnNodeUpdate(api_.node());
   agent.OnNodeUpdate(api_.node());
   EXPECT_TRUE(commands_.calls.empty());
@@ -344,11 +343,11 @@ TEST_F(AgentTest, ARebootIsDoneBeforeTheKubeletPostsTheNewBootId) {
   // The machine rebooted; the Node object still says boot-a.
   {
     // The bug: deciding with only the Node's bootID.
-    Decision d = Decide(
-        testing::Obs(AnnotationOf(api_.node(), remediation::kAgentRequestAnnotation),
-                     AnnotationOf(api_.node(), remediation::kAgentStatusAnnotation), "boot-a",
-                     kStart, AnnotationOf(api_.node(), remediation::kRemediationAnnotation)),
-        LocalView{});
+    Decision d =
+        Decide(testing::Obs(AnnotationOf(api_.node(), agentproto::kAgentRequestAnnotation),
+                            AnnotationOf(api_.node(), agentproto::kAgentStatusAnnotation), "boot-a",
+                            kStart, AnnotationOf(api_.node(), remediation::kRemediationAnnotation)),
+               LocalView{});
     EXPECT_EQ(d.kind, DecisionKind::kReconcile);
     EXPECT_EQ(d.status.state, AgentState::kFailed) << "without the host's boot ID";
   }

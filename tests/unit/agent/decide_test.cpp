@@ -8,8 +8,8 @@
 namespace nodeguard::agent {
 namespace {
 
-using remediation::EncodeAgentRequest;
-using remediation::EncodeAgentStatus;
+using agentproto::EncodeAgentRequest;
+using agentproto::EncodeAgentStatus;
 
 const WallTime kNow = *ParseRfc3339("2026-11-27T14:31:40Z");
 const WallTime kRequestedAt = *ParseRfc3339("2026-11-27T14:31:39Z");
@@ -52,7 +52,7 @@ struct Case {
 AgentObservation Observe(const Case& c) {
   AgentObservation o = testing::Obs(c.request, c.status, c.boot_id, kNow);
   if (c.remediation == "ask") {
-    const auto id = c.request ? remediation::PeekRequestId(*c.request) : std::nullopt;
+    const auto id = c.request ? agentproto::PeekRequestId(*c.request) : std::nullopt;
     o.state_json = testing::StateJson(id.value_or("no-id"));
   } else if (c.remediation != "none") {
     o.state_json = c.remediation;
@@ -398,7 +398,7 @@ TEST(Decide, Table) {
     EXPECT_EQ(d.status.id, c.status_id);
     EXPECT_NE(d.status.message.find(c.message_has), std::string::npos) << d.status.message;
     // Every status the agent writes must be readable by the controller.
-    auto round_trip = remediation::DecodeAgentStatus(EncodeAgentStatus(d.status));
+    auto round_trip = agentproto::DecodeAgentStatus(EncodeAgentStatus(d.status));
     ASSERT_TRUE(round_trip.ok()) << round_trip.error().message;
     if (c.kind == DecisionKind::kRefuse || c.kind == DecisionKind::kReconcile) {
       EXPECT_EQ(d.status.finished_at, kNow);
@@ -454,8 +454,8 @@ TEST(Decide, AWrittenStatusIsNeverExecutedAgainByANewProcess) {
                                               boot, kNow, testing::StateJson("r1"));
         Decision again = Decide(later, LocalView{});
         EXPECT_NE(again.kind, DecisionKind::kExecute)
-            << remediation::AgentActionName(action) << " after "
-            << remediation::AgentStateName(written.state) << " on " << boot;
+            << agentproto::AgentActionName(action) << " after "
+            << agentproto::AgentStateName(written.state) << " on " << boot;
         // And the final answer it writes is itself never executed again.
         if (again.kind == DecisionKind::kReconcile) {
           AgentObservation last =

@@ -12,9 +12,9 @@
 #include "agent/commands.h"
 #include "agent/decide.h"
 #include "agent/node_api.h"
+#include "agentproto/agent_protocol.h"
 #include "common/time.h"
 #include "kube/objects.h"
-#include "remediation/agent_protocol.h"
 #include "remediation/state.h"
 
 namespace nodeguard::agent::testing {
@@ -142,10 +142,10 @@ class FakeNodeApi final : public NodeApi {
   // Changes made "by others" (the controller, the kubelet) also bump the
   // version. A request comes with the state that asks for it, written first,
   // as the controller does.
-  void SetRequest(const remediation::AgentRequest& request) {
+  void SetRequest(const agentproto::AgentRequest& request) {
     SetState(StateJson(request.id));
-    SetNodeAnnotation(node_, remediation::kAgentRequestAnnotation,
-                      remediation::EncodeAgentRequest(request));
+    SetNodeAnnotation(node_, agentproto::kAgentRequestAnnotation,
+                      agentproto::EncodeAgentRequest(request));
     Bump();
   }
   void RemoveAnnotation(const std::string& key) {
@@ -169,10 +169,10 @@ class FakeNodeApi final : public NodeApi {
 
   // The Node as a watch would deliver it now.
   const kube::Node& node() const { return node_; }
-  std::optional<remediation::AgentStatus> status() const {
-    const std::string* raw = node_.Annotation(remediation::kAgentStatusAnnotation);
+  std::optional<agentproto::AgentStatus> status() const {
+    const std::string* raw = node_.Annotation(agentproto::kAgentStatusAnnotation);
     if (raw == nullptr) return std::nullopt;
-    auto decoded = remediation::DecodeAgentStatus(*raw);
+    auto decoded = agentproto::DecodeAgentStatus(*raw);
     if (!decoded.ok()) return std::nullopt;
     return *decoded;
   }
@@ -182,8 +182,8 @@ class FakeNodeApi final : public NodeApi {
   std::vector<std::string> WrittenStates() const {
     std::vector<std::string> out;
     for (const Write& w : writes_) {
-      auto s = remediation::DecodeAgentStatus(w.value);
-      out.push_back(s.ok() ? remediation::AgentStateName(s->state) : "?");
+      auto s = agentproto::DecodeAgentStatus(w.value);
+      out.push_back(s.ok() ? agentproto::AgentStateName(s->state) : "?");
     }
     return out;
   }
@@ -214,10 +214,10 @@ class FakeCommands final : public Commands {
     calls.push_back(action);
     if (side_effect) side_effect(action, node);
     if (outcome) return outcome(action);
-    return std::string("ok: ") + remediation::AgentActionName(action);
+    return std::string("ok: ") + agentproto::AgentActionName(action);
   }
   std::string Describe(AgentAction action, const kube::Node&) const override {
-    return std::string("fake ") + remediation::AgentActionName(action);
+    return std::string("fake ") + agentproto::AgentActionName(action);
   }
 
   std::vector<AgentAction> calls;

@@ -57,6 +57,7 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"third502", {502, ""}, 3, 6s, Decision::kRetry, 8s, "http_5xx"},
         Row{"backoffCapped", {500, ""}, 4, 1min, Decision::kRetry, 16s, "http_5xx"},
         Row{"network", {0, ""}, 1, 0s, Decision::kRetry, 2s, "network"},
+        Row{"tls", {0, "", true}, 1, 0s, Decision::kRetry, 2s, "tls"},
         Row{"requestTimeout408", {408, ""}, 1, 0s, Decision::kRetry, 2s, "http_408"},
         Row{"retryAfterSeconds", {429, "30"}, 1, 0s, Decision::kRetry, 30s, "http_429"},
         Row{"retryAfterSpaces", {429, " 7 "}, 1, 0s, Decision::kRetry, 7s, "http_429"},
@@ -87,6 +88,44 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"justInTime", {500, ""}, 2, 59min + 56s, Decision::kRetry, 4s, "http_5xx"},
         Row{"retryAfterPastMaxAge", {429, "600"}, 1, 55min, Decision::kGiveUp, 0s, "max_age"}),
     [](const testing::TestParamInfo<Row>& row) { return row.param.name; });
+
+// The metric's reason of a failed notification is what a person fixes: the
+// last attempt's cause, also on the last attempt allowed; max_age as such.
+TEST(FailureReasonTest, TheCauseOfTheLastAttemptOrMaxAge) {
+  struct Case {
+    AttemptResult result;
+    int attempts;
+    Duration age;
+    const char* want;
+  };
+  for (const Case& c : {Case{{500, ""}, 5, 30s, "http_5xx"}, Case{{429, "1"}, 5, 30s, "http_429"},
+                        Case{{0, ""}, 5, 30s, "network"}, Case{{0, "", true}, 5, 30s, "tls"},
+                        Case{{404, ""}, 1, 0s, "http_4xx"}, Case{{302, ""}, 1, 0s, "http_other"},
+                        Case{{0, "", true}, 2, 59min + 57s, "max_age"}}) {
+    const Verdict v = DecideAfterAttempt(Options(), c.result, c.attempts, c.age, kNow, 0.5);
+    EXPECT_EQ(v.decision, Decision::kGiveUp) << c.want;
+    EXPECT_EQ(FailureReason(v), c.want);
+  }
+}
+
+TEST(SinkHealthTest, FailingAfterThreeFailuresInARowUntilOneIsSent) {
+  SinkHealth h;
+  EXPECT_FALSE(h.Record("ding", "failed", "network"));
+  EXPECT_FALSE(h.Record("ding", "dropped", "queue_full")) << "a drop neither counts nor clears";
+  EXPECT_FALSE(h.Record("ding", "failed", "network"));
+  EXPECT_FALSE(h.Record("slack", "failed", "http_4xx"));
+  EXPECT_TRUE(h.Failing().empty());
+  EXPECT_TRUE(h.Record("ding", "failed", "tls")) << "the third in a row";
+  EXPECT_EQ(h.Failing(), (std::vector<FailingSink>{{"ding", "tls", 3}}));
+  EXPECT_FALSE(h.Record("ding", "failed", "http_5xx")) << "still failing: no change";
+  EXPECT_EQ(h.Failing(), (std::vector<FailingSink>{{"ding", "http_5xx", 4}}));
+  EXPECT_FALSE(h.Record("slack", "sent", "ok")) << "slack was not failing";
+  EXPECT_FALSE(h.Record("slack", "failed", "http_4xx"));
+  EXPECT_FALSE(h.Record("slack", "failed", "http_4xx")) << "the sent one broke the row";
+  EXPECT_TRUE(h.Record("ding", "sent", "ok"));
+  EXPECT_TRUE(h.Failing().empty());
+  EXPECT_FALSE(h.Record("ding", "failed", "network")) << "counted from zero again";
+}
 
 TEST(BackoffDelayTest, JitterStretchesBelowTheCapAndShrinksAtIt) {
   DeliveryOptions o = Options();

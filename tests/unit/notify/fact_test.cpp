@@ -105,6 +105,13 @@ TEST(DescribeFactTest, StartedAndSucceededSayNothingIsToBeDone) {
   EXPECT_EQ(started.title, "Node worker-3: remediation started (reboot)");
   EXPECT_NE(started.body.find("at 2025-12-07T03:00:00Z"), std::string::npos) << started.body;
   EXPECT_NE(started.body.find("Nothing to do now"), std::string::npos);
+  Fact cordoned = Remediation(FactKind::kRemediationStarted);
+  cordoned.action.clear();  // Recorded at the cordon, before the first action.
+  const FactText first = DescribeFact(cordoned);
+  EXPECT_EQ(first.title, "Node worker-3: remediation started");
+  EXPECT_NE(first.body.find("started its remediation (cordon and drain first) at"),
+            std::string::npos)
+      << first.body;
   const FactText ok = DescribeFact(Remediation(FactKind::kRemediationSucceeded));
   EXPECT_EQ(ok.title, "Node worker-3: recovered (reboot after 4m12s)");
   EXPECT_NE(ok.body.find("Nothing to do."), std::string::npos);

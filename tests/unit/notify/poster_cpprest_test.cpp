@@ -86,6 +86,7 @@ TEST(CpprestPosterTest, AnUntrustedCertificateFailsAndTheErrorHidesThePath) {
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.error().message.find("SECRET-TOKEN"), std::string::npos)
       << response.error().message;
+  EXPECT_EQ(response.error().reason, kTlsFailure) << response.error().message;
   EXPECT_TRUE(server.requests().empty());
 }
 
@@ -103,6 +104,7 @@ TEST(CpprestPosterTest, ARefusedConnectionIsATransportError) {
   auto response = poster.Post(r, 5s);
   ASSERT_FALSE(response.ok());
   EXPECT_TRUE(response.error().Retryable()) << response.error().ToString();
+  EXPECT_NE(response.error().reason, kTlsFailure) << "the network, not TLS";
   EXPECT_EQ(response.error().message.find("SECRET"), std::string::npos);
 }
 

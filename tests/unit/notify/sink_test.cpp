@@ -156,6 +156,26 @@ TEST(DensityAggregatorTest, AtMostOneFactPerIntervalPerPolicyListingTheNodes) {
   EXPECT_FALSE(agg.NextDue().has_value());
 }
 
+// A burst that caps nodes a few seconds apart is one message, not the first
+// node at once and the others an interval later.
+TEST(DensityAggregatorTest, TheGatherHoldsTheFirstNodeForTheNodesRightBehindIt) {
+  DensityAggregator agg(10min, 50, /*gather=*/5s);
+  const WallTime t0 = WallTime(std::chrono::seconds(1'800'000'000));
+  agg.Add("workers", "n1", t0);
+  EXPECT_EQ(*agg.NextDue(), t0 + 5s);
+  EXPECT_TRUE(agg.Flush(t0 + 4s, "prod").empty()) << "gathering";
+  agg.Add("workers", "n2", t0 + 4s);  // Does not restart the gather.
+  EXPECT_EQ(*agg.NextDue(), t0 + 5s);
+  auto burst = agg.Flush(t0 + 5s, "prod");
+  ASSERT_EQ(burst.size(), 1u);
+  EXPECT_EQ(burst[0].nodes, (std::vector<std::string>{"n1", "n2"}));
+  // After the interval the interval decides, not the gather started within it.
+  agg.Add("workers", "n3", t0 + 10min + 3s);
+  EXPECT_EQ(*agg.NextDue(), t0 + 10min + 8s);
+  agg.Add("workers", "n4", t0 + 20min);
+  EXPECT_EQ(*agg.NextDue(), t0 + 10min + 8s) << "the first pending node's gather";
+}
+
 TEST(DensityAggregatorTest, PoliciesAreAggregatedSeparately) {
   DensityAggregator agg(10min);
   const WallTime t0 = WallTime(std::chrono::seconds(1'800'000'000));

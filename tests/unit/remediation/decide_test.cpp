@@ -14,6 +14,17 @@ using namespace std::chrono_literals;
 namespace nodeguard::remediation {
 namespace {
 
+using agentproto::AgentAction;
+using agentproto::AgentActionName;
+using agentproto::AgentRequest;
+using agentproto::AgentState;
+using agentproto::AgentStatus;
+using agentproto::DecodeAgentRequest;
+using agentproto::EncodeAgentRequest;
+using agentproto::EncodeAgentStatus;
+using agentproto::IsValidRequestId;
+using agentproto::kAgentRequestAnnotation;
+using agentproto::kAgentStatusAnnotation;
 using api::RemediationAction;
 using kube::ConditionStatus;
 

@@ -17,41 +17,23 @@
 #include "api/decode.h"
 #include "common/time.h"
 #include "density/taint_record.h"
+#include "fakes/policy.h"
+#include "fakes/status_api.h"
 #include "kube/decode.h"
 #include "kube/events.h"
 #include "kube/rest.h"
 #include "kube/store.h"
+#include "runtime/notifications.h"
 
 using json = nlohmann::json;
 
 namespace nodeguard::runtime {
 namespace {
 
-constexpr const char* kKey = "nodeguard.io/pod-density-exceeded";
+using fakes::MakePolicy;
+using fakes::NullStatusApi;
 
-PolicyObject MakePolicy(const std::string& name, json spec, int created_second,
-                        bool deleting = false) {
-  json meta = {{"name", name},
-               {"uid", "uid-policy-" + name},
-               {"resourceVersion", "1"},
-               {"generation", 1},
-               {"creationTimestamp", "2024-01-01T00:00:0" + std::to_string(created_second) + "Z"}};
-  if (deleting) {
-    meta["deletionTimestamp"] = "2024-01-01T00:01:00Z";
-    meta["finalizers"] = {kCleanupFinalizer};
-  }
-  json doc = {{"apiVersion", "nodeguard.io/v1alpha1"},
-              {"kind", "NodeHealthPolicy"},
-              {"metadata", meta},
-              {"spec", std::move(spec)}};
-  auto parsed = api::ParsePolicy(doc);
-  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().ToString());
-  PolicyObject o;
-  o.policy = parsed->policy;
-  o.errors = parsed->errors;
-  o.meta = o.policy.meta;
-  return o;
-}
+constexpr const char* kKey = "nodeguard.io/pod-density-exceeded";
 
 json Selecting(const std::string& pool) { return {{"matchLabels", {{"pool", pool}}}}; }
 
@@ -92,8 +74,8 @@ class NodesTaintedByTest : public ::testing::Test {
     deps.options = &options;
     // The deleted policy selects every pool; being deleted, it governs none.
     policies.Upsert(MakePolicy("deleted",
-                               {{"nodeSelector", json::object()}, {"podDensity", Density(kKey)}}, 1,
-                               /*deleting=*/true));
+                               {{"nodeSelector", json::object()}, {"podDensity", Density(kKey)}},
+                               {.created_second = 1, .deleting = true}));
   }
 
   int Count(const std::string& policy = "deleted") {
@@ -144,13 +126,14 @@ TEST_F(NodesTaintedByTest, MigrationCountsTheExactUnrecordedTaintOfASelectingPol
 TEST_F(NodesTaintedByTest, SkipsNodesAnotherPolicyGoverns) {
   // That policy takes the taint over or removes it; it may be paused, so
   // waiting for it could hold the deleted policy forever.
-  policies.Upsert(
-      MakePolicy("other", {{"nodeSelector", Selecting("b")}, {"podDensity", Density(kKey)}}, 2));
+  policies.Upsert(MakePolicy("other",
+                             {{"nodeSelector", Selecting("b")}, {"podDensity", Density(kKey)}},
+                             {.created_second = 2}));
   policies.Upsert(MakePolicy("paused",
                              {{"nodeSelector", Selecting("c")},
                               {"paused", true},
                               {"podDensity", Density("example.com/full")}},
-                             3));
+                             {.created_second = 3}));
   nodes.Upsert(MakeNode("a", "a", {kKey}, "deleted"));  // Left by the deleted policy.
   nodes.Upsert(MakeNode("b", "b", {kKey}, "deleted"));  // Governed by "other".
   nodes.Upsert(MakeNode("c", "c", {kKey}, "deleted"));  // Governed by "paused".
@@ -162,8 +145,8 @@ TEST_F(NodesTaintedByTest, SkipsNodesAnotherPolicyGoverns) {
 
 TEST_F(NodesTaintedByTest, AnotherDeletedPolicyWithTheSameKeyClaimsNothing) {
   policies.Upsert(MakePolicy("also-deleted",
-                             {{"nodeSelector", Selecting("b")}, {"podDensity", Density(kKey)}}, 2,
-                             /*deleting=*/true));
+                             {{"nodeSelector", Selecting("b")}, {"podDensity", Density(kKey)}},
+                             {.created_second = 2, .deleting = true}));
   nodes.Upsert(MakeNode("b", "b", {kKey}, "also-deleted"));
   EXPECT_EQ(Count(), 0);
   EXPECT_EQ(Count("also-deleted"), 1);
@@ -175,7 +158,8 @@ TEST_F(NodesTaintedByTest, AnotherDeletedPolicyWithTheSameKeyClaimsNothing) {
 TEST_F(NodesTaintedByTest, OnlyPolicyChangesThatCanAlterDecisionsRequeueNodes) {
   for (const char* name : {"w1", "w2", "w3"}) nodes.Upsert(MakeNode(name, "a", {}));
   reconciler = std::make_unique<DensityReconciler>(deps);
-  const PolicyObject before = MakePolicy("p", {{"podDensity", Density(kKey)}}, 2);
+  const PolicyObject before =
+      MakePolicy("p", {{"podDensity", Density(kKey)}}, {.created_second = 2});
   auto queued_after = [&](const PolicyObject* old_obj, const PolicyObject* obj) {
     kube::WorkQueue queue;
     reconciler->OnPolicy(old_obj, obj, queue);
@@ -244,14 +228,6 @@ class RecordingHttp final : public kube::HttpClient {
   std::vector<std::string> requests;
 };
 
-class NoStatusApi final : public StatusApi {
- public:
-  Result<std::string> WriteStatus(const std::string&, const std::string&,
-                                  const api::NodeHealthPolicyStatus&) override {
-    return std::string("2");
-  }
-};
-
 class CountingSink final : public kube::EventSink {
  public:
   Status Create(const kube::EventRecord& e) override {
@@ -292,7 +268,7 @@ class DensityReconcileTest : public NodesTaintedByTest {
   kube::RestClient rest{http, kube::RestOptions{}};
   CountingSink sink;
   kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};
-  NoStatusApi status_api;
+  NullStatusApi status_api;
   StatusWriter status{status_api, clock, std::chrono::milliseconds(0)};
 };
 
@@ -303,7 +279,7 @@ TEST_F(DensityReconcileTest, AnInvalidGoverningPolicyIsNotActedOn) {
       "p",
       {{"nodeSelector", Selecting("a")},
        {"podDensity", {{"maxPods", 10}, {"releaseBelow", 20}, {"taint", {{"key", kKey}}}}}},
-      1);
+      {.created_second = 1});
   ASSERT_FALSE(invalid.valid());
   policies.Upsert(invalid);
   reconciler = std::make_unique<DensityReconciler>(deps);
@@ -316,8 +292,8 @@ TEST_F(DensityReconcileTest, AnInvalidGoverningPolicyIsNotActedOn) {
 
 TEST_F(DensityReconcileTest, TheSamePolicyMadeValidIsActedOn) {
   // The control: the test above would notice a write.
-  policies.Upsert(
-      MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", Density(kKey)}}, 1));
+  policies.Upsert(MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", Density(kKey)}},
+                             {.created_second = 1}));
   reconciler = std::make_unique<DensityReconciler>(deps);
   auto result = reconciler->Reconcile("w1");
   ASSERT_TRUE(result.ok()) << result.error().ToString();
@@ -382,7 +358,8 @@ class OverflowEvictionTest : public DensityReconcileTest {
     json density = Density(kKey);
     density["evictOverflow"] = true;
     policies.Upsert(MakePolicy(
-        "p", {{"nodeSelector", Selecting("a")}, {"dryRun", dry_run}, {"podDensity", density}}, 1));
+        "p", {{"nodeSelector", Selecting("a")}, {"dryRun", dry_run}, {"podDensity", density}},
+        {.created_second = 1}));
     // One reconciler per registry: it reads the policy store on each reconcile.
     if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps);
   }
@@ -495,8 +472,8 @@ TEST_F(OverflowEvictionTest, TheApiServersListBoundsWhatACacheBehindOnDeletionsE
 }
 
 TEST_F(OverflowEvictionTest, OffByDefaultAndNothingAtTheCap) {
-  policies.Upsert(
-      MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", Density(kKey)}}, 1));
+  policies.Upsert(MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", Density(kKey)}},
+                             {.created_second = 1}));
   reconciler = std::make_unique<DensityReconciler>(deps);
   ASSERT_TRUE(reconciler->Reconcile("w1").ok());
   EXPECT_TRUE(Evictions().empty());
@@ -619,8 +596,8 @@ class DensityFlowTest : public NodesTaintedByTest {
   void SetPolicy(const std::string& key, bool dry_run = false, bool deleting = false) {
     json density = {{"maxPods", 2}, {"releaseBelow", 1}, {"taint", {{"key", key}}}};
     policies.Upsert(MakePolicy(
-        "p", {{"nodeSelector", Selecting("a")}, {"dryRun", dry_run}, {"podDensity", density}}, 1,
-        deleting));
+        "p", {{"nodeSelector", Selecting("a")}, {"dryRun", dry_run}, {"podDensity", density}},
+        {.created_second = 1, .deleting = deleting}));
   }
   // Reconciles every node until nothing more is written (each write changes
   // the node, which the informer would re-queue).
@@ -654,7 +631,7 @@ class DensityFlowTest : public NodesTaintedByTest {
   kube::RestClient rest{http, kube::RestOptions{}};
   CountingSink sink;
   kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};
-  NoStatusApi status_api;
+  NullStatusApi status_api;
   StatusWriter status{status_api, clock, std::chrono::milliseconds(0)};
   int pods_added_ = 0;
 };
@@ -729,7 +706,7 @@ TEST_F(DensityFlowTest, TheAdaptiveCapAndTheThresholdsForTheAgent) {
   json spec = {{"nodeSelector", Selecting("a")},
                {"podDensity", density},
                {"earlyWarning", {{"hold", "1m"}, {"adaptiveCap", {{"reduceBy", 3}}}}}};
-  policies.Upsert(MakePolicy("p", spec, 1));
+  policies.Upsert(MakePolicy("p", spec, {.created_second = 1}));
   AddNode("w1", "a", json::array());
   AddNode("w2", "b", json::array());  // No policy governs it.
   AddPods("w1", 4);
@@ -754,7 +731,7 @@ TEST_F(DensityFlowTest, TheAdaptiveCapAndTheThresholdsForTheAgent) {
   EXPECT_EQ(Taints("w1"), json::array()) << "unreadable: no taint added (taint at 6)";
 
   spec.erase("earlyWarning");
-  policies.Upsert(MakePolicy("p", spec, 1));
+  policies.Upsert(MakePolicy("p", spec, {.created_second = 1}));
   Settle();
   EXPECT_FALSE(annotations("w1").contains(kThresholds)) << "without earlyWarning the flags decide";
 }
@@ -835,6 +812,51 @@ TEST_F(DensityFlowTest, ALivePolicySwitchedToDryRunFreezesItsRealTaints) {
   EXPECT_EQ(Taints("w1"), json::array()) << "back from dry run: released (no pods)";
 }
 
+// density.cap-reached is recorded when nodeguard taints a node at its cap:
+// once per transition (not on every reconcile of a capped node), again after
+// a release, never in dry run.
+TEST_F(DensityFlowTest, TaintingANodeAtItsCapRecordsItForTheAggregatedNotification) {
+  std::vector<notify::Fact> sent;
+  DensityNotifications notices(
+      "prod", std::chrono::minutes(10), [&](const notify::Fact& f) { sent.push_back(f); }, clock,
+      Duration::zero());
+  deps.density_notices = &notices;
+  AddNode("w1", "a", json::array());
+  AddNode("w2", "a", json::array());
+  AddNode("w3", "b", json::array());  // Not selected.
+  SetPolicy(kKey);
+  AddPods("w1", 2);
+  AddPods("w3", 2);
+  Settle();
+  Settle();  // Capped nodes reconciled again: no new transition.
+  notices.Flush();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].policy, "p");
+  EXPECT_EQ(sent[0].nodes, (std::vector<std::string>{"w1"}));
+  Settle();
+  clock.Advance(std::chrono::minutes(10));
+  notices.Flush();
+  EXPECT_EQ(sent.size(), 1u) << "a capped node reconciled again is no new transition";
+
+  RemovePods();  // w1 released ...
+  Settle();
+  AddPods("w1", 2);  // ... and capped again.
+  Settle();
+  clock.Advance(std::chrono::minutes(10));
+  notices.Flush();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].nodes, (std::vector<std::string>{"w1"}));
+
+  RemovePods();
+  Settle();
+  SetPolicy(kKey, /*dry_run=*/true);
+  AddPods("w2", 2);
+  Settle();
+  clock.Advance(std::chrono::minutes(10));
+  notices.Flush();
+  EXPECT_EQ(sent.size(), 2u) << "dry run: nothing tainted, nothing recorded";
+}
+
 // A taint recorded for a policy that no longer selects the node, and that no
 // other policy governs, is removed; one another policy governs is handed
 // over in place (no window without a taint).
@@ -849,7 +871,7 @@ TEST_F(DensityFlowTest, DeselectedNodesAreReleasedAndOverlapsHandedOver) {
   policies.Upsert(MakePolicy("q",
                              {{"nodeSelector", Selecting("b")},
                               {"podDensity", {{"maxPods", 2}, {"taint", {{"key", kKey}}}}}},
-                             0));
+                             {.created_second = 0}));
   json w2 = http.Get("w2");
   w2["metadata"]["labels"]["pool"] = "b";
   http.Put(w2);

@@ -17,7 +17,10 @@
 #include <set>
 
 #include "api/decode.h"
-#include "hygiene/decision.h"
+#include "fakes/api_server.h"
+#include "fakes/policy.h"
+#include "fakes/status_api.h"
+#include "hygiene/decide.h"
 #include "kube/events.h"
 #include "kube/rest.h"
 #include "kube/store.h"
@@ -32,198 +35,16 @@ using json = nlohmann::json;
 namespace nodeguard::runtime {
 namespace {
 
+using fakes::FakeApiServer;
+using fakes::MakePolicy;
+using fakes::NullStatusApi;
+using fakes::StatusResponse;
+
 constexpr uint8_t kReqCpu = kube::kRequestCpu;
 constexpr uint8_t kReqMem = kube::kRequestMemory;
 constexpr uint8_t kLimCpu = kube::kLimitCpu;
 constexpr uint8_t kLimMem = kube::kLimitMemory;
 constexpr uint8_t kAllSet = kReqCpu | kReqMem | kLimCpu | kLimMem;
-
-std::string Unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> ParseQuery(std::string_view query) {
-  std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view part = query.substr(0, amp);
-    const size_t eq = part.find('=');
-    if (eq != std::string_view::npos) {
-      out[std::string(part.substr(0, eq))] = Unescape(part.substr(eq + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return out;
-}
-
-std::vector<std::string> Split(std::string_view path) {
-  std::vector<std::string> out;
-  size_t start = 1;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string_view::npos) slash = path.size();
-    out.emplace_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return out;
-}
-
-kube::HttpResponse StatusResponse(int code, const std::string& reason) {
-  json body = {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
-               {"reason", reason}, {"code", code},       {"message", reason}};
-  return {code, {{"content-type", "application/json"}}, body.dump()};
-}
-
-kube::HttpResponse Ok(const json& body, int code = 200) {
-  return {code, {{"content-type", "application/json"}}, body.dump()};
-}
-
-// An API server holding Events, PolicyReports and the pods of a Store.
-class FakeApiServer final : public kube::HttpClient {
- public:
-  explicit FakeApiServer(kube::Store<kube::Pod>& pods) : pods_(pods) {}
-
-  Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
-    std::lock_guard lock(mu);
-    requests.push_back(request.method + " " + request.path_and_query);
-    if (inject) {
-      if (auto r = inject(request)) return *r;
-    }
-    const size_t q = request.path_and_query.find('?');
-    const std::string path = request.path_and_query.substr(0, q);
-    const auto query =
-        ParseQuery(q == std::string::npos ? "" : request.path_and_query.substr(q + 1));
-    const auto seg = Split(path);
-    // /api/v1/events (list across namespaces)
-    if (request.method == "GET" && path == "/api/v1/events") {
-      std::string reason;
-      if (auto it = query.find("fieldSelector"); it != query.end()) {
-        if (it->second.rfind("reason=", 0) == 0) reason = it->second.substr(7);
-      }
-      json items = json::array();
-      for (const auto& [_, e] : events) {
-        if (reason.empty() || e.value("reason", "") == reason) items.push_back(e);
-      }
-      return Ok(
-          {{"kind", "EventList"}, {"metadata", {{"resourceVersion", "9"}}}, {"items", items}});
-    }
-    // /api/v1/namespaces/NS/events[/NAME]
-    if (seg.size() >= 5 && seg[0] == "api" && seg[2] == "namespaces" && seg[4] == "events") {
-      const std::string& ns = seg[3];
-      if (request.method == "POST") {
-        json e = json::parse(request.body);
-        const std::string name = e["metadata"].value("name", "");
-        if (e["metadata"].value("namespace", "") != ns ||
-            e["involvedObject"].value("namespace", ns) != ns) {
-          return StatusResponse(422, "Invalid");
-        }
-        if (events.count(ns + "/" + name) > 0) return StatusResponse(409, "AlreadyExists");
-        events[ns + "/" + name] = e;
-        return Ok(e, 201);
-      }
-      if (request.method == "PATCH" && seg.size() == 6) {
-        auto it = events.find(ns + "/" + seg[5]);
-        if (it == events.end()) return StatusResponse(404, "NotFound");
-        it->second.merge_patch(json::parse(request.body));
-        return Ok(it->second);
-      }
-    }
-    // PATCH /api/v1/namespaces/NS/pods/NAME (merge patch of the annotation)
-    if (request.method == "PATCH" && seg.size() == 6 && seg[0] == "api" && seg[4] == "pods") {
-      auto pod = pods_.Get(seg[3], seg[5]);
-      if (!pod) return StatusResponse(404, "NotFound");
-      json patch = json::parse(request.body);
-      if (patch["metadata"].value("resourceVersion", "") != pod->meta.resource_version) {
-        return StatusResponse(409, "Conflict");
-      }
-      kube::Pod updated = *pod;
-      const auto& value =
-          patch["metadata"]["annotations"][std::string(hygiene::kFindingsAnnotation)];
-      updated.resource_findings_annotation =
-          kube::Symbol::Intern(value.is_null() ? "" : value.get<std::string>());
-      updated.meta.resource_version = std::to_string(++resource_version_);
-      pod_updates.push_back(std::move(updated));
-      pod_patches.push_back(seg[3] + "/" + seg[5] + "=" +
-                            (value.is_null() ? "<removed>" : value.get<std::string>()));
-      return Ok(json::object());
-    }
-    // PolicyReports: discovery, list, apply, delete.
-    if (path == "/apis/wgpolicyk8s.io/v1alpha2") {
-      if (!reports_api) return StatusResponse(404, "NotFound");
-      return Ok({{"kind", "APIResourceList"},
-                 {"groupVersion", "wgpolicyk8s.io/v1alpha2"},
-                 {"resources", {{{"name", "policyreports"}, {"namespaced", true}}}}});
-    }
-    if (path == "/apis/wgpolicyk8s.io/v1alpha2/policyreports" && request.method == "GET") {
-      json items = json::array();
-      for (const auto& [_, r] : reports) items.push_back(r);
-      return Ok({{"kind", "PolicyReportList"}, {"metadata", json::object()}, {"items", items}});
-    }
-    if (seg.size() == 7 && seg[0] == "apis" && seg[1] == "wgpolicyk8s.io" &&
-        seg[5] == "policyreports") {
-      const std::string key = seg[4] + "/" + seg[6];
-      if (request.method == "PATCH") {
-        // Server-side apply, owned by nodeguard.
-        EXPECT_EQ(request.headers.count("Content-Type") ? request.headers.at("Content-Type") : "",
-                  kube::PatchContentType(kube::PatchType::kApply));
-        EXPECT_EQ(query.count("fieldManager") ? query.at("fieldManager") : "", "nodeguard");
-        EXPECT_EQ(query.count("force") ? query.at("force") : "", "true");
-        reports[key] = json::parse(request.body);
-        return Ok(reports[key]);
-      }
-      if (request.method == "DELETE") {
-        if (reports.erase(key) == 0) return StatusResponse(404, "NotFound");
-        return Ok({{"kind", "Status"}, {"status", "Success"}});
-      }
-    }
-    return StatusResponse(404, "NotFound");
-  }
-
-  Result<kube::HttpResponse> Stream(const kube::HttpRequest&, const kube::ChunkHandler&,
-                                    const kube::CancelToken&, std::chrono::milliseconds) override {
-    return Error::Internal("no streams here");
-  }
-
-  // Events of a reason, by "namespace/name".
-  std::map<std::string, json> EventsWithReason(std::string_view reason) {
-    std::lock_guard lock(mu);
-    std::map<std::string, json> out;
-    for (const auto& [k, e] : events) {
-      if (e.value("reason", "") == reason) out[k] = e;
-    }
-    return out;
-  }
-  size_t CountRequests(std::string_view prefix) {
-    std::lock_guard lock(mu);
-    size_t n = 0;
-    for (const auto& r : requests) n += r.rfind(prefix, 0) == 0 ? 1 : 0;
-    return n;
-  }
-
-  std::mutex mu;
-  // Guarded by mu:
-  std::vector<std::string> requests;    // "METHOD path?query"
-  std::map<std::string, json> events;   // "namespace/name" -> Event
-  std::map<std::string, json> reports;  // "namespace/name" -> PolicyReport
-  std::deque<kube::Pod> pod_updates;    // Pod changes the informer has not delivered yet.
-  std::vector<std::string> pod_patches;
-  bool reports_api = false;
-  std::function<std::optional<kube::HttpResponse>(const kube::HttpRequest&)> inject;
-
- private:
-  kube::Store<kube::Pod>& pods_;
-  int resource_version_ = 1000;
-};
 
 kube::ContainerResources C(const std::string& name, uint8_t declared, bool init = false) {
   return {kube::Symbol::Intern(name), declared, init};
@@ -262,28 +83,6 @@ kube::Node MakeNode(const std::string& name, kube::Labels labels, int64_t cpu_re
   return n;
 }
 
-PolicyObject MakePolicy(const std::string& name, json spec, int created_second = 0,
-                        int64_t generation = 1) {
-  json doc = {
-      {"apiVersion", "nodeguard.io/v1alpha1"},
-      {"kind", "NodeHealthPolicy"},
-      {"metadata",
-       {{"name", name},
-        {"uid", "uid-policy-" + name},
-        {"resourceVersion", "1"},
-        {"generation", generation},
-        {"creationTimestamp", "2024-01-01T00:00:" + std::string(created_second < 10 ? "0" : "") +
-                                  std::to_string(created_second) + "Z"}}},
-      {"spec", std::move(spec)}};
-  auto parsed = api::ParsePolicy(doc);
-  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().ToString());
-  PolicyObject o;
-  o.policy = parsed->policy;
-  o.errors = parsed->errors;
-  o.meta = o.policy.meta;
-  return o;
-}
-
 // The hygiene block the e2e test uses too.
 json HygieneSpec(bool annotate = true) {
   return {{"requiredRequests", {"cpu", "memory"}},
@@ -294,14 +93,6 @@ json HygieneSpec(bool annotate = true) {
           {"emitEvents", true},
           {"flagNodesWithoutSystemReserve", true}};
 }
-
-class NullStatusApi final : public StatusApi {
- public:
-  Result<std::string> WriteStatus(const std::string&, const std::string&,
-                                  const api::NodeHealthPolicyStatus&) override {
-    return std::string("2");
-  }
-};
 
 class HygieneReconcilerTest : public ::testing::Test {
  protected:
@@ -457,7 +248,7 @@ class HygieneReconcilerTest : public ::testing::Test {
   kube::Store<kube::Node> nodes;
   kube::Store<kube::Pod> pods;
   kube::Store<PolicyObject> policies;
-  FakeApiServer server{pods};
+  FakeApiServer server{nodes, pods};
   std::unique_ptr<kube::RestClient> rest;
   std::unique_ptr<kube::EventSink> sink;
   NullStatusApi status_api;
@@ -678,12 +469,13 @@ TEST_F(HygieneReconcilerTest, AFailedEventIsRetriedAndTheAnnotationWaitsForIt) {
 TEST_F(HygieneReconcilerTest, GoverningPolicyOfScheduledAndUnscheduledPods) {
   // "old" governs pool=a without hygiene; "young" governs pool=b with it;
   // "newest" checks everything but is younger than "young".
-  AddPolicy(MakePolicy("old", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}, 1));
+  AddPolicy(MakePolicy("old", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}},
+                       {.created_second = 1}));
   AddPolicy(MakePolicy(
       "young",
       {{"nodeSelector", {{"matchLabels", {{"pool", "b"}}}}}, {"resourceHygiene", HygieneSpec()}},
-      2));
-  AddPolicy(MakePolicy("newest", {{"resourceHygiene", HygieneSpec()}}, 3));
+      {.created_second = 2}));
+  AddPolicy(MakePolicy("newest", {{"resourceHygiene", HygieneSpec()}}, {.created_second = 3}));
   AddNode(MakeNode("a1", {{"pool", "a"}}, 1000, 1LL << 30));
   AddNode(MakeNode("b1", {{"pool", "b"}}, 1000, 1LL << 30));
   AddNode(MakeNode("c1", {{"pool", "c"}}, 1000, 1LL << 30));
@@ -727,7 +519,7 @@ TEST_F(HygieneReconcilerTest, WithAWatchFilterPodsOffItsNodesAreNeitherCheckedNo
   // this controller's: no finding, Event or annotation, and an annotation
   // another controller wrote stays.
   options.watch_filter = "mine";
-  AddPolicy(MakePolicy("mine", {{"resourceHygiene", HygieneSpec()}}, 1));
+  AddPolicy(MakePolicy("mine", {{"resourceHygiene", HygieneSpec()}}, {.created_second = 1}));
   AddNode(MakeNode("m1", {{"pool", "m"}}, 1000, 1LL << 30));
   AddPod(MakePod("team", "on-mine", "m1", {C("app", 0)}));
   kube::Pod elsewhere = MakePod("other", "elsewhere", "x1", {C("app", 0)});
@@ -784,7 +576,7 @@ TEST_F(HygieneReconcilerTest, PausedReportsInStatusOnlyAndCatchesUpWhenResumed) 
   EXPECT_THAT(Status("p").nodes_without_system_reserve, ElementsAre("bare"));
   EXPECT_EQ(Series(Missing("p", "team", "requests.cpu")), 3);
 
-  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}, 0, 2));
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}, {.generation = 2}));
   Drain();
   EXPECT_EQ(server.pod_patches.size(), 4u);
   EXPECT_EQ(FlaggedEventPods().size(), 4u);
@@ -813,7 +605,7 @@ TEST_F(HygieneReconcilerTest, AnInvalidPolicyIsNotActedOnUntilFixed) {
   EXPECT_EQ(Status("p").pods_flagged, 0);
   EXPECT_EQ(Series(Missing("p", "team", "requests.cpu")), -1);
 
-  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}, 0, 2));
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", HygieneSpec()}}, {.generation = 2}));
   Drain();
   EXPECT_EQ(server.pod_patches.size(), 4u);
   EXPECT_EQ(FlaggedEventPods().size(), 4u);
@@ -870,7 +662,7 @@ TEST_F(HygieneReconcilerTest, NodesWithoutSystemReserve) {
   // flagNodesWithoutSystemReserve off: nothing listed.
   json spec = HygieneSpec();
   spec["flagNodesWithoutSystemReserve"] = false;
-  AddPolicy(MakePolicy("p", {{"resourceHygiene", spec}}, 0, 2));
+  AddPolicy(MakePolicy("p", {{"resourceHygiene", spec}}, {.generation = 2}));
   Drain();
   EXPECT_THAT(Status("p").nodes_without_system_reserve, IsEmpty());
   EXPECT_EQ(Series("nodeguard_nodes_without_system_reserve{policy=\"p\"}"), 0);
@@ -957,7 +749,7 @@ TEST_F(HygieneReconcilerTest, DisablingHygieneTakesBackAnnotationsAndFindings) {
   CreateMix();
   Start();
   ASSERT_EQ(Status("p").pods_flagged, 4);
-  AddPolicy(MakePolicy("p", json::object(), 0, 2));
+  AddPolicy(MakePolicy("p", json::object(), {.generation = 2}));
   Drain();
   EXPECT_THAT(errors, IsEmpty());
   EXPECT_EQ(Status("p").pods_flagged, 0);

@@ -129,5 +129,70 @@ TEST(EarlyWarningFactTest, OnlyReadableLevelsWithTheAnnouncedValueAsOccurrence) 
   }
 }
 
+// The wiring of density.cap-reached on a fake clock: the gather, one fact per
+// interval listing the nodes, ids on the interval's grid (the same for a
+// flush anywhere in the window), nothing sent while nothing is due.
+TEST(DensityNotificationsTest, OneFactPerIntervalListingTheNodesAfterTheGather) {
+  FakeClock clock(WallTime(std::chrono::seconds(1'800'000'000)));  // On a 10 min grid.
+  const WallTime t0 = clock.Now();
+  std::vector<notify::Fact> sent;
+  DensityNotifications density(
+      "prod", 10min, [&](const notify::Fact& f) { sent.push_back(f); }, clock, 5s);
+  EXPECT_FALSE(density.Flush().has_value());
+
+  density.CapReached("workers", "w2");
+  clock.Advance(2s);
+  density.CapReached("workers", "w1");
+  EXPECT_EQ(density.Flush(), t0 + 5s) << "gathering the burst";
+  EXPECT_TRUE(sent.empty());
+  clock.Advance(3s);
+  EXPECT_FALSE(density.Flush().has_value());
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].kind, notify::FactKind::kDensityCapReached);
+  EXPECT_EQ(sent[0].cluster, "prod");
+  EXPECT_EQ(sent[0].nodes, (std::vector<std::string>{"w1", "w2"}));
+  EXPECT_EQ(notify::FactId(sent[0]), "density.cap-reached/workers//2027-01-15T08:00:00Z");
+
+  clock.Advance(1min);
+  density.CapReached("workers", "w3");
+  clock.Advance(1min);
+  density.CapReached("workers", "w1");  // Released and capped again: listed again.
+  EXPECT_EQ(density.Flush(), t0 + 5s + 10min) << "held for the interval";
+  EXPECT_EQ(sent.size(), 1u);
+  clock.Advance(10min);
+  density.Flush();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].nodes, (std::vector<std::string>{"w1", "w3"}));
+  EXPECT_EQ(notify::FactId(sent[1]), "density.cap-reached/workers//2027-01-15T08:10:00Z");
+  clock.Advance(1h);
+  density.Flush();
+  EXPECT_EQ(sent.size(), 2u) << "nothing pending, nothing sent";
+}
+
+TEST(NotificationsConditionTest, NamesEachFailingSinkAndReasonAndClears) {
+  SinkHealthBoard board;
+  int changes = 0;
+  board.OnChange([&] { ++changes; });
+  for (int i = 0; i < notify::kFailingAfter; ++i) board.Record("oncall-dingtalk", "failed", "tls");
+  board.Record("ops-slack", "failed", "http_5xx");  // Once: not failing.
+  EXPECT_EQ(changes, 1);
+  api::Condition c = NotificationsCondition(board.Failing(), 4);
+  EXPECT_EQ(c.type, kConditionNotificationsFailing);
+  EXPECT_EQ(c.status, kube::ConditionStatus::kTrue);
+  EXPECT_EQ(c.reason, "SinkFailing");
+  EXPECT_EQ(c.observed_generation, 4);
+  EXPECT_NE(c.message.find("sink oncall-dingtalk: 3 notifications in a row failed, the last "
+                           "with tls"),
+            std::string::npos)
+      << c.message;
+  EXPECT_EQ(c.message.find("ops-slack"), std::string::npos) << c.message;
+
+  board.Record("oncall-dingtalk", "sent", "ok");
+  EXPECT_EQ(changes, 2);
+  c = NotificationsCondition(board.Failing(), 4);
+  EXPECT_EQ(c.status, kube::ConditionStatus::kFalse);
+  EXPECT_EQ(c.reason, "Delivering");
+}
+
 }  // namespace
 }  // namespace nodeguard::runtime

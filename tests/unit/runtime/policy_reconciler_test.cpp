@@ -13,44 +13,23 @@
 #include <vector>
 
 #include "api/decode.h"
-#include "fake_api_server.h"
+#include "fakes/api_server.h"
+#include "fakes/policy.h"
+#include "fakes/status_api.h"
 #include "kube/decode.h"
 #include "kube/store.h"
 #include "notify/worker.h"
 #include "runtime/conditions.h"
 #include "runtime/early_warning.h"
+#include "runtime/notifications.h"
 
 using json = nlohmann::json;
 
 namespace nodeguard::runtime {
 namespace {
 
-class NullStatusApi final : public StatusApi {
- public:
-  Result<std::string> WriteStatus(const std::string&, const std::string&,
-                                  const api::NodeHealthPolicyStatus&) override {
-    return std::string("2");
-  }
-};
-
-// As the policy informer caches it: decoded and validated, errors kept. It
-// already carries the cleanup finalizer, so Reconcile writes nothing but status.
-PolicyObject MakePolicy(const std::string& name, json spec, int64_t generation = 1) {
-  json doc = {{"apiVersion", "nodeguard.io/v1alpha1"},
-              {"kind", "NodeHealthPolicy"},
-              {"metadata",
-               {{"name", name},
-                {"uid", "uid-" + name},
-                {"resourceVersion", "1"},
-                {"generation", generation},
-                {"creationTimestamp", "2024-01-01T00:00:00Z"},
-                {"finalizers", {kCleanupFinalizer}}}},
-              {"spec", std::move(spec)}};
-  // The policy informer's own decoder: spec, validation errors and finalizers.
-  auto decoded = kube::DecodeObject<PolicyObject>(doc.dump());
-  EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.error().ToString());
-  return decoded.ok() ? std::move(decoded.value()) : PolicyObject{};
-}
+using fakes::MakePolicy;
+using fakes::NullStatusApi;
 
 kube::Node MakeNode(const std::string& name, bool ready) {
   kube::Node n;
@@ -120,7 +99,7 @@ TEST_F(PolicyReconcilerTest, AnInvalidSpecIsReportedNotReadyWithEveryFieldError)
                  {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}},
                   {"podDensity", {{"maxPods", 10}, {"taint", {{"effect", "NoExecute"}}}}},
                   {"remediation", {{"enabled", true}, {"maxConcurrent", 0}}}},
-                 3);
+                 {.generation = 3});
   ASSERT_FALSE(p.valid());
   const auto s = Reconcile(p);
   EXPECT_EQ(s.observed_generation, 3);
@@ -169,6 +148,32 @@ TEST_F(PolicyReconcilerTest, PausedIsSpecPausedOnlyAndDryRunIsReadysReason) {
   s = Reconcile(MakePolicy("global", json::object()));
   EXPECT_EQ(Get(s, api::kConditionReady).reason, "DryRun");
   EXPECT_EQ(Get(s, api::kConditionPaused).status, kube::ConditionStatus::kFalse);
+}
+
+// NotificationsFailing only with notifications configured; True while a
+// sink's last notifications failed, back to False once one is sent.
+TEST_F(PolicyReconcilerTest, NoNotificationsConfiguredNoNotificationsCondition) {
+  const auto s = Reconcile(MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}));
+  EXPECT_EQ(FindCondition(s.conditions, kConditionNotificationsFailing), nullptr);
+}
+
+TEST_F(PolicyReconcilerTest, NotificationsFailingFollowsTheSinksHealth) {
+  SinkHealthBoard health;
+  deps.notify_health = &health;
+  const PolicyObject p =
+      MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}, {.generation = 2});
+  auto s = Reconcile(p);
+  EXPECT_EQ(Get(s, kConditionNotificationsFailing).status, kube::ConditionStatus::kFalse);
+  for (int i = 0; i < notify::kFailingAfter; ++i) health.Record("ops-slack", "failed", "http_4xx");
+  s = Reconcile(p);
+  const api::Condition& failing = Get(s, kConditionNotificationsFailing);
+  EXPECT_EQ(failing.status, kube::ConditionStatus::kTrue);
+  EXPECT_EQ(failing.reason, "SinkFailing");
+  EXPECT_EQ(failing.observed_generation, 2);
+  EXPECT_NE(failing.message.find("sink ops-slack"), std::string::npos) << failing.message;
+  health.Record("ops-slack", "sent", "ok");
+  s = Reconcile(p);
+  EXPECT_EQ(Get(s, kConditionNotificationsFailing).reason, "Delivering");
 }
 
 // status.earlyWarning and nodeguard_early_warning_nodes count the governed
@@ -236,7 +241,7 @@ class EarlyWarningAnnounceTest : public PolicyReconcilerTest {
     return sink.created;
   }
 
-  testing::FakeApiServer server{nodes, pods};
+  fakes::FakeApiServer server{nodes, pods};
   kube::RestClient rest{server, kube::RestOptions{}};
   RecordingSink sink;
   kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};

@@ -7,9 +7,10 @@
 #include <set>
 #include <thread>
 
+#include "agentproto/agent_protocol.h"
 #include "api/validate.h"
-#include "fake_api_server.h"
-#include "remediation/agent_protocol.h"
+#include "fakes/api_server.h"
+#include "fakes/status_api.h"
 #include "remediation/state.h"
 #include "runtime/conditions.h"
 
@@ -18,12 +19,13 @@ using namespace std::chrono_literals;
 namespace nodeguard::runtime {
 namespace {
 
+using fakes::FakeApiServer;
+using fakes::NullStatusApi;
 using remediation::DrainObservation;
 using remediation::Intent;
 using remediation::IntentKind;
 using remediation::Phase;
 using remediation::RemediationState;
-using testing::FakeApiServer;
 
 const WallTime kT0 = WallTime(std::chrono::hours(24 * 365 * 56));
 constexpr const char* kPleg =
@@ -42,9 +44,9 @@ RemediationState StateIn(Phase phase) {
 }
 
 TEST(PlanExecutionTest, MergesConsecutiveNodePatchesAndKeepsOrder) {
-  remediation::AgentRequest request;
+  agentproto::AgentRequest request;
   request.id = "w1-1-1";
-  request.action = remediation::AgentAction::kReboot;
+  request.action = agentproto::AgentAction::kReboot;
   request.requested_at = kT0;
   const std::vector<Intent> intents = {
       Intent::CancelDrain("w1-1"),
@@ -68,8 +70,8 @@ TEST(PlanExecutionTest, MergesConsecutiveNodePatchesAndKeepsOrder) {
   EXPECT_EQ(steps[2].intent->kind, IntentKind::kEmitEvent);
   ASSERT_TRUE(steps[3].patch);
   EXPECT_FALSE(steps[3].patch->unschedulable.has_value());
-  EXPECT_EQ(steps[3].patch->annotations.at(remediation::kAgentRequestAnnotation),
-            remediation::EncodeAgentRequest(request));
+  EXPECT_EQ(steps[3].patch->annotations.at(agentproto::kAgentRequestAnnotation),
+            agentproto::EncodeAgentRequest(request));
   ASSERT_TRUE(steps[4].intent);
   EXPECT_EQ(steps[4].intent->kind, IntentKind::kStartDrain);
 }
@@ -276,14 +278,6 @@ class RecordingSink final : public kube::EventSink {
   std::vector<kube::EventRecord> events_;  // Guarded by mu_.
 };
 
-class FakeStatusApi final : public StatusApi {
- public:
-  Result<std::string> WriteStatus(const std::string&, const std::string&,
-                                  const api::NodeHealthPolicyStatus&) override {
-    return std::string("1");
-  }
-};
-
 kube::RestOptions NoSleep() {
   kube::RestOptions o;
   o.sleep = [](std::chrono::milliseconds) {};
@@ -403,7 +397,7 @@ class RemediationReconcilerTest : public ::testing::Test {
   kube::RestClient rest{server, NoSleep()};
   RecordingSink sink;
   kube::EventRecorder events{sink, kube::EventRecorderOptions{}, clock};
-  FakeStatusApi status_api;
+  NullStatusApi status_api;
   StatusWriter status{status_api, clock, 0ms};
   std::unique_ptr<observe::MetricsRegistry> metrics = std::make_unique<observe::MetricsRegistry>();
   ControllerOptions options;
@@ -458,10 +452,10 @@ TEST_F(RemediationReconcilerTest, RemediatesOneNodeAtATimeThroughTheWholeLadder)
   ASSERT_TRUE(state);
   EXPECT_EQ(state->phase, Phase::kActionRequested);
   EXPECT_EQ(state->boot_id_before, "boot-w1");
-  auto request = remediation::DecodeAgentRequest(
-      server.Annotation("w1", remediation::kAgentRequestAnnotation));
+  auto request =
+      agentproto::DecodeAgentRequest(server.Annotation("w1", agentproto::kAgentRequestAnnotation));
   ASSERT_TRUE(request.ok());
-  EXPECT_EQ(request->action, remediation::AgentAction::kReboot);
+  EXPECT_EQ(request->action, agentproto::AgentAction::kReboot);
   EXPECT_EQ(request->id, state->request_id);
   EXPECT_EQ(reconciler->drainer().Observe("w1").kind, DrainObservation::kNotRunning);  // Forgotten.
   EXPECT_EQ(Disruptive(5), 1);
@@ -1024,7 +1018,7 @@ TEST_F(RemediationReconcilerTest, OnASickNodeWhosePodsNeverTerminateTheLadderSti
   EXPECT_TRUE(server.HasPod("default/web-1"));  // Still terminating; the kubelet finishes it later.
   ReconcileOk();
   EXPECT_EQ(PhaseOf("w1"), Phase::kActionRequested);
-  EXPECT_FALSE(server.Annotation("w1", remediation::kAgentRequestAnnotation).empty());
+  EXPECT_FALSE(server.Annotation("w1", agentproto::kAgentRequestAnnotation).empty());
   ASSERT_TRUE(events.WaitIdle(5s));
   // The one Event of the drain's success carries its summary.
   EXPECT_NE(sink.LastMessage("w1", "Drained").find("not Ready"), std::string::npos);

@@ -1,4 +1,4 @@
-#include "hygiene/decision.h"
+#include "hygiene/decide.h"
 
 namespace nodeguard::hygiene {
 

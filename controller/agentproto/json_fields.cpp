@@ -1,8 +1,8 @@
-#include "remediation/json_fields.h"
+#include "agentproto/json_fields.h"
 
 #include "common/time.h"
 
-namespace nodeguard::remediation::json_fields {
+namespace nodeguard::agentproto::json_fields {
 namespace {
 
 const nlohmann::json* Find(const nlohmann::json& object, std::string_view key) {
@@ -64,4 +64,4 @@ Error Missing(std::string_view key, std::string_view what) {
                         "\" is missing");
 }
 
-}  // namespace nodeguard::remediation::json_fields
+}  // namespace nodeguard::agentproto::json_fields

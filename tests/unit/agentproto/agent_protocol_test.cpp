@@ -1,4 +1,4 @@
-#include "remediation/agent_protocol.h"
+#include "agentproto/agent_protocol.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 
 #include "common/time.h"
 
-namespace nodeguard::remediation {
+namespace nodeguard::agentproto {
 namespace {
 
 WallTime T(const char* text) { return *ParseRfc3339(text); }
@@ -150,4 +150,4 @@ TEST(AgentState, NamesAndFinality) {
 }
 
 }  // namespace
-}  // namespace nodeguard::remediation
+}  // namespace nodeguard::agentproto

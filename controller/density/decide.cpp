@@ -1,4 +1,4 @@
-#include "density/decision.h"
+#include "density/decide.h"
 
 namespace nodeguard::density {
 

@@ -1,7 +1,8 @@
 #pragma once
 
 // Small strict readers over nlohmann::json objects for the annotation codecs
-// in this folder. Internal to nodeguard_remediation/nodeguard_agent_protocol.
+// in this folder and remediation/state.cpp. Internal to nodeguard_agentproto and
+// nodeguard_remediation.
 
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -11,7 +12,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 
-namespace nodeguard::remediation::json_fields {
+namespace nodeguard::agentproto::json_fields {
 
 // Parses text into an object without exceptions.
 Result<nlohmann::json> ParseObject(std::string_view text, std::string_view what);
@@ -29,4 +30,4 @@ Result<std::optional<bool>> OptionalBool(const nlohmann::json& object, std::stri
 
 Error Missing(std::string_view key, std::string_view what);
 
-}  // namespace nodeguard::remediation::json_fields
+}  // namespace nodeguard::agentproto::json_fields

@@ -32,7 +32,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 
-namespace nodeguard::remediation {
+namespace nodeguard::agentproto {
 
 inline constexpr const char* kAgentRequestAnnotation = "nodeguard.io/agent-request";
 inline constexpr const char* kAgentStatusAnnotation = "nodeguard.io/agent-status";
@@ -89,4 +89,4 @@ Result<AgentStatus> DecodeAgentStatus(std::string_view json);
 // so the agent can refuse the request under its own id.
 std::optional<std::string> PeekRequestId(std::string_view json);
 
-}  // namespace nodeguard::remediation
+}  // namespace nodeguard::agentproto

@@ -1,11 +1,11 @@
-#include "remediation/agent_protocol.h"
+#include "agentproto/agent_protocol.h"
 
 #include <nlohmann/json.hpp>
 
+#include "agentproto/json_fields.h"
 #include "common/time.h"
-#include "remediation/json_fields.h"
 
-namespace nodeguard::remediation {
+namespace nodeguard::agentproto {
 namespace {
 
 using json_fields::Missing;
@@ -169,4 +169,4 @@ std::optional<std::string> PeekRequestId(std::string_view text) {
   return **id;
 }
 
-}  // namespace nodeguard::remediation
+}  // namespace nodeguard::agentproto

@@ -1,4 +1,4 @@
-#include "density/decision.h"
+#include "density/decide.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -68,7 +68,7 @@ DensityInputs Outdated(DensityInputs in) {
   return in;
 }
 
-// One case or more per row of the table in decision.h, in its order.
+// One case or more per row of the table in decide.h, in its order.
 TEST(DecideTaint, Table) {
   const DecideCase cases[] = {
       // governance kRelease* -> kRemove if t, else kNone
@@ -296,7 +296,7 @@ TEST(DecideTaint, StatusAndMetrics) {
 }
 
 // ---------------------------------------------------------------- overflow eviction
-// One test per row of the second table in decision.h, in its order. The
+// One test per row of the second table in decide.h, in its order. The
 // replay's incident numbers: cap 70, taint at 68, release below 63.
 
 constexpr DensityCap kCap70{70, 68, 63, CapBound::kMaxPods};

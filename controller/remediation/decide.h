@@ -141,8 +141,8 @@ struct NodeObservation {
 struct NodeAnnotations {
   std::optional<RemediationState> state;
   std::string state_error;
-  std::optional<AgentRequest> agent_request;
-  std::optional<AgentStatus> agent_status;
+  std::optional<agentproto::AgentRequest> agent_request;
+  std::optional<agentproto::AgentStatus> agent_status;
 };
 NodeAnnotations DecodeAnnotations(const kube::Node& node);
 

@@ -24,9 +24,10 @@
 #include <string>
 #include <vector>
 
-#include "../unit/runtime/fake_api_server.h"
+#include "agentproto/agent_protocol.h"
 #include "bench_util.h"
-#include "remediation/agent_protocol.h"
+#include "fakes/api_server.h"
+#include "fakes/status_api.h"
 #include "remediation/state.h"
 #include "runtime/remediation_reconciler.h"
 
@@ -36,6 +37,7 @@ namespace bench = nodeguard::bench;
 using namespace std::chrono_literals;
 using nodeguard::WallTime;
 namespace kube = nodeguard::kube;
+namespace agentproto = nodeguard::agentproto;
 namespace remediation = nodeguard::remediation;
 namespace runtime = nodeguard::runtime;
 
@@ -49,24 +51,15 @@ class NullSink final : public kube::EventSink {
   nodeguard::Status Patch(const kube::EventRecord&) override { return nodeguard::Status::Ok(); }
 };
 
-class NullStatusApi final : public runtime::StatusApi {
- public:
-  nodeguard::Result<std::string> WriteStatus(
-      const std::string&, const std::string&,
-      const nodeguard::api::NodeHealthPolicyStatus&) override {
-    return std::string("1");
-  }
-};
-
 std::string AgentStatusText(int node, int version) {
-  remediation::AgentStatus s;
+  agentproto::AgentStatus s;
   s.id = "w" + std::to_string(node) + "-1-" + std::to_string(version);
-  s.state = remediation::AgentState::kDone;
+  s.state = agentproto::AgentState::kDone;
   s.message = "restarted containerd (version " + std::to_string(version) + ")";
   s.boot_id = "boot-w" + std::to_string(node);
   s.started_at = kT0 - 2h;
   s.finished_at = kT0 - 2h + 1min;
-  return remediation::EncodeAgentStatus(s);
+  return agentproto::EncodeAgentStatus(s);
 }
 
 std::string FinishedStateText(int node) {
@@ -95,13 +88,13 @@ Sample Run(int n) {
   kube::Store<kube::Pod> pods;
   kube::Store<runtime::PolicyObject> policies;
   if (!kube::AddPodIndexes(pods).ok()) std::exit(1);
-  runtime::testing::FakeApiServer server{nodes, pods};
+  nodeguard::fakes::FakeApiServer server{nodes, pods};
   kube::RestOptions rest_options;
   rest_options.sleep = [](std::chrono::milliseconds) {};
   kube::RestClient rest{server, rest_options};
   NullSink sink;
   kube::EventRecorder events{sink, kube::EventRecorderOptions{}, clock};
-  NullStatusApi status_api;
+  nodeguard::fakes::NullStatusApi status_api;
   runtime::StatusWriter status{status_api, clock, 0ms};
   nodeguard::observe::MetricsRegistry metrics;
   runtime::ControllerOptions options;
@@ -109,7 +102,7 @@ Sample Run(int n) {
   for (int i = 1; i <= n; ++i) {
     const std::string name = "w" + std::to_string(i);
     server.AddNode(name, kT0 - 1h, "boot-" + name);
-    server.SetAnnotation(name, remediation::kAgentStatusAnnotation, AgentStatusText(i, 0));
+    server.SetAnnotation(name, agentproto::kAgentStatusAnnotation, AgentStatusText(i, 0));
     if (i % 10 == 0) {
       server.SetAnnotation(name, remediation::kRemediationAnnotation, FinishedStateText(i));
     }
@@ -154,7 +147,7 @@ Sample Run(int n) {
     const double w0 = bench::WallSeconds();
     for (int e = 0; e < kEvents; ++e, ++version) {
       const int node = 1 + (version * 7919) % n;
-      server.SetAnnotation("w" + std::to_string(node), remediation::kAgentStatusAnnotation,
+      server.SetAnnotation("w" + std::to_string(node), agentproto::kAgentStatusAnnotation,
                            AgentStatusText(node, version));
       clock.Advance(1s);
       c0 = bench::CpuSeconds();

@@ -1132,11 +1132,11 @@ TEST_F(RemediationReconcilerTest, ANodeEventDecodesOnlyTheNodeThatChanged) {
   EXPECT_EQ(reconciler->AnnotationDecodes(), 20u);
   ReconcileOk();  // Nothing changed.
   EXPECT_EQ(reconciler->AnnotationDecodes(), 20u);
-  remediation::AgentStatus agent;
+  agentproto::AgentStatus agent;
   agent.id = "w7-1-1";
-  agent.state = remediation::AgentState::kDone;
-  server.SetAnnotation("w7", remediation::kAgentStatusAnnotation,
-                       remediation::EncodeAgentStatus(agent));
+  agent.state = agentproto::AgentState::kDone;
+  server.SetAnnotation("w7", agentproto::kAgentStatusAnnotation,
+                       agentproto::EncodeAgentStatus(agent));
   ReconcileOk();
   EXPECT_EQ(reconciler->AnnotationDecodes(), 21u);
 

@@ -55,8 +55,12 @@ WORKERS = [f"worker-{i:02d}" for i in range(1, 11)]
 SICK = ["worker-03", "worker-07"]
 POLICY = "incident-workers"
 NAMESPACE = "shop"
-# The density suite's bound on pods bound beyond the cap by the scheduler's
-# in-flight decisions (tests/e2e/density: MAX_OVERSHOOT).
+# Pods bound beyond the cap by the scheduler's in-flight decisions. The demo's
+# rollout is paced (10 pods a second; an unpaced burst overshoots by what the
+# scheduler decides in one go, which e2e.density.cap measures without a
+# bound), so a worker past this held pods a taint should have kept away: a
+# taint released too early, as the bug this caught (docs/performance.md, "A
+# released taint").
 MAX_OVERSHOOT = 5
 DENSITY_TAINT = "nodeguard.io/pod-density-exceeded"
 FINDINGS = "nodeguard.io/resource-findings"

@@ -717,7 +717,7 @@ std::string RequestId(std::string_view remediation_id, int rung_index) {
   return std::string(remediation_id) + "-" + std::to_string(rung_index + 1);
 }
 
-NodeAnnotations DecodeAnnotations(const kube::Node& node) {
+NodeAnnotations DecodeStateAnnotation(const kube::Node& node) {
   NodeAnnotations out;
   if (const std::string* text = node.Annotation(kRemediationAnnotation)) {
     auto state = DecodeState(*text);
@@ -727,6 +727,11 @@ NodeAnnotations DecodeAnnotations(const kube::Node& node) {
       out.state_error = state.error().message;
     }
   }
+  return out;
+}
+
+NodeAnnotations DecodeAnnotations(const kube::Node& node) {
+  NodeAnnotations out = DecodeStateAnnotation(node);
   if (const std::string* text = node.Annotation(kAgentRequestAnnotation)) {
     auto request = DecodeAgentRequest(*text);
     if (request.ok()) out.agent_request = std::move(request).value();

@@ -145,6 +145,9 @@ struct NodeAnnotations {
   std::optional<agentproto::AgentStatus> agent_status;
 };
 NodeAnnotations DecodeAnnotations(const kube::Node& node);
+// Only nodeguard.io/remediation (state and state_error; the agent fields left
+// empty): what counting a policy's remediations in flight reads.
+NodeAnnotations DecodeStateAnnotation(const kube::Node& node);
 
 // Decodes the node's annotations into an observation (DecodeAnnotations).
 NodeObservation Observe(const kube::Node& node, const health::HealthRules& rules, WallTime now,

@@ -81,8 +81,10 @@ NodeObservation BudgetObservation(const kube::Node& node,
   return obs;
 }
 
+// The same decoding only the state: the policy reconciler's count of nodes in
+// flight walks every node and needs nothing else.
 NodeObservation BudgetObservation(const kube::Node& node) {
-  return BudgetObservation(node, remediation::DecodeAnnotations(node));
+  return BudgetObservation(node, remediation::DecodeStateAnnotation(node));
 }
 
 // The policy that winds down orphans no policy governs: the first one not

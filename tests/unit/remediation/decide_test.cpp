@@ -1807,5 +1807,38 @@ TEST(Ids, AreDeterministic) {
   EXPECT_TRUE(IsValidRequestId(RequestId(RemediationId(std::string(253, 'n'), kT0), 3)));
 }
 
+// DecodeStateAnnotation reads only the remediation state (the count of nodes
+// in flight walks every node); DecodeAnnotations reads the agent's two too.
+TEST(DecodeAnnotations, StateOnlyLeavesTheAgentAnnotationsAlone) {
+  World w;
+  w.AddNodes(2);
+  w.SetState("w01", FinishedState("w01", w.now - 1h, 1));
+  AgentRequest r;
+  r.id = "w01-1-1";
+  r.action = AgentAction::kReboot;
+  r.requested_at = w.now - 2h;
+  r.requester = "nodeguard/incident";
+  w.SetAnnotation("w01", kAgentRequestAnnotation, EncodeAgentRequest(r));
+  w.SetAgentStatus("w01", "w01-1-1", AgentState::kDone);
+  w.SetAnnotation("w00", kRemediationAnnotation, "{not json");
+
+  const NodeAnnotations all = DecodeAnnotations(w.Node("w01"));
+  ASSERT_TRUE(all.state.has_value());
+  ASSERT_TRUE(all.agent_request.has_value());
+  EXPECT_EQ(all.agent_request->id, "w01-1-1");
+  ASSERT_TRUE(all.agent_status.has_value());
+
+  const NodeAnnotations state_only = DecodeStateAnnotation(w.Node("w01"));
+  ASSERT_TRUE(state_only.state.has_value());
+  EXPECT_EQ(state_only.state->phase, all.state->phase);
+  EXPECT_FALSE(state_only.agent_request.has_value());
+  EXPECT_FALSE(state_only.agent_status.has_value());
+
+  const NodeAnnotations broken = DecodeStateAnnotation(w.Node("w00"));
+  EXPECT_FALSE(broken.state.has_value());
+  EXPECT_FALSE(broken.state_error.empty());
+  EXPECT_EQ(broken.state_error, DecodeAnnotations(w.Node("w00")).state_error);
+}
+
 }  // namespace
 }  // namespace nodeguard::remediation

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "agentproto/agent_protocol.h"
+#include "common/text.h"
 #include "common/time.h"
 #include "kube/decode.h"
 #include "observe/log.h"
@@ -191,12 +192,16 @@ std::string UnhealthyReason(const health::NodeHealth& h) {
 }
 
 api::Condition DegradedCondition(const PolicyDecision& d, int64_t generation) {
+  // Each list names as many nodes as fit in 1,000 bytes, then "and N more":
+  // a person cordoning 2,000 sick nodes must not make the status grow with
+  // the fleet (issue 22), nor be cut mid-name by the encoder's bound.
+  constexpr size_t kNodeListBytes = 1000;
   std::vector<std::string> parts;
   std::string reason;
   auto add = [&](const std::vector<std::string>& nodes, const char* why, const char* r) {
     if (nodes.empty()) return;
     if (reason.empty()) reason = r;
-    parts.push_back(std::string(why) + ": " + Join(nodes));
+    parts.push_back(std::string(why) + ": " + JoinBounded(nodes, ", ", kNodeListBytes));
   };
   add(d.failed,
       "remediation failed, node left cordoned for a person (find the cause, then `kubectl "
@@ -207,7 +212,8 @@ api::Condition DegradedCondition(const PolicyDecision& d, int64_t generation) {
     for (const auto& [node, until] : d.failed_holding_slot) {
       held.push_back(node + (until ? " until " + FormatRfc3339(*until) : " until uncordoned"));
     }
-    parts.push_back("failed nodes holding a remediation slot: " + Join(held));
+    parts.push_back("failed nodes holding a remediation slot: " +
+                    JoinBounded(held, ", ", kNodeListBytes));
   }
   add(d.max_attempts_reached, "maxAttemptsPerNode reached, not remediated again",
       "MaxAttemptsReached");

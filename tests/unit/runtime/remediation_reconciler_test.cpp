@@ -168,6 +168,25 @@ TEST(ConditionsTest, DegradedNamesWhatNeedsAPerson) {
   EXPECT_NE(failed.message.find("w4"), std::string::npos);
 }
 
+TEST(ConditionsTest, DegradedMessageStaysBoundedAtFleetScale) {
+  // A person cordoned 5,000 sick nodes: the message names the first ones,
+  // counts the rest, and is as long as it is for 100 such nodes.
+  auto message_for = [](int nodes) {
+    remediation::PolicyDecision d;
+    for (int i = 0; i < nodes; ++i) {
+      d.cordoned_by_person.push_back("worker-" + std::to_string(10000 + i));
+      d.failed.push_back("failed-" + std::to_string(10000 + i));
+    }
+    return DegradedCondition(d, 1).message;
+  };
+  const std::string at_5000 = message_for(5000);
+  EXPECT_LT(at_5000.size(), 2500u) << at_5000;
+  EXPECT_NE(at_5000.find("worker-10000, worker-10001"), std::string::npos);
+  EXPECT_NE(at_5000.find(" more"), std::string::npos);
+  EXPECT_EQ(at_5000.find("worker-14999"), std::string::npos);
+  EXPECT_LE(at_5000.size(), message_for(100).size() + 4);  // "4950 more" against "50 more".
+}
+
 TEST(ConditionsTest, StormConditionFollowsTheDecision) {
   remediation::PolicyDecision d;
   d.selected = 10;

@@ -10,7 +10,9 @@ At each step (NODES:PODS), once every process has the step's pods in its cache:
     only the kubelets' heartbeats (kwok's Leases and node status) arrive.
 At the largest step:
   - start-up: a fresh nodeguard controller's time to lead (caches synced,
-    reconcilers started) and to count every node in the policy's status;
+    reconcilers started) and to count every node in the policy's status, its
+    RSS then and 45 s after it started (once it gave the list's freed pages
+    back to the kernel);
   - churn: pods deleted and as many created (a rollout's events), at least
     --churn of them and for as long as the latency samples below take; CPU
     per 1,000 pod watch events for each process (the events are the peer's
@@ -24,7 +26,17 @@ At the largest step:
     healed and wound down) and cap-to-taint latency (a node filled to its
     taint mark, from the pod watch event of the pod that reaches the mark to
     the node watch event carrying the density taint); p50/p99 of
-    --latency-samples each. Both watches run in this process on one clock.
+    --latency-samples each. Both watches run in this process on one clock;
+  - with --relist: the API server restarted (an upgrade, a crash), which
+    answers every watch resuming from before the restart with 410 Gone
+    (its new watch cache starts at the current revision, and the nodes'
+    Lease renewals have moved it past any pod's): each process lists all
+    its pods and nodes again. Measured: nodeguard's relists per cache
+    (nodeguard_informer_relists_total), the time from the API server being
+    back to every process holding every pod again, the peak RSS of each
+    process meanwhile (sampled every 0.2 s) and nodeguard's CPU.
+At every step the policy's status size is recorded (bytes of its JSON): it
+must not grow with the node count (the lists in it are bounded).
 
 The peers are tests/bench/peer (controller-runtime's cache of Pods and Nodes),
 one plain and one with the managedFields-stripping transform. nodeguard runs
@@ -37,9 +49,11 @@ no scheduler, so a large cluster fills in minutes), with requests and limits
 
 Usage: scale_bench.py --nodeguard PATH --workdir DIR [--steps 100:3000,500:15000]
                       [--peer PATH] [--steady S] [--churn K] [--creators K]
-                      [--latency-samples N] [--figure PNG]
+                      [--latency-samples N] [--relist] [--figure PNG]
        scale_bench.py --plot DIR/scale.json PNG     (the figure again from a run)
-Environment: KUBECONFIG and NODEGUARD_SIM, as the e2e tests. Prints a table
+Environment: KUBECONFIG and NODEGUARD_SIM, as the e2e tests (the cluster's
+state directory is KUBECONFIG's, as tests/cluster/up writes it: --relist
+restarts its API server with tests/cluster/control-plane). Prints a table
 and writes DIR/scale.json; with --figure, also the figure of RSS against pods
 (needs matplotlib, Debian's python3-matplotlib, so /usr/bin/python3; the
 measurement does not). Otherwise the standard library only.
@@ -166,7 +180,9 @@ def spread(names, counts, pods):
 
 
 def node_names(count):
-    width = 4 if count > 999 else 3 if count > 99 else 2
+    # As `sim create-nodes` names them: two digits, three past 99, and no
+    # wider past 999 (scale-999, scale-1000).
+    width = 3 if count > 99 else 2
     return [f"{NODE_PREFIX}{i:0{width}d}" for i in range(1, count + 1)]
 
 
@@ -370,6 +386,82 @@ def reconcile_counters(ctl):
     return out
 
 
+def informer_relists(ctl):
+    """nodeguard_informer_relists_total per cache (resource)."""
+    out = {}
+    for line in ctl.metrics().splitlines():
+        if line.startswith("nodeguard_informer_relists_total{"):
+            match = re.search(r'resource="([^"]+)"', line)
+            if match:
+                out[match.group(1)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+class PeakRss(threading.Thread):
+    """The largest VmRSS of each pid, sampled every 0.2 s until stop()."""
+
+    def __init__(self, pids):
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.peak = {name: 0 for name in pids}
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            for name, pid in self.pids.items():
+                try:
+                    self.peak[name] = max(self.peak[name], proc_status(pid)["VmRSS"])
+                except (OSError, KeyError):
+                    pass
+            self.done.wait(0.2)
+
+    def stop(self):
+        self.done.set()
+        self.join()
+
+
+def measure_relist(ctl, peers, baseline_pods, pods, names):
+    """The API server restarted under every process's watches; see the module
+    docstring. Returns what was measured."""
+    before_relists = informer_relists(ctl)
+    before = sample(ctl, peers)
+    peak = PeakRss({"nodeguard": ctl.proc.pid, **{p.name: p.proc.pid for p in peers}})
+    peak.start()
+    state_dir = os.path.dirname(os.environ["KUBECONFIG"])
+    restart = subprocess.run(
+        [os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "cluster", "control-plane"),
+         "restart-apiserver", "--grace", "5", "--no-wait-nodes", "--timeout", "600"],
+        env={**os.environ, "NODEGUARD_CLUSTER_DIR": state_dir}, capture_output=True, text=True,
+        timeout=900)
+    if restart.returncode != 0:
+        peak.stop()
+        e2e.fail(f"the API server did not come back: {restart.stderr[-2000:]}")
+    back = time.monotonic()
+
+    def relisted():
+        now = informer_relists(ctl)
+        return now.get("pods", 0) > before_relists.get("pods", 0), now
+    e2e.wait_for("nodeguard to relist its pods after 410 Gone", relisted, timeout=900)
+    wait_all_cached(ctl, peers, baseline_pods, pods, names, timeout=900)
+    seconds = time.monotonic() - back
+    time.sleep(10)
+    peak.stop()
+    after = sample(ctl, peers)
+    after_relists = informer_relists(ctl)
+    return {"relists": {r: after_relists.get(r, 0) - before_relists.get(r, 0)
+                        for r in after_relists},
+            "secondsToEveryPodCached": seconds,
+            "peakRss": peak.peak,
+            "rssBefore": {name: before[name]["rss"] for name in before},
+            "rssAfter": {name: after[name]["rss"] for name in after},
+            "cpuSeconds": {name: after[name]["cpu"] - before[name]["cpu"] for name in after}}
+
+
+def status_bytes():
+    """The size of the policy's status as JSON (compact), as etcd stores it."""
+    return len(json.dumps(e2e.policy_status(), separators=(",", ":")))
+
+
 def ms_summary(seconds):
     ms = [1000 * x for x in seconds]
     return {"samples": len(ms), "p50": density_bench.percentile(ms, 50),
@@ -428,6 +520,8 @@ def main():
                         help="pods replaced at least (the churn lasts as long as the samples)")
     parser.add_argument("--latency-samples", type=int, default=10,
                         help="PLEG-to-cordon and cap-to-taint samples, each on a node of its own")
+    parser.add_argument("--relist", action="store_true",
+                        help="at the largest step, restart the API server and measure the relist")
     parser.add_argument("--figure", help="write the RSS-against-pods PNG here (matplotlib)")
     args = benchlib.parse_arguments(parser, "NODEGUARD_SCALE_BENCH_ARGS")
     e2e.ARGS = args
@@ -483,7 +577,8 @@ def main():
                     f"{time.monotonic() - started:.0f}s (pods created in {took:.0f}s)")
             time.sleep(10)
             row = {"nodes": nodes, "pods": pods, "memory": sample(ctl, peers),
-                   "steadyCpuPerSecond": steady_cpu(ctl, peers, args.steady)}
+                   "steadyCpuPerSecond": steady_cpu(ctl, peers, args.steady),
+                   "statusBytes": status_bytes()}
             results["steps"].append(row)
             print(json.dumps(row), flush=True)
 
@@ -497,9 +592,14 @@ def main():
             status = e2e.policy_status()
             return status.get("selectedNodes") == created_nodes, status.get("selectedNodes")
         e2e.wait_for("the new controller's status to count every node", counted, timeout=900)
-        results["startup"] = {"leadSeconds": led,
-                              "statusSeconds": time.monotonic() - started,
-                              "rssAfterStart": proc_status(ctl.proc.pid)["VmRSS"]}
+        status_seconds = time.monotonic() - started
+        rss_after_start = proc_status(ctl.proc.pid)["VmRSS"]
+        # Once the controller has given the start-up's freed pages back
+        # (process/memory_release.h: every 30 s).
+        time.sleep(max(0.0, started + 45 - time.monotonic()))
+        results["startup"] = {"leadSeconds": led, "statusSeconds": status_seconds,
+                              "rssAfterStart": rss_after_start,
+                              "rss45sAfterStart": proc_status(ctl.proc.pid)["VmRSS"]}
 
         # Churn, and the latency samples meanwhile on nodes of their own.
         samples = args.latency_samples
@@ -557,6 +657,11 @@ def main():
         results["latency"] = {"duringChurn": during_churn,
                               "plegToCordonMs": ms_summary(pleg),
                               "capToTaintMs": ms_summary(cap)}
+        results["statusBytesAfterChurn"] = status_bytes()
+        if args.relist:
+            results["relist"] = measure_relist(ctl, peers, baseline_pods, created_pods,
+                                               node_names(created_nodes))
+            print("relist:", json.dumps(results["relist"]), flush=True)
     finally:
         for peer in peers:
             peer.stop()
@@ -576,14 +681,15 @@ def main():
         api.close()
 
     print("\n| nodes | pods | nodeguard RSS / anon MB | peer RSS / heap MB | "
-          "peer-strip RSS / heap MB | steady CPU %: nodeguard / peer / peer-strip |")
-    print("| --- | --- | --- | --- | --- | --- |")
+          "peer-strip RSS / heap MB | steady CPU %: nodeguard / peer / peer-strip | status |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for row in results["steps"]:
         m, c = row["memory"], row["steadyCpuPerSecond"]
         print(f"| {row['nodes']} | {row['pods']} | {mb(m['nodeguard']['rss'])} / "
               f"{mb(m['nodeguard']['anon'])} | {mb(m['peer']['rss'])} / {mb(m['peer']['heap'])} | "
               f"{mb(m['peer-strip']['rss'])} / {mb(m['peer-strip']['heap'])} | "
-              f"{100 * c['nodeguard']:.2f} / {100 * c['peer']:.2f} / {100 * c['peer-strip']:.2f} |")
+              f"{100 * c['nodeguard']:.2f} / {100 * c['peer']:.2f} / {100 * c['peer-strip']:.2f} | "
+              f"{row['statusBytes']} B |")
     first, last = results["steps"][0], results["steps"][-1]
     dp = last["pods"] - first["pods"]
     if dp > 0:

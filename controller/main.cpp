@@ -5,6 +5,7 @@
 // (docs/kubectl-plugin.md). See docs/architecture.md.
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "agent/agent_main.h"
 #include "agent/agent_options.h"
 #include "cli/plugin.h"
+#include "process/memory_release.h"
 #include "reconcile/options.h"
 #include "runtime/controller.h"
 #include "version.h"
@@ -56,6 +58,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "nodeguard controller: %s\n", problem.c_str());
       return 2;
     }
+    // Caches that list tens of thousands of pods leave holes in the heap;
+    // process/memory_release.h says why and what it costs.
+    const nodeguard::process::MemoryReleaser releaser(std::chrono::seconds(30));
     return nodeguard::runtime::RunController(controller_options);
   }
   if (agent->parsed()) {

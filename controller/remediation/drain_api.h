@@ -1,6 +1,6 @@
 #pragma once
 
-// DrainApi: the I/O a drain needs (runtime/drainer.h carries it out as
+// DrainApi: the I/O a drain needs (remediation/drainer.h carries it out as
 // `kubectl drain` does), and that overflow eviction shares (density): list a
 // node's pods from the API server, evict one, look at one, and whether the
 // node is Ready. The REST implementation is writes::RestDrainApi

@@ -10,7 +10,6 @@
 #include "reconcile/early_warning.h"
 #include "reconcile/notifications.h"
 #include "remediation/drain_progress.h"
-#include "remediation/drainer.h"
 
 namespace nodeguard::runtime {
 namespace {
@@ -33,8 +32,9 @@ bool DensityRelevantChange(const kube::Pod* old_obj, const kube::Pod* obj) {
 
 }  // namespace
 
-DensityReconciler::DensityReconciler(Deps deps)
+DensityReconciler::DensityReconciler(Deps deps, DensitySeams seams)
     : deps_(std::move(deps)),
+      seams_(seams),
       pods_gauge_(deps_.metrics->MustGauge(
           "nodeguard_node_pods", "Pods counted toward the density cap, per node.", {"node"})),
       cap_gauge_(deps_.metrics->MustGauge(
@@ -198,16 +198,8 @@ int DensityReconciler::NodesTaintedBy(const std::string& policy) const {
 
 Status DensityReconciler::Write(const kube::Node& node, const nlohmann::json& patch) {
   if (Status fenced = deps_.fence(); !fenced.ok()) return fenced.error();
-  auto written = deps_.rest->Patch(kube::CoreResource("nodes"), node.meta.name,
-                                   kube::PatchType::kJson, patch.dump());
-  if (!written.ok()) {
-    // A failed `test` (someone changed the node) is 422: re-read and decide again.
-    if (written.error().http_status == 422) {
-      return Error::Of(ErrorKind::kConflict, written.error().message);
-    }
-    return written.error();
-  }
-  return Status::Ok();
+  // A failed `test` (someone changed the node) is kConflict: re-read and decide again.
+  return seams_.nodes->PatchJson(node.meta.name, patch.dump());
 }
 
 std::vector<const kube::Pod*> DensityReconciler::NotJustEvicted(
@@ -252,7 +244,7 @@ Result<std::optional<Duration>> DensityReconciler::EvictOverflow(
     }
   } else {
     if (Status fenced = deps_.fence(); !fenced.ok()) return fenced.error();
-    RestDrainApi api(*deps_.rest, deps_.pods, deps_.nodes);
+    remediation::DrainApi& api = *seams_.pods;
     // The cache decided; the API server's own list (a quorum read) confirms
     // before anything is evicted. A cache that has not yet seen some pods
     // leave the node (a rollout deleting them) would otherwise evict as many
@@ -401,6 +393,63 @@ Result<ReconcileResult> DensityReconciler::Release(const kube::Node& node,
   return ReconcileResult{};  // The node changed; its update event brings us back.
 }
 
+Status DensityReconciler::WriteThresholds(const kube::Node& node, const PolicyObject* governing) {
+  // The early-warning marks the node's agent decides with (docs/early-warning.md,
+  // "How the thresholds reach the agent"): written even while paused or in a
+  // policy's dry run (they change what is reported, never a node); not under
+  // the controller's --dry-run, which writes nothing to nodes.
+  if (!deps_.options->dry_run) {
+    const auto desired = DesiredThresholdsAnnotation(governing ? &governing->policy : nullptr,
+                                                     governing && governing->valid());
+    if (ThresholdsPatch(node, desired)) {
+      if (Status fenced = deps_.fence(); !fenced.ok()) return fenced;
+      writes::NodePatch patch;  // Unconditional: the marks are ours alone.
+      patch.annotations[early::kThresholdsAnnotation] = desired;
+      auto written = seams_.nodes->Patch(node.meta.name, patch, "");
+      if (!written.ok()) return written.error();
+      Log().Info(
+          desired ? "early-warning thresholds written for the node's agent"
+                  : "early-warning thresholds removed: the agent's flags decide",
+          {{"node", node.meta.name}, {"policy", governing ? governing->meta.name : std::string()}});
+    }
+  }
+  return Status::Ok();
+}
+
+Status DensityReconciler::WriteTaint(const kube::Node& node, const density::OwnTaint& own,
+                                     const PolicyObject& policy, const density::DensityInputs& in,
+                                     const density::DensityDecision& decision,
+                                     const kube::Taint& desired) {
+  std::optional<nlohmann::json> patch;
+  if (decision.execute) {
+    std::optional<density::TaintRecord> want;
+    if (decision.capped) want = density::TaintRecord{policy.meta.name, desired};
+    auto built = density::BuildTaintPatch(node, own, want, deps_.clock->Now());
+    if (!built.ok()) return built.error();
+    patch = std::move(built).value();
+  } else if (!in.dry_run && in.governance != density::Governance::kHold && !own.on_node() &&
+             own.annotation_present) {
+    // A record whose taint is gone, or unreadable: drop it.
+    auto built = density::BuildTaintPatch(node, own, std::nullopt);
+    if (!built.ok()) return built.error();
+    patch = std::move(built).value();
+  }
+  if (patch) {
+    if (Status s = Write(node, *patch); !s.ok()) return s;
+    if (decision.execute) {
+      taint_changes_.WithLabels({density::TaintActionName(decision.action)}).Inc();
+    }
+    // The node just reached its cap (the taint written now, not one kept or
+    // rewritten): people hear of it, aggregated per policy. Never in dry run
+    // (nothing was written), only by the leader (only it reconciles).
+    if (decision.execute && !in.dry_run && decision.action == density::TaintAction::kAdd &&
+        decision.capped && deps_.density_notices != nullptr) {
+      deps_.density_notices->CapReached(policy.meta.name, node.meta.name);
+    }
+  }
+  return Status::Ok();
+}
+
 Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_name) {
   auto node = deps_.nodes->Get("", node_name);
   if (!node) return ReconcileResult{};
@@ -417,24 +466,7 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
     if (p != governing) Report(p->meta.name, node_name, std::nullopt, false);
   }
 
-  // The early-warning marks the node's agent decides with (docs/early-warning.md,
-  // "How the thresholds reach the agent"): written even while paused or in a
-  // policy's dry run (they change what is reported, never a node); not under
-  // the controller's --dry-run, which writes nothing to nodes.
-  if (!deps_.options->dry_run) {
-    const auto desired = DesiredThresholdsAnnotation(governing ? &governing->policy : nullptr,
-                                                     governing && governing->valid());
-    if (auto patch = ThresholdsPatch(*node, desired)) {
-      if (Status fenced = deps_.fence(); !fenced.ok()) return fenced.error();
-      auto written = deps_.rest->Patch(kube::CoreResource("nodes"), node_name,
-                                       kube::PatchType::kMerge, *patch);
-      if (!written.ok()) return written.error();
-      Log().Info(
-          desired ? "early-warning thresholds written for the node's agent"
-                  : "early-warning thresholds removed: the agent's flags decide",
-          {{"node", node_name}, {"policy", governing ? governing->meta.name : std::string()}});
-    }
-  }
+  if (Status s = WriteThresholds(*node, governing.get()); !s.ok()) return s.error();
 
   if (!governing) {
     pods_gauge_.Remove({node_name});
@@ -496,33 +528,7 @@ Result<ReconcileResult> DensityReconciler::Reconcile(const std::string& node_nam
     cap_gauge_.Remove({node_name});
   }
 
-  std::optional<nlohmann::json> patch;
-  if (decision.execute) {
-    std::optional<density::TaintRecord> want;
-    if (decision.capped) want = density::TaintRecord{policy.meta.name, desired};
-    auto built = density::BuildTaintPatch(*node, own, want, deps_.clock->Now());
-    if (!built.ok()) return built.error();
-    patch = std::move(built).value();
-  } else if (!dry_run && in.governance != density::Governance::kHold && !own.on_node() &&
-             own.annotation_present) {
-    // A record whose taint is gone, or unreadable: drop it.
-    auto built = density::BuildTaintPatch(*node, own, std::nullopt);
-    if (!built.ok()) return built.error();
-    patch = std::move(built).value();
-  }
-  if (patch) {
-    if (Status s = Write(*node, *patch); !s.ok()) return s.error();
-    if (decision.execute) {
-      taint_changes_.WithLabels({density::TaintActionName(decision.action)}).Inc();
-    }
-    // The node just reached its cap (the taint written now, not one kept or
-    // rewritten): people hear of it, aggregated per policy. Never in dry run
-    // (nothing was written), only by the leader (only it reconciles).
-    if (decision.execute && !dry_run && decision.action == density::TaintAction::kAdd &&
-        decision.capped && deps_.density_notices != nullptr) {
-      deps_.density_notices->CapReached(policy.meta.name, node_name);
-    }
-  }
+  if (Status s = WriteTaint(*node, own, policy, in, decision, desired); !s.ok()) return s.error();
   if (decision.action != density::TaintAction::kNone ||
       decision.reason == density::DecisionReason::kForeignTaint) {
     Log().Info(decision.explanation, {{"node", node_name},

@@ -27,7 +27,7 @@
 // Overflow eviction (spec.podDensity.evictOverflow): a node above its cap
 // after a burst (a released taint meeting a Pending backlog) gets the
 // decision's overflow count evicted through the Eviction API (the drainer's
-// RestDrainApi::Evict), newest movable pods first (density/overflow.h),
+// DrainApi::Evict), newest movable pods first (density/overflow.h),
 // after a quorum LIST of the node's pods confirms the count (a cache behind
 // on deletions must not evict too many). A pod a PodDisruptionBudget
 // protects (429) is skipped this round and the next candidate tried; the
@@ -48,12 +48,23 @@
 #include "density/decide.h"
 #include "density/taint_record.h"
 #include "reconcile/reconciler.h"
+#include "remediation/drain_api.h"
+#include "writes/node_writer.h"
 
 namespace nodeguard::runtime {
 
+// What density writes through (and the one read it makes from the API
+// server). Both outlive the reconciler.
+struct DensitySeams {
+  writes::NodeWriter* nodes = nullptr;  // The taint patch, the thresholds marks.
+  // Overflow eviction: the node's pods listed (a quorum read) and evicted as
+  // the drainer does.
+  remediation::DrainApi* pods = nullptr;
+};
+
 class DensityReconciler final : public Reconciler {
  public:
-  explicit DensityReconciler(Deps deps);
+  DensityReconciler(Deps deps, DensitySeams seams);
 
   std::string_view name() const override { return "density"; }
   observe::Field KeyField(const std::string& key) const override { return {"node", key}; }
@@ -79,6 +90,14 @@ class DensityReconciler final : public Reconciler {
   // The node has no governing policy: removes nodeguard's taint from it.
   Result<ReconcileResult> Release(const kube::Node& node, const density::OwnTaint& own,
                                   const PolicyList& policies);
+  // The early-warning marks the node's agent decides with, when they differ
+  // from what the governing policy (null: none) wants.
+  Status WriteThresholds(const kube::Node& node, const PolicyObject* governing);
+  // Carries out the governing policy's taint decision for the node (the
+  // patch, its metric and the cap-reached notice); nothing in dry run.
+  Status WriteTaint(const kube::Node& node, const density::OwnTaint& own,
+                    const PolicyObject& policy, const density::DensityInputs& in,
+                    const density::DensityDecision& decision, const kube::Taint& desired);
   // Sends a taint patch; a failed `test` (422) becomes a kConflict to re-decide.
   Status Write(const kube::Node& node, const nlohmann::json& patch);
   // The node's pods minus those nodeguard evicted moments ago that the cache
@@ -95,6 +114,7 @@ class DensityReconciler final : public Reconciler {
                                                 std::vector<const kube::Pod*> candidates);
 
   Deps deps_;
+  const DensitySeams seams_;
   observe::GaugeFamily& pods_gauge_;
   observe::GaugeFamily& cap_gauge_;
   observe::GaugeFamily& capped_gauge_;
@@ -107,7 +127,13 @@ class DensityReconciler final : public Reconciler {
   // each node would carry.
   std::map<std::string, std::map<std::string, api::DensityCappedNode>> capped_;
   std::set<std::string> simulated_taints_;  // "policy/node"
-  // Pods nodeguard evicted, by node, then pod UID: when.
+  // Pods nodeguard evicted, by node, then pod UID: when. Memory is the right
+  // place (crash-only, nothing lost at a restart): it covers only the moments
+  // between an accepted eviction and the informer showing the pod
+  // terminating, and an accepted eviction sets the pod's deletionTimestamp
+  // at once, so a fresh process recomputes the same counts from the cluster:
+  // its informer lists the pods terminating, and the quorum LIST before any
+  // eviction does too.
   std::map<std::string, std::map<std::string, WallTime>> evicted_;
 };
 

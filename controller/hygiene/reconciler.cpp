@@ -14,17 +14,9 @@ namespace {
 // The component nodeguard's Events carry (kube::EventRecorderOptions' default):
 // only Events of this component count as "already reported" when seeding.
 constexpr std::string_view kComponent = "nodeguard";
-constexpr std::string_view kPolicyReportGroup = "wgpolicyk8s.io";
-constexpr std::string_view kPolicyReportVersion = "v1alpha2";
-constexpr std::string_view kManagedBySelector = "app.kubernetes.io/managed-by=nodeguard";
 constexpr std::string_view kReportPrefix = "nodeguard-";  // hygiene::PolicyReportName's.
 
 observe::Logger Log() { return observe::Log().With({{"reconciler", "hygiene"}}); }
-
-kube::ResourcePath PolicyReports(std::string namespace_name = "") {
-  return kube::GroupResource(kPolicyReportGroup, kPolicyReportVersion, "policyreports",
-                             std::move(namespace_name));
-}
 
 // The pod fields hygiene reads, apart from the findings annotation.
 bool SameHygieneInputs(const kube::Pod& a, const kube::Pod& b) {
@@ -52,8 +44,10 @@ bool HygieneRelevantPolicyChange(const PolicyObject& a, const PolicyObject& b) {
 
 }  // namespace
 
-HygieneReconciler::HygieneReconciler(Deps deps, HygieneReconcilerOptions options)
+HygieneReconciler::HygieneReconciler(Deps deps, HygieneSeams seams,
+                                     HygieneReconcilerOptions options)
     : deps_(std::move(deps)),
+      seams_(seams),
       options_(std::move(options)),
       missing_gauge_(deps_.metrics->MustGauge(
           "nodeguard_pods_missing_resources",
@@ -195,9 +189,7 @@ Result<ReconcileResult> HygieneReconciler::Reconcile(const std::string& key) {
 
 Status HygieneReconciler::SeedFromEvents(std::string_view reason, const std::string& kind,
                                          std::unordered_set<kube::Uid>& uids) {
-  kube::ListOptions list;
-  list.field_selector = "reason=" + std::string(reason);
-  auto events = deps_.rest->ListAll(kube::CoreResource("events"), list);
+  auto events = seams_.event_reader->ListByReason(reason);
   if (!events.ok()) {
     if (events.error().Is(ErrorKind::kUnauthorized)) {
       // Restart dedup then rests on the annotation and the Event names.
@@ -207,20 +199,14 @@ Status HygieneReconciler::SeedFromEvents(std::string_view reason, const std::str
     }
     return events.error();
   }
-  for (const std::string& item : events->items) {
-    auto doc = nlohmann::json::parse(item, nullptr, /*allow_exceptions=*/false);
-    if (!doc.is_object()) continue;
-    const auto involved = doc.value("involvedObject", nlohmann::json::object());
-    if (!involved.is_object() || involved.value("kind", "") != kind) continue;
-    const auto source = doc.value("source", nlohmann::json::object());
-    const std::string component =
-        source.is_object() ? source.value("component", "") : std::string();
-    if (component != kComponent && doc.value("reportingComponent", "") != kComponent) continue;
-    const std::string uid = involved.value("uid", "");
-    const std::string name = involved.value("name", "");
+  for (const writes::EventSummary& e : *events) {
+    if (e.involved_kind != kind) continue;
+    if (e.source_component != kComponent && e.reporting_component != kComponent) continue;
+    const std::string& uid = e.involved_uid;
+    const std::string& name = e.involved_name;
     // Only objects that still exist: the set must not grow with history.
     if (kind == "Pod") {
-      auto pod = deps_.pods->Get(involved.value("namespace", ""), name);
+      auto pod = deps_.pods->Get(e.involved_namespace, name);
       if (!pod || pod->meta.uid != kube::Uid(uid)) continue;
     } else {
       auto node = deps_.nodes->Get("", name);
@@ -419,19 +405,15 @@ Status HygieneReconciler::WriteAnnotation(const kube::Pod& pod, const std::strin
     it->second.written_annotation = value;
     it->second.wrote_annotation = true;
   }
-  nlohmann::json annotations = nlohmann::json::object();
-  annotations[std::string(hygiene::kFindingsAnnotation)] =
-      value.empty() ? nlohmann::json(nullptr) : nlohmann::json(value);
-  // resourceVersion makes the merge patch conflict-safe: a pod changed since
-  // it was read fails with 409 and is decided again from the new version.
-  nlohmann::json patch = {
-      {"metadata",
-       {{"resourceVersion", pod.meta.resource_version}, {"annotations", std::move(annotations)}}}};
-  auto written = deps_.rest->Patch(kube::CoreResource("pods", pod.meta.namespace_.str()),
-                                   pod.meta.name, kube::PatchType::kMerge, patch.dump());
+  // Conditional on the version decided on: a pod changed since it was read
+  // fails with 409 and is decided again from the new version.
+  Status written =
+      seams_.pods->Annotate(pod.meta.namespace_.str(), pod.meta.name, pod.meta.resource_version,
+                            std::string(hygiene::kFindingsAnnotation),
+                            value.empty() ? std::nullopt : std::optional<std::string>(value));
   if (!written.ok()) {
     if (written.error().Is(ErrorKind::kNotFound)) return Status::Ok();  // Gone meanwhile.
-    return written.error();
+    return written;
   }
   writes_.WithLabels({"annotation"}).Inc();
   return Status::Ok();
@@ -451,10 +433,10 @@ Status HygieneReconciler::CreatePodEvent(const kube::Pod& pod, const std::string
   e.host = options_.event_host;
   // Written directly (not through the EventRecorder) so the name is the
   // deterministic one: a second create after a restart is AlreadyExists.
-  auto created = deps_.rest->Create(kube::CoreResource("events", e.namespace_), e.ToJson());
+  Status created = seams_.event_writer->Create(e);
   if (!created.ok()) {
     if (created.error().Is(ErrorKind::kAlreadyExists)) return Status::Ok();
-    return created.error();
+    return created;
   }
   writes_.WithLabels({"event"}).Inc();
   return Status::Ok();
@@ -470,12 +452,10 @@ Status HygieneReconciler::ApplyReport(const std::string& policy, const std::stri
     if (it != applied_.end() && it->second == body) return Status::Ok();  // Unchanged.
   }
   if (Status fenced = deps_.fence(); !fenced.ok()) return fenced;
-  kube::WriteOptions write;
-  write.field_manager = std::string(kComponent);
-  write.force = true;  // nodeguard owns these reports entirely.
-  auto applied =
-      deps_.rest->Patch(PolicyReports(namespace_name), name, kube::PatchType::kApply, body, write);
-  if (!applied.ok()) return applied.error();
+  // Server-side apply: nodeguard owns these reports entirely.
+  if (Status applied = seams_.report_writer->Apply(namespace_name, name, body); !applied.ok()) {
+    return applied;
+  }
   writes_.WithLabels({"report_apply"}).Inc();
   std::lock_guard lock(mu_);
   applied_[{namespace_name, name}] = body;
@@ -491,7 +471,7 @@ Status HygieneReconciler::DeleteReport(const std::string& policy,
     if (reports_on_server_.count({namespace_name, name}) == 0) return Status::Ok();
   }
   if (Status fenced = deps_.fence(); !fenced.ok()) return fenced;
-  Status deleted = deps_.rest->Delete(PolicyReports(namespace_name), name);
+  Status deleted = seams_.report_writer->Delete(namespace_name, name);
   if (!deleted.ok() && !deleted.error().Is(ErrorKind::kNotFound)) return deleted;
   writes_.WithLabels({"report_delete"}).Inc();
   std::lock_guard lock(mu_);
@@ -661,34 +641,15 @@ Result<ReconcileResult> HygieneReconciler::ReconcileNode(const std::string& node
 // ---------------------------------------------------------------- policies
 
 Status HygieneReconciler::Discover() {
-  kube::HttpRequest request;
-  request.path_and_query =
-      "/apis/" + std::string(kPolicyReportGroup) + "/" + std::string(kPolicyReportVersion);
-  auto response = deps_.rest->Do(std::move(request), {}, "discovery");
-  bool present = false;
-  if (response.ok()) {
-    auto doc = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_object() && doc.contains("resources") && doc["resources"].is_array()) {
-      for (const auto& r : doc["resources"]) {
-        if (r.is_object() && r.value("name", "") == "policyreports") present = true;
-      }
-    }
-  } else if (!response.error().Is(ErrorKind::kNotFound)) {
-    return response.error();
-  }
+  auto served = seams_.report_reader->Served();
+  if (!served.ok()) return served.error();
+  const bool present = *served;
 
   std::set<std::pair<std::string, std::string>> existing;
   if (present) {
-    kube::ListOptions list;
-    list.label_selector = std::string(kManagedBySelector);
-    auto reports = deps_.rest->ListAll(PolicyReports(), list);
+    auto reports = seams_.report_reader->ListManaged();
     if (!reports.ok()) return reports.error();
-    for (const std::string& item : reports->items) {
-      auto doc = nlohmann::json::parse(item, nullptr, /*allow_exceptions=*/false);
-      if (!doc.is_object() || !doc.contains("metadata")) continue;
-      const auto& meta = doc["metadata"];
-      existing.insert({meta.value("namespace", ""), meta.value("name", "")});
-    }
+    existing = std::move(reports).value();
   }
 
   std::lock_guard lock(mu_);
@@ -712,6 +673,37 @@ Status HygieneReconciler::Discover() {
   return Status::Ok();
 }
 
+Result<ReconcileResult> HygieneReconciler::ForgetPolicy(const std::string& policy_name,
+                                                        ReconcileResult result) {
+  const std::string report_name = hygiene::PolicyReportName(policy_name);
+  // Deleted: forget its findings and take back what it wrote.
+  std::vector<std::string> report_namespaces;
+  {
+    std::lock_guard lock(mu_);
+    summaries_.erase(policy_name);
+    dirty_.erase(policy_name);
+    rules_.erase(policy_name);
+    if (auto it = unreserved_.find(policy_name); it != unreserved_.end()) {
+      for (const auto& [node, _] : it->second) unreserved_policy_.erase(node);
+      unreserved_.erase(it);
+    }
+    for (const auto& ns : gauge_namespaces_[policy_name]) {
+      for (uint8_t bit : hygiene::kResourceBitOrder) {
+        missing_gauge_.Remove({policy_name, ns, std::string(hygiene::ResourceFieldName(bit))});
+      }
+    }
+    gauge_namespaces_.erase(policy_name);
+    for (const auto& [ns, name] : reports_on_server_) {
+      if (name == report_name) report_namespaces.push_back(ns);
+    }
+  }
+  unreserved_gauge_.Remove({policy_name});
+  for (const auto& ns : report_namespaces) {
+    if (Status s = DeleteReport(policy_name, ns); !s.ok()) return s.error();
+  }
+  return result;
+}
+
 Result<ReconcileResult> HygieneReconciler::ReconcilePolicy(const std::string& policy_name) {
   ReconcileResult result;
   bool stale = false;
@@ -727,36 +719,8 @@ Result<ReconcileResult> HygieneReconciler::ReconcilePolicy(const std::string& po
     }
   }
 
-  const std::string report_name = hygiene::PolicyReportName(policy_name);
   auto policy = deps_.policies->Get("", policy_name);
-  if (!policy) {
-    // Deleted: forget its findings and take back what it wrote.
-    std::vector<std::string> report_namespaces;
-    {
-      std::lock_guard lock(mu_);
-      summaries_.erase(policy_name);
-      dirty_.erase(policy_name);
-      rules_.erase(policy_name);
-      if (auto it = unreserved_.find(policy_name); it != unreserved_.end()) {
-        for (const auto& [node, _] : it->second) unreserved_policy_.erase(node);
-        unreserved_.erase(it);
-      }
-      for (const auto& ns : gauge_namespaces_[policy_name]) {
-        for (uint8_t bit : hygiene::kResourceBitOrder) {
-          missing_gauge_.Remove({policy_name, ns, std::string(hygiene::ResourceFieldName(bit))});
-        }
-      }
-      gauge_namespaces_.erase(policy_name);
-      for (const auto& [ns, name] : reports_on_server_) {
-        if (name == report_name) report_namespaces.push_back(ns);
-      }
-    }
-    unreserved_gauge_.Remove({policy_name});
-    for (const auto& ns : report_namespaces) {
-      if (Status s = DeleteReport(policy_name, ns); !s.ok()) return s.error();
-    }
-    return result;
-  }
+  if (!policy) return ForgetPolicy(policy_name, result);
 
   const bool paused = policy->policy.spec.paused;
   struct ReportWork {

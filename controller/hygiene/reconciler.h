@@ -81,6 +81,11 @@
 #include "hygiene/summary.h"
 #include "kube/token_bucket.h"
 #include "reconcile/reconciler.h"
+#include "writes/event_reader.h"
+#include "writes/event_writer.h"
+#include "writes/pod_annotator.h"
+#include "writes/policy_report_reader.h"
+#include "writes/policy_report_writer.h"
 
 namespace nodeguard::runtime {
 
@@ -97,9 +102,20 @@ struct HygieneReconcilerOptions {
   int write_burst = 50;
 };
 
+// What hygiene writes through, and the two reads it makes from the API
+// server (what earlier processes reported; which PolicyReports exist). All
+// outlive the reconciler.
+struct HygieneSeams {
+  writes::PodAnnotator* pods = nullptr;                 // The findings annotation.
+  writes::EventWriter* event_writer = nullptr;          // The per-pod Event, by its own name.
+  writes::EventReader* event_reader = nullptr;          // Seeding from existing Events.
+  writes::PolicyReportReader* report_reader = nullptr;  // Discovery, existing reports.
+  writes::PolicyReportWriter* report_writer = nullptr;
+};
+
 class HygieneReconciler final : public Reconciler {
  public:
-  explicit HygieneReconciler(Deps deps, HygieneReconcilerOptions options = {});
+  HygieneReconciler(Deps deps, HygieneSeams seams, HygieneReconcilerOptions options = {});
 
   std::string_view name() const override { return "hygiene"; }
   void OnNode(const kube::Node* old_obj, const kube::Node* obj, kube::WorkQueue& queue) override;
@@ -156,6 +172,9 @@ class HygieneReconciler final : public Reconciler {
   void ScheduleWrite(const std::string& key, int requests);
   Result<ReconcileResult> ReconcileNode(const std::string& node_name);
   Result<ReconcileResult> ReconcilePolicy(const std::string& policy_name);
+  // A deleted policy: forgets its findings and deletes the reports it wrote.
+  // `result`: what the reconcile decided so far (discovery's retry).
+  Result<ReconcileResult> ForgetPolicy(const std::string& policy_name, ReconcileResult result);
 
   // Seeds the reported sets from existing Events; once, before any pod or node decision.
   Status EnsureSeeded();
@@ -187,6 +206,7 @@ class HygieneReconciler final : public Reconciler {
   Status DeleteReport(const std::string& policy, const std::string& namespace_name);
 
   Deps deps_;
+  const HygieneSeams seams_;
   const HygieneReconcilerOptions options_;
   observe::GaugeFamily& missing_gauge_;
   observe::GaugeFamily& unreserved_gauge_;

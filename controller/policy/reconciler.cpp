@@ -1,7 +1,6 @@
 #include "policy/reconciler.h"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 #include "api/field_error.h"
 #include "observe/log.h"
@@ -28,9 +27,10 @@ constexpr const char* kEarlyWarningLevels[] = {"healthy", "degraded", "critical"
 
 }  // namespace
 
-PolicyReconciler::PolicyReconciler(Deps deps,
+PolicyReconciler::PolicyReconciler(Deps deps, PolicySeams seams,
                                    std::function<int(const PolicyObject&)> pending_cleanup)
     : deps_(std::move(deps)),
+      seams_(seams),
       pending_cleanup_(std::move(pending_cleanup)),
       selected_gauge_(deps_.metrics->MustGauge(
           "nodeguard_selected_nodes", "Nodes a policy selects (including conflicting ones).",
@@ -80,15 +80,29 @@ void PolicyReconciler::EnqueueAll(kube::WorkQueue& queue) {
 Status PolicyReconciler::PatchFinalizers(const PolicyObject& policy,
                                          const std::vector<std::string>& finalizers) {
   if (Status fenced = deps_.fence(); !fenced.ok()) return fenced;
-  // A merge patch carrying resourceVersion is conflict-safe: a concurrent
-  // change to the policy fails it with 409 and the reconcile runs again.
-  nlohmann::json patch = {
-      {"metadata",
-       {{"finalizers", finalizers}, {"resourceVersion", policy.meta.resource_version}}}};
-  auto written = deps_.rest->Patch(kube::GroupResource(api::kGroup, api::kVersion, api::kPlural),
-                                   policy.meta.name, kube::PatchType::kMerge, patch.dump());
-  if (!written.ok()) return written.error();
-  return Status::Ok();
+  // Conditional on resourceVersion: a concurrent change to the policy fails
+  // it with a conflict and the reconcile runs again.
+  return seams_.finalizers->Set(policy.meta.name, policy.meta.resource_version, finalizers);
+}
+
+Result<ReconcileResult> PolicyReconciler::ReleaseFinalizer(const PolicyObject& policy) {
+  if (!policy.has_cleanup_finalizer()) return ReconcileResult{};
+  const int remaining = pending_cleanup_(policy);
+  if (remaining > 0) {
+    observe::Log().Info(
+        "policy deleted; waiting for its taints to be removed and its remediations to finish",
+        {{"policy", policy.meta.name}, {"nodes", remaining}});
+    ReconcileResult again;
+    again.requeue_after = std::chrono::seconds(2);
+    return again;
+  }
+  std::vector<std::string> kept;
+  for (const auto& f : policy.finalizers)
+    if (f != kCleanupFinalizer) kept.push_back(f);
+  if (Status s = PatchFinalizers(policy, kept); !s.ok()) return s.error();
+  observe::Log().Info("policy cleanup finished; finalizer released",
+                      {{"policy", policy.meta.name}});
+  return ReconcileResult{};
 }
 
 Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_name) {
@@ -102,24 +116,7 @@ Result<ReconcileResult> PolicyReconciler::Reconcile(const std::string& policy_na
   }
   deps_.status->Observe(policy->policy);
 
-  if (policy->deleting()) {
-    if (!policy->has_cleanup_finalizer()) return ReconcileResult{};
-    const int remaining = pending_cleanup_(*policy);
-    if (remaining > 0) {
-      observe::Log().Info(
-          "policy deleted; waiting for its taints to be removed and its remediations to finish",
-          {{"policy", policy_name}, {"nodes", remaining}});
-      ReconcileResult again;
-      again.requeue_after = std::chrono::seconds(2);
-      return again;
-    }
-    std::vector<std::string> rest;
-    for (const auto& f : policy->finalizers)
-      if (f != kCleanupFinalizer) rest.push_back(f);
-    if (Status s = PatchFinalizers(*policy, rest); !s.ok()) return s.error();
-    observe::Log().Info("policy cleanup finished; finalizer released", {{"policy", policy_name}});
-    return ReconcileResult{};
-  }
+  if (policy->deleting()) return ReleaseFinalizer(*policy);
   if (!policy->has_cleanup_finalizer()) {
     std::vector<std::string> with = policy->finalizers;
     with.push_back(kCleanupFinalizer);
@@ -235,10 +232,9 @@ Status PolicyReconciler::Announce(const kube::Node& node, std::string_view cap_n
   // The record first, then the Event: a crash or a failed Event between the
   // two loses that Event, and a record that cannot be written records no
   // Event, so no restart or retry ever repeats one.
-  nlohmann::json patch = {
-      {"metadata", {{"annotations", {{kEarlyWarningAnnouncedAnnotation, a->annotation}}}}}};
-  auto written = deps_.rest->Patch(kube::CoreResource("nodes"), node.meta.name,
-                                   kube::PatchType::kMerge, patch.dump());
+  writes::NodePatch patch;  // Unconditional: the record is ours alone.
+  patch.annotations[kEarlyWarningAnnouncedAnnotation] = a->annotation;
+  auto written = seams_.nodes->Patch(node.meta.name, patch, "");
   if (!written.ok()) return written.error();
   {
     std::lock_guard lock(announced_mu_);

@@ -13,15 +13,24 @@
 #include <unordered_map>
 
 #include "reconcile/reconciler.h"
+#include "writes/finalizers.h"
+#include "writes/node_writer.h"
 
 namespace nodeguard::runtime {
+
+// What the policy reconciler writes through. Both outlive the reconciler.
+struct PolicySeams {
+  writes::Finalizers* finalizers = nullptr;  // nodeguard.io/cleanup.
+  writes::NodeWriter* nodes = nullptr;       // The early-warning announcement record.
+};
 
 class PolicyReconciler final : public Reconciler {
  public:
   // `pending_cleanup(policy)`: nodes a deleted policy must still wind down
   // (carrying its density taint, or in one of its remediations); its
   // finalizer is released only at zero.
-  PolicyReconciler(Deps deps, std::function<int(const PolicyObject&)> pending_cleanup);
+  PolicyReconciler(Deps deps, PolicySeams seams,
+                   std::function<int(const PolicyObject&)> pending_cleanup);
 
   std::string_view name() const override { return "policy"; }
   observe::Field KeyField(const std::string& key) const override { return {"policy", key}; }
@@ -35,8 +44,12 @@ class PolicyReconciler final : public Reconciler {
   // Records the node's early-warning announcement and emits its Event, if due.
   Status Announce(const kube::Node& node, std::string_view cap_note, const std::string& policy);
   Status PatchFinalizers(const PolicyObject& policy, const std::vector<std::string>& finalizers);
+  // A deleted policy: releases its cleanup finalizer once pending_cleanup
+  // says nothing is left to wind down, else comes back in 2 s.
+  Result<ReconcileResult> ReleaseFinalizer(const PolicyObject& policy);
 
   Deps deps_;
+  const PolicySeams seams_;
   std::function<int(const PolicyObject&)> pending_cleanup_;
   observe::GaugeFamily& selected_gauge_;
   observe::GaugeFamily& valid_gauge_;

@@ -22,7 +22,6 @@
 #include "common/result.h"
 #include "kube/events.h"
 #include "kube/objects.h"
-#include "kube/rest.h"
 #include "kube/store.h"
 #include "kube/workqueue.h"
 #include "observe/log.h"
@@ -43,12 +42,14 @@ class SinkHealthBoard;
 // Sorted policies (oldest first, see resolver.h), as an immutable snapshot.
 using PolicyList = std::vector<std::shared_ptr<const PolicyObject>>;
 
-// What reconcilers share. Everything outlives the reconcilers.
+// What reconcilers share: the caches, Events, status, metrics and the
+// process's settings. Writes are not here: each reconciler takes the narrow
+// seams it writes through (writes/) itself. Everything outlives the
+// reconcilers.
 struct Deps {
   const kube::Store<kube::Node>* nodes = nullptr;
   const kube::Store<kube::Pod>* pods = nullptr;  // Indexed by namespace and node name.
   const kube::Store<PolicyObject>* policies = nullptr;
-  kube::RestClient* rest = nullptr;
   kube::EventRecorder* events = nullptr;
   // Notifications (reconcile/notifications.h); null: none configured.
   notify::Notifier* notifier = nullptr;

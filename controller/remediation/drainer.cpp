@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <nlohmann/json.hpp>
 #include <utility>
 
-#include "kube/decode.h"
 #include "observe/log.h"
 
 namespace nodeguard::runtime {
@@ -16,20 +14,10 @@ using remediation::DrainPodRef;
 using remediation::DrainPodState;
 using remediation::EvictionOutcome;
 using remediation::EvictionResult;
-using remediation::ObservedPod;
 
 observe::Logger Log() { return observe::Log().With({{"component", "drainer"}}); }
 
 std::string PodName(const DrainPodRef& p) { return p.namespace_ + "/" + p.name; }
-
-std::string JoinValues(const std::vector<std::string>& values) {
-  std::string out;
-  for (const auto& v : values) {
-    if (!out.empty()) out += ",";
-    out += v;
-  }
-  return out;
-}
 
 WallTime Plus(WallTime t, Duration d) {
   return t + std::chrono::duration_cast<WallTime::duration>(d);
@@ -54,134 +42,6 @@ bool Finished(DrainPodState s) {
 }
 
 }  // namespace
-
-// ------------------------------------------------------------------ REST
-
-std::string LabelSelectorString(const api::LabelSelector& selector) {
-  std::vector<std::string> terms;
-  for (const auto& [k, v] : selector.match_labels) terms.push_back(k + "=" + v);
-  for (const auto& r : selector.match_expressions) {
-    switch (r.op) {
-      case api::SelectorOperator::kIn:
-        terms.push_back(r.key + " in (" + JoinValues(r.values) + ")");
-        break;
-      case api::SelectorOperator::kNotIn:
-        terms.push_back(r.key + " notin (" + JoinValues(r.values) + ")");
-        break;
-      case api::SelectorOperator::kExists:
-        terms.push_back(r.key);
-        break;
-      case api::SelectorOperator::kDoesNotExist:
-        terms.push_back("!" + r.key);
-        break;
-    }
-  }
-  return JoinValues(terms);
-}
-
-Result<std::vector<kube::Pod>> RestDrainApi::ListPods(const std::string& node,
-                                                      const api::LabelSelector& selector) {
-  kube::ListOptions options;
-  options.field_selector = "spec.nodeName=" + node;
-  if (!selector.Empty()) options.label_selector = LabelSelectorString(selector);
-  auto list = rest_.ListAll(kube::CoreResource("pods"), options);
-  if (!list.ok()) return list.error();
-  std::vector<kube::Pod> pods;
-  pods.reserve(list->items.size());
-  for (const auto& item : list->items) {
-    auto pod = kube::DecodePod(item);
-    // A pod we cannot read is never evicted blindly: the drain retries the list.
-    if (!pod.ok())
-      return Error::Invalid("cannot decode a pod on " + node + ": " + pod.error().message);
-    pods.push_back(std::move(pod).value());
-  }
-  return pods;
-}
-
-EvictionResult ClassifyEvictionResponse(const kube::HttpResponse& response) {
-  const Error error = kube::ErrorFromResponse(response);
-  std::string pdb_cause;
-  bool namespace_terminating = false;
-  const auto doc = nlohmann::json::parse(response.body, nullptr, false);
-  if (doc.is_object()) {
-    const auto details = doc.find("details");
-    if (details != doc.end() && details->is_object()) {
-      const auto causes = details->find("causes");
-      if (causes != details->end() && causes->is_array()) {
-        for (const auto& cause : *causes) {
-          if (!cause.is_object()) continue;
-          // metav1.StatusCause serialises its Type as "reason".
-          const std::string type = cause.value("reason", "");
-          if (type == "DisruptionBudget" && pdb_cause.empty()) {
-            pdb_cause = cause.value("message", "");
-          } else if (type == "NamespaceTerminating") {
-            namespace_terminating = true;
-          }
-        }
-      }
-    }
-  }
-  return remediation::ClassifyEvictionError(error, pdb_cause, namespace_terminating);
-}
-
-EvictionResult RestDrainApi::Evict(const DrainPodRef& pod,
-                                   std::optional<int64_t> grace_period_seconds) {
-  // Sent here rather than through RestClient::Evict because the refusal's
-  // Status body names the PodDisruptionBudget, which an Error drops.
-  kube::DeleteOptions delete_options;
-  delete_options.precondition_uid = pod.uid;  // Never evict a replacement by mistake.
-  delete_options.grace_period_seconds = grace_period_seconds;
-  nlohmann::json eviction = {{"apiVersion", "policy/v1"},
-                             {"kind", "Eviction"},
-                             {"metadata", {{"name", pod.name}, {"namespace", pod.namespace_}}},
-                             {"deleteOptions", nlohmann::json::parse(delete_options.ToJson())}};
-  kube::HttpRequest request;
-  request.method = "POST";
-  request.path_and_query =
-      kube::ObjectPath(kube::CoreResource("pods", pod.namespace_), pod.name, "eviction");
-  request.headers["Content-Type"] = "application/json";
-  request.body = eviction.dump();
-  request.timeout = rest_.options().timeout;
-  const Clock& clock = *rest_.options().clock;
-  rest_.Throttle();  // The client-side rate limit, as for every request of `rest_`.
-  const MonoTime start = clock.Monotonic();
-  auto response = rest_.http().Send(request);
-  if (rest_.options().observer) {
-    const std::string path = request.path_and_query;
-    rest_.options().observer(kube::RequestMetric{"evict", request.method, path,
-                                                 response.ok() ? response->status : 0,
-                                                 clock.Monotonic() - start, 1});
-  }
-  if (!response.ok()) return remediation::ClassifyEvictionError(response.error());
-  if (response->status >= 200 && response->status < 300) return EvictionResult{};
-  return ClassifyEvictionResponse(*response);
-}
-
-bool RestDrainApi::NodeReady(const std::string& node) {
-  if (nodes_ == nullptr) return true;  // Nothing to tell: kubectl's semantics.
-  auto cached = nodes_->Get("", node);
-  if (!cached) return false;
-  const kube::NodeCondition* ready = cached->FindCondition("Ready");
-  return ready != nullptr && ready->status == kube::ConditionStatus::kTrue;
-}
-
-Result<std::optional<ObservedPod>> RestDrainApi::GetPod(const DrainPodRef& pod) {
-  if (pods_ != nullptr) {
-    if (auto cached = pods_->Get(pod.namespace_, pod.name)) {
-      return std::optional<ObservedPod>(
-          ObservedPod{cached->meta.uid.str(), cached->meta.deletion_timestamp});
-    }
-  }
-  auto got = rest_.Get(kube::CoreResource("pods", pod.namespace_), pod.name);
-  if (!got.ok()) {
-    if (got.error().Is(ErrorKind::kNotFound)) return std::optional<ObservedPod>();
-    return got.error();
-  }
-  auto decoded = kube::DecodePod(*got);
-  if (!decoded.ok()) return decoded.error();
-  return std::optional<ObservedPod>(
-      ObservedPod{decoded->meta.uid.str(), decoded->meta.deletion_timestamp});
-}
 
 // ------------------------------------------------------------------ DrainRun
 
@@ -233,65 +93,69 @@ void DrainRun::SendEvictions(const std::vector<size_t>& indexes) {
   }
 }
 
+std::optional<DrainRun::Tick> DrainRun::Plan(WallTime now) {
+  auto listed = api_.ListPods(job_.node, job_.spec.pod_selector);
+  if (!listed.ok()) {
+    const std::string why = "cannot list the node's pods: " + listed.error().ToString();
+    if (job_.deadline && now >= *job_.deadline) {
+      Emit(kube::EventType::kWarning, "DrainTimedOut", "drain timed out; " + why);
+      return Finish(DrainObservation::kTimedOut, "drain timed out; " + why);
+    }
+    Log().Warn("drain: listing pods failed; retrying",
+               {{"node", job_.node}, {"policy", job_.policy}, {"error", why}});
+    Tick t;
+    t.message = why;
+    t.wake_at = Plus(now, options_.retry_delay);
+    return t;
+  }
+  const std::vector<kube::Pod> pods = std::move(listed).value();
+  // The selector was applied by the list; filters run in kubectl's order.
+  const remediation::DrainPlan plan =
+      remediation::PlanDrain(pods, remediation::DrainFilterOptions::From(job_.spec), now);
+  if (!plan.ok()) {
+    const std::string why = "drain failed before any eviction: " + plan.ErrorSummary();
+    Emit(kube::EventType::kWarning, "DrainFailed", why);
+    return Finish(DrainObservation::kFailed, why);
+  }
+  std::vector<DrainPodRef> refs;
+  refs.reserve(plan.to_evict.size());
+  for (const kube::Pod* p : plan.to_evict) {
+    refs.push_back(DrainPodRef{p->meta.namespace_.str(), p->meta.name, p->meta.uid.str()});
+  }
+  // Anchor the tracker's deadline on the remediation's, which survives restarts.
+  WallTime started = now;
+  Duration timeout{0};
+  if (job_.deadline) {
+    if (job_.spec.timeout > Duration(0)) {
+      started = *job_.deadline - std::chrono::duration_cast<WallTime::duration>(job_.spec.timeout);
+      timeout = job_.spec.timeout;
+    } else {
+      timeout = std::max<Duration>(*job_.deadline - now, std::chrono::milliseconds(1));
+    }
+  }
+  std::string message = refs.empty() ? "no pods to evict"
+                                     : "evicting " + std::to_string(refs.size()) + " pod" +
+                                           (refs.size() == 1 ? "" : "s") + ":";
+  for (size_t i = 0; i < refs.size() && i < 10; ++i) message += " " + PodName(refs[i]);
+  if (refs.size() > 10) message += " (and " + std::to_string(refs.size() - 10) + " more)";
+  for (const auto& w : plan.warnings) message += "; " + w;
+  tracker_.emplace(std::move(refs), started, timeout, job_.spec.skip_wait_for_delete_timeout,
+                   job_.spec.not_ready_skip_wait_for_delete_timeout, options_.retry_delay);
+  Emit(kube::EventType::kNormal, "EvictingPods", message);
+  Log().Info("drain started", {{"node", job_.node},
+                               {"policy", job_.policy},
+                               {"remediation", job_.remediation_id},
+                               {"message", message}});
+  return std::nullopt;
+}
+
 DrainRun::Tick DrainRun::Step() {
   if (finished_) return *finished_;
   const WallTime now = clock_.Now();
   if (!started_) started_ = now;
 
   if (!tracker_) {
-    auto listed = api_.ListPods(job_.node, job_.spec.pod_selector);
-    if (!listed.ok()) {
-      const std::string why = "cannot list the node's pods: " + listed.error().ToString();
-      if (job_.deadline && now >= *job_.deadline) {
-        Emit(kube::EventType::kWarning, "DrainTimedOut", "drain timed out; " + why);
-        return Finish(DrainObservation::kTimedOut, "drain timed out; " + why);
-      }
-      Log().Warn("drain: listing pods failed; retrying",
-                 {{"node", job_.node}, {"policy", job_.policy}, {"error", why}});
-      Tick t;
-      t.message = why;
-      t.wake_at = Plus(now, options_.retry_delay);
-      return t;
-    }
-    const std::vector<kube::Pod> pods = std::move(listed).value();
-    // The selector was applied by the list; filters run in kubectl's order.
-    const remediation::DrainPlan plan =
-        remediation::PlanDrain(pods, remediation::DrainFilterOptions::From(job_.spec), now);
-    if (!plan.ok()) {
-      const std::string why = "drain failed before any eviction: " + plan.ErrorSummary();
-      Emit(kube::EventType::kWarning, "DrainFailed", why);
-      return Finish(DrainObservation::kFailed, why);
-    }
-    std::vector<DrainPodRef> refs;
-    refs.reserve(plan.to_evict.size());
-    for (const kube::Pod* p : plan.to_evict) {
-      refs.push_back(DrainPodRef{p->meta.namespace_.str(), p->meta.name, p->meta.uid.str()});
-    }
-    // Anchor the tracker's deadline on the remediation's, which survives restarts.
-    WallTime started = now;
-    Duration timeout{0};
-    if (job_.deadline) {
-      if (job_.spec.timeout > Duration(0)) {
-        started =
-            *job_.deadline - std::chrono::duration_cast<WallTime::duration>(job_.spec.timeout);
-        timeout = job_.spec.timeout;
-      } else {
-        timeout = std::max<Duration>(*job_.deadline - now, std::chrono::milliseconds(1));
-      }
-    }
-    std::string message = refs.empty() ? "no pods to evict"
-                                       : "evicting " + std::to_string(refs.size()) + " pod" +
-                                             (refs.size() == 1 ? "" : "s") + ":";
-    for (size_t i = 0; i < refs.size() && i < 10; ++i) message += " " + PodName(refs[i]);
-    if (refs.size() > 10) message += " (and " + std::to_string(refs.size() - 10) + " more)";
-    for (const auto& w : plan.warnings) message += "; " + w;
-    tracker_.emplace(std::move(refs), started, timeout, job_.spec.skip_wait_for_delete_timeout,
-                     job_.spec.not_ready_skip_wait_for_delete_timeout, options_.retry_delay);
-    Emit(kube::EventType::kNormal, "EvictingPods", message);
-    Log().Info("drain started", {{"node", job_.node},
-                                 {"policy", job_.policy},
-                                 {"remediation", job_.remediation_id},
-                                 {"message", message}});
+    if (auto ended = Plan(now)) return *ended;  // Not planned (yet).
   }
 
   // Whether the kubelet can finish deletions at all, and what became of the

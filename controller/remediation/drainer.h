@@ -39,64 +39,17 @@
 #include "common/result.h"
 #include "kube/events.h"
 #include "kube/objects.h"
-#include "kube/rest.h"
 #include "kube/store.h"
 #include "remediation/decide.h"
+#include "remediation/drain_api.h"
 #include "remediation/drain_filter.h"
 #include "remediation/drain_progress.h"
 
 namespace nodeguard::runtime {
 
-// The I/O a drain needs; RestDrainApi is the real one, tests substitute fakes.
-// Implementations are thread-safe (evictions run in parallel).
-class DrainApi {
- public:
-  virtual ~DrainApi() = default;
-  // The pods bound to `node`, only those matching `selector` when it is not
-  // empty (kubectl lists with --pod-selector the same way).
-  virtual Result<std::vector<kube::Pod>> ListPods(const std::string& node,
-                                                  const api::LabelSelector& selector) = 0;
-  // POST policy/v1 Eviction for this incarnation of the pod. Success is
-  // EvictionOutcome::kAccepted; errors are classified (ClassifyEvictionError).
-  virtual remediation::EvictionResult Evict(const remediation::DrainPodRef& pod,
-                                            std::optional<int64_t> grace_period_seconds) = 0;
-  // The pod as it is now, nullopt when it no longer exists. An Error means
-  // "cannot tell now" (the drain keeps waiting).
-  virtual Result<std::optional<remediation::ObservedPod>> GetPod(
-      const remediation::DrainPodRef& pod) = 0;
-  // Whether the node's Ready condition is True now (false when unknown).
-  virtual bool NodeReady(const std::string& node) = 0;
-};
-
-// The label selector in the API's query syntax: "a=b,c in (d,e),f notin (g),h,!i".
-std::string LabelSelectorString(const api::LabelSelector& selector);
-
-// DrainApi over the REST client. GetPod answers from the pod informer's
-// store and confirms an absence with a GET (the store may lag a fresh pod);
-// NodeReady reads the node informer's store.
-class RestDrainApi final : public DrainApi {
- public:
-  RestDrainApi(kube::RestClient& rest, const kube::Store<kube::Pod>* pods,
-               const kube::Store<kube::Node>* nodes)
-      : rest_(rest), pods_(pods), nodes_(nodes) {}
-  Result<std::vector<kube::Pod>> ListPods(const std::string& node,
-                                          const api::LabelSelector& selector) override;
-  remediation::EvictionResult Evict(const remediation::DrainPodRef& pod,
-                                    std::optional<int64_t> grace_period_seconds) override;
-  Result<std::optional<remediation::ObservedPod>> GetPod(
-      const remediation::DrainPodRef& pod) override;
-  bool NodeReady(const std::string& node) override;
-
- private:
-  kube::RestClient& rest_;
-  const kube::Store<kube::Pod>* pods_;
-  const kube::Store<kube::Node>* nodes_;
-};
-
-// Classifies a non-2xx answer to an eviction from its raw Status body
-// (Status.details.causes carries the PodDisruptionBudget's name and the
-// NamespaceTerminating cause, which the Error alone does not).
-remediation::EvictionResult ClassifyEvictionResponse(const kube::HttpResponse& response);
+// The drain's I/O (remediation/drain_api.h); the REST one is
+// writes::RestDrainApi, which only the wiring builds.
+using remediation::DrainApi;
 
 // An Event on the drained node.
 using DrainEventFn =
@@ -148,6 +101,10 @@ class DrainRun {
 
  private:
   Tick Finish(remediation::DrainObservation::Kind kind, std::string message);
+  // The first step: lists the node's pods, plans the drain as kubectl does
+  // and sets up the tracker. A Tick when the step ends here (the list failed:
+  // retry, or time out; the plan failed: finished), nullopt once planned.
+  std::optional<Tick> Plan(WallTime now);
   void Emit(kube::EventType type, std::string reason, std::string message) const;
   void SendEvictions(const std::vector<size_t>& indexes);
 

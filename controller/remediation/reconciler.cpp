@@ -1,7 +1,6 @@
 #include "remediation/reconciler.h"
 
 #include <algorithm>
-#include <charconv>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -169,17 +168,6 @@ std::vector<ExecutionStep> PlanExecution(const std::vector<Intent>& intents) {
   return out;
 }
 
-std::string EncodeNodePatch(const NodePatch& patch, const std::string& resource_version) {
-  nlohmann::json doc = nlohmann::json::object();
-  doc["metadata"]["resourceVersion"] = resource_version;
-  for (const auto& [key, value] : patch.annotations) {
-    // A merge patch removes a key set to null.
-    doc["metadata"]["annotations"][key] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
-  }
-  if (patch.unschedulable) doc["spec"]["unschedulable"] = *patch.unschedulable;
-  return doc.dump();
-}
-
 bool RemediationRelevantChange(const kube::Node& a, const kube::Node& b) {
   return a.labels != b.labels || a.unschedulable != b.unschedulable ||
          a.nodeguard_annotations != b.nodeguard_annotations || a.boot_id != b.boot_id ||
@@ -249,17 +237,6 @@ bool RecordFinished(std::vector<api::RemediationStatus>& recent, api::Remediatio
   return true;
 }
 
-bool NewerResourceVersion(const std::string& a, const std::string& b) {
-  uint64_t x = 0, y = 0;
-  const auto ra = std::from_chars(a.data(), a.data() + a.size(), x);
-  const auto rb = std::from_chars(b.data(), b.data() + b.size(), y);
-  if (ra.ec != std::errc() || ra.ptr != a.data() + a.size() || rb.ec != std::errc() ||
-      rb.ptr != b.data() + b.size()) {
-    return false;  // Opaque versions: trust the informer.
-  }
-  return x > y;
-}
-
 // ------------------------------------------------------------------ annotation cache
 
 std::shared_ptr<const remediation::NodeAnnotations> NodeAnnotationCache::Get(
@@ -295,11 +272,12 @@ void NodeAnnotationCache::Retain(const NodesByName& names) {
 
 // ------------------------------------------------------------------ reconciler
 
-RemediationReconciler::RemediationReconciler(Deps deps, std::unique_ptr<DrainApi> drain_api,
+RemediationReconciler::RemediationReconciler(Deps deps, writes::NodeWriter& nodes,
+                                             std::unique_ptr<DrainApi> drain_api,
                                              DrainerOptions drainer_options)
     : deps_(std::move(deps)),
-      drain_api_(drain_api ? std::move(drain_api)
-                           : std::make_unique<RestDrainApi>(*deps_.rest, deps_.pods, deps_.nodes)),
+      nodes_(nodes),
+      drain_api_(std::move(drain_api)),
       unhealthy_gauge_(deps_.metrics->MustGauge(
           "nodeguard_node_unhealthy",
           "1 while the node matches one of the policy's unhealthyConditions (after its duration).",
@@ -432,17 +410,6 @@ void RemediationReconciler::EnqueueAll(kube::WorkQueue& queue) {
   for (const auto& p : deps_.policies->List()) queue.Add(p->meta.name);
 }
 
-std::shared_ptr<const kube::Node> RemediationReconciler::Freshest(
-    std::shared_ptr<const kube::Node> cached) {
-  auto it = written_.find(cached->meta.name);
-  if (it == written_.end()) return cached;
-  if (NewerResourceVersion(it->second->meta.resource_version, cached->meta.resource_version)) {
-    return it->second;
-  }
-  written_.erase(it);  // The informer caught up.
-  return cached;
-}
-
 std::shared_ptr<const health::HealthRules> RemediationReconciler::RulesFor(
     const PolicyObject& policy) {
   auto it = rules_.find(policy.meta.name);
@@ -498,47 +465,12 @@ void RemediationReconciler::UpdateMetrics(const std::string& policy,
 Status RemediationReconciler::PatchNode(std::shared_ptr<const kube::Node>& node,
                                         const NodePatch& patch) {
   if (Status fenced = deps_.fence(); !fenced.ok()) return fenced;
-  auto written =
-      deps_.rest->Patch(kube::CoreResource("nodes"), node->meta.name, kube::PatchType::kMerge,
-                        EncodeNodePatch(patch, node->meta.resource_version));
-  if (!written.ok()) {
-    if (written.error().Is(ErrorKind::kConflict)) ReadAgainAfterConflict(node->meta.name);
-    return written.error();
-  }
-  auto decoded = kube::DecodeNode(*written);
-  if (decoded.ok()) {
-    node = std::make_shared<const kube::Node>(std::move(decoded).value());
-    written_[node->meta.name] = node;
-  } else {
-    Log().Warn("cannot decode the patched node; the informer's copy will be used",
-               {{"node", node->meta.name}, {"error", decoded.error().ToString()}});
-  }
+  // Conditional on the version decided on; a conflict leaves the node read
+  // again in the writer's view, for the next decision (NodeWriter::Patch).
+  auto written = nodes_.Patch(node->meta.name, patch, node->meta.resource_version);
+  if (!written.ok()) return written.error();
+  if (*written) node = std::move(written).value();
   return Status::Ok();
-}
-
-void RemediationReconciler::ReadAgainAfterConflict(const std::string& name) {
-  // client-go's RetryOnConflict: read the object again rather than wait for
-  // the informer, which lags most when the API server is busiest. The copy
-  // joins our own writes in the freshest view, so the next step decides on it
-  // (nothing is written on the strength of this read alone).
-  auto fresh = deps_.rest->Get(kube::CoreResource("nodes"), name);
-  if (!fresh.ok()) {
-    Log().Info("cannot read a node again after a conflict; the informer's copy will be used",
-               {{"node", name}, {"error", fresh.error().ToString()}});
-    return;
-  }
-  auto decoded = kube::DecodeNode(*fresh);
-  if (!decoded.ok()) {
-    Log().Warn("cannot decode a node read again after a conflict",
-               {{"node", name}, {"error", decoded.error().ToString()}});
-    return;
-  }
-  auto node = std::make_shared<const kube::Node>(std::move(decoded).value());
-  auto it = written_.find(name);
-  if (it == written_.end() ||
-      NewerResourceVersion(node->meta.resource_version, it->second->meta.resource_version)) {
-    written_[name] = std::move(node);
-  }
 }
 
 RemediationReconciler::NodeOutcome RemediationReconciler::Apply(
@@ -629,6 +561,85 @@ void RemediationReconciler::EmitDryRun(const std::string& policy, const PolicyDe
   previous = std::move(emitted);
 }
 
+void RemediationReconciler::CancelUnwantedDrains(const std::string& policy_name,
+                                                 const PolicyDecision& decision,
+                                                 const std::set<std::string>& failed_nodes) {
+  for (const auto& node : drainer_->NodesOf(policy_name)) {
+    if (failed_nodes.count(node) > 0) continue;
+    const remediation::NodeDecision* d = decision.Find(node);
+    // A drain handed over to another policy is started again by that one.
+    const bool wanted = d != nullptr && d->state && d->state->policy == policy_name &&
+                        d->state->phase == Phase::kDraining &&
+                        drainer_->Observe(node).remediation_id == d->state->id;
+    if (!wanted) drainer_->Cancel(node);
+  }
+}
+
+void RemediationReconciler::WriteStatus(const PolicyObject& policy, const PolicyDecision& decision,
+                                        const std::map<std::string, std::string>& plans,
+                                        std::vector<api::RemediationStatus> finished,
+                                        WallTime now) {
+  const std::string& policy_name = policy.meta.name;
+  const int64_t generation = policy.meta.generation;
+  deps_.status->Update(policy_name, [&](api::NodeHealthPolicyStatus& s) {
+    s.unhealthy_nodes = decision.unhealthy;
+    s.remediating_nodes = static_cast<int32_t>(decision.remediations.size());
+    s.remediations = decision.remediations;
+    if (s.remediations.size() > api::kMaxStatusNodes) s.remediations.resize(api::kMaxStatusNodes);
+    if (decision.dry_run) {
+      // A decision never executed restarts its clock on every step; keep
+      // the status stable by reporting when each was first decided.
+      auto& first = dry_run_started_[policy_name];
+      std::map<std::string, kube::Time> kept;
+      for (auto& r : s.remediations) {
+        auto it = first.find(r.node);
+        kept[r.node] = it != first.end() ? it->second : r.started_at;
+        r.started_at = kept[r.node];
+        if (auto plan = plans.find(r.node); plan != plans.end()) {
+          r.message = "dry run, nothing done: " + plan->second;
+        }
+      }
+      first = std::move(kept);
+    } else {
+      dry_run_started_.erase(policy_name);
+    }
+    for (auto& f : finished) RecordFinished(s.recent_remediations, std::move(f));
+    SetCondition(s.conditions, StormCondition(decision, generation), now);
+    SetCondition(s.conditions, DegradedCondition(decision, generation), now);
+  });
+}
+
+ReconcileResult RemediationReconciler::Requeue(const std::string& policy_name,
+                                               const PolicyDecision& decision,
+                                               std::optional<Error> first_error,
+                                               bool only_conflicts) {
+  ReconcileResult result;
+  result.requeue_after = decision.requeue_after;
+  if (!decision.remediations.empty() &&
+      (!result.requeue_after || *result.requeue_after > kInFlightRecheck)) {
+    result.requeue_after = kInFlightRecheck;
+  }
+  if (first_error && only_conflicts && ++conflicts_[policy_name] <= kImmediateConflictRetries) {
+    // The nodes that conflicted were read again (NodeWriter::Patch):
+    // decide on them at once instead of waiting for the informer.
+    result.requeue_after = Duration::zero();
+    result.partial_error = std::move(first_error);
+  } else if (first_error) {
+    // The other nodes' steps went through; retry the failed ones soon, but
+    // never later than a timed rule of this policy is due.
+    if (!only_conflicts) conflicts_.erase(policy_name);
+    const int failures = ++failures_[policy_name];
+    const Duration backoff = std::min<Duration>(
+        kMaxWriteBackoff, std::chrono::seconds(1) * (1LL << std::min(failures - 1, 16)));
+    if (!result.requeue_after || *result.requeue_after > backoff) result.requeue_after = backoff;
+    result.partial_error = std::move(first_error);
+  } else {
+    failures_.erase(policy_name);
+    conflicts_.erase(policy_name);
+  }
+  return result;
+}
+
 Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& policy_name) {
   std::lock_guard lock(mu_);
   auto policy = deps_.policies->Get("", policy_name);
@@ -648,15 +659,10 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
 
   // Observe: every node for the global budget; ours for the decision.
   std::vector<std::shared_ptr<const kube::Node>> nodes = deps_.nodes->List();
+  nodes_.Freshen(nodes);  // Our own writes the informer may not have delivered yet.
   NodesByName by_name;
   by_name.reserve(nodes.size());
-  for (auto& cached : nodes) {
-    cached = Freshest(cached);
-    by_name.emplace(cached->meta.name, cached);
-  }
-  for (auto it = written_.begin(); it != written_.end();) {
-    it = by_name.count(std::string_view(it->first)) > 0 ? std::next(it) : written_.erase(it);
-  }
+  for (const auto& node : nodes) by_name.emplace(node->meta.name, node);
   std::set<std::string> existing;
   for (const auto& p : sorted) existing.insert(p->meta.name);
   const std::optional<std::string> first_active = FirstActivePolicy(sorted);
@@ -747,72 +753,10 @@ Result<ReconcileResult> RemediationReconciler::Reconcile(const std::string& poli
     }
   }
 
-  // Drains no remediation of this policy is waiting for any more.
-  for (const auto& node : drainer_->NodesOf(policy_name)) {
-    if (failed_nodes.count(node) > 0) continue;
-    const remediation::NodeDecision* d = decision.Find(node);
-    // A drain handed over to another policy is started again by that one.
-    const bool wanted = d != nullptr && d->state && d->state->policy == policy_name &&
-                        d->state->phase == Phase::kDraining &&
-                        drainer_->Observe(node).remediation_id == d->state->id;
-    if (!wanted) drainer_->Cancel(node);
-  }
-
-  // Status and metrics.
-  const int64_t generation = policy->meta.generation;
-  deps_.status->Update(policy_name, [&](api::NodeHealthPolicyStatus& s) {
-    s.unhealthy_nodes = decision.unhealthy;
-    s.remediating_nodes = static_cast<int32_t>(decision.remediations.size());
-    s.remediations = decision.remediations;
-    if (s.remediations.size() > api::kMaxStatusNodes) s.remediations.resize(api::kMaxStatusNodes);
-    if (decision.dry_run) {
-      // A decision never executed restarts its clock on every step; keep
-      // the status stable by reporting when each was first decided.
-      auto& first = dry_run_started_[policy_name];
-      std::map<std::string, kube::Time> kept;
-      for (auto& r : s.remediations) {
-        auto it = first.find(r.node);
-        kept[r.node] = it != first.end() ? it->second : r.started_at;
-        r.started_at = kept[r.node];
-        if (auto plan = plans.find(r.node); plan != plans.end()) {
-          r.message = "dry run, nothing done: " + plan->second;
-        }
-      }
-      first = std::move(kept);
-    } else {
-      dry_run_started_.erase(policy_name);
-    }
-    for (auto& f : finished) RecordFinished(s.recent_remediations, std::move(f));
-    SetCondition(s.conditions, StormCondition(decision, generation), now);
-    SetCondition(s.conditions, DegradedCondition(decision, generation), now);
-  });
+  CancelUnwantedDrains(policy_name, decision, failed_nodes);
+  WriteStatus(*policy, decision, plans, std::move(finished), now);
   UpdateMetrics(policy_name, mine, decision);
-
-  ReconcileResult result;
-  result.requeue_after = decision.requeue_after;
-  if (!decision.remediations.empty() &&
-      (!result.requeue_after || *result.requeue_after > kInFlightRecheck)) {
-    result.requeue_after = kInFlightRecheck;
-  }
-  if (first_error && only_conflicts && ++conflicts_[policy_name] <= kImmediateConflictRetries) {
-    // The nodes that conflicted were read again (ReadAgainAfterConflict):
-    // decide on them at once instead of waiting for the informer.
-    result.requeue_after = Duration::zero();
-    result.partial_error = std::move(first_error);
-  } else if (first_error) {
-    // The other nodes' steps went through; retry the failed ones soon, but
-    // never later than a timed rule of this policy is due.
-    if (!only_conflicts) conflicts_.erase(policy_name);
-    const int failures = ++failures_[policy_name];
-    const Duration backoff = std::min<Duration>(
-        kMaxWriteBackoff, std::chrono::seconds(1) * (1LL << std::min(failures - 1, 16)));
-    if (!result.requeue_after || *result.requeue_after > backoff) result.requeue_after = backoff;
-    result.partial_error = std::move(first_error);
-  } else {
-    failures_.erase(policy_name);
-    conflicts_.erase(policy_name);
-  }
-  return result;
+  return Requeue(policy_name, decision, std::move(first_error), only_conflicts);
 }
 
 }  // namespace nodeguard::runtime

@@ -12,8 +12,9 @@
 // and the decision's requeue_after schedules the time-based rules.
 //
 // One reconcile: observe every node (the freshest of the informer's copy and
-// the copy our last write returned, so a lagging cache never re-counts the
-// budget from stale annotations; the nodeguard.io annotations are decoded
+// the copy our last write returned: the NodeWriter's read-your-writes view,
+// writes/node_writer.h, so a lagging cache never re-counts the budget from
+// stale annotations; the nodeguard.io annotations are decoded
 // again only for nodes whose resourceVersion changed, NodeAnnotationCache),
 // Decide, then per node apply the intents in
 // order, stopping at that node's first failure:
@@ -70,18 +71,14 @@
 #include "reconcile/reconciler.h"
 #include "remediation/decide.h"
 #include "remediation/drainer.h"
+#include "writes/node_writer.h"
 
 namespace nodeguard::runtime {
 
 // Pure pieces of the executor, exposed for tests.
 
-// Node patch intents merged into one write.
-struct NodePatch {
-  // Set these nodeguard.io/* annotations; nullopt removes one.
-  std::map<std::string, std::optional<std::string>> annotations;
-  std::optional<bool> unschedulable;
-  bool empty() const { return annotations.empty() && !unschedulable; }
-};
+// Node patch intents merged into one write (the NodeWriter's merge patch).
+using writes::NodePatch;
 
 // One thing the executor does: a node patch, or one other intent.
 struct ExecutionStep {
@@ -95,7 +92,7 @@ struct ExecutionStep {
 std::vector<ExecutionStep> PlanExecution(const std::vector<remediation::Intent>& intents);
 
 // The JSON merge patch for `patch`, with resourceVersion as precondition.
-std::string EncodeNodePatch(const NodePatch& patch, const std::string& resource_version);
+using writes::EncodeNodePatch;
 
 // True when a node update can change a remediation decision (not a heartbeat).
 bool RemediationRelevantChange(const kube::Node& old_node, const kube::Node& new_node);
@@ -116,7 +113,7 @@ bool RecordFinished(std::vector<api::RemediationStatus>& recent, api::Remediatio
 
 // The parsed resourceVersion ordering: true when `a` is newer than `b`
 // (numeric when both parse, which every etcd-backed server gives).
-bool NewerResourceVersion(const std::string& a, const std::string& b);
+using writes::NewerResourceVersion;
 
 // Nodes by name, the names viewing into the nodes the map holds (built on
 // every reconcile: a hash map, no copy of the names).
@@ -149,9 +146,11 @@ class NodeAnnotationCache {
 
 class RemediationReconciler final : public Reconciler {
  public:
-  // `drain_api`: null uses RestDrainApi over deps.rest and deps.pods.
-  explicit RemediationReconciler(Deps deps, std::unique_ptr<DrainApi> drain_api = nullptr,
-                                 DrainerOptions drainer_options = {});
+  // `nodes`: the node writes (state, agent request, cordon) and the
+  // read-your-writes view the decisions observe through; it outlives the
+  // reconciler. `drain_api`: the drains' I/O (required).
+  RemediationReconciler(Deps deps, writes::NodeWriter& nodes, std::unique_ptr<DrainApi> drain_api,
+                        DrainerOptions drainer_options = {});
   ~RemediationReconciler() override;
 
   std::string_view name() const override { return "remediation"; }
@@ -188,20 +187,33 @@ class RemediationReconciler final : public Reconciler {
                     std::shared_ptr<const kube::Node> node,
                     std::vector<api::RemediationStatus>& finished);
   Status PatchNode(std::shared_ptr<const kube::Node>& node, const NodePatch& patch);
-  // After a 409: GETs the node and keeps it in written_ when it is newer.
-  void ReadAgainAfterConflict(const std::string& name);
   // `plans`: DescribePlan of each remediation the decision would start, by node.
   void EmitDryRun(const std::string& policy, const remediation::PolicyDecision& decision,
                   const NodesByName& nodes, const std::map<std::string, std::string>& plans);
   void ForgetPolicy(const std::string& policy);
+  // The steps of a reconcile after its decision. REQUIRES: mu_ held.
+  // Cancels the policy's drains no remediation waits for any more (not those
+  // of nodes whose step just failed: decided again first).
+  void CancelUnwantedDrains(const std::string& policy_name,
+                            const remediation::PolicyDecision& decision,
+                            const std::set<std::string>& failed_nodes);
+  // The policy's status: remediations, finished ones, Storm and Degraded.
+  void WriteStatus(const PolicyObject& policy, const remediation::PolicyDecision& decision,
+                   const std::map<std::string, std::string>& plans,
+                   std::vector<api::RemediationStatus> finished, WallTime now);
+  // When to reconcile the policy again: the decision's timed rules, at once
+  // after conflicts (up to kImmediateConflictRetries), else the backoff.
+  ReconcileResult Requeue(const std::string& policy_name,
+                          const remediation::PolicyDecision& decision,
+                          std::optional<Error> first_error, bool only_conflicts);
   void UpdateMetrics(const std::string& policy,
                      const std::vector<remediation::NodeObservation>& observations,
                      const remediation::PolicyDecision& decision);
-  std::shared_ptr<const kube::Node> Freshest(std::shared_ptr<const kube::Node> cached);
   std::shared_ptr<const health::HealthRules> RulesFor(const PolicyObject& policy);
   void Enqueue(const std::string& policy);
 
   Deps deps_;
+  writes::NodeWriter& nodes_;
   std::unique_ptr<DrainApi> drain_api_;
   std::unique_ptr<Drainer> drainer_;
   observe::GaugeFamily& unhealthy_gauge_;
@@ -215,9 +227,6 @@ class RemediationReconciler final : public Reconciler {
 
   // Serialises reconciles (see the class comment) and guards what follows.
   mutable std::mutex mu_;
-  // Our own writes the informer may not have delivered yet, and nodes read
-  // again after a conflict, by node name.
-  std::map<std::string, std::shared_ptr<const kube::Node>> written_;
   // The nodes' decoded annotations, by node name.
   NodeAnnotationCache annotations_;
   // Compiled health rules per policy, with the generation they were compiled for.

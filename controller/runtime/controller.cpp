@@ -29,6 +29,8 @@
 #include "remediation/reconciler.h"
 #include "runtime/work_loops.h"
 #include "version.h"
+#include "writes/rest_drain_api.h"
+#include "writes/rest_seams.h"
 
 namespace nodeguard::runtime {
 namespace {
@@ -182,7 +184,6 @@ int RunController(const ControllerOptions& options) {
   deps.nodes = &nodes.store();
   deps.pods = &pods.store();
   deps.policies = &policies.store();
-  deps.rest = &rest;
   deps.events = &events;
   if (*notifications) {
     deps.notifier = (*notifications)->notifier.get();
@@ -196,16 +197,33 @@ int RunController(const ControllerOptions& options) {
   deps.options = &options;
   deps.fence = fence;
 
-  DensityReconciler density(deps);
-  RemediationReconciler remediation(deps);
+  // The write seams over the REST client (writes/rest_seams.h): each
+  // reconciler gets only those it writes through.
+  writes::RestNodeWriter node_writer(rest);
+  writes::RestDrainApi overflow_pods(rest, deps.pods, deps.nodes);
+  writes::RestPodAnnotator pod_annotator(rest);
+  writes::RestEvents named_events(rest);
+  writes::RestPolicyReports policy_reports(rest);
+  writes::RestFinalizers finalizers(rest);
+
+  DensityReconciler density(deps, {.nodes = &node_writer, .pods = &overflow_pods});
+  RemediationReconciler remediation(
+      deps, node_writer, std::make_unique<writes::RestDrainApi>(rest, deps.pods, deps.nodes));
   HygieneReconcilerOptions hygiene_options;
   hygiene_options.event_host = identity;
   hygiene_options.write_qps = options.hygiene_write_qps;
   hygiene_options.write_burst = options.hygiene_write_burst;
-  HygieneReconciler hygiene(deps, hygiene_options);
-  PolicyReconciler policy_reconciler(deps, [&](const PolicyObject& p) {
-    return density.NodesTaintedBy(p.meta.name) + remediation.NodesInFlight(p);
-  });
+  HygieneReconciler hygiene(deps,
+                            {.pods = &pod_annotator,
+                             .event_writer = &named_events,
+                             .event_reader = &named_events,
+                             .report_reader = &policy_reports,
+                             .report_writer = &policy_reports},
+                            hygiene_options);
+  PolicyReconciler policy_reconciler(
+      deps, {.finalizers = &finalizers, .nodes = &node_writer}, [&](const PolicyObject& p) {
+        return density.NodesTaintedBy(p.meta.name) + remediation.NodesInFlight(p);
+      });
   auto& reconciles =
       metrics.MustCounter("nodeguard_reconcile_total", "Reconciles by reconciler and result.",
                           {"reconciler", "result"});

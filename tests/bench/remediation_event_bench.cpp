@@ -30,6 +30,8 @@
 #include "fakes/status_api.h"
 #include "remediation/reconciler.h"
 #include "remediation/state.h"
+#include "writes/rest_drain_api.h"
+#include "writes/rest_seams.h"
 
 namespace {
 
@@ -40,6 +42,7 @@ namespace kube = nodeguard::kube;
 namespace agentproto = nodeguard::agentproto;
 namespace remediation = nodeguard::remediation;
 namespace runtime = nodeguard::runtime;
+namespace writes = nodeguard::writes;
 
 const WallTime kT0 = WallTime(std::chrono::hours(24 * 365 * 56));
 constexpr int kEvents = 200;
@@ -128,13 +131,14 @@ Sample Run(int n) {
   deps.nodes = &nodes;
   deps.pods = &pods;
   deps.policies = &policies;
-  deps.rest = &rest;
   deps.events = &events;
   deps.status = &status;
   deps.metrics = &metrics;
   deps.clock = &clock;
   deps.options = &options;
-  runtime::RemediationReconciler reconciler(deps);
+  writes::RestNodeWriter node_writer(rest);
+  runtime::RemediationReconciler reconciler(
+      deps, node_writer, std::make_unique<writes::RestDrainApi>(rest, &pods, &nodes));
 
   Sample out;
   double c0 = bench::CpuSeconds();

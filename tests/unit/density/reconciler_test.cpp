@@ -18,12 +18,15 @@
 #include "common/time.h"
 #include "density/taint_record.h"
 #include "fakes/policy.h"
+#include "fakes/seams.h"
 #include "fakes/status_api.h"
 #include "kube/decode.h"
 #include "kube/events.h"
 #include "kube/rest.h"
 #include "kube/store.h"
 #include "reconcile/notifications.h"
+#include "writes/rest_drain_api.h"
+#include "writes/rest_seams.h"
 
 using json = nlohmann::json;
 
@@ -79,7 +82,7 @@ class NodesTaintedByTest : public ::testing::Test {
   }
 
   int Count(const std::string& policy = "deleted") {
-    if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps);
+    if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps, seams);
     return reconciler->NodesTaintedBy(policy);
   }
 
@@ -89,6 +92,7 @@ class NodesTaintedByTest : public ::testing::Test {
   observe::MetricsRegistry metrics;
   ControllerOptions options;
   Deps deps;
+  DensitySeams seams;  // Set by the tests that write (none needed to count).
   std::unique_ptr<DensityReconciler> reconciler;
 };
 
@@ -157,7 +161,7 @@ TEST_F(NodesTaintedByTest, AnotherDeletedPolicyWithTheSameKeyClaimsNothing) {
 // made 517,000 reconciles out of 37,700 pod events (tests/bench/density_bench).
 TEST_F(NodesTaintedByTest, OnlyPolicyChangesThatCanAlterDecisionsRequeueNodes) {
   for (const char* name : {"w1", "w2", "w3"}) nodes.Upsert(MakeNode(name, "a", {}));
-  reconciler = std::make_unique<DensityReconciler>(deps);
+  reconciler = std::make_unique<DensityReconciler>(deps, seams);
   const PolicyObject before =
       MakePolicy("p", {{"podDensity", Density(kKey)}}, {.created_second = 2});
   auto queued_after = [&](const PolicyObject* old_obj, const PolicyObject* obj) {
@@ -249,7 +253,7 @@ class DensityReconcileTest : public NodesTaintedByTest {
  protected:
   DensityReconcileTest() {
     policies.Erase("", "deleted");
-    deps.rest = &rest;
+    seams = {.nodes = &node_writer, .pods = &drain_api};
     deps.events = &recorder;
     deps.status = &status;
     deps.clock = &clock;
@@ -266,6 +270,8 @@ class DensityReconcileTest : public NodesTaintedByTest {
   FakeClock clock;
   RecordingHttp http;
   kube::RestClient rest{http, kube::RestOptions{}};
+  writes::RestNodeWriter node_writer{rest};
+  writes::RestDrainApi drain_api{rest, &pods, &nodes};
   CountingSink sink;
   kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};
   NullStatusApi status_api;
@@ -282,7 +288,7 @@ TEST_F(DensityReconcileTest, AnInvalidGoverningPolicyIsNotActedOn) {
       {.created_second = 1});
   ASSERT_FALSE(invalid.valid());
   policies.Upsert(invalid);
-  reconciler = std::make_unique<DensityReconciler>(deps);
+  reconciler = std::make_unique<DensityReconciler>(deps, seams);
   auto result = reconciler->Reconcile("w1");
   ASSERT_TRUE(result.ok()) << result.error().ToString();
   EXPECT_TRUE(recorder.WaitIdle(std::chrono::seconds(5)));
@@ -294,7 +300,7 @@ TEST_F(DensityReconcileTest, TheSamePolicyMadeValidIsActedOn) {
   // The control: the test above would notice a write.
   policies.Upsert(MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", Density(kKey)}},
                              {.created_second = 1}));
-  reconciler = std::make_unique<DensityReconciler>(deps);
+  reconciler = std::make_unique<DensityReconciler>(deps, seams);
   auto result = reconciler->Reconcile("w1");
   ASSERT_TRUE(result.ok()) << result.error().ToString();
   EXPECT_TRUE(recorder.WaitIdle(std::chrono::seconds(5)));
@@ -361,7 +367,7 @@ class OverflowEvictionTest : public DensityReconcileTest {
         "p", {{"nodeSelector", Selecting("a")}, {"dryRun", dry_run}, {"podDensity", density}},
         {.created_second = 1}));
     // One reconciler per registry: it reads the policy store on each reconcile.
-    if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps);
+    if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps, seams);
   }
   std::vector<std::string> Evictions() const {
     std::vector<std::string> out;
@@ -474,7 +480,7 @@ TEST_F(OverflowEvictionTest, TheApiServersListBoundsWhatACacheBehindOnDeletionsE
 TEST_F(OverflowEvictionTest, OffByDefaultAndNothingAtTheCap) {
   policies.Upsert(MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", Density(kKey)}},
                              {.created_second = 1}));
-  reconciler = std::make_unique<DensityReconciler>(deps);
+  reconciler = std::make_unique<DensityReconciler>(deps, seams);
   ASSERT_TRUE(reconciler->Reconcile("w1").ok());
   EXPECT_TRUE(Evictions().empty());
 
@@ -561,7 +567,7 @@ class DensityFlowTest : public NodesTaintedByTest {
  protected:
   DensityFlowTest() {
     policies.Erase("", "deleted");
-    deps.rest = &rest;
+    seams = {.nodes = &node_writer, .pods = &drain_api};
     deps.events = &recorder;
     deps.status = &status;
     deps.clock = &clock;
@@ -602,7 +608,7 @@ class DensityFlowTest : public NodesTaintedByTest {
   // Reconciles every node until nothing more is written (each write changes
   // the node, which the informer would re-queue).
   void Settle() {
-    if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps);
+    if (!reconciler) reconciler = std::make_unique<DensityReconciler>(deps, seams);
     for (int round = 0; round < 5; ++round) {
       const int before = http.writes;
       for (const auto& n : nodes.List()) {
@@ -629,6 +635,8 @@ class DensityFlowTest : public NodesTaintedByTest {
   FakeClock clock;
   PatchingHttp http{nodes};
   kube::RestClient rest{http, kube::RestOptions{}};
+  writes::RestNodeWriter node_writer{rest};
+  writes::RestDrainApi drain_api{rest, &pods, &nodes};
   CountingSink sink;
   kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};
   NullStatusApi status_api;
@@ -883,6 +891,73 @@ TEST_F(DensityFlowTest, DeselectedNodesAreReleasedAndOverlapsHandedOver) {
   EXPECT_TRUE(Record("w1").is_null());
   EXPECT_EQ(Taints("w2"), json::array({TaintJson(kKey, "q", "NoSchedule")}));
   EXPECT_EQ(Record("w2")["policy"], "q");
+}
+
+// ---------------------------------------------------------------- through the seams' fakes
+
+// The same flow with in-memory fakes of the seams (no API server): a node
+// above its cap gets its taint in one JSON patch, then the API server's list
+// of its pods and the evictions of the newest movable ones, a
+// PodDisruptionBudget's refusal skipped for the next candidate.
+class DensitySeamsTest : public NodesTaintedByTest {
+ protected:
+  DensitySeamsTest() {
+    policies.Erase("", "deleted");
+    seams = {.nodes = &node_writer, .pods = &drain};
+    deps.events = &recorder;
+    deps.status = &status;
+    deps.clock = &clock;
+    nodes.Upsert(MakeNode("w1", "a", {}));
+    for (int i = 1; i <= 12; ++i) {
+      kube::Pod pod;
+      pod.meta.name = "web-" + std::to_string(i);
+      pod.meta.namespace_ = kube::Symbol::Intern("ci");
+      pod.meta.uid = "uid-" + pod.meta.name;
+      pod.meta.creation_timestamp = WallTime{} + std::chrono::seconds(1'700'000'000 + i);
+      pod.node_name = kube::Symbol::Intern("w1");
+      pod.phase = kube::PodPhase::kRunning;
+      pod.controller_kind = kube::ControllerKind::kReplicaSet;
+      pods.Upsert(pod);
+      drain.pods.push_back(pod);
+    }
+  }
+
+  FakeClock clock;
+  fakes::FakeNodeWriter node_writer;
+  fakes::FakeDrainApi drain;
+  CountingSink sink;
+  kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};
+  NullStatusApi status_api;
+  StatusWriter status{status_api, clock, std::chrono::milliseconds(0)};
+};
+
+TEST_F(DensitySeamsTest, TaintsThenEvictsTheNewestAboveTheCap) {
+  json density = Density(kKey);
+  density["evictOverflow"] = true;
+  policies.Upsert(MakePolicy("p", {{"nodeSelector", Selecting("a")}, {"podDensity", density}},
+                             {.created_second = 1}));
+  {
+    std::lock_guard lock(drain.mu);
+    remediation::EvictionResult refused;
+    refused.outcome = remediation::EvictionOutcome::kTooManyRequests;
+    refused.pdb_name = "web-pdb";
+    drain.answers["ci/web-12"] = refused;
+  }
+  reconciler = std::make_unique<DensityReconciler>(deps, seams);
+  auto result = reconciler->Reconcile("w1");
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+
+  const auto writes = node_writer.Calls();
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].rfind("json w1 [", 0), 0u) << writes[0];
+  EXPECT_NE(writes[0].find(R"("op":"test","path":"/metadata/resourceVersion","value":"1")"),
+            std::string::npos)
+      << writes[0];
+  EXPECT_NE(writes[0].find(kKey), std::string::npos) << writes[0];
+  EXPECT_EQ(drain.Calls(), (std::vector<std::string>{"list w1", "evict ci/web-12",
+                                                     "evict ci/web-11", "evict ci/web-10"}));
+  // The refusal leaves nothing above the cap (two others went): no requeue.
+  EXPECT_FALSE(result->requeue_after.has_value());
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "kube/events.h"
 #include "kube/rest.h"
 #include "kube/store.h"
+#include "writes/rest_seams.h"
 
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
@@ -103,6 +104,9 @@ class HygieneReconcilerTest : public ::testing::Test {
     rest_options.sleep = [](std::chrono::milliseconds) {};
     rest = std::make_unique<kube::RestClient>(server, rest_options);
     sink = kube::MakeRestEventSink(*rest);
+    pod_annotator = std::make_unique<writes::RestPodAnnotator>(*rest);
+    named_events = std::make_unique<writes::RestEvents>(*rest);
+    policy_reports = std::make_unique<writes::RestPolicyReports>(*rest);
   }
   ~HygieneReconcilerTest() override { Stop(); }
 
@@ -119,7 +123,6 @@ class HygieneReconcilerTest : public ::testing::Test {
     deps.nodes = &nodes;
     deps.pods = &pods;
     deps.policies = &policies;
-    deps.rest = rest.get();
     deps.events = recorder.get();
     deps.status = &status;
     deps.metrics = metrics.get();
@@ -130,7 +133,15 @@ class HygieneReconcilerTest : public ::testing::Test {
     ho.event_host = "test";
     ho.write_qps = write_qps;
     ho.write_burst = write_burst;
-    reconciler = std::make_unique<HygieneReconciler>(deps, ho);
+    reconciler = std::make_unique<HygieneReconciler>(deps,
+                                                     HygieneSeams{
+                                                         .pods = pod_annotator.get(),
+                                                         .event_writer = named_events.get(),
+                                                         .event_reader = named_events.get(),
+                                                         .report_reader = policy_reports.get(),
+                                                         .report_writer = policy_reports.get(),
+                                                     },
+                                                     ho);
     reconciler->EnqueueAll(*queue);
     Drain();
   }
@@ -251,6 +262,9 @@ class HygieneReconcilerTest : public ::testing::Test {
   FakeApiServer server{nodes, pods};
   std::unique_ptr<kube::RestClient> rest;
   std::unique_ptr<kube::EventSink> sink;
+  std::unique_ptr<writes::RestPodAnnotator> pod_annotator;
+  std::unique_ptr<writes::RestEvents> named_events;
+  std::unique_ptr<writes::RestPolicyReports> policy_reports;
   NullStatusApi status_api;
   StatusWriter status{status_api, clock, 0ms};
   ControllerOptions options;

@@ -15,6 +15,7 @@
 #include "api/decode.h"
 #include "fakes/api_server.h"
 #include "fakes/policy.h"
+#include "fakes/seams.h"
 #include "fakes/status_api.h"
 #include "kube/decode.h"
 #include "kube/store.h"
@@ -22,6 +23,7 @@
 #include "reconcile/conditions.h"
 #include "reconcile/early_warning.h"
 #include "reconcile/notifications.h"
+#include "writes/rest_seams.h"
 
 using json = nlohmann::json;
 
@@ -64,7 +66,8 @@ class PolicyReconcilerTest : public ::testing::Test {
     policies.Upsert(p);
     status.Observe(p.policy);
     if (!reconciler) {
-      reconciler = std::make_unique<PolicyReconciler>(deps, [](const PolicyObject&) { return 0; });
+      reconciler =
+          std::make_unique<PolicyReconciler>(deps, seams, [](const PolicyObject&) { return 0; });
     }
     auto result = reconciler->Reconcile(p.meta.name);
     EXPECT_TRUE(result.ok()) << result.error().ToString();
@@ -88,6 +91,7 @@ class PolicyReconcilerTest : public ::testing::Test {
   observe::MetricsRegistry metrics;
   ControllerOptions options;
   Deps deps;
+  PolicySeams seams;                             // Set by the tests that write.
   std::unique_ptr<PolicyReconciler> reconciler;  // One per registry: it registers metrics.
 };
 
@@ -218,6 +222,64 @@ class RecordingSink final : public kube::EventSink {
   std::vector<std::string> created;
 };
 
+// The cleanup finalizer, through the Finalizers seam (an in-memory fake):
+// added once to a live policy, released from a deleted one only once nothing
+// is left to wind down, conditional on the version reconciled.
+class CleanupFinalizerTest : public PolicyReconcilerTest {
+ protected:
+  CleanupFinalizerTest() {
+    seams = {.finalizers = &finalizers, .nodes = &node_writer};
+    deps.fence = [] { return Status::Ok(); };
+  }
+  Result<ReconcileResult> Run(const PolicyObject& p) {
+    policies.Upsert(p);
+    status.Observe(p.policy);
+    if (!reconciler) {
+      reconciler = std::make_unique<PolicyReconciler>(
+          deps, seams, [this](const PolicyObject&) { return pending; });
+    }
+    return reconciler->Reconcile(p.meta.name);
+  }
+
+  fakes::FakeFinalizers finalizers;
+  fakes::FakeNodeWriter node_writer;
+  int pending = 0;  // What pending_cleanup answers.
+};
+
+TEST_F(CleanupFinalizerTest, ALivePolicyGetsItOnce) {
+  const json spec = {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}};
+  ASSERT_TRUE(Run(MakePolicy("p", spec, {.cleanup_finalizer = false})).ok());
+  EXPECT_EQ(finalizers.Calls(), std::vector<std::string>{"p 1 [nodeguard.io/cleanup]"});
+  ASSERT_TRUE(Run(MakePolicy("p", spec)).ok());
+  EXPECT_EQ(finalizers.Calls().size(), 1u) << "carried already: nothing written";
+  EXPECT_TRUE(node_writer.Calls().empty());
+}
+
+TEST_F(CleanupFinalizerTest, ADeletedPolicyKeepsItUntilNothingIsLeftToWindDown) {
+  const PolicyObject p =
+      MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}}, {.deleting = true});
+  pending = 2;
+  auto waiting = Run(p);
+  ASSERT_TRUE(waiting.ok()) << waiting.error().ToString();
+  EXPECT_EQ(waiting->requeue_after, std::optional<Duration>(std::chrono::seconds(2)));
+  EXPECT_TRUE(finalizers.Calls().empty());
+  pending = 0;
+  ASSERT_TRUE(Run(p).ok());
+  EXPECT_EQ(finalizers.Calls(), std::vector<std::string>{"p 1 []"});
+}
+
+TEST_F(CleanupFinalizerTest, AConflictIsTheReconcilesErrorAndNothingElseIsDecided) {
+  {
+    std::lock_guard lock(finalizers.mu);
+    finalizers.fail.push_back(Error::Of(ErrorKind::kConflict, "the object has been modified"));
+  }
+  auto r = Run(MakePolicy("p", {{"nodeSelector", {{"matchLabels", {{"pool", "a"}}}}}},
+                          {.cleanup_finalizer = false}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().Is(ErrorKind::kConflict)) << r.error().ToString();
+  EXPECT_FALSE(status.Desired("p")->observed_generation > 0) << "status waits for the retry";
+}
+
 // Announcing through the API: the record nodeguard.io/early-warning-announced
 // is written, then one Event; nothing is repeated by another reconcile, a
 // restarted reconciler, or a cache that has not seen the record yet; a
@@ -225,7 +287,7 @@ class RecordingSink final : public kube::EventSink {
 class EarlyWarningAnnounceTest : public PolicyReconcilerTest {
  protected:
   EarlyWarningAnnounceTest() {
-    deps.rest = &rest;
+    seams = {.finalizers = &finalizers, .nodes = &node_writer};
     deps.events = &recorder;
     deps.fence = [] { return Status::Ok(); };
     server.AddNode("e1", clock.Now(), "boot-1");
@@ -243,6 +305,8 @@ class EarlyWarningAnnounceTest : public PolicyReconcilerTest {
 
   fakes::FakeApiServer server{nodes, pods};
   kube::RestClient rest{server, kube::RestOptions{}};
+  writes::RestFinalizers finalizers{rest};
+  writes::RestNodeWriter node_writer{rest};
   RecordingSink sink;
   kube::EventRecorder recorder{sink, kube::EventRecorderOptions{}, clock};
 };

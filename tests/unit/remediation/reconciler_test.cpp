@@ -13,6 +13,8 @@
 #include "fakes/status_api.h"
 #include "reconcile/conditions.h"
 #include "remediation/state.h"
+#include "writes/rest_drain_api.h"
+#include "writes/rest_seams.h"
 
 using namespace std::chrono_literals;
 
@@ -81,21 +83,6 @@ TEST(PlanExecutionTest, CordonAfterStateIsOnePatch) {
       PlanExecution({Intent::WriteState(StateIn(Phase::kCordoned)), Intent::Cordon()});
   ASSERT_EQ(steps.size(), 1u);
   EXPECT_EQ(steps[0].patch->unschedulable, std::optional<bool>(true));
-}
-
-TEST(EncodeNodePatchTest, CarriesResourceVersionAndOnlyWhatIsSet) {
-  NodePatch patch;
-  patch.annotations["nodeguard.io/remediation"] = "{\"x\":1}";
-  auto doc = nlohmann::json::parse(EncodeNodePatch(patch, "42"));
-  EXPECT_EQ(doc["metadata"]["resourceVersion"], "42");
-  EXPECT_EQ(doc["metadata"]["annotations"]["nodeguard.io/remediation"], "{\"x\":1}");
-  EXPECT_FALSE(doc.contains("spec"));  // Never touches taints or anything else.
-
-  NodePatch cordon;
-  cordon.unschedulable = true;
-  doc = nlohmann::json::parse(EncodeNodePatch(cordon, "43"));
-  EXPECT_EQ(doc["spec"], nlohmann::json({{"unschedulable", true}}));
-  EXPECT_FALSE(doc["metadata"].contains("annotations"));
 }
 
 TEST(RemediationRelevantChangeTest, HeartbeatsAreNotChanges) {
@@ -222,51 +209,6 @@ TEST(RecordFinishedTest, NewestFirstDedupedAndBounded) {
   EXPECT_EQ(recent.size(), api::kMaxRecentRemediations);
 }
 
-TEST(NewerResourceVersionTest, NumericWhenPossible) {
-  EXPECT_TRUE(NewerResourceVersion("100", "99"));
-  EXPECT_FALSE(NewerResourceVersion("99", "100"));
-  EXPECT_FALSE(NewerResourceVersion("100", "100"));
-  EXPECT_FALSE(NewerResourceVersion("abc", "1"));
-  EXPECT_FALSE(NewerResourceVersion("", "1"));
-}
-
-TEST(LabelSelectorStringTest, AllOperators) {
-  api::LabelSelector s;
-  EXPECT_EQ(LabelSelectorString(s), "");
-  s.match_labels = {{"app", "web"}, {"tier", "front"}};
-  s.match_expressions = {{"env", api::SelectorOperator::kIn, {"a", "b"}},
-                         {"zone", api::SelectorOperator::kNotIn, {"z"}},
-                         {"canary", api::SelectorOperator::kExists, {}},
-                         {"legacy", api::SelectorOperator::kDoesNotExist, {}}};
-  EXPECT_EQ(LabelSelectorString(s),
-            "app=web,tier=front,env in (a,b),zone notin (z),canary,!legacy");
-}
-
-TEST(ClassifyEvictionResponseTest, NamesTheBlockingBudget) {
-  kube::HttpResponse r;
-  r.status = 429;
-  r.body = R"({"kind":"Status","code":429,"reason":"TooManyRequests",
-    "message":"Cannot evict pod as it would violate the pod's disruption budget.",
-    "details":{"causes":[{"reason":"DisruptionBudget",
-      "message":"The disruption budget web-pdb needs 2 healthy pods and has 2 currently"}]}})";
-  auto result = ClassifyEvictionResponse(r);
-  EXPECT_EQ(result.outcome, remediation::EvictionOutcome::kTooManyRequests);
-  EXPECT_EQ(result.pdb_name, "web-pdb");
-
-  r.status = 403;
-  r.body = R"({"kind":"Status","code":403,"reason":"Forbidden","message":"ns is terminating",
-    "details":{"causes":[{"reason":"NamespaceTerminating","message":"ns is terminating"}]}})";
-  EXPECT_EQ(ClassifyEvictionResponse(r).outcome,
-            remediation::EvictionOutcome::kNamespaceTerminating);
-
-  r.status = 500;
-  r.body = "not json";
-  EXPECT_EQ(ClassifyEvictionResponse(r).outcome, remediation::EvictionOutcome::kRetryable);
-  r.status = 404;
-  r.body = R"({"kind":"Status","code":404,"reason":"NotFound","message":"gone"})";
-  EXPECT_EQ(ClassifyEvictionResponse(r).outcome, remediation::EvictionOutcome::kNotFound);
-}
-
 // ================================================================ fixtures
 
 class RecordingSink final : public kube::EventSink {
@@ -358,7 +300,6 @@ class RemediationReconcilerTest : public ::testing::Test {
     deps.nodes = &nodes;
     deps.pods = &pods;
     deps.policies = &policies;
-    deps.rest = &rest;
     deps.events = &events;
     deps.status = &status;
     deps.metrics = metrics.get();
@@ -370,7 +311,8 @@ class RemediationReconcilerTest : public ::testing::Test {
     };
     DrainerOptions drain;
     drain.poll_interval = 2ms;
-    reconciler = std::make_unique<RemediationReconciler>(deps, nullptr, drain);
+    reconciler = std::make_unique<RemediationReconciler>(
+        deps, node_writer, std::make_unique<writes::RestDrainApi>(rest, &pods, &nodes), drain);
   }
   Result<ReconcileResult> Reconcile(const std::string& policy = "p") {
     auto r = reconciler->Reconcile(policy);
@@ -414,6 +356,7 @@ class RemediationReconcilerTest : public ::testing::Test {
   kube::Store<PolicyObject> policies;
   FakeApiServer server{nodes, pods};
   kube::RestClient rest{server, NoSleep()};
+  writes::RestNodeWriter node_writer{rest};
   RecordingSink sink;
   kube::EventRecorder events{sink, kube::EventRecorderOptions{}, clock};
   NullStatusApi status_api;
@@ -1230,7 +1173,7 @@ class DrainRunTest : public ::testing::Test {
   kube::Store<kube::Pod> pods;
   FakeApiServer server{nodes, pods};
   kube::RestClient rest{server, NoSleep()};
-  RestDrainApi api{rest, &pods, &nodes};
+  writes::RestDrainApi api{rest, &pods, &nodes};
   DrainerOptions options;
   std::vector<std::pair<std::string, std::string>> events;
 };

@@ -12,8 +12,8 @@
 #include "agent/agent_main.h"
 #include "agent/agent_options.h"
 #include "cli/plugin.h"
+#include "reconcile/options.h"
 #include "runtime/controller.h"
-#include "runtime/options.h"
 #include "version.h"
 
 int main(int argc, char** argv) {

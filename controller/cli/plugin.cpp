@@ -19,7 +19,7 @@
 #include "kube/events.h"
 #include "kube/rest.h"
 #include "kube/transport_cpprest.h"
-#include "runtime/resolver.h"
+#include "reconcile/resolver.h"
 #include "version.h"
 
 namespace nodeguard::cli {

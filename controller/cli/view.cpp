@@ -11,7 +11,7 @@
 #include "density/cap.h"
 #include "density/taint_record.h"
 #include "health/evaluate.h"
-#include "runtime/resolver.h"
+#include "reconcile/resolver.h"
 
 namespace nodeguard::cli {
 namespace {

@@ -7,7 +7,7 @@
 // (tests/unit/cli/). plugin.cpp does the reading, writing and printing.
 //
 // Everything is derived the way the controller derives it, from the same
-// libraries: which policy governs a node (runtime/resolver.h), its health
+// libraries: which policy governs a node (reconcile/resolver.h), its health
 // under that policy's rules (health/evaluate.h), its pod count and cap
 // (density/cap.h), the density taint nodeguard recorded
 // (density/taint_record.h) and the remediation state annotation

@@ -24,7 +24,7 @@
 // (RestListWatcher::Watch) answered 429 returns its Error, retry_after_seconds
 // set, to the informer, which opens it again after its own backoff (800 ms
 // doubling to 30 s; the Retry-After itself is not read there); and the
-// drainer's evictions (runtime/drainer.cpp), whose 429 is a
+// drainer's evictions (remediation/drainer.cpp), whose 429 is a
 // PodDisruptionBudget's answer that the drain retries on its own schedule.
 //
 // Client-side rate limit (client-go's QPS/Burst; RestOptions::qps and burst):

@@ -31,7 +31,7 @@
 #include "kube/workqueue.h"
 #include "observe/metrics.h"
 #include "process/liveness.h"
-#include "runtime/reconciler.h"
+#include "reconcile/reconciler.h"
 
 namespace nodeguard::manager {
 

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "api/encode.h"
+#include "density/reconciler.h"
+#include "hygiene/reconciler.h"
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
@@ -20,14 +22,12 @@
 #include "observe/health.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "policy/reconciler.h"
 #include "process/endpoints.h"
 #include "process/liveness.h"
 #include "process/process.h"
-#include "runtime/density_reconciler.h"
-#include "runtime/hygiene_reconciler.h"
-#include "runtime/notifications.h"
-#include "runtime/policy_reconciler.h"
-#include "runtime/remediation_reconciler.h"
+#include "reconcile/notifications.h"
+#include "remediation/reconciler.h"
 #include "version.h"
 
 namespace nodeguard::runtime {

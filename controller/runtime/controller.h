@@ -14,7 +14,7 @@
 // finish (at most 10 s), releases the Lease and exits 0.
 
 #include "common/result.h"
-#include "runtime/options.h"
+#include "reconcile/options.h"
 
 namespace nodeguard::runtime {
 

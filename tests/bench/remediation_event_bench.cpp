@@ -28,8 +28,8 @@
 #include "bench_util.h"
 #include "fakes/api_server.h"
 #include "fakes/status_api.h"
+#include "remediation/reconciler.h"
 #include "remediation/state.h"
-#include "runtime/remediation_reconciler.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "runtime/policy_object.h"
+#include "reconcile/policy_object.h"
 
 namespace nodeguard::fakes {
 

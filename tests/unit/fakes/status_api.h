@@ -2,11 +2,11 @@
 
 // NullStatusApi: a status write that always succeeds and keeps nothing, for
 // tests that read the desired status from the StatusWriter instead
-// (tests/unit/runtime/status_writer_test.cpp records the writes themselves).
+// (tests/unit/reconcile/status_writer_test.cpp records the writes themselves).
 
 #include <string>
 
-#include "runtime/status_writer.h"
+#include "reconcile/status_writer.h"
 
 namespace nodeguard::fakes {
 

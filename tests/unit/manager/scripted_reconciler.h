@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/reconciler.h"
+#include "reconcile/reconciler.h"
 
 namespace nodeguard::manager::test_support {
 

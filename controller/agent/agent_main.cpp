@@ -69,6 +69,131 @@ SimulationHook MakeCommandHook(std::vector<std::string> command_template, Comman
   };
 }
 
+namespace {
+
+// HostCommands, or SimulatedCommands with the --simulate-command hook.
+std::unique_ptr<Commands> MakeCommands(const AgentProcessOptions& options,
+                                       const CommandsConfig& config,
+                                       const std::vector<std::string>& simulate_template,
+                                       ProcessRunner& runner) {
+  if (options.simulate) {
+    return std::make_unique<SimulatedCommands>(
+        config, MakeCommandHook(simulate_template, runner, options.command_timeout));
+  }
+  return std::make_unique<HostCommands>(config, runner);
+}
+
+// The Agent's options: the decision's, and the host's boot ID when readable.
+AgentOptions MakeAgentOptions(const AgentProcessOptions& options, const DecideOptions& decide,
+                              const observe::Logger& log) {
+  AgentOptions agent_options;
+  agent_options.decide = decide;
+  if (!options.simulate && !options.boot_id_file.empty()) {
+    auto boot_id = ReadBootIdFile(options.boot_id_file);
+    if (boot_id.ok()) {
+      agent_options.host_boot_id = *boot_id;
+      log.Info("host boot ID", {{"bootId", *boot_id}, {"file", options.boot_id_file}});
+    } else {
+      // Not fatal: the Node's bootID still works once the kubelet has posted.
+      log.Warn("cannot read the host's boot ID; using the Node's bootID",
+               {{"error", boot_id.error().ToString()}});
+    }
+  }
+  return agent_options;
+}
+
+// One line per action: enabled or not, and the command it would run.
+void LogActions(const AgentProcessOptions& options, const AgentOptions& agent_options,
+                const CommandsConfig& config, const Commands& commands,
+                const observe::Logger& log) {
+  for (AgentAction action : {AgentAction::kRestartContainerRuntime, AgentAction::kRestartKubelet,
+                             AgentAction::kReboot}) {
+    const bool enabled = agent_options.decide.enabled_actions.count(action) > 0;
+    const bool detected =
+        action == AgentAction::kRestartContainerRuntime && config.restart_runtime.empty();
+    // Without a node, the runtime's service is not known yet.
+    const std::string command =
+        detected ? std::string(options.simulate ? "simulated: " : "") +
+                       "systemctl restart <the service of the node's containerRuntimeVersion>"
+                 : commands.Describe(action, kube::Node{});
+    log.Info("action",
+             {{"action", AgentActionName(action)}, {"enabled", enabled}, {"command", command}});
+  }
+}
+
+// --early-warning: the kubelet's own client (another server, another trust
+// anchor and token than the API server's), built at start-up so a bad CA
+// file fails then, and the EarlyWarning fed by its scrapes.
+struct EarlyWarningParts {
+  std::unique_ptr<kube::HttpClient> kubelet_http;
+  std::unique_ptr<EarlyWarningMetrics> metrics;
+  std::unique_ptr<EarlyWarning> early;
+};
+Result<EarlyWarningParts> MakeEarlyWarning(const AgentProcessOptions& options,
+                                           observe::MetricsRegistry& metrics, NodeApi& node_api,
+                                           const observe::Logger& log) {
+  EarlyWarningParts parts;
+  if (!options.early_warning) return parts;
+  const KubeletClientOptions kubelet = MakeKubeletClientOptions(options);
+  auto http = MakeKubeletHttpClient(kubelet, RealClock::Instance());
+  if (!http.ok()) return http.error();
+  parts.kubelet_http = std::move(http).value();
+  parts.metrics = std::make_unique<EarlyWarningMetrics>(metrics);
+  parts.early = std::make_unique<EarlyWarning>(
+      node_api, RealClock::Instance(), MakeEarlyWarningOptions(options), parts.metrics.get());
+  log.Info("early warning on",
+           {{"kubeletUrl", kubelet.url},
+            {"caFile", kubelet.insecure_skip_tls_verify ? "(not verified)" : kubelet.ca_file},
+            {"serverName", kubelet.server_name},
+            {"interval", FormatGoDuration(options.early_warning_interval)},
+            {"window", FormatGoDuration(options.early_warning_window)}});
+  return parts;
+}
+
+// One scrape at a time, started every --early-warning-interval (or at once
+// after a scrape that took longer), until `cancel`; the main loop ticks the
+// pending one.
+void ScrapeLoop(const AgentProcessOptions& options, kube::HttpClient& kubelet_http,
+                EarlyWarning& early, const kube::CancelToken& cancel) {
+  KubeletScraper scraper(kubelet_http, RealClock::Instance(), MakeKubeletScrapeOptions(options));
+  while (!cancel.cancelled()) {
+    const auto started = std::chrono::steady_clock::now();
+    early.ScrapeStarted();
+    early.ScrapeFinished(scraper.Scrape(cancel));
+    const auto next = started + options.early_warning_interval;
+    while (!cancel.cancelled() && std::chrono::steady_clock::now() < next) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+// Until `cancel`, ticking the early warning once a second.
+void WaitForStop(EarlyWarning* early, const kube::CancelToken& cancel) {
+  auto next_tick = std::chrono::steady_clock::now();
+  while (!cancel.cancelled()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (early && std::chrono::steady_clock::now() >= next_tick) {
+      early->Tick();
+      next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
+  }
+}
+
+// /readyz: the Node's informer synced, and the Node exists.
+void AddProbes(process::Probes& probes, const kube::Informer<kube::Node>& nodes,
+               const std::string& node_name) {
+  probes.readyz.Add("informer", [&nodes]() -> Status {
+    if (nodes.HasSynced()) return Status::Ok();
+    return Error::Unavailable("node cache not synced");
+  });
+  probes.readyz.Add("node", [&nodes, node_name]() -> Status {
+    if (!nodes.HasSynced() || nodes.store().Get("", node_name)) return Status::Ok();
+    return Error::NotFound("node " + node_name + " does not exist");
+  });
+}
+
+}  // namespace
+
 int RunAgent(const AgentProcessOptions& options) {
   if (Status s = process::SetupLogging(options.log_level, options.log_format); !s.ok()) {
     std::fprintf(stderr, "nodeguard agent: %s\n", s.error().ToString().c_str());
@@ -106,67 +231,18 @@ int RunAgent(const AgentProcessOptions& options) {
   AgentMetrics agent_metrics(metrics);
 
   RestNodeApi node_api(rest);
-
   ProcessRunner runner;
-  std::unique_ptr<Commands> commands;
-  if (options.simulate) {
-    commands = std::make_unique<SimulatedCommands>(
-        *commands_config, MakeCommandHook(*simulate_template, runner, options.command_timeout));
-  } else {
-    commands = std::make_unique<HostCommands>(*commands_config, runner);
-  }
-  AgentOptions agent_options;
-  agent_options.decide = *decide_options;
-  if (!options.simulate && !options.boot_id_file.empty()) {
-    auto boot_id = ReadBootIdFile(options.boot_id_file);
-    if (boot_id.ok()) {
-      agent_options.host_boot_id = *boot_id;
-      log.Info("host boot ID", {{"bootId", *boot_id}, {"file", options.boot_id_file}});
-    } else {
-      // Not fatal: the Node's bootID still works once the kubelet has posted.
-      log.Warn("cannot read the host's boot ID; using the Node's bootID",
-               {{"error", boot_id.error().ToString()}});
-    }
-  }
-  for (AgentAction action : {AgentAction::kRestartContainerRuntime, AgentAction::kRestartKubelet,
-                             AgentAction::kReboot}) {
-    const bool enabled = agent_options.decide.enabled_actions.count(action) > 0;
-    const bool detected =
-        action == AgentAction::kRestartContainerRuntime && commands_config->restart_runtime.empty();
-    // Without a node, the runtime's service is not known yet.
-    const std::string command =
-        detected ? std::string(options.simulate ? "simulated: " : "") +
-                       "systemctl restart <the service of the node's containerRuntimeVersion>"
-                 : commands->Describe(action, kube::Node{});
-    log.Info("action",
-             {{"action", AgentActionName(action)}, {"enabled", enabled}, {"command", command}});
-  }
+  std::unique_ptr<Commands> commands =
+      MakeCommands(options, *commands_config, *simulate_template, runner);
+  const AgentOptions agent_options = MakeAgentOptions(options, *decide_options, log);
+  LogActions(options, agent_options, *commands_config, *commands, log);
   Agent agent(node_api, *commands, RealClock::Instance(), agent_options, &agent_metrics);
-
-  // --early-warning: the kubelet's own client (another server, another trust
-  // anchor and token than the API server's), built now so a bad CA file
-  // fails at start-up.
-  std::unique_ptr<kube::HttpClient> kubelet_http;
-  std::unique_ptr<EarlyWarningMetrics> early_metrics;
-  std::unique_ptr<EarlyWarning> early;
-  if (options.early_warning) {
-    const KubeletClientOptions kubelet = MakeKubeletClientOptions(options);
-    auto http = MakeKubeletHttpClient(kubelet, RealClock::Instance());
-    if (!http.ok()) {
-      log.Error("cannot set up the kubelet client", {{"error", http.error().ToString()}});
-      return 2;
-    }
-    kubelet_http = std::move(http).value();
-    early_metrics = std::make_unique<EarlyWarningMetrics>(metrics);
-    early = std::make_unique<EarlyWarning>(node_api, RealClock::Instance(),
-                                           MakeEarlyWarningOptions(options), early_metrics.get());
-    log.Info("early warning on",
-             {{"kubeletUrl", kubelet.url},
-              {"caFile", kubelet.insecure_skip_tls_verify ? "(not verified)" : kubelet.ca_file},
-              {"serverName", kubelet.server_name},
-              {"interval", FormatGoDuration(options.early_warning_interval)},
-              {"window", FormatGoDuration(options.early_warning_window)}});
+  auto early_warning = MakeEarlyWarning(options, metrics, node_api, log);
+  if (!early_warning.ok()) {
+    log.Error("cannot set up the kubelet client", {{"error", early_warning.error().ToString()}});
+    return 2;
   }
+  EarlyWarning* early = early_warning->early.get();
 
   // Only this Node: a DaemonSet of thousands must not each watch every node.
   kube::RestListWatcher node_lw(rest, kube::CoreResource("nodes"));
@@ -180,14 +256,7 @@ int RunAgent(const AgentProcessOptions& options) {
                      {}});
 
   process::Probes probes;
-  probes.readyz.Add("informer", [&]() -> Status {
-    if (nodes.HasSynced()) return Status::Ok();
-    return Error::Unavailable("node cache not synced");
-  });
-  probes.readyz.Add("node", [&]() -> Status {
-    if (!nodes.HasSynced() || nodes.store().Get("", options.node_name)) return Status::Ok();
-    return Error::NotFound("node " + options.node_name + " does not exist");
-  });
+  AddProbes(probes, nodes, options.node_name);
   auto endpoints = process::ServeEndpoints(options.metrics_bind_address,
                                            options.health_probe_bind_address, metrics, probes, log);
   if (!endpoints) return 2;
@@ -220,33 +289,12 @@ int RunAgent(const AgentProcessOptions& options) {
       log.Warn("the node does not exist (yet); waiting for it");
     }
   }
-  // One scrape at a time, started every --early-warning-interval (or at
-  // once after a scrape that took longer); the main loop below ticks the
-  // pending one.
   std::thread scraper_thread;
   if (early) {
-    scraper_thread = std::thread([&] {
-      KubeletScraper scraper(*kubelet_http, RealClock::Instance(),
-                             MakeKubeletScrapeOptions(options));
-      while (!cancel.cancelled()) {
-        const auto started = std::chrono::steady_clock::now();
-        early->ScrapeStarted();
-        early->ScrapeFinished(scraper.Scrape(cancel));
-        const auto next = started + options.early_warning_interval;
-        while (!cancel.cancelled() && std::chrono::steady_clock::now() < next) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-      }
-    });
+    scraper_thread =
+        std::thread([&] { ScrapeLoop(options, *early_warning->kubelet_http, *early, cancel); });
   }
-  auto next_tick = std::chrono::steady_clock::now();
-  while (!cancel.cancelled()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (early && std::chrono::steady_clock::now() >= next_tick) {
-      early->Tick();
-      next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    }
-  }
+  WaitForStop(early, cancel);
   log.Info("shutting down; a running action's command is let finish");
   if (scraper_thread.joinable()) scraper_thread.join();
 

@@ -89,9 +89,8 @@ Result<std::vector<std::string>> CommandOrDefault(const std::string& configured,
   return words;
 }
 
-}  // namespace
-
-void AddAgentFlags(CLI::App& app, AgentProcessOptions& o) {
+// Which Node, which API server.
+void AddIdentityFlags(CLI::App& app, AgentProcessOptions& o) {
   app.add_option("--node-name", o.node_name,
                  "The Node this agent serves (required; the DaemonSet passes spec.nodeName). "
                  "The agent watches only this Node")
@@ -99,6 +98,11 @@ void AddAgentFlags(CLI::App& app, AgentProcessOptions& o) {
   app.add_option("--kubeconfig", o.kubeconfig,
                  "Path to a kubeconfig; default $KUBECONFIG, ~/.kube/config, then in-cluster")
       ->envname("KUBECONFIG");
+}
+
+// How the actions run: their commands, --simulate, their deadlines and the
+// boot ID that tells a Reboot done.
+void AddActionFlags(CLI::App& app, AgentProcessOptions& o) {
   app.add_option("--host-command-prefix", o.host_command_prefix,
                  "Prepended to every action's command to run it in the host's namespaces "
                  "(the DaemonSet runs with hostPID). Empty (--host-command-prefix \"\"): run "
@@ -155,6 +159,10 @@ void AddAgentFlags(CLI::App& app, AgentProcessOptions& o) {
       ->envname("NODEGUARD_ENABLED_ACTIONS")
       ->delimiter(',')
       ->capture_default_str();
+}
+
+// --early-warning: the kubelet scrape and the level's thresholds (issue 19).
+void AddEarlyWarningFlags(CLI::App& app, AgentProcessOptions& o) {
   app.add_flag("--early-warning", o.early_warning,
                "Scrape the kubelet's /metrics and publish the node's early-warning level "
                "(Healthy/Degraded/Critical) in the nodeguard.io/early-warning annotation "
@@ -220,6 +228,15 @@ void AddAgentFlags(CLI::App& app, AgentProcessOptions& o) {
   AddDuration(app, "--early-warning-hold", o.early_warning_hold,
               "Degraded returns to Healthy after the figures stayed calm this long", true)
       ->envname("NODEGUARD_EARLY_WARNING_HOLD");
+}
+
+}  // namespace
+
+void AddAgentFlags(CLI::App& app, AgentProcessOptions& o) {
+  // In this order in --help.
+  AddIdentityFlags(app, o);
+  AddActionFlags(app, o);
+  AddEarlyWarningFlags(app, o);
   process::AddObservabilityFlags(
       app, {&o.metrics_bind_address, &o.health_probe_bind_address, &o.log_level, &o.log_format});
   process::AddApiClientFlags(app, {&o.kube_api_qps, &o.kube_api_burst},

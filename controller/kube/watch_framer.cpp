@@ -23,14 +23,14 @@ Error TooLarge(size_t limit) {
 
 WatchFramer::WatchFramer(size_t max_event_bytes) : max_event_bytes_(max_event_bytes) {}
 
-Status WatchFramer::Deliver(std::string_view line, const EventSink& sink) const {
+Status WatchFramer::Deliver(std::string_view line, const LineHandler& handler) const {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (IsBlank(line)) return Status::Ok();
   if (line.size() > max_event_bytes_) return TooLarge(max_event_bytes_);
-  return sink(line);
+  return handler(line);
 }
 
-Status WatchFramer::Feed(std::string_view chunk, const EventSink& sink) {
+Status WatchFramer::Feed(std::string_view chunk, const LineHandler& handler) {
   while (!chunk.empty()) {
     const void* found = std::memchr(chunk.data(), '\n', chunk.size());
     if (found == nullptr) {
@@ -42,11 +42,11 @@ Status WatchFramer::Feed(std::string_view chunk, const EventSink& sink) {
     Status status;
     if (partial_.empty()) {
       // The common case: a whole event inside one chunk, delivered without a copy.
-      status = Deliver(chunk.substr(0, newline), sink);
+      status = Deliver(chunk.substr(0, newline), handler);
     } else {
       if (partial_.size() + newline > max_event_bytes_) return TooLarge(max_event_bytes_);
       partial_.append(chunk.substr(0, newline));
-      status = Deliver(partial_, sink);
+      status = Deliver(partial_, handler);
       partial_.clear();
       if (partial_.capacity() > kKeepBufferBytes) std::string().swap(partial_);
     }

@@ -21,17 +21,17 @@ class WatchFramer {
   // buffering it without bound would exhaust memory.
   static constexpr size_t kDefaultMaxEventBytes = size_t{16} << 20;
 
-  // Receives each complete event (without its newline; never empty). The view
-  // is valid only during the call. A non-ok Status stops Feed and is returned.
-  using EventSink = std::function<Status(std::string_view event)>;
+  // Receives each complete event: one line of the stream, without its newline, never empty. The
+  // view is valid only during the call. A non-ok Status stops Feed and is returned.
+  using LineHandler = std::function<Status(std::string_view event)>;
 
   explicit WatchFramer(size_t max_event_bytes = kDefaultMaxEventBytes);
 
   // Appends a chunk and delivers every event it completes, in order. Blank
-  // lines (and "\r" before "\n") are skipped. Returns the sink's first error,
+  // lines (and "\r" before "\n") are skipped. Returns the handler's first error,
   // or kInvalid when an event exceeds the limit; after an error the framer
   // must be Reset() before reuse.
-  Status Feed(std::string_view chunk, const EventSink& sink);
+  Status Feed(std::string_view chunk, const LineHandler& handler);
 
   // Bytes of an incomplete event held back for the next chunk. Non-zero when
   // a stream ends means its last event was cut off.
@@ -41,7 +41,7 @@ class WatchFramer {
   void Reset() { partial_.clear(); }
 
  private:
-  Status Deliver(std::string_view line, const EventSink& sink) const;
+  Status Deliver(std::string_view line, const LineHandler& handler) const;
 
   size_t max_event_bytes_;
   std::string partial_;  // The start of an event whose newline has not arrived.

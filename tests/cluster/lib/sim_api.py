@@ -1,5 +1,6 @@
 """The frozen nodes' writes, shared by tests/cluster/sim (through the command
-line below) and tests/cluster/sim-player (the Api class): straight to the
+line below) and tests/cluster/sim-player (the Api class), and the node watch
+loop of sim-player and sim-kubelet (watch_nodes): straight to the
 API server of a cluster started by tests/cluster/up, with its admin client
 certificate (STATE/pki) and address (STATE/cluster.env). One process, a few
 concurrent connections: kubectl's client-side rate limit and start-up make a
@@ -114,6 +115,44 @@ class Api:
         if resp.status >= 400:
             raise ApiError(resp.status, raw.decode(errors="replace"))
         return resp.status, json.loads(raw) if raw else None
+
+
+def watch_nodes(api, selector, stopping, on_list, on_event, on_error):
+    """Lists the nodes matching label selector `selector` and watches them from
+    that list's resourceVersion, until the Event `stopping` is set:
+    on_list(items) after each list, on_event(type, object) for each watch
+    event but ERROR (ADDED, MODIFIED, DELETED, BOOKMARK). The server ending
+    the watch, or an ERROR event (410 Gone and the like), lists again; any
+    exception is passed to on_error and retried after a second. Never returns
+    early: a broken stream must not end the caller's cache."""
+    quoted = urllib.parse.quote(selector)
+    while not stopping.is_set():
+        try:
+            _, listed = api.request("GET", f"/api/v1/nodes?labelSelector={quoted}")
+            on_list(listed["items"])
+            rv = listed["metadata"]["resourceVersion"]
+            conn = api.connect(330)
+            try:
+                conn.request("GET", f"/api/v1/nodes?watch=1&labelSelector={quoted}"
+                             f"&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=300",
+                             headers={"Accept": "application/json"})
+                resp = conn.getresponse()
+                if resp.status != 200:
+                    raise ApiError(resp.status, resp.read().decode(errors="replace"))
+                while not stopping.is_set():
+                    line = resp.readline()
+                    if not line:
+                        break  # The server ended the watch: list again.
+                    event = json.loads(line)
+                    kind = event.get("type")
+                    if kind == "ERROR":
+                        break  # 410 Gone and the like: list again.
+                    on_event(kind, event.get("object") or {})
+            finally:
+                conn.close()
+        except Exception as e:  # Never die of a broken stream: report, list again.
+            on_error(e)
+            stopping.wait(1.0)
 
 
 def lease_path(name):

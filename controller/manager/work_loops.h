@@ -1,10 +1,9 @@
 #pragma once
 
 // WorkLoops: each reconciler with its work queue and the worker threads that
-// drain it; the part of controller-runtime's manager nodeguard needs. The
-// controller's wiring (runtime/controller.cpp) registers the informers'
-// handlers against these queues, starts the workers once it leads, and on
-// shutdown stops taking work and waits a bounded time for what is in flight.
+// drain it. The Manager (manager/manager.h) owns one and decides when the
+// workers start (leadership) and when they stop taking work (lost leadership,
+// shutdown); the informers' handlers feed its queues.
 //
 // ProcessNextKey is one turn of a worker, kept apart so it is tested without
 // threads: what a reconcile's result asks of the queue.
@@ -34,7 +33,10 @@
 #include "process/liveness.h"
 #include "reconcile/reconciler.h"
 
-namespace nodeguard::runtime {
+namespace nodeguard::manager {
+
+using runtime::Reconciler;
+using runtime::ReconcileResult;
 
 // Where reconciles are counted: nodeguard_reconcile_total{reconciler, result}
 // and nodeguard_reconcile_duration_seconds{reconciler}.
@@ -64,7 +66,7 @@ class WorkLoops {
   };
 
   // One queue per reconciler, named after it. `clock` (null: the real one)
-  // drives the queues' delays.
+  // drives the queues' delays and the bound of the waits for in-flight work.
   // REQUIRES: reconcilers non-null and outliving this object.
   WorkLoops(const std::vector<Reconciler*>& reconcilers, ReconcileMetrics metrics,
             const Clock* clock = nullptr);
@@ -98,8 +100,17 @@ class WorkLoops {
   };
   // Shuts every queue down dropping what is queued (level-triggered: whoever
   // leads next recomputes every key) and waits for the reconciles in flight,
-  // all loops together at most `grace`.
+  // all loops together at most `grace`: DropQueued, then WaitForInFlight.
   Stopped StopTakingWork(std::chrono::milliseconds grace);
+
+  // Shuts every queue down dropping what is queued; returns how many keys.
+  // The reconciles in flight run on; their requeues are dropped too.
+  size_t DropQueued();
+
+  // Waits until no reconcile is in flight, at most `grace` on the clock (in
+  // slices of at most 20 ms real time, so a fake clock's Advance ends it).
+  // Returns how many are still running.
+  size_t WaitForInFlight(std::chrono::milliseconds grace);
 
   // REQUIRES: StopTakingWork returned still_running == 0 (a stuck reconcile
   // would block the join forever).
@@ -108,6 +119,7 @@ class WorkLoops {
  private:
   std::vector<Loop> loops_;
   ReconcileMetrics metrics_;
+  const Clock& clock_;
 };
 
-}  // namespace nodeguard::runtime
+}  // namespace nodeguard::manager

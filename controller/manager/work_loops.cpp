@@ -1,10 +1,10 @@
-#include "runtime/work_loops.h"
+#include "manager/work_loops.h"
 
 #include <algorithm>
 
 #include "observe/log.h"
 
-namespace nodeguard::runtime {
+namespace nodeguard::manager {
 
 bool ProcessNextKey(Reconciler& reconciler, kube::WorkQueue& queue, const ReconcileMetrics& metrics,
                     const BeforeReconcile& before) {
@@ -43,7 +43,7 @@ bool ProcessNextKey(Reconciler& reconciler, kube::WorkQueue& queue, const Reconc
 
 WorkLoops::WorkLoops(const std::vector<Reconciler*>& reconcilers, ReconcileMetrics metrics,
                      const Clock* clock)
-    : metrics_(metrics) {
+    : metrics_(metrics), clock_(clock != nullptr ? *clock : RealClock::Instance()) {
   for (Reconciler* r : reconcilers) {
     kube::WorkQueue::Options options;
     options.name = std::string(r->name());
@@ -97,16 +97,35 @@ std::vector<process::ReconcilerProgress> WorkLoops::Progress() const {
 
 WorkLoops::Stopped WorkLoops::StopTakingWork(std::chrono::milliseconds grace) {
   Stopped stopped;
-  for (auto& loop : loops_) stopped.dropped += loop.queue->ShutDownDroppingQueued();
-  const auto grace_ends = std::chrono::steady_clock::now() + grace;
+  stopped.dropped = DropQueued();
+  stopped.still_running = WaitForInFlight(grace);
+  return stopped;
+}
+
+size_t WorkLoops::DropQueued() {
+  size_t dropped = 0;
+  for (auto& loop : loops_) dropped += loop.queue->ShutDownDroppingQueued();
+  return dropped;
+}
+
+size_t WorkLoops::WaitForInFlight(std::chrono::milliseconds grace) {
+  // Real-time slices, so a fake clock's deadline is seen soon after the test
+  // moves it, and a real one within 20 ms of the grace.
+  constexpr std::chrono::milliseconds kSlice{20};
+  const MonoTime grace_ends = clock_.Monotonic() + grace;
+  size_t still_running = 0;
   for (auto& loop : loops_) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        grace_ends - std::chrono::steady_clock::now());
-    if (!loop.queue->WaitForInFlight(std::max(left, std::chrono::milliseconds(0)))) {
-      stopped.still_running += loop.queue->InFlight();
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(grace_ends - clock_.Monotonic());
+      if (left <= std::chrono::milliseconds(0)) {
+        still_running += loop.queue->InFlight();
+        break;
+      }
+      if (loop.queue->WaitForInFlight(std::min(left, kSlice))) break;
     }
   }
-  return stopped;
+  return still_running;
 }
 
 void WorkLoops::JoinWorkers() {
@@ -118,4 +137,4 @@ void WorkLoops::JoinWorkers() {
   }
 }
 
-}  // namespace nodeguard::runtime
+}  // namespace nodeguard::manager

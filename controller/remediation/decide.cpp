@@ -258,12 +258,7 @@ class NodeStep {
     s.message = message;
     Write(s);
     if (agent_action) {
-      AgentRequest request;
-      request.id = s.request_id;
-      request.action = *agent_action;
-      request.requested_at = step_.now;
-      request.requester = "nodeguard/" + step_.in.policy;
-      d_.intents.push_back(Intent::RequestAgentAction(std::move(request)));
+      d_.intents.push_back(Intent::RequestAgentAction(AgentRequestFor(s)));
       Event(why.empty() ? EventType::kNormal : EventType::kWarning,
             why.empty() ? "ActionRequested" : "RemediationEscalated", message);
     } else {
@@ -310,9 +305,43 @@ class NodeStep {
     return false;
   }
 
+  // Moves an unfinished remediation of ours one step along its phase
+  // (see the table in decide.h), or hands it over / cancels it when this
+  // policy steps back from the node.
   void Advance(RemediationState s);
 
  private:
+  // One handler per unfinished phase, called by Advance once the policy
+  // still governs the node.
+  void AdvanceCordoned(RemediationState s);
+  void AdvanceDraining(RemediationState s);
+  void AdvanceActionRequested(RemediationState s);
+  void AdvanceAwaitingRecovery(RemediationState s);
+
+  // Cordoned -> Draining: writes the state first, then starts the drain, so a
+  // crash in between resumes the drain under the same id.
+  void StartDrain(RemediationState s);
+  // The drain finished: the first rung, or (empty ladder) AwaitingRecovery.
+  void AfterDrain(RemediationState s);
+  // Draining, but no drain of ours runs (the controller restarted, or the
+  // leader changed): resume it within its original deadline, or fail.
+  void ResumeInterruptedDrain(RemediationState s, std::optional<WallTime> deadline);
+  // ActionRequested, neither confirmed, failed, nor timed out yet. Re-sends a
+  // request that never reached the node (crash between state and request).
+  void WaitForAction(const RemediationState& s, bool agent_action, bool status_for_us);
+
+  // The agent request for the state's current rung; one id per rung, so a
+  // re-sent request is the same request. REQUIRES: s.action is an agent
+  // action and s.action_requested_at is set.
+  AgentRequest AgentRequestFor(const RemediationState& s) const {
+    AgentRequest request;
+    request.id = s.request_id;
+    request.action = *ToAgentAction(*s.action);
+    request.requested_at = *s.action_requested_at;
+    request.requester = "nodeguard/" + step_.in.policy;
+    return request;
+  }
+
   const Step& step_;
   const NodeObservation& obs_;
   const kube::Node& node_;
@@ -320,9 +349,6 @@ class NodeStep {
 };
 
 void NodeStep::Advance(RemediationState s) {
-  const WallTime now = step_.now;
-  const bool paused = step_.in.paused;
-
   // A person or the policy took the node out of scope: hand over or step back.
   if (const Outcome step_back = StepBack(); step_back != Outcome::kNone) {
     if (CanHandOver(step_back)) {
@@ -334,182 +360,205 @@ void NodeStep::Advance(RemediationState s) {
   }
 
   switch (s.phase) {
-    case Phase::kCordoned: {
-      if (healthy()) {
-        Cancel(std::move(s), Outcome::kRecoveredWithoutAction, "node recovered before any action");
-      } else if (!unschedulable() && !s.cordoned_by_us) {
-        Cancel(std::move(s), Outcome::kUncordonedExternally,
-               "the cordon nodeguard took over was removed by someone else");
-      } else if (paused) {
-        SetHold(Hold::kPaused, "paused before draining");
-      } else if (step_.storm) {
-        SetHold(Hold::kStorm, "cordoned; the drain waits while the storm lasts");
-      } else if (!unschedulable()) {
-        // Our own cordon did not land (e.g. the process died after writing
-        // the state): finish it.
-        d_.intents.push_back(Intent::Cordon());
-        Note("cordoning");
-      } else {
-        s.phase = Phase::kDraining;
-        s.phase_since = now;
-        s.message = "draining";
-        const auto deadline = DrainDeadline(now);
-        Write(s);
-        d_.intents.push_back(Intent::StartDrain(s.id, deadline));
-        Event(EventType::kNormal, "DrainStarted",
-              "draining the node" +
-                  (deadline ? " (timeout " + Fmt(step_.spec.drain.timeout) + ")" : std::string()));
-        Note("draining");
-        if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
-      }
+    case Phase::kCordoned:
+      AdvanceCordoned(std::move(s));
       return;
-    }
-
-    case Phase::kDraining: {
-      if (healthy()) {
-        Cancel(std::move(s), Outcome::kRecoveredWithoutAction, "node recovered before any action");
-        return;
-      }
-      if (!unschedulable()) {
-        Cancel(std::move(s), Outcome::kUncordonedExternally,
-               "someone uncordoned the node during the drain");
-        return;
-      }
-      const auto deadline = DrainDeadline(s.phase_since);
-      const auto kind =
-          obs_.drain.remediation_id == s.id ? obs_.drain.kind : DrainObservation::kNotRunning;
-      switch (kind) {
-        case DrainObservation::kSucceeded:
-          if (paused) {
-            SetHold(Hold::kPaused, "drained; paused before the first action");
-          } else if (step_.spec.actions.empty()) {
-            s.phase = Phase::kAwaitingRecovery;
-            s.phase_since = now;
-            s.action_requested_at = now;
-            s.message = obs_.drain.message.empty() ? "drained" : obs_.drain.message;
-            s.message += "; no actions configured, waiting for the node to recover";
-            Write(s);
-            Event(EventType::kNormal, "Drained", s.message);
-            Note(s.message);
-            MinRequeue(d_.requeue_after, step_.spec.action_timeout);
-          } else {
-            const std::string drained = obs_.drain.message.empty() ? "drained" : obs_.drain.message;
-            EnterRung(std::move(s), 0, "");
-            Event(EventType::kNormal, "Drained", drained);
-          }
-          return;
-        case DrainObservation::kTimedOut:
-          Fail(std::move(s), Outcome::kDrainTimedOut,
-               obs_.drain.message.empty() ? "drain timed out" : obs_.drain.message);
-          return;
-        case DrainObservation::kFailed:
-          Fail(std::move(s), Outcome::kDrainFailed,
-               obs_.drain.message.empty() ? "drain failed" : obs_.drain.message);
-          return;
-        case DrainObservation::kRunning:
-          Note("draining");
-          if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
-          return;
-        case DrainObservation::kNotRunning:
-          if (deadline && now >= *deadline) {
-            Fail(std::move(s), Outcome::kDrainTimedOut,
-                 "the drain did not finish within drain.timeout " + Fmt(step_.spec.drain.timeout) +
-                     " (it was interrupted)");
-          } else if (paused) {
-            SetHold(Hold::kPaused, "paused during the drain");
-          } else if (step_.storm) {
-            SetHold(Hold::kStorm, "the interrupted drain resumes once the storm is over");
-          } else {
-            // Resume: the drain is idempotent (evicted pods are gone) and keeps
-            // its original deadline.
-            d_.intents.push_back(Intent::StartDrain(s.id, deadline));
-            Note("resuming the drain");
-            if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
-          }
-          return;
-      }
+    case Phase::kDraining:
+      AdvanceDraining(std::move(s));
       return;
-    }
-
-    case Phase::kActionRequested: {
-      const WallTime deadline = Plus(*s.action_requested_at, step_.spec.action_timeout);
-      const bool agent_action = ToAgentAction(*s.action).has_value();
-      const bool status_for_us = obs_.agent_status && obs_.agent_status->id == s.request_id;
-      if (Confirmed(s)) {
-        s.phase = Phase::kAwaitingRecovery;
-        s.phase_since = now;
-        s.message = std::string(api::RemediationActionName(*s.action)) +
-                    " confirmed; waiting for Ready for " + Fmt(step_.spec.recovery_stable_for);
-        Write(s);
-        Event(EventType::kNormal, "ActionConfirmed", s.message);
-        Note(s.message);
-        MinRequeue(d_.requeue_after, step_.spec.recovery_stable_for);
-      } else if (agent_action && status_for_us && obs_.agent_status->state == AgentState::kFailed) {
-        Escalate(std::move(s), std::string(api::RemediationActionName(*s.action)) +
-                                   " failed on the node: " + obs_.agent_status->message);
-      } else if (now >= deadline) {
-        Escalate(std::move(s), std::string(api::RemediationActionName(*s.action)) +
-                                   " was not confirmed within actionTimeout " +
-                                   Fmt(step_.spec.action_timeout));
-      } else {
-        const bool request_present = obs_.agent_request && obs_.agent_request->id == s.request_id;
-        if (agent_action && !request_present && !status_for_us) {
-          if (paused) {
-            SetHold(Hold::kPaused, "paused; the agent request was not delivered yet");
-          } else {
-            // The state was written but the request was not (or was lost):
-            // send the same request again. The agent executes an id once.
-            AgentRequest request;
-            request.id = s.request_id;
-            request.action = *ToAgentAction(*s.action);
-            request.requested_at = *s.action_requested_at;
-            request.requester = "nodeguard/" + step_.in.policy;
-            d_.intents.push_back(Intent::RequestAgentAction(std::move(request)));
-            Note("re-sending agent request " + s.request_id);
-          }
-        } else {
-          Note("waiting for " + std::string(api::RemediationActionName(*s.action)) +
-               (status_for_us
-                    ? std::string(" (agent: ") + AgentStateName(obs_.agent_status->state) + ")"
-                    : std::string()));
-        }
-        MinRequeue(d_.requeue_after, deadline - now);
-      }
+    case Phase::kActionRequested:
+      AdvanceActionRequested(std::move(s));
       return;
-    }
-
-    case Phase::kAwaitingRecovery: {
-      const auto ready_since = health::ReadySince(node_);
-      if (healthy() && ready_since) {
-        const WallTime stable_from = std::max(*ready_since, s.phase_since);
-        const Duration stable = now - stable_from;
-        if (stable >= step_.spec.recovery_stable_for) {
-          Succeed(std::move(s));
-        } else {
-          Note("Ready; verifying it stays Ready for " + Fmt(step_.spec.recovery_stable_for));
-          MinRequeue(d_.requeue_after, step_.spec.recovery_stable_for - stable);
-        }
-        return;
-      }
-      const WallTime deadline = Plus(*s.action_requested_at, step_.spec.action_timeout);
-      if (now >= deadline) {
-        Escalate(std::move(s),
-                 "the node did not stay Ready within actionTimeout " +
-                     Fmt(step_.spec.action_timeout) +
-                     (s.action ? " after " + std::string(api::RemediationActionName(*s.action))
-                               : std::string()));
-      } else {
-        Note("waiting for the node to become Ready");
-        MinRequeue(d_.requeue_after, deadline - now);
-      }
+    case Phase::kAwaitingRecovery:
+      AdvanceAwaitingRecovery(std::move(s));
       return;
-    }
-
     case Phase::kPending:
     case Phase::kSucceeded:
     case Phase::kFailed:
     case Phase::kCancelled:
       return;  // Not handled here.
+  }
+}
+
+void NodeStep::AdvanceCordoned(RemediationState s) {
+  if (healthy()) {
+    Cancel(std::move(s), Outcome::kRecoveredWithoutAction, "node recovered before any action");
+  } else if (!unschedulable() && !s.cordoned_by_us) {
+    Cancel(std::move(s), Outcome::kUncordonedExternally,
+           "the cordon nodeguard took over was removed by someone else");
+  } else if (step_.in.paused) {
+    SetHold(Hold::kPaused, "paused before draining");
+  } else if (step_.storm) {
+    SetHold(Hold::kStorm, "cordoned; the drain waits while the storm lasts");
+  } else if (!unschedulable()) {
+    // Our own cordon did not land (e.g. the process died after writing
+    // the state): finish it.
+    d_.intents.push_back(Intent::Cordon());
+    Note("cordoning");
+  } else {
+    StartDrain(std::move(s));
+  }
+}
+
+void NodeStep::StartDrain(RemediationState s) {
+  const WallTime now = step_.now;
+  s.phase = Phase::kDraining;
+  s.phase_since = now;
+  s.message = "draining";
+  const auto deadline = DrainDeadline(now);
+  Write(s);
+  d_.intents.push_back(Intent::StartDrain(s.id, deadline));
+  Event(EventType::kNormal, "DrainStarted",
+        "draining the node" +
+            (deadline ? " (timeout " + Fmt(step_.spec.drain.timeout) + ")" : std::string()));
+  Note("draining");
+  if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
+}
+
+void NodeStep::AdvanceDraining(RemediationState s) {
+  if (healthy()) {
+    Cancel(std::move(s), Outcome::kRecoveredWithoutAction, "node recovered before any action");
+    return;
+  }
+  if (!unschedulable()) {
+    Cancel(std::move(s), Outcome::kUncordonedExternally,
+           "someone uncordoned the node during the drain");
+    return;
+  }
+  const auto deadline = DrainDeadline(s.phase_since);
+  // A drain observation for another remediation id says nothing about ours.
+  const auto kind =
+      obs_.drain.remediation_id == s.id ? obs_.drain.kind : DrainObservation::kNotRunning;
+  switch (kind) {
+    case DrainObservation::kSucceeded:
+      AfterDrain(std::move(s));
+      return;
+    case DrainObservation::kTimedOut:
+      Fail(std::move(s), Outcome::kDrainTimedOut,
+           obs_.drain.message.empty() ? "drain timed out" : obs_.drain.message);
+      return;
+    case DrainObservation::kFailed:
+      Fail(std::move(s), Outcome::kDrainFailed,
+           obs_.drain.message.empty() ? "drain failed" : obs_.drain.message);
+      return;
+    case DrainObservation::kRunning:
+      Note("draining");
+      if (deadline) MinRequeue(d_.requeue_after, *deadline - step_.now);
+      return;
+    case DrainObservation::kNotRunning:
+      ResumeInterruptedDrain(std::move(s), deadline);
+      return;
+  }
+}
+
+void NodeStep::AfterDrain(RemediationState s) {
+  const WallTime now = step_.now;
+  if (step_.in.paused) {
+    SetHold(Hold::kPaused, "drained; paused before the first action");
+  } else if (step_.spec.actions.empty()) {
+    s.phase = Phase::kAwaitingRecovery;
+    s.phase_since = now;
+    s.action_requested_at = now;
+    s.message = obs_.drain.message.empty() ? "drained" : obs_.drain.message;
+    s.message += "; no actions configured, waiting for the node to recover";
+    Write(s);
+    Event(EventType::kNormal, "Drained", s.message);
+    Note(s.message);
+    MinRequeue(d_.requeue_after, step_.spec.action_timeout);
+  } else {
+    const std::string drained = obs_.drain.message.empty() ? "drained" : obs_.drain.message;
+    EnterRung(std::move(s), 0, "");
+    Event(EventType::kNormal, "Drained", drained);
+  }
+}
+
+void NodeStep::ResumeInterruptedDrain(RemediationState s, std::optional<WallTime> deadline) {
+  const WallTime now = step_.now;
+  if (deadline && now >= *deadline) {
+    Fail(std::move(s), Outcome::kDrainTimedOut,
+         "the drain did not finish within drain.timeout " + Fmt(step_.spec.drain.timeout) +
+             " (it was interrupted)");
+  } else if (step_.in.paused) {
+    SetHold(Hold::kPaused, "paused during the drain");
+  } else if (step_.storm) {
+    SetHold(Hold::kStorm, "the interrupted drain resumes once the storm is over");
+  } else {
+    // Resume: the drain is idempotent (evicted pods are gone) and keeps
+    // its original deadline.
+    d_.intents.push_back(Intent::StartDrain(s.id, deadline));
+    Note("resuming the drain");
+    if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
+  }
+}
+
+void NodeStep::AdvanceActionRequested(RemediationState s) {
+  const WallTime now = step_.now;
+  const WallTime deadline = Plus(*s.action_requested_at, step_.spec.action_timeout);
+  const bool agent_action = ToAgentAction(*s.action).has_value();
+  const bool status_for_us = obs_.agent_status && obs_.agent_status->id == s.request_id;
+  if (Confirmed(s)) {
+    s.phase = Phase::kAwaitingRecovery;
+    s.phase_since = now;
+    s.message = std::string(api::RemediationActionName(*s.action)) +
+                " confirmed; waiting for Ready for " + Fmt(step_.spec.recovery_stable_for);
+    Write(s);
+    Event(EventType::kNormal, "ActionConfirmed", s.message);
+    Note(s.message);
+    MinRequeue(d_.requeue_after, step_.spec.recovery_stable_for);
+  } else if (agent_action && status_for_us && obs_.agent_status->state == AgentState::kFailed) {
+    Escalate(std::move(s), std::string(api::RemediationActionName(*s.action)) +
+                               " failed on the node: " + obs_.agent_status->message);
+  } else if (now >= deadline) {
+    Escalate(std::move(s), std::string(api::RemediationActionName(*s.action)) +
+                               " was not confirmed within actionTimeout " +
+                               Fmt(step_.spec.action_timeout));
+  } else {
+    WaitForAction(s, agent_action, status_for_us);
+    MinRequeue(d_.requeue_after, deadline - now);
+  }
+}
+
+void NodeStep::WaitForAction(const RemediationState& s, bool agent_action, bool status_for_us) {
+  const bool request_present = obs_.agent_request && obs_.agent_request->id == s.request_id;
+  if (agent_action && !request_present && !status_for_us) {
+    if (step_.in.paused) {
+      SetHold(Hold::kPaused, "paused; the agent request was not delivered yet");
+    } else {
+      // The state was written but the request was not (or was lost):
+      // send the same request again. The agent executes an id once.
+      d_.intents.push_back(Intent::RequestAgentAction(AgentRequestFor(s)));
+      Note("re-sending agent request " + s.request_id);
+    }
+  } else {
+    Note("waiting for " + std::string(api::RemediationActionName(*s.action)) +
+         (status_for_us ? std::string(" (agent: ") + AgentStateName(obs_.agent_status->state) + ")"
+                        : std::string()));
+  }
+}
+
+void NodeStep::AdvanceAwaitingRecovery(RemediationState s) {
+  const WallTime now = step_.now;
+  const auto ready_since = health::ReadySince(node_);
+  if (healthy() && ready_since) {
+    const WallTime stable_from = std::max(*ready_since, s.phase_since);
+    const Duration stable = now - stable_from;
+    if (stable >= step_.spec.recovery_stable_for) {
+      Succeed(std::move(s));
+    } else {
+      Note("Ready; verifying it stays Ready for " + Fmt(step_.spec.recovery_stable_for));
+      MinRequeue(d_.requeue_after, step_.spec.recovery_stable_for - stable);
+    }
+    return;
+  }
+  const WallTime deadline = Plus(*s.action_requested_at, step_.spec.action_timeout);
+  if (now >= deadline) {
+    Escalate(std::move(s),
+             "the node did not stay Ready within actionTimeout " + Fmt(step_.spec.action_timeout) +
+                 (s.action ? " after " + std::string(api::RemediationActionName(*s.action))
+                           : std::string()));
+  } else {
+    Note("waiting for the node to become Ready");
+    MinRequeue(d_.requeue_after, deadline - now);
   }
 }
 

@@ -258,12 +258,7 @@ class NodeStep {
     s.message = message;
     Write(s);
     if (agent_action) {
-      AgentRequest request;
-      request.id = s.request_id;
-      request.action = *agent_action;
-      request.requested_at = step_.now;
-      request.requester = "nodeguard/" + step_.in.policy;
-      d_.intents.push_back(Intent::RequestAgentAction(std::move(request)));
+      d_.intents.push_back(Intent::RequestAgentAction(AgentRequestFor(s)));
       Event(why.empty() ? EventType::kNormal : EventType::kWarning,
             why.empty() ? "ActionRequested" : "RemediationEscalated", message);
     } else {
@@ -310,9 +305,43 @@ class NodeStep {
     return false;
   }
 
+  // Moves an unfinished remediation of ours one step along its phase
+  // (see the table in decide.h), or hands it over / cancels it when this
+  // policy steps back from the node.
   void Advance(RemediationState s);
 
  private:
+  // One handler per unfinished phase, called by Advance once the policy
+  // still governs the node.
+  void AdvanceCordoned(RemediationState s);
+  void AdvanceDraining(RemediationState s);
+  void AdvanceActionRequested(RemediationState s);
+  void AdvanceAwaitingRecovery(RemediationState s);
+
+  // Cordoned -> Draining: writes the state first, then starts the drain, so a
+  // crash in between resumes the drain under the same id.
+  void StartDrain(RemediationState s);
+  // The drain finished: the first rung, or (empty ladder) AwaitingRecovery.
+  void AfterDrain(RemediationState s);
+  // Draining, but no drain of ours runs (the controller restarted, or the
+  // leader changed): resume it within its original deadline, or fail.
+  void ResumeInterruptedDrain(RemediationState s, std::optional<WallTime> deadline);
+  // ActionRequested, neither confirmed, failed, nor timed out yet. Re-sends a
+  // request that never reached the node (crash between state and request).
+  void WaitForAction(const RemediationState& s, bool agent_action, bool status_for_us);
+
+  // The agent request for the state's current rung; one id per rung, so a
+  // re-sent request is the same request. REQUIRES: s.action is an agent
+  // action and s.action_requested_at is set.
+  AgentRequest AgentRequestFor(const RemediationState& s) const {
+    AgentRequest request;
+    request.id = s.request_id;
+    request.action = *ToAgentAction(*s.action);
+    request.requested_at = *s.action_requested_at;
+    request.requester = "nodeguard/" + step_.in.policy;
+    return request;
+  }
+
   const Step& step_;
   const NodeObservation& obs_;
   const kube::Node& node_;
@@ -320,9 +349,6 @@ class NodeStep {
 };
 
 void NodeStep::Advance(RemediationState s) {
-  const WallTime now = step_.now;
-  const bool paused = step_.in.paused;
-
   // A person or the policy took the node out of scope: hand over or step back.
   if (const Outcome step_back = StepBack(); step_back != Outcome::kNone) {
     if (CanHandOver(step_back)) {
@@ -334,182 +360,205 @@ void NodeStep::Advance(RemediationState s) {
   }
 
   switch (s.phase) {
-    case Phase::kCordoned: {
-      if (healthy()) {
-        Cancel(std::move(s), Outcome::kRecoveredWithoutAction, "node recovered before any action");
-      } else if (!unschedulable() && !s.cordoned_by_us) {
-        Cancel(std::move(s), Outcome::kUncordonedExternally,
-               "the cordon nodeguard took over was removed by someone else");
-      } else if (paused) {
-        SetHold(Hold::kPaused, "paused before draining");
-      } else if (step_.storm) {
-        SetHold(Hold::kStorm, "cordoned; the drain waits while the storm lasts");
-      } else if (!unschedulable()) {
-        // Our own cordon did not land (e.g. the process died after writing
-        // the state): finish it.
-        d_.intents.push_back(Intent::Cordon());
-        Note("cordoning");
-      } else {
-        s.phase = Phase::kDraining;
-        s.phase_since = now;
-        s.message = "draining";
-        const auto deadline = DrainDeadline(now);
-        Write(s);
-        d_.intents.push_back(Intent::StartDrain(s.id, deadline));
-        Event(EventType::kNormal, "DrainStarted",
-              "draining the node" +
-                  (deadline ? " (timeout " + Fmt(step_.spec.drain.timeout) + ")" : std::string()));
-        Note("draining");
-        if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
-      }
+    case Phase::kCordoned:
+      AdvanceCordoned(std::move(s));
       return;
-    }
-
-    case Phase::kDraining: {
-      if (healthy()) {
-        Cancel(std::move(s), Outcome::kRecoveredWithoutAction, "node recovered before any action");
-        return;
-      }
-      if (!unschedulable()) {
-        Cancel(std::move(s), Outcome::kUncordonedExternally,
-               "someone uncordoned the node during the drain");
-        return;
-      }
-      const auto deadline = DrainDeadline(s.phase_since);
-      const auto kind =
-          obs_.drain.remediation_id == s.id ? obs_.drain.kind : DrainObservation::kNotRunning;
-      switch (kind) {
-        case DrainObservation::kSucceeded:
-          if (paused) {
-            SetHold(Hold::kPaused, "drained; paused before the first action");
-          } else if (step_.spec.actions.empty()) {
-            s.phase = Phase::kAwaitingRecovery;
-            s.phase_since = now;
-            s.action_requested_at = now;
-            s.message = obs_.drain.message.empty() ? "drained" : obs_.drain.message;
-            s.message += "; no actions configured, waiting for the node to recover";
-            Write(s);
-            Event(EventType::kNormal, "Drained", s.message);
-            Note(s.message);
-            MinRequeue(d_.requeue_after, step_.spec.action_timeout);
-          } else {
-            const std::string drained = obs_.drain.message.empty() ? "drained" : obs_.drain.message;
-            EnterRung(std::move(s), 0, "");
-            Event(EventType::kNormal, "Drained", drained);
-          }
-          return;
-        case DrainObservation::kTimedOut:
-          Fail(std::move(s), Outcome::kDrainTimedOut,
-               obs_.drain.message.empty() ? "drain timed out" : obs_.drain.message);
-          return;
-        case DrainObservation::kFailed:
-          Fail(std::move(s), Outcome::kDrainFailed,
-               obs_.drain.message.empty() ? "drain failed" : obs_.drain.message);
-          return;
-        case DrainObservation::kRunning:
-          Note("draining");
-          if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
-          return;
-        case DrainObservation::kNotRunning:
-          if (deadline && now >= *deadline) {
-            Fail(std::move(s), Outcome::kDrainTimedOut,
-                 "the drain did not finish within drain.timeout " + Fmt(step_.spec.drain.timeout) +
-                     " (it was interrupted)");
-          } else if (paused) {
-            SetHold(Hold::kPaused, "paused during the drain");
-          } else if (step_.storm) {
-            SetHold(Hold::kStorm, "the interrupted drain resumes once the storm is over");
-          } else {
-            // Resume: the drain is idempotent (evicted pods are gone) and keeps
-            // its original deadline.
-            d_.intents.push_back(Intent::StartDrain(s.id, deadline));
-            Note("resuming the drain");
-            if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
-          }
-          return;
-      }
+    case Phase::kDraining:
+      AdvanceDraining(std::move(s));
       return;
-    }
-
-    case Phase::kActionRequested: {
-      const WallTime deadline = Plus(*s.action_requested_at, step_.spec.action_timeout);
-      const bool agent_action = ToAgentAction(*s.action).has_value();
-      const bool status_for_us = obs_.agent_status && obs_.agent_status->id == s.request_id;
-      if (Confirmed(s)) {
-        s.phase = Phase::kAwaitingRecovery;
-        s.phase_since = now;
-        s.message = std::string(api::RemediationActionName(*s.action)) +
-                    " confirmed; waiting for Ready for " + Fmt(step_.spec.recovery_stable_for);
-        Write(s);
-        Event(EventType::kNormal, "ActionConfirmed", s.message);
-        Note(s.message);
-        MinRequeue(d_.requeue_after, step_.spec.recovery_stable_for);
-      } else if (agent_action && status_for_us && obs_.agent_status->state == AgentState::kFailed) {
-        Escalate(std::move(s), std::string(api::RemediationActionName(*s.action)) +
-                                   " failed on the node: " + obs_.agent_status->message);
-      } else if (now >= deadline) {
-        Escalate(std::move(s), std::string(api::RemediationActionName(*s.action)) +
-                                   " was not confirmed within actionTimeout " +
-                                   Fmt(step_.spec.action_timeout));
-      } else {
-        const bool request_present = obs_.agent_request && obs_.agent_request->id == s.request_id;
-        if (agent_action && !request_present && !status_for_us) {
-          if (paused) {
-            SetHold(Hold::kPaused, "paused; the agent request was not delivered yet");
-          } else {
-            // The state was written but the request was not (or was lost):
-            // send the same request again. The agent executes an id once.
-            AgentRequest request;
-            request.id = s.request_id;
-            request.action = *ToAgentAction(*s.action);
-            request.requested_at = *s.action_requested_at;
-            request.requester = "nodeguard/" + step_.in.policy;
-            d_.intents.push_back(Intent::RequestAgentAction(std::move(request)));
-            Note("re-sending agent request " + s.request_id);
-          }
-        } else {
-          Note("waiting for " + std::string(api::RemediationActionName(*s.action)) +
-               (status_for_us
-                    ? std::string(" (agent: ") + AgentStateName(obs_.agent_status->state) + ")"
-                    : std::string()));
-        }
-        MinRequeue(d_.requeue_after, deadline - now);
-      }
+    case Phase::kActionRequested:
+      AdvanceActionRequested(std::move(s));
       return;
-    }
-
-    case Phase::kAwaitingRecovery: {
-      const auto ready_since = health::ReadySince(node_);
-      if (healthy() && ready_since) {
-        const WallTime stable_from = std::max(*ready_since, s.phase_since);
-        const Duration stable = now - stable_from;
-        if (stable >= step_.spec.recovery_stable_for) {
-          Succeed(std::move(s));
-        } else {
-          Note("Ready; verifying it stays Ready for " + Fmt(step_.spec.recovery_stable_for));
-          MinRequeue(d_.requeue_after, step_.spec.recovery_stable_for - stable);
-        }
-        return;
-      }
-      const WallTime deadline = Plus(*s.action_requested_at, step_.spec.action_timeout);
-      if (now >= deadline) {
-        Escalate(std::move(s),
-                 "the node did not stay Ready within actionTimeout " +
-                     Fmt(step_.spec.action_timeout) +
-                     (s.action ? " after " + std::string(api::RemediationActionName(*s.action))
-                               : std::string()));
-      } else {
-        Note("waiting for the node to become Ready");
-        MinRequeue(d_.requeue_after, deadline - now);
-      }
+    case Phase::kAwaitingRecovery:
+      AdvanceAwaitingRecovery(std::move(s));
       return;
-    }
-
     case Phase::kPending:
     case Phase::kSucceeded:
     case Phase::kFailed:
     case Phase::kCancelled:
       return;  // Not handled here.
+  }
+}
+
+void NodeStep::AdvanceCordoned(RemediationState s) {
+  if (healthy()) {
+    Cancel(std::move(s), Outcome::kRecoveredWithoutAction, "node recovered before any action");
+  } else if (!unschedulable() && !s.cordoned_by_us) {
+    Cancel(std::move(s), Outcome::kUncordonedExternally,
+           "the cordon nodeguard took over was removed by someone else");
+  } else if (step_.in.paused) {
+    SetHold(Hold::kPaused, "paused before draining");
+  } else if (step_.storm) {
+    SetHold(Hold::kStorm, "cordoned; the drain waits while the storm lasts");
+  } else if (!unschedulable()) {
+    // Our own cordon did not land (e.g. the process died after writing
+    // the state): finish it.
+    d_.intents.push_back(Intent::Cordon());
+    Note("cordoning");
+  } else {
+    StartDrain(std::move(s));
+  }
+}
+
+void NodeStep::StartDrain(RemediationState s) {
+  const WallTime now = step_.now;
+  s.phase = Phase::kDraining;
+  s.phase_since = now;
+  s.message = "draining";
+  const auto deadline = DrainDeadline(now);
+  Write(s);
+  d_.intents.push_back(Intent::StartDrain(s.id, deadline));
+  Event(EventType::kNormal, "DrainStarted",
+        "draining the node" +
+            (deadline ? " (timeout " + Fmt(step_.spec.drain.timeout) + ")" : std::string()));
+  Note("draining");
+  if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
+}
+
+void NodeStep::AdvanceDraining(RemediationState s) {
+  if (healthy()) {
+    Cancel(std::move(s), Outcome::kRecoveredWithoutAction, "node recovered before any action");
+    return;
+  }
+  if (!unschedulable()) {
+    Cancel(std::move(s), Outcome::kUncordonedExternally,
+           "someone uncordoned the node during the drain");
+    return;
+  }
+  const auto deadline = DrainDeadline(s.phase_since);
+  // A drain observation for another remediation id says nothing about ours.
+  const auto kind =
+      obs_.drain.remediation_id == s.id ? obs_.drain.kind : DrainObservation::kNotRunning;
+  switch (kind) {
+    case DrainObservation::kSucceeded:
+      AfterDrain(std::move(s));
+      return;
+    case DrainObservation::kTimedOut:
+      Fail(std::move(s), Outcome::kDrainTimedOut,
+           obs_.drain.message.empty() ? "drain timed out" : obs_.drain.message);
+      return;
+    case DrainObservation::kFailed:
+      Fail(std::move(s), Outcome::kDrainFailed,
+           obs_.drain.message.empty() ? "drain failed" : obs_.drain.message);
+      return;
+    case DrainObservation::kRunning:
+      Note("draining");
+      if (deadline) MinRequeue(d_.requeue_after, *deadline - step_.now);
+      return;
+    case DrainObservation::kNotRunning:
+      ResumeInterruptedDrain(std::move(s), deadline);
+      return;
+  }
+}
+
+void NodeStep::AfterDrain(RemediationState s) {
+  const WallTime now = step_.now;
+  if (step_.in.paused) {
+    SetHold(Hold::kPaused, "drained; paused before the first action");
+  } else if (step_.spec.actions.empty()) {
+    s.phase = Phase::kAwaitingRecovery;
+    s.phase_since = now;
+    s.action_requested_at = now;
+    s.message = obs_.drain.message.empty() ? "drained" : obs_.drain.message;
+    s.message += "; no actions configured, waiting for the node to recover";
+    Write(s);
+    Event(EventType::kNormal, "Drained", s.message);
+    Note(s.message);
+    MinRequeue(d_.requeue_after, step_.spec.action_timeout);
+  } else {
+    const std::string drained = obs_.drain.message.empty() ? "drained" : obs_.drain.message;
+    EnterRung(std::move(s), 0, "");
+    Event(EventType::kNormal, "Drained", drained);
+  }
+}
+
+void NodeStep::ResumeInterruptedDrain(RemediationState s, std::optional<WallTime> deadline) {
+  const WallTime now = step_.now;
+  if (deadline && now >= *deadline) {
+    Fail(std::move(s), Outcome::kDrainTimedOut,
+         "the drain did not finish within drain.timeout " + Fmt(step_.spec.drain.timeout) +
+             " (it was interrupted)");
+  } else if (step_.in.paused) {
+    SetHold(Hold::kPaused, "paused during the drain");
+  } else if (step_.storm) {
+    SetHold(Hold::kStorm, "the interrupted drain resumes once the storm is over");
+  } else {
+    // Resume: the drain is idempotent (evicted pods are gone) and keeps
+    // its original deadline.
+    d_.intents.push_back(Intent::StartDrain(s.id, deadline));
+    Note("resuming the drain");
+    if (deadline) MinRequeue(d_.requeue_after, *deadline - now);
+  }
+}
+
+void NodeStep::AdvanceActionRequested(RemediationState s) {
+  const WallTime now = step_.now;
+  const WallTime deadline = Plus(*s.action_requested_at, step_.spec.action_timeout);
+  const bool agent_action = ToAgentAction(*s.action).has_value();
+  const bool status_for_us = obs_.agent_status && obs_.agent_status->id == s.request_id;
+  if (Confirmed(s)) {
+    s.phase = Phase::kAwaitingRecovery;
+    s.phase_since = now;
+    s.message = std::string(api::RemediationActionName(*s.action)) +
+                " confirmed; waiting for Ready for " + Fmt(step_.spec.recovery_stable_for);
+    Write(s);
+    Event(EventType::kNormal, "ActionConfirmed", s.message);
+    Note(s.message);
+    MinRequeue(d_.requeue_after, step_.spec.recovery_stable_for);
+  } else if (agent_action && status_for_us && obs_.agent_status->state == AgentState::kFailed) {
+    Escalate(std::move(s), std::string(api::RemediationActionName(*s.action)) +
+                               " failed on the node: " + obs_.agent_status->message);
+  } else if (now >= deadline) {
+    Escalate(std::move(s), std::string(api::RemediationActionName(*s.action)) +
+                               " was not confirmed within actionTimeout " +
+                               Fmt(step_.spec.action_timeout));
+  } else {
+    WaitForAction(s, agent_action, status_for_us);
+    MinRequeue(d_.requeue_after, deadline - now);
+  }
+}
+
+void NodeStep::WaitForAction(const RemediationState& s, bool agent_action, bool status_for_us) {
+  const bool request_present = obs_.agent_request && obs_.agent_request->id == s.request_id;
+  if (agent_action && !request_present && !status_for_us) {
+    if (step_.in.paused) {
+      SetHold(Hold::kPaused, "paused; the agent request was not delivered yet");
+    } else {
+      // The state was written but the request was not (or was lost):
+      // send the same request again. The agent executes an id once.
+      d_.intents.push_back(Intent::RequestAgentAction(AgentRequestFor(s)));
+      Note("re-sending agent request " + s.request_id);
+    }
+  } else {
+    Note("waiting for " + std::string(api::RemediationActionName(*s.action)) +
+         (status_for_us ? std::string(" (agent: ") + AgentStateName(obs_.agent_status->state) + ")"
+                        : std::string()));
+  }
+}
+
+void NodeStep::AdvanceAwaitingRecovery(RemediationState s) {
+  const WallTime now = step_.now;
+  const auto ready_since = health::ReadySince(node_);
+  if (healthy() && ready_since) {
+    const WallTime stable_from = std::max(*ready_since, s.phase_since);
+    const Duration stable = now - stable_from;
+    if (stable >= step_.spec.recovery_stable_for) {
+      Succeed(std::move(s));
+    } else {
+      Note("Ready; verifying it stays Ready for " + Fmt(step_.spec.recovery_stable_for));
+      MinRequeue(d_.requeue_after, step_.spec.recovery_stable_for - stable);
+    }
+    return;
+  }
+  const WallTime deadline = Plus(*s.action_requested_at, step_.spec.action_timeout);
+  if (now >= deadline) {
+    Escalate(std::move(s),
+             "the node did not stay Ready within actionTimeout " + Fmt(step_.spec.action_timeout) +
+                 (s.action ? " after " + std::string(api::RemediationActionName(*s.action))
+                           : std::string()));
+  } else {
+    Note("waiting for the node to become Ready");
+    MinRequeue(d_.requeue_after, deadline - now);
   }
 }
 
@@ -806,13 +855,14 @@ std::vector<std::pair<std::string, Intent>> PolicyDecision::AllIntents() const {
 
 // ------------------------------------------------------------------ Decide
 
-PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> nodes) {
-  const api::RemediationSpec& spec = in.spec;
-  const WallTime now = in.now;
-  PolicyDecision out;
-  out.dry_run = in.dry_run;
+namespace {
 
-  // Counts and the storm guard.
+// Counts the selected, unhealthy and turning-unhealthy nodes and raises the
+// storm guard; an Event only when the storm starts or ends, so a long storm
+// is announced once.
+void CountAndDetectStorm(const DecideInput& in, std::span<const NodeObservation> nodes,
+                         PolicyDecision& out) {
+  const api::RemediationSpec& spec = in.spec;
   for (const auto& obs : nodes) {
     if (!obs.selected) continue;
     ++out.selected;
@@ -844,232 +894,280 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
                           "maxUnhealthy " +
                           spec.max_unhealthy.ToString() + "; remediation resumes"));
   }
-  const Step step{in, now, spec, out.storm};
+}
 
-  // The budget, from the annotations as observed.
-  // An orphan adopted in this step is ours already for the count.
+// Sets out.in_flight and returns how many remediations may start this step.
+// Counted from the annotations as observed, so a slot freed in this step is
+// reused only in the next one. An orphan adopted in this step is ours already
+// for the count.
+int FreeSlots(const DecideInput& in, std::span<const NodeObservation> nodes, WallTime now,
+              PolicyDecision& out) {
   for (const auto& obs : nodes)
     if (HoldsBudget(obs, now) && (BudgetOwner(obs) == in.policy || obs.orphan)) ++out.in_flight;
-  int slots = spec.max_concurrent - out.in_flight;
+  int slots = in.spec.max_concurrent - out.in_flight;
   if (in.global_max_concurrent > 0) {
     slots = std::min(slots, in.global_max_concurrent - out.in_flight - in.in_flight_other_policies);
   }
-  slots = std::max(slots, 0);
+  return std::max(slots, 0);
+}
 
-  // Deterministic order: by node name.
+// Deterministic order, so the same observation gives the same decision.
+std::vector<const NodeObservation*> ByNodeName(std::span<const NodeObservation> nodes) {
   std::vector<const NodeObservation*> order;
   order.reserve(nodes.size());
   for (const auto& obs : nodes) order.push_back(&obs);
   std::sort(order.begin(), order.end(), [](const NodeObservation* a, const NodeObservation* b) {
     return a->node->meta.name < b->node->meta.name;
   });
+  return order;
+}
 
-  std::vector<NodeDecision> decisions(order.size());
-  struct Candidate {
-    size_t index;
-    WallTime since;
-  };
-  std::vector<Candidate> candidates;
+// A node that may start a remediation (or record its Pending), once the
+// storm guard, cooldown, attempts and the budget allow.
+struct Candidate {
+  size_t index;  // Into the by-name order.
+  WallTime since;
+};
 
-  for (size_t i = 0; i < order.size(); ++i) {
-    const NodeObservation& obs = *order[i];
-    NodeDecision& d = decisions[i];
-    d.node = obs.node->meta.name;
-    NodeStep ns(step, obs, d);
-    const bool unhealthy = obs.health.verdict == Verdict::kUnhealthy;
+// Its policy is gone: take the remediation over (and its cordon, its agent
+// request); the caller carries on with it as ours.
+void AdoptOrphan(NodeStep& ns, const std::string& policy, RemediationState& state) {
+  const std::string gone = state.policy;
+  state.policy = policy;
+  state.message = "adopted by policy " + policy + ": policy " + gone +
+                  " that owned this remediation no longer exists";
+  ns.Write(state);
+  ns.Event(EventType::kNormal, "RemediationAdopted", state.message);
+}
 
-    if (!obs.state_error.empty()) {
-      ns.SetHold(Hold::kMalformedState,
-                 "unreadable " + std::string(kRemediationAnnotation) +
-                     " annotation, not acting on the node: " + obs.state_error);
-      out.malformed.push_back(d.node);
-      continue;
-    }
-    std::optional<RemediationState> state = obs.state;
-    if (state && obs.orphan && state->policy != in.policy) {
-      // Its policy is gone: take the remediation over (and its cordon, its
-      // agent request), then carry on below as ours.
-      const std::string gone = state->policy;
-      state->policy = in.policy;
-      state->message = "adopted by policy " + in.policy + ": policy " + gone +
-                       " that owned this remediation no longer exists";
-      ns.Write(*state);
-      ns.Event(EventType::kNormal, "RemediationAdopted", state->message);
-    }
-    const bool ours = state && state->policy == in.policy;
-    if (state && !ours && (!IsTerminal(state->phase) || CordonIsOurs(obs))) {
-      ns.SetHold(Hold::kOwnedByOtherPolicy, "remediated by policy " + state->policy);
-      continue;
-    }
-    if (ours) d.state = state;
-    if (ours && !IsTerminal(state->phase) && state->phase != Phase::kPending) {
-      ns.Advance(*state);
-      continue;
-    }
-    if (ours && IsTerminal(state->phase) && ns.Settle(*state)) {
-      const RemediationState& settled = *d.state;
-      if (settled.policy == in.policy && settled.phase == Phase::kFailed &&
-          settled.cordoned_by_us) {
-        out.failed.push_back(d.node);
-        if (HoldsBudget(obs, now))
-          out.failed_holding_slot.emplace_back(d.node, settled.slot_held_until);
-      }
-      continue;
-    }
+// Cancels a Pending of ours that no longer applies; returns true if it did.
+// Nothing was cordoned yet, so there is nothing to hand over.
+bool CancelStalePending(NodeStep& ns, const Step& step, const NodeObservation& obs,
+                        const RemediationState& s) {
+  if (step.in.deleting) {
+    ns.Cancel(s, Outcome::kPolicyDeleted, "the policy is being deleted; never cordoned");
+  } else if (!obs.selected) {
+    ns.Cancel(s, Outcome::kNotSelected, "the policy no longer selects the node");
+  } else if (obs.health.excluded) {
+    ns.Cancel(s, Outcome::kExcluded, "the node is labelled nodeguard.io/exclude=true");
+  } else if (!step.spec.enabled) {
+    ns.Cancel(s, Outcome::kDisabled, "remediation is disabled in the policy");
+  } else if (obs.health.verdict == Verdict::kHealthy) {
+    ns.Cancel(s, Outcome::kRecoveredWithoutAction, "node recovered while waiting; never cordoned");
+  } else {
+    return false;
+  }
+  return true;
+}
 
-    const bool pending = ours && state->phase == Phase::kPending;
-    // Pending that no longer applies.
+// Whether a node with nothing of ours in flight (no state, a finished one, or
+// a Pending still valid) is a candidate; if not, records why it waits.
+bool IsCandidate(NodeStep& ns, const Step& step, const NodeObservation& obs, NodeDecision& d,
+                 bool pending) {
+  if (step.in.deleting) return false;  // A policy being deleted starts nothing.
+  const bool unhealthy = obs.health.verdict == Verdict::kUnhealthy;
+  if (!obs.selected || !unhealthy) {
     if (pending) {
-      const RemediationState& s = *state;
-      if (in.deleting) {
-        ns.Cancel(s, Outcome::kPolicyDeleted, "the policy is being deleted; never cordoned");
-        continue;
-      }
-      if (!obs.selected) {
-        ns.Cancel(s, Outcome::kNotSelected, "the policy no longer selects the node");
-        continue;
-      }
-      if (obs.health.excluded) {
-        ns.Cancel(s, Outcome::kExcluded, "the node is labelled nodeguard.io/exclude=true");
-        continue;
-      }
-      if (!spec.enabled) {
-        ns.Cancel(s, Outcome::kDisabled, "remediation is disabled in the policy");
-        continue;
-      }
-      if (obs.health.verdict == Verdict::kHealthy) {
-        ns.Cancel(s, Outcome::kRecoveredWithoutAction,
-                  "node recovered while waiting; never cordoned");
-        continue;
-      }
+      // Sick again but the condition restarted its clock: keep waiting.
+      ns.Note("condition changed; waiting " + Fmt(obs.health.remaining) + " more");
+      MinRequeue(d.requeue_after, obs.health.remaining);
+    } else if (obs.selected && obs.health.verdict == Verdict::kPending && !obs.health.excluded) {
+      MinRequeue(d.requeue_after, obs.health.remaining);
     }
-    if (in.deleting) continue;  // A policy being deleted starts nothing.
-    if (!obs.selected || !unhealthy) {
-      if (pending) {
-        // Sick again but the condition restarted its clock: keep waiting.
-        ns.Note("condition changed; waiting " + Fmt(obs.health.remaining) + " more");
-        MinRequeue(d.requeue_after, obs.health.remaining);
-      } else if (obs.selected && obs.health.verdict == Verdict::kPending && !obs.health.excluded) {
-        MinRequeue(d.requeue_after, obs.health.remaining);
-      }
-      continue;
+    return false;
+  }
+  if (obs.health.excluded) {
+    ns.SetHold(Hold::kExcluded, "unhealthy but labelled nodeguard.io/exclude=true");
+    return false;
+  }
+  if (!step.spec.enabled) {
+    ns.SetHold(Hold::kDisabled, "unhealthy; remediation is disabled in the policy");
+    return false;
+  }
+  return true;
+}
+
+// First pass over one node: an unreadable state, another policy's
+// remediation, ours in flight (advanced), ours finished (settled), a stale
+// Pending (cancelled). Returns true when the node is a candidate for a new
+// remediation, which the second pass starts within the budget.
+bool ReviewNode(const Step& step, const NodeObservation& obs, NodeDecision& d,
+                PolicyDecision& out) {
+  const DecideInput& in = step.in;
+  d.node = obs.node->meta.name;
+  NodeStep ns(step, obs, d);
+
+  if (!obs.state_error.empty()) {
+    ns.SetHold(Hold::kMalformedState,
+               "unreadable " + std::string(kRemediationAnnotation) +
+                   " annotation, not acting on the node: " + obs.state_error);
+    out.malformed.push_back(d.node);
+    return false;
+  }
+  std::optional<RemediationState> state = obs.state;
+  if (state && obs.orphan && state->policy != in.policy) AdoptOrphan(ns, in.policy, *state);
+  const bool ours = state && state->policy == in.policy;
+  if (state && !ours && (!IsTerminal(state->phase) || CordonIsOurs(obs))) {
+    ns.SetHold(Hold::kOwnedByOtherPolicy, "remediated by policy " + state->policy);
+    return false;
+  }
+  if (ours) d.state = state;
+  if (ours && !IsTerminal(state->phase) && state->phase != Phase::kPending) {
+    ns.Advance(*state);
+    return false;
+  }
+  if (ours && IsTerminal(state->phase) && ns.Settle(*state)) {
+    const RemediationState& settled = *d.state;
+    if (settled.policy == in.policy && settled.phase == Phase::kFailed && settled.cordoned_by_us) {
+      out.failed.push_back(d.node);
+      if (HoldsBudget(obs, step.now))
+        out.failed_holding_slot.emplace_back(d.node, settled.slot_held_until);
     }
-    if (obs.health.excluded) {
-      ns.SetHold(Hold::kExcluded, "unhealthy but labelled nodeguard.io/exclude=true");
-      continue;
-    }
-    if (!spec.enabled) {
-      ns.SetHold(Hold::kDisabled, "unhealthy; remediation is disabled in the policy");
-      continue;
-    }
-    candidates.push_back({i, obs.health.since});
+    return false;
   }
 
-  // Start the longest-unhealthy candidates first, within the budget.
-  std::sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
-    if (a.since != b.since) return a.since < b.since;
-    return decisions[a.index].node < decisions[b.index].node;
-  });
-  for (const Candidate& c : candidates) {
-    const NodeObservation& obs = *order[c.index];
-    NodeDecision& d = decisions[c.index];
-    NodeStep ns(step, obs, d);
-    // The state as the loop above left it (a stale cordon flag forgotten).
-    const std::optional<RemediationState> prev = d.state ? d.state : obs.state;
-    const bool pending = prev && prev->policy == in.policy && prev->phase == Phase::kPending;
-    const std::string sick_text = obs.health.Describe(now);
+  const bool pending = ours && state->phase == Phase::kPending;
+  if (pending && CancelStalePending(ns, step, obs, *state)) return false;
+  return IsCandidate(ns, step, obs, d, pending);
+}
 
-    const History h = HistoryFor(prev, obs, spec);
-    Hold hold = Hold::kNone;
-    std::string note;
-    if (in.paused) {
-      hold = Hold::kPaused;
-      note = "unhealthy; policy paused";
-    } else if (out.storm) {
-      hold = Hold::kStorm;
-      note = "unhealthy; storm: " + out.storm_message;
-    } else if (h.anchor && now < Plus(*h.anchor, spec.cooldown)) {
-      hold = Hold::kCooldown;
-      const Duration left = Plus(*h.anchor, spec.cooldown) - now;
-      note = "cooldown: previous remediation ended " + Fmt(now - *h.anchor) + " ago, " + Fmt(left) +
+// Why a candidate does not start now, or Hold::kNone.
+struct Gate {
+  Hold hold = Hold::kNone;
+  std::string note;
+};
+
+// Checks a candidate against the policy-wide guards in order: paused, storm,
+// cooldown, maxAttemptsPerNode, a person's cordon, the budget. Records the
+// node in the PolicyDecision's lists a person acts on.
+Gate GateFor(const Step& step, const NodeObservation& obs, const History& h, int slots,
+             NodeDecision& d, PolicyDecision& out) {
+  const DecideInput& in = step.in;
+  const api::RemediationSpec& spec = step.spec;
+  const WallTime now = step.now;
+  Gate g;
+  if (in.paused) {
+    g.hold = Hold::kPaused;
+    g.note = "unhealthy; policy paused";
+  } else if (out.storm) {
+    g.hold = Hold::kStorm;
+    g.note = "unhealthy; storm: " + out.storm_message;
+  } else if (h.anchor && now < Plus(*h.anchor, spec.cooldown)) {
+    g.hold = Hold::kCooldown;
+    const Duration left = Plus(*h.anchor, spec.cooldown) - now;
+    g.note = "cooldown: previous remediation ended " + Fmt(now - *h.anchor) + " ago, " + Fmt(left) +
              " left";
-      MinRequeue(d.requeue_after, left);
-    } else if (h.attempt > spec.max_attempts_per_node) {
-      hold = Hold::kMaxAttempts;
-      note = "attempt " + std::to_string(h.attempt) + " would exceed maxAttemptsPerNode " +
+    MinRequeue(d.requeue_after, left);
+  } else if (h.attempt > spec.max_attempts_per_node) {
+    g.hold = Hold::kMaxAttempts;
+    g.note = "attempt " + std::to_string(h.attempt) + " would exceed maxAttemptsPerNode " +
              std::to_string(spec.max_attempts_per_node) + "; needs a person";
-      out.max_attempts_reached.push_back(d.node);
-    } else if (obs.node->unschedulable && !spec.take_over_cordoned_nodes) {
-      hold = Hold::kCordonedByPerson;
-      note = "cordoned by someone else; left alone (takeOverCordonedNodes is false)";
-      out.cordoned_by_person.push_back(d.node);
-    } else if (slots == 0) {
-      hold = Hold::kBudget;
-      // Counts the slots taken by the remediations this step started too, so
-      // the note never reads as if a slot were free.
-      const int held = out.in_flight + out.started;
-      note = "waiting for a remediation slot (" + std::to_string(held) + "/" +
+    out.max_attempts_reached.push_back(d.node);
+  } else if (obs.node->unschedulable && !spec.take_over_cordoned_nodes) {
+    g.hold = Hold::kCordonedByPerson;
+    g.note = "cordoned by someone else; left alone (takeOverCordonedNodes is false)";
+    out.cordoned_by_person.push_back(d.node);
+  } else if (slots == 0) {
+    g.hold = Hold::kBudget;
+    // Counts the slots taken by the remediations this step started too, so
+    // the note never reads as if a slot were free.
+    const int held = out.in_flight + out.started;
+    g.note = "waiting for a remediation slot (" + std::to_string(held) + "/" +
              std::to_string(spec.max_concurrent) + " in this policy" +
              (in.global_max_concurrent > 0
                   ? ", " + std::to_string(held + in.in_flight_other_policies) + "/" +
                         std::to_string(in.global_max_concurrent) + " overall"
                   : std::string()) +
              ")";
-    }
-
-    RemediationState s;
-    if (pending) {
-      s = *prev;
-    } else {
-      s.id = RemediationId(d.node, now);
-      s.policy = in.policy;
-      s.phase = Phase::kPending;
-      s.attempt = h.attempt;
-      s.detected_at = now;
-      s.phase_since = now;
-      s.previous_finished_at = h.anchor;
-    }
-
-    if (hold != Hold::kNone) {
-      ns.SetHold(hold, note);
-      if (pending) {
-        // Say why it waits when the reason changes (not on every step: the
-        // note carries times that move).
-        if (s.hold != HoldName(hold)) {
-          s.hold = HoldName(hold);
-          s.message = note;
-          ns.Write(s);
-        }
-      } else if (hold != Hold::kPaused && hold != Hold::kStorm) {
-        s.hold = HoldName(hold);
-        s.message = note;
-        ns.Write(s);
-        ns.Event(EventType::kNormal, "RemediationPending", sick_text + "; " + note);
-      }
-      continue;
-    }
-
-    // Start: the state is written before the cordon so a crash in between
-    // leaves a state that says "ours" and the next step finishes the cordon.
-    --slots;
-    ++out.started;
-    const bool taken_over = obs.node->unschedulable;
-    s.phase = Phase::kCordoned;
-    s.started_at = now;
-    s.phase_since = now;
-    s.cordoned_by_us = !taken_over;
-    s.slot_held_until.reset();
-    s.hold.clear();
-    s.message =
-        taken_over ? "took over a node cordoned by someone else; it stays cordoned" : "cordoned";
-    ns.Write(s);
-    if (!taken_over) d.intents.push_back(Intent::Cordon());
-    ns.Event(EventType::kNormal, taken_over ? "RemediationTookOver" : "RemediationStarted",
-             sick_text + "; attempt " + std::to_string(s.attempt) + " of " +
-                 std::to_string(spec.max_attempts_per_node) + "; " + s.message);
-    ns.Note(s.message);
   }
+  return g;
+}
 
+// The Pending a candidate already has, or a fresh one with the attempt and
+// cooldown anchor it inherits.
+RemediationState PendingOrNew(const std::optional<RemediationState>& prev, bool pending,
+                              const std::string& node, const Step& step, const History& h) {
+  if (pending) return *prev;
+  RemediationState s;
+  s.id = RemediationId(node, step.now);
+  s.policy = step.in.policy;
+  s.phase = Phase::kPending;
+  s.attempt = h.attempt;
+  s.detected_at = step.now;
+  s.phase_since = step.now;
+  s.previous_finished_at = h.anchor;
+  return s;
+}
+
+// A held candidate: records Pending (with the reason) when the reason is
+// worth keeping. Paused and storm record nothing new (see decide.h).
+void RecordHold(NodeStep& ns, RemediationState s, bool pending, const Gate& g,
+                const std::string& sick_text) {
+  ns.SetHold(g.hold, g.note);
+  if (pending) {
+    // Say why it waits when the reason changes (not on every step: the
+    // note carries times that move).
+    if (s.hold != HoldName(g.hold)) {
+      s.hold = HoldName(g.hold);
+      s.message = g.note;
+      ns.Write(s);
+    }
+  } else if (g.hold != Hold::kPaused && g.hold != Hold::kStorm) {
+    s.hold = HoldName(g.hold);
+    s.message = g.note;
+    ns.Write(s);
+    ns.Event(EventType::kNormal, "RemediationPending", sick_text + "; " + g.note);
+  }
+}
+
+// Pending -> Cordoned. The state is written before the cordon so a crash in
+// between leaves a state that says "ours" and the next step finishes the
+// cordon. A node someone else cordoned is taken over, never uncordoned.
+void StartRemediation(NodeStep& ns, RemediationState s, const NodeObservation& obs, NodeDecision& d,
+                      const Step& step, const std::string& sick_text) {
+  const bool taken_over = obs.node->unschedulable;
+  s.phase = Phase::kCordoned;
+  s.started_at = step.now;
+  s.phase_since = step.now;
+  s.cordoned_by_us = !taken_over;
+  s.slot_held_until.reset();
+  s.hold.clear();
+  s.message =
+      taken_over ? "took over a node cordoned by someone else; it stays cordoned" : "cordoned";
+  ns.Write(s);
+  if (!taken_over) d.intents.push_back(Intent::Cordon());
+  ns.Event(EventType::kNormal, taken_over ? "RemediationTookOver" : "RemediationStarted",
+           sick_text + "; attempt " + std::to_string(s.attempt) + " of " +
+               std::to_string(step.spec.max_attempts_per_node) + "; " + s.message);
+  ns.Note(s.message);
+}
+
+// Second pass over one candidate: starts it if the guards allow and a slot
+// is free (taking the slot), else holds it.
+void StartOrHold(const Step& step, const NodeObservation& obs, NodeDecision& d, int& slots,
+                 PolicyDecision& out) {
+  NodeStep ns(step, obs, d);
+  // The state as the first pass left it (a stale cordon flag forgotten).
+  const std::optional<RemediationState> prev = d.state ? d.state : obs.state;
+  const bool pending = prev && prev->policy == step.in.policy && prev->phase == Phase::kPending;
+  const std::string sick_text = obs.health.Describe(step.now);
+
+  const History h = HistoryFor(prev, obs, step.spec);
+  const Gate g = GateFor(step, obs, h, slots, d, out);
+  RemediationState s = PendingOrNew(prev, pending, d.node, step, h);
+  if (g.hold != Hold::kNone) {
+    RecordHold(ns, std::move(s), pending, g, sick_text);
+    return;
+  }
+  --slots;
+  ++out.started;
+  StartRemediation(ns, std::move(s), obs, d, step, sick_text);
+}
+
+// Keeps the decisions that say something (an intent, a hold, a note, a
+// requeue, or a remediation in flight) and reports ours in flight.
+void CollectDecisions(std::vector<NodeDecision>& decisions, const DecideInput& in,
+                      PolicyDecision& out) {
   for (auto& d : decisions) {
     if (d.intents.empty() && d.hold == Hold::kNone && d.note.empty() && !d.requeue_after &&
         !(d.state && !IsTerminal(d.state->phase)))
@@ -1081,6 +1179,38 @@ PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> no
     }
     out.nodes.push_back(std::move(d));
   }
+}
+
+}  // namespace
+
+PolicyDecision Decide(const DecideInput& in, std::span<const NodeObservation> nodes) {
+  PolicyDecision out;
+  out.dry_run = in.dry_run;
+  CountAndDetectStorm(in, nodes, out);
+  const Step step{in, in.now, in.spec, out.storm};
+  int slots = FreeSlots(in, nodes, in.now, out);
+
+  // First pass, by node name: what is in flight moves on, what is finished
+  // settles, and the nodes that may start a remediation become candidates.
+  const std::vector<const NodeObservation*> order = ByNodeName(nodes);
+  std::vector<NodeDecision> decisions(order.size());
+  std::vector<Candidate> candidates;
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (ReviewNode(step, *order[i], decisions[i], out))
+      candidates.push_back({i, order[i]->health.since});
+  }
+
+  // Second pass: start the longest-unhealthy candidates first, within the
+  // budget.
+  std::sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
+    if (a.since != b.since) return a.since < b.since;
+    return decisions[a.index].node < decisions[b.index].node;
+  });
+  for (const Candidate& c : candidates) {
+    StartOrHold(step, *order[c.index], decisions[c.index], slots, out);
+  }
+
+  CollectDecisions(decisions, in, out);
   return out;
 }
 

@@ -28,7 +28,7 @@ export GOTOOLCHAIN := $(word 2,$(NODEGUARD_GO_ENV))
 endif
 
 .PHONY: all deps build build-asan test test-unit test-asan test-cluster test-fuzz test-image image cluster-components \
-        promtool helm demo demo-down replay chaos-soak install-plugin format format-check fuzz bench clean help
+        promtool helm demo demo-down replay chaos-soak install-plugin format format-check fuzz bench-scale clean help
 
 all: build
 
@@ -36,6 +36,7 @@ help:
 	@echo "make test      install deps, build, run every test suite (unit, ASan/UBSan unit, integration, e2e)"
 	@echo "make demo      start a local simulated cluster and watch nodeguard act on it"
 	@echo "make replay    the PLEG incident replayed without nodeguard, with a naive script, with nodeguard (docs/replay.md)"
+	@echo "make bench-scale  nodeguard beside a controller-runtime peer on a growing kwok cluster (SCALE_STEPS; docs/performance.md)"
 	@echo "make chaos-soak  nodeguard under randomized faults for DURATION seconds (default 3600), judged by an independent checker (docs/testing.md)"
 	@echo "make deps      install Debian packages (idempotent, as root)"
 	@echo "make build     configure and build into $(BUILD_DIR)/"
@@ -176,6 +177,25 @@ chaos-soak: deps $(BUILD_DIR)/build.ninja cluster-components
 	tests/chaos/chaos.py --nodeguard $(CURDIR)/$(BUILD_DIR)/controller/nodeguard \
 	  --workdir $(CHAOS_OUT) --cluster chaos-soak --seed $(SEED) --duration $(DURATION) \
 	  --report $(CURDIR)/$(BUILD_DIR)/chaos-soak-summary.json $(CHAOS_ARGS)
+
+# The scale benchmark (docs/performance.md, "Scale"; issue 22): a cluster of
+# its own with kubelet heartbeat timing, grown to SCALE_STEPS (NODES:PODS,...)
+# with nodeguard and the controller-runtime peer side by side, the API server
+# restarted at the largest step (the relist), taken down at the end. Table on
+# stdout; scale.json and the figure in $(SCALE_OUT). Builds only nodeguard
+# (the peer from the Go module proxy); matplotlib from Debian. Label bench:
+# never part of `make test`.
+SCALE_STEPS ?= 1000:30000,2000:60000
+SCALE_OUT   ?= $(BUILD_DIR)/scale
+SCALE_ARGS  ?= --steady 30 --churn 2000 --latency-samples 10 --relist
+bench-scale: deps $(BUILD_DIR)/build.ninja cluster-components
+	@/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-matplotlib >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target nodeguard
+	mkdir -p $(SCALE_OUT)
+	kubeconfig=$$(tests/cluster/up --name scale --kubelet-timing | tail -1) && \
+	  KUBECONFIG=$$kubeconfig /usr/bin/python3 tests/bench/scale_bench.py --nodeguard $(CURDIR)/$(BUILD_DIR)/controller/nodeguard \
+	  --workdir $(SCALE_OUT) --steps $(SCALE_STEPS) --figure $(SCALE_OUT)/scale-rss.png $(SCALE_ARGS); \
+	  status=$$?; tests/cluster/down --name scale; exit $$status
 
 # The kubectl plugin (docs/kubectl-plugin.md): the nodeguard binary and, next
 # to it, the symlink kubectl-nodeguard that kubectl finds on PATH.

@@ -413,148 +413,209 @@ nlohmann::json StatusJson(const StatusView& view) {
 
 // ------------------------------------------------------------------ explain
 
-Explanation Explain(const Snapshot& snapshot, const std::string& name) {
-  Explanation e;
-  for (NodeView& v : BuildNodeViews(snapshot))
-    if (v.name == name) e.node = std::move(v);
-  const NodeView& n = e.node;
+namespace {
+
+// What Explain builds up, shared by its steps. The first verdict set wins, so
+// the steps run from the most to the least important finding.
+struct ExplainWriter {
+  const Snapshot& snapshot;
+  const NodeView& n;
+  // The remediation settings that apply: those of the policy that owns the
+  // remediation state (which may have been deleted), else the governing one.
+  const api::RemediationSpec* spec;
+  Explanation& e;
+
+  void Add(std::string s) { e.reasons.push_back(std::move(s)); }
+  void Verdict(const char* v) {
+    if (e.verdict.empty()) e.verdict = v;
+  }
+};
+
+const api::RemediationSpec* ApplicableSpec(const Snapshot& snapshot, const NodeView& n) {
   const api::NodeHealthPolicy* policy = n.governed ? FindPolicy(snapshot, n.policy) : nullptr;
   const api::NodeHealthPolicy* owner =
       n.state ? FindPolicy(snapshot, n.state->policy) : nullptr;  // May be deleted.
-  const api::RemediationSpec* spec = owner != nullptr    ? &owner->spec.remediation
-                                     : policy != nullptr ? &policy->spec.remediation
-                                                         : nullptr;
-  auto add = [&](std::string s) { e.reasons.push_back(std::move(s)); };
-  auto verdict = [&](const char* v) {
-    if (e.verdict.empty()) e.verdict = v;
-  };
-  const std::string release = "kubectl nodeguard release " + n.name;
+  return owner != nullptr    ? &owner->spec.remediation
+         : policy != nullptr ? &policy->spec.remediation
+                             : nullptr;
+}
 
-  if (!n.state_error.empty()) {
-    verdict("malformed-state");
-    add("Its nodeguard.io/remediation annotation cannot be read (" + n.state_error +
+void ExplainMalformedState(ExplainWriter& w) {
+  const NodeView& n = w.n;
+  if (n.state_error.empty()) return;
+  w.Verdict("malformed-state");
+  w.Add("Its nodeguard.io/remediation annotation cannot be read (" + n.state_error +
         "), so nodeguard does not act on this node at all.");
-    e.next_step = "Find what wrote the annotation; remove it (kubectl annotate node " + n.name +
+  w.e.next_step = "Find what wrote the annotation; remove it (kubectl annotate node " + n.name +
                   " nodeguard.io/remediation-) only if no remediation of nodeguard is in flight.";
+}
+
+// A failed remediation keeps its cordon (and maybe its slot) until a person
+// releases the node, so the next step is the runbook's.
+void ExplainFailed(ExplainWriter& w, const std::string& ago) {
+  const NodeView& n = w.n;
+  const RemediationState& s = *n.state;
+  const api::RemediationSpec* spec = w.spec;
+  w.Verdict("failed");
+  w.Add("Remediation " + s.id + " of policy " + s.policy + " failed " + ago + " ago (" +
+        remediation::OutcomeName(s.outcome) + "): " + FirstClause(s.message) + ".");
+  w.Add(
+      "nodeguard keeps the node cordoned and does not remediate it again until a person "
+      "hands it back" +
+      (spec != nullptr ? "; if it recovers by itself and stays Ready for " +
+                             Fmt(spec->recovery_stable_for) + ", nodeguard lifts its cordon"
+                       : std::string()) +
+      ".");
+  if (s.slot_held_until && w.snapshot.now < *s.slot_held_until) {
+    w.Add("It holds a remediation slot of its policy for " +
+          HumanAge(*s.slot_held_until - w.snapshot.now) +
+          " more (holdSlotAfterFailure): meanwhile no other node of the policy is remediated "
+          "beyond maxConcurrent.");
+  } else if (!s.slot_held_until) {
+    w.Add("It holds a remediation slot of its policy until a person hands it back.");
   }
-  if (n.state) {
-    const RemediationState& s = *n.state;
-    const std::string ago = HumanAge(snapshot.now - s.phase_since);
-    if (s.phase == Phase::kFailed && n.cordoned_by == "nodeguard") {
-      verdict("failed");
-      add("Remediation " + s.id + " of policy " + s.policy + " failed " + ago + " ago (" +
-          remediation::OutcomeName(s.outcome) + "): " + FirstClause(s.message) + ".");
-      add("nodeguard keeps the node cordoned and does not remediate it again until a person "
-          "hands it back" +
-          (spec != nullptr ? "; if it recovers by itself and stays Ready for " +
-                                 Fmt(spec->recovery_stable_for) + ", nodeguard lifts its cordon"
-                           : std::string()) +
-          ".");
-      if (s.slot_held_until && snapshot.now < *s.slot_held_until) {
-        add("It holds a remediation slot of its policy for " +
-            HumanAge(*s.slot_held_until - snapshot.now) +
-            " more (holdSlotAfterFailure): meanwhile no other node of the policy is remediated "
-            "beyond maxConcurrent.");
-      } else if (!s.slot_held_until) {
-        add("It holds a remediation slot of its policy until a person hands it back.");
-      }
-      e.next_step = "Find out why (the node's Events: kubectl describe node " + n.name +
-                    "; docs/pleg-runbook.md, \"A failed remediation\"), repair the node, then " +
-                    release + " (the runbook's `kubectl uncordon`): it becomes eligible again";
-      if (spec != nullptr) {
-        e.next_step += " (cooldown " + Fmt(spec->cooldown) + " after this remediation; attempt " +
-                       std::to_string(s.attempt) + " of maxAttemptsPerNode " +
-                       std::to_string(spec->max_attempts_per_node) + ")";
-      }
-      e.next_step += ". To take it out of nodeguard's hands for good: kubectl label node " +
-                     n.name + " nodeguard.io/exclude=true.";
-    } else if (remediation::IsDisruptive(s.phase)) {
-      verdict("remediating");
-      std::string what = "Remediation " + s.id + " of policy " + s.policy + " has been in phase " +
-                         remediation::PhaseName(s.phase) + " for " + ago;
-      if (s.action) {
-        what += " (rung " + std::to_string(s.action_index + 1) + ": " +
-                api::RemediationActionName(*s.action) + ")";
-      }
-      add(what + ": " + s.message + ".");
-      e.next_step =
-          "Nothing: nodeguard drains, restarts and uncordons the node itself. To stop new "
-          "disruptive steps: kubectl nodeguard pause " +
-          s.policy + ".";
-    } else if (s.phase == Phase::kPending) {
-      verdict("pending");
-      add("Unhealthy and waiting for nodeguard to start remediating it" +
-          (s.hold.empty() ? std::string() : " (" + s.hold + ")") + ": " + s.message + ".");
-      if (s.hold == "CordonedByPerson") {
-        e.next_step = "Someone cordoned it: uncordon it (kubectl uncordon " + n.name +
-                      ") to let nodeguard act, or set takeOverCordonedNodes in the policy.";
-      } else if (s.hold == "MaxAttempts") {
-        e.next_step = "It was remediated maxAttemptsPerNode times: it needs a person.";
-      } else if (s.hold == "Paused") {
-        e.next_step = "kubectl nodeguard resume " + s.policy + " to let nodeguard act.";
-      }
-    } else if (n.cordoned_by == "nodeguard") {
-      verdict("cordoned-by-nodeguard");
-      add("Remediation " + s.id + " ended " + remediation::PhaseName(s.phase) + " (" +
+  std::string& next = w.e.next_step;
+  next = "Find out why (the node's Events: kubectl describe node " + n.name +
+         "; docs/pleg-runbook.md, \"A failed remediation\"), repair the node, then " +
+         "kubectl nodeguard release " + n.name +
+         " (the runbook's `kubectl uncordon`): it becomes eligible again";
+  if (spec != nullptr) {
+    next += " (cooldown " + Fmt(spec->cooldown) + " after this remediation; attempt " +
+            std::to_string(s.attempt) + " of maxAttemptsPerNode " +
+            std::to_string(spec->max_attempts_per_node) + ")";
+  }
+  next += ". To take it out of nodeguard's hands for good: kubectl label node " + n.name +
+          " nodeguard.io/exclude=true.";
+}
+
+void ExplainPending(ExplainWriter& w) {
+  const NodeView& n = w.n;
+  const RemediationState& s = *n.state;
+  w.Verdict("pending");
+  w.Add("Unhealthy and waiting for nodeguard to start remediating it" +
+        (s.hold.empty() ? std::string() : " (" + s.hold + ")") + ": " + s.message + ".");
+  if (s.hold == "CordonedByPerson") {
+    w.e.next_step = "Someone cordoned it: uncordon it (kubectl uncordon " + n.name +
+                    ") to let nodeguard act, or set takeOverCordonedNodes in the policy.";
+  } else if (s.hold == "MaxAttempts") {
+    w.e.next_step = "It was remediated maxAttemptsPerNode times: it needs a person.";
+  } else if (s.hold == "Paused") {
+    w.e.next_step = "kubectl nodeguard resume " + s.policy + " to let nodeguard act.";
+  }
+}
+
+// The node's remediation annotation, by phase: failed, in flight, waiting,
+// ended with nodeguard's cordon still on, or long over.
+void ExplainRemediationState(ExplainWriter& w) {
+  const NodeView& n = w.n;
+  if (!n.state) return;
+  const RemediationState& s = *n.state;
+  const std::string ago = HumanAge(w.snapshot.now - s.phase_since);
+  if (s.phase == Phase::kFailed && n.cordoned_by == "nodeguard") {
+    ExplainFailed(w, ago);
+  } else if (remediation::IsDisruptive(s.phase)) {
+    w.Verdict("remediating");
+    std::string what = "Remediation " + s.id + " of policy " + s.policy + " has been in phase " +
+                       remediation::PhaseName(s.phase) + " for " + ago;
+    if (s.action) {
+      what += " (rung " + std::to_string(s.action_index + 1) + ": " +
+              api::RemediationActionName(*s.action) + ")";
+    }
+    w.Add(what + ": " + s.message + ".");
+    w.e.next_step =
+        "Nothing: nodeguard drains, restarts and uncordons the node itself. To stop new "
+        "disruptive steps: kubectl nodeguard pause " +
+        s.policy + ".";
+  } else if (s.phase == Phase::kPending) {
+    ExplainPending(w);
+  } else if (n.cordoned_by == "nodeguard") {
+    w.Verdict("cordoned-by-nodeguard");
+    w.Add("Remediation " + s.id + " ended " + remediation::PhaseName(s.phase) + " (" +
           remediation::OutcomeName(s.outcome) + ") " + ago +
           " ago; nodeguard keeps its cordon until the node is healthy, then lifts it.");
-    } else if (remediation::IsTerminal(s.phase) && !n.notable) {
-      add("Its last remediation, " + s.id + ", ended " + remediation::PhaseName(s.phase) +
+  } else if (remediation::IsTerminal(s.phase) && !n.notable) {
+    w.Add("Its last remediation, " + s.id + ", ended " + remediation::PhaseName(s.phase) +
           (s.outcome != remediation::Outcome::kNone
                ? std::string(" (") + remediation::OutcomeName(s.outcome) + ")"
                : std::string()) +
           " " + ago + " ago.");
-    }
   }
+}
+
+// What keeps nodeguard's hands off the node, or new pods off it: a person's
+// cordon, the exclude label, the density taint.
+void ExplainCordonExclusionAndTaint(ExplainWriter& w) {
+  const NodeView& n = w.n;
   if (n.cordoned_by == "person") {
-    verdict("cordoned-by-person");
-    add("It is cordoned, not by nodeguard: nodeguard never uncordons a node it did not "
+    w.Verdict("cordoned-by-person");
+    w.Add(
+        "It is cordoned, not by nodeguard: nodeguard never uncordons a node it did not "
         "cordon, and does not remediate it unless the policy sets takeOverCordonedNodes.");
-    if (e.next_step.empty()) {
-      e.next_step = "Whoever cordoned it uncordons it (kubectl uncordon " + n.name + ").";
+    if (w.e.next_step.empty()) {
+      w.e.next_step = "Whoever cordoned it uncordons it (kubectl uncordon " + n.name + ").";
     }
   }
   if (n.excluded) {
-    verdict("excluded");
-    add("It is labelled nodeguard.io/exclude=true: nodeguard never remediates it (density "
+    w.Verdict("excluded");
+    w.Add(
+        "It is labelled nodeguard.io/exclude=true: nodeguard never remediates it (density "
         "caps still apply).");
   }
   if (n.tainted) {
-    verdict("capped");
+    w.Verdict("capped");
     std::string text = "It carries nodeguard's density taint " + n.taint;
     if (n.cap) {
       text += ": " + std::to_string(n.pods) + " pods counted, cap " + std::to_string(*n.cap) +
               " (" + CapSource(n) + "), tainted from " + Pods(*n.taint_at) + ", released below " +
               Pods(*n.release_below);
     }
-    add(text + ".");
-    if (e.next_step.empty()) {
-      e.next_step = "Nothing: the taint is lifted once fewer than " +
-                    (n.release_below ? Pods(*n.release_below) : std::string("the mark's pods")) +
-                    " count on the node (new pods go to other nodes meanwhile).";
+    w.Add(text + ".");
+    if (w.e.next_step.empty()) {
+      w.e.next_step = "Nothing: the taint is lifted once fewer than " +
+                      (n.release_below ? Pods(*n.release_below) : std::string("the mark's pods")) +
+                      " count on the node (new pods go to other nodes meanwhile).";
     }
   }
+}
+
+// Which policy governs the node, its health under it, and its density cap.
+void ExplainGovernance(ExplainWriter& w) {
+  const NodeView& n = w.n;
   if (!n.governed) {
-    verdict("not-selected");
-    add(n.state ? "No policy selects it now (its remediation state names policy " +
-                      n.state->policy + ")."
-                : "No NodeHealthPolicy selects it: nodeguard leaves it alone.");
+    w.Verdict("not-selected");
+    w.Add(n.state ? "No policy selects it now (its remediation state names policy " +
+                        n.state->policy + ")."
+                  : "No NodeHealthPolicy selects it: nodeguard leaves it alone.");
   } else if (!n.conflicts.empty()) {
-    verdict("conflict");
-    add("It is governed by policy " + n.policy + " (the oldest that selects it); " +
-        JoinBounded(n.conflicts, ", ", 10) + " select it too and leave it alone.");
+    w.Verdict("conflict");
+    w.Add("It is governed by policy " + n.policy + " (the oldest that selects it); " +
+          JoinBounded(n.conflicts, ", ", 10) + " select it too and leave it alone.");
   } else {
-    add("It is governed by policy " + n.policy + ".");
+    w.Add("It is governed by policy " + n.policy + ".");
   }
   if (n.health != "Healthy" && !(n.state && !remediation::IsTerminal(n.state->phase))) {
-    verdict("unhealthy");
-    add("Health under its policy: " + n.health + ": " + n.health_detail + ".");
+    w.Verdict("unhealthy");
+    w.Add("Health under its policy: " + n.health + ": " + n.health_detail + ".");
   }
   if (n.cap && !n.tainted) {
-    add(std::to_string(n.pods) + " pods counted, cap " + std::to_string(*n.cap) + " (" +
-        CapSource(n) + "): tainted from " + Pods(*n.taint_at) + ".");
+    w.Add(std::to_string(n.pods) + " pods counted, cap " + std::to_string(*n.cap) + " (" +
+          CapSource(n) + "): tainted from " + Pods(*n.taint_at) + ".");
   }
-  verdict("ok");
+}
+
+}  // namespace
+
+Explanation Explain(const Snapshot& snapshot, const std::string& name) {
+  Explanation e;
+  for (NodeView& v : BuildNodeViews(snapshot))
+    if (v.name == name) e.node = std::move(v);
+  ExplainWriter w{snapshot, e.node, ApplicableSpec(snapshot, e.node), e};
+  // Order matters: the first step to set a verdict decides it.
+  ExplainMalformedState(w);
+  ExplainRemediationState(w);
+  ExplainCordonExclusionAndTaint(w);
+  ExplainGovernance(w);
+  w.Verdict("ok");
   return e;
 }
 

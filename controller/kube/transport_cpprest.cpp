@@ -118,10 +118,35 @@ class CpprestHttpClient final : public HttpClient {
   }
 
  private:
+  // One call's request, the caller's hooks and the source whose cancelling
+  // closes the connection: what the steps of Exchange share.
+  struct Call {
+    const HttpRequest& request;
+    const ChunkHandler* on_chunk;  // nullptr: unary.
+    const CancelToken* cancel;
+    std::chrono::milliseconds idle_timeout;
+    pplx::cancellation_token_source abort;
+  };
+
   // One request. on_chunk == nullptr: unary (the whole exchange within
   // request.timeout, body collected). Otherwise a stream.
   Result<HttpResponse> Exchange(const HttpRequest& request, const ChunkHandler* on_chunk,
                                 const CancelToken* cancel, std::chrono::milliseconds idle_timeout);
+  // The cpprest message for `request`, with the default headers and the token.
+  Result<web::http::http_request> BuildMessage(const HttpRequest& request) const;
+  // Sends `message` and waits until `deadline` for the status line and
+  // headers, which go into `out`.
+  Result<web::http::http_response> AwaitHead(Call& call, const web::http::http_request& message,
+                                             SteadyTime deadline, HttpResponse& out);
+  // Reads the body: to on_chunk when `streaming`, else into out.body. Each
+  // read must complete by `deadline`, which a stream moves on every chunk.
+  Status ReadBody(Call& call, web::http::http_response& response, bool streaming,
+                  SteadyTime deadline, HttpResponse& out);
+  // Waits for at least one byte of the body and takes what else is buffered,
+  // up to the buffer's size; 0 at the end of the body.
+  Result<size_t> ReadChunk(Call& call, concurrency::streams::streambuf<uint8_t>& body,
+                           const std::shared_ptr<std::vector<uint8_t>>& buffer, bool streaming,
+                           SteadyTime deadline);
 
   Error Describe(const HttpRequest& request, ErrorKind kind, const std::string& what) const {
     return Error::Of(kind, request.method + " " + server_ + request.path_and_query + ": " + what);
@@ -138,8 +163,29 @@ Result<HttpResponse> CpprestHttpClient::Exchange(const HttpRequest& request,
                                                  const ChunkHandler* on_chunk,
                                                  const CancelToken* cancel,
                                                  std::chrono::milliseconds idle_timeout) {
-  namespace http = web::http;
-  http::http_request message(request.method);
+  Result<web::http::http_request> message = BuildMessage(request);
+  if (!message.ok()) return message.error();
+
+  Call call{request, on_chunk, cancel, idle_timeout, {}};
+  const SteadyTime request_deadline = steady_clock::now() + request.timeout;
+  HttpResponse out;
+  Result<web::http::http_response> response = AwaitHead(call, *message, request_deadline, out);
+  if (!response.ok()) return response.error();
+
+  // A stream hands a 200 body to on_chunk; any other status is an error body
+  // read whole (within the request timeout, counted from now).
+  const bool streaming = on_chunk != nullptr && out.status == 200;
+  const SteadyTime deadline = streaming             ? steady_clock::now() + idle_timeout
+                              : on_chunk != nullptr ? steady_clock::now() + request.timeout
+                                                    : request_deadline;
+  if (Status read = ReadBody(call, *response, streaming, deadline, out); !read.ok()) {
+    return read.error();
+  }
+  return out;
+}
+
+Result<web::http::http_request> CpprestHttpClient::BuildMessage(const HttpRequest& request) const {
+  web::http::http_request message(request.method);
   std::string content_type = "application/json";
   try {
     message.set_request_uri(web::uri(request.path_and_query));
@@ -166,29 +212,30 @@ Result<HttpResponse> CpprestHttpClient::Exchange(const HttpRequest& request,
   } catch (const std::exception& e) {
     return Describe(request, ErrorKind::kInvalid, std::string("bad request: ") + e.what());
   }
+  return message;
+}
 
-  pplx::cancellation_token_source abort;  // Cancelling closes the connection.
-  const SteadyTime start = steady_clock::now();
-  const SteadyTime request_deadline = start + request.timeout;
+Result<web::http::http_response> CpprestHttpClient::AwaitHead(
+    Call& call, const web::http::http_request& message, SteadyTime deadline, HttpResponse& out) {
+  namespace http = web::http;
+  const HttpRequest& request = call.request;
   pplx::task<http::http_response> response_task;
   try {
-    response_task = client_.request(message, abort.get_token());
+    response_task = client_.request(message, call.abort.get_token());
   } catch (const std::exception& e) {
     return Describe(request, ErrorKind::kUnavailable, e.what());
   }
-  switch (WaitFor(response_task, request_deadline, cancel)) {
+  switch (WaitFor(response_task, deadline, call.cancel)) {
     case Waited::kDone:
       break;
     case Waited::kDeadline:
-      Abandon(abort, response_task);
+      Abandon(call.abort, response_task);
       return Describe(request, ErrorKind::kTimeout,
                       "no response within " + Millis(request.timeout));
     case Waited::kCancelled:
-      Abandon(abort, response_task);
+      Abandon(call.abort, response_task);
       return Describe(request, ErrorKind::kCancelled, "cancelled");
   }
-
-  HttpResponse out;
   http::http_response response;
   try {
     response = response_task.get();
@@ -200,75 +247,85 @@ Result<HttpResponse> CpprestHttpClient::Exchange(const HttpRequest& request,
   } catch (const std::exception& e) {
     return Describe(request, ErrorKind::kUnavailable, e.what());
   }
+  return response;
+}
 
-  // A stream hands a 200 body to on_chunk; any other status is an error body
-  // read whole (within the request timeout, counted from now).
-  const bool streaming = on_chunk != nullptr && out.status == 200;
-  SteadyTime deadline = streaming             ? steady_clock::now() + idle_timeout
-                        : on_chunk != nullptr ? steady_clock::now() + request.timeout
-                                              : request_deadline;
+Status CpprestHttpClient::ReadBody(Call& call, web::http::http_response& response, bool streaming,
+                                   SteadyTime deadline, HttpResponse& out) {
   // Shared with the read continuations so an abandoned read never writes
   // into freed memory.
   auto buffer = std::make_shared<std::vector<uint8_t>>(kReadBufferSize);
   auto body = response.body().streambuf();
   while (true) {
-    pplx::task<size_t> first;
-    try {
-      first = body.getn(buffer->data(), 1);  // Completes when a byte (or EOF) arrives.
-    } catch (const std::exception& e) {
-      abort.cancel();
-      return Describe(request, ErrorKind::kUnavailable, e.what());
-    }
-    // Only an abandoned read needs the buffer kept alive (and its failure
-    // observed) by a continuation; a completed one is read below. Fewer
-    // continuations also means fewer left queued on cpprest's pool at exit.
-    const auto keep_buffer_until_done = [&first, buffer] {
-      first.then([buffer](pplx::task<size_t> done) {
-        try {
-          done.get();
-        } catch (...) {  // Observed: nobody wants this read any more.
-        }
-      });
-    };
-    switch (WaitFor(first, deadline, cancel)) {
-      case Waited::kDone:
-        break;
-      case Waited::kDeadline:
-        keep_buffer_until_done();
-        Abandon(abort, first);
-        return Describe(request, ErrorKind::kTimeout,
-                        streaming ? "stream idle for " + Millis(idle_timeout)
-                                  : "response body not received within " + Millis(request.timeout));
-      case Waited::kCancelled:
-        keep_buffer_until_done();
-        Abandon(abort, first);
-        return Describe(request, ErrorKind::kCancelled, "cancelled");
-    }
-    size_t n = 0;
-    try {
-      n = first.get();
-      if (n == 0) break;  // End of body.
-      const size_t more = std::min<size_t>(body.in_avail(), buffer->size() - 1);
-      if (more > 0) n += body.getn(buffer->data() + 1, more).get();  // Already buffered.
-    } catch (const http::http_exception& e) {
-      const bool timed_out = e.error_code() == std::errc::timed_out;
-      return Describe(request, timed_out ? ErrorKind::kTimeout : ErrorKind::kUnavailable,
-                      std::string("reading body: ") + e.what());
-    } catch (const std::exception& e) {
-      return Describe(request, ErrorKind::kUnavailable, std::string("reading body: ") + e.what());
-    }
-    const std::string_view chunk(reinterpret_cast<const char*>(buffer->data()), n);
+    Result<size_t> n = ReadChunk(call, body, buffer, streaming, deadline);
+    if (!n.ok()) return n.error();
+    if (*n == 0) break;  // End of body.
+    const std::string_view chunk(reinterpret_cast<const char*>(buffer->data()), *n);
     if (streaming) {
-      if (!(*on_chunk)(chunk)) {
-        abort.cancel();  // The rest of the stream is unwanted: drop the connection.
-        return out;
+      if (!(*call.on_chunk)(chunk)) {
+        call.abort.cancel();  // The rest of the stream is unwanted: drop the connection.
+        return Status::Ok();
       }
-      deadline = steady_clock::now() + idle_timeout;
+      deadline = steady_clock::now() + call.idle_timeout;
     } else {
       out.body.append(chunk);
     }
   }
-  return out;
+  return Status::Ok();
+}
+
+Result<size_t> CpprestHttpClient::ReadChunk(Call& call,
+                                            concurrency::streams::streambuf<uint8_t>& body,
+                                            const std::shared_ptr<std::vector<uint8_t>>& buffer,
+                                            bool streaming, SteadyTime deadline) {
+  namespace http = web::http;
+  const HttpRequest& request = call.request;
+  pplx::task<size_t> first;
+  try {
+    first = body.getn(buffer->data(), 1);  // Completes when a byte (or EOF) arrives.
+  } catch (const std::exception& e) {
+    call.abort.cancel();
+    return Describe(request, ErrorKind::kUnavailable, e.what());
+  }
+  // Only an abandoned read needs the buffer kept alive (and its failure
+  // observed) by a continuation; a completed one is read below. Fewer
+  // continuations also means fewer left queued on cpprest's pool at exit.
+  const auto keep_buffer_until_done = [&first, buffer] {
+    first.then([buffer](pplx::task<size_t> done) {
+      try {
+        done.get();
+      } catch (...) {  // Observed: nobody wants this read any more.
+      }
+    });
+  };
+  switch (WaitFor(first, deadline, call.cancel)) {
+    case Waited::kDone:
+      break;
+    case Waited::kDeadline:
+      keep_buffer_until_done();
+      Abandon(call.abort, first);
+      return Describe(request, ErrorKind::kTimeout,
+                      streaming ? "stream idle for " + Millis(call.idle_timeout)
+                                : "response body not received within " + Millis(request.timeout));
+    case Waited::kCancelled:
+      keep_buffer_until_done();
+      Abandon(call.abort, first);
+      return Describe(request, ErrorKind::kCancelled, "cancelled");
+  }
+  size_t n = 0;
+  try {
+    n = first.get();
+    if (n == 0) return n;  // End of body.
+    const size_t more = std::min<size_t>(body.in_avail(), buffer->size() - 1);
+    if (more > 0) n += body.getn(buffer->data() + 1, more).get();  // Already buffered.
+  } catch (const http::http_exception& e) {
+    const bool timed_out = e.error_code() == std::errc::timed_out;
+    return Describe(request, timed_out ? ErrorKind::kTimeout : ErrorKind::kUnavailable,
+                    std::string("reading body: ") + e.what());
+  } catch (const std::exception& e) {
+    return Describe(request, ErrorKind::kUnavailable, std::string("reading body: ") + e.what());
+  }
+  return n;
 }
 
 }  // namespace

@@ -414,6 +414,94 @@ std::optional<observe::Logger> StartLogging(const ControllerOptions& options) {
   return log;
 }
 
+// What every reconciler shares (reconcile/reconciler.h). REQUIRES: everything
+// passed outlives the reconcilers; `notifications` may be null (none
+// configured).
+Deps DepsFor(Caches& caches, kube::EventRecorder& events, Notifications* notifications,
+             StatusWriter& status, observe::MetricsRegistry& metrics,
+             const ControllerOptions& options, std::function<Status()> fence) {
+  Deps deps;
+  deps.nodes = &caches.nodes.store();
+  deps.pods = &caches.pods.store();
+  deps.policies = &caches.policies.store();
+  deps.events = &events;
+  if (notifications != nullptr) {
+    deps.notifier = notifications->notifier.get();
+    deps.notify_cluster = notifications->cluster;
+    deps.density_notices = notifications->density.get();
+    deps.notify_health = &notifications->health;
+  }
+  deps.status = &status;
+  deps.metrics = &metrics;
+  deps.clock = &RealClock::Instance();
+  deps.options = &options;
+  deps.fence = std::move(fence);
+  return deps;
+}
+
+HygieneReconcilerOptions HygieneOptionsFor(const ControllerOptions& options,
+                                           const std::string& identity) {
+  HygieneReconcilerOptions hygiene_options;
+  hygiene_options.event_host = identity;
+  hygiene_options.write_qps = options.hygiene_write_qps;
+  hygiene_options.write_burst = options.hygiene_write_burst;
+  return hygiene_options;
+}
+
+// The four reconcilers and the write seams over the REST client
+// (writes/rest_seams.h) they write through: each reconciler gets only those
+// it writes through. Members are built in declaration order, so every seam
+// exists before the reconcilers that hold it and outlives them. Never moved:
+// the reconcilers hold addresses of the seams and of each other.
+// REQUIRES: `rest` and what `deps` points to outlive it.
+struct Reconcilers {
+  Reconcilers(kube::RestClient& rest, const Deps& deps, const ControllerOptions& options,
+              const std::string& identity)
+      : node_writer(rest),
+        overflow_pods(rest, deps.pods, deps.nodes),
+        pod_annotator(rest),
+        named_events(rest),
+        policy_reports(rest),
+        finalizers(rest),
+        density(deps, {.nodes = &node_writer, .pods = &overflow_pods}),
+        remediation(deps, node_writer,
+                    std::make_unique<writes::RestDrainApi>(rest, deps.pods, deps.nodes)),
+        hygiene(deps,
+                {.pods = &pod_annotator,
+                 .event_writer = &named_events,
+                 .event_reader = &named_events,
+                 .report_reader = &policy_reports,
+                 .report_writer = &policy_reports},
+                HygieneOptionsFor(options, identity)),
+        policy(deps, {.finalizers = &finalizers, .nodes = &node_writer},
+               [this](const PolicyObject& p) {
+                 return density.NodesTaintedBy(p.meta.name) + remediation.NodesInFlight(p);
+               }) {}
+  Reconcilers(const Reconcilers&) = delete;
+  Reconcilers& operator=(const Reconcilers&) = delete;
+
+  writes::RestNodeWriter node_writer;
+  writes::RestDrainApi overflow_pods;
+  writes::RestPodAnnotator pod_annotator;
+  writes::RestEvents named_events;
+  writes::RestPolicyReports policy_reports;
+  writes::RestFinalizers finalizers;
+  DensityReconciler density;
+  RemediationReconciler remediation;
+  HygieneReconciler hygiene;
+  PolicyReconciler policy;
+};
+
+// A sink turned failing or recovered: every policy's NotificationsFailing
+// condition says so (the policy reconciler's queue; cleared in Stop).
+// REQUIRES: `policy` and `manager` outlive the notifications' health board's
+// callbacks (Notifications::Stop).
+void RequeuePoliciesOnSinkHealth(Notifications& notifications, PolicyReconciler& policy,
+                                 manager::Manager& manager) {
+  notifications.health.OnChange(
+      [&policy, queue = manager.QueueOf(policy)] { policy.EnqueueAll(*queue); });
+}
+
 }  // namespace
 
 int RunController(const ControllerOptions& options) {
@@ -450,63 +538,15 @@ int RunController(const ControllerOptions& options) {
   RestStatusApi status_api(rest, fence);
   StatusWriter status(status_api, RealClock::Instance(), options.status_interval);
 
-  Deps deps;
-  deps.nodes = &caches.nodes.store();
-  deps.pods = &caches.pods.store();
-  deps.policies = &caches.policies.store();
-  deps.events = &events;
-  if (*notifications) {
-    deps.notifier = (*notifications)->notifier.get();
-    deps.notify_cluster = (*notifications)->cluster;
-    deps.density_notices = (*notifications)->density.get();
-    deps.notify_health = &(*notifications)->health;
-  }
-  deps.status = &status;
-  deps.metrics = &metrics;
-  deps.clock = &RealClock::Instance();
-  deps.options = &options;
-  deps.fence = fence;
-
-  // The write seams over the REST client (writes/rest_seams.h): each
-  // reconciler gets only those it writes through.
-  writes::RestNodeWriter node_writer(rest);
-  writes::RestDrainApi overflow_pods(rest, deps.pods, deps.nodes);
-  writes::RestPodAnnotator pod_annotator(rest);
-  writes::RestEvents named_events(rest);
-  writes::RestPolicyReports policy_reports(rest);
-  writes::RestFinalizers finalizers(rest);
-
-  DensityReconciler density(deps, {.nodes = &node_writer, .pods = &overflow_pods});
-  RemediationReconciler remediation(
-      deps, node_writer, std::make_unique<writes::RestDrainApi>(rest, deps.pods, deps.nodes));
-  HygieneReconcilerOptions hygiene_options;
-  hygiene_options.event_host = identity;
-  hygiene_options.write_qps = options.hygiene_write_qps;
-  hygiene_options.write_burst = options.hygiene_write_burst;
-  HygieneReconciler hygiene(deps,
-                            {.pods = &pod_annotator,
-                             .event_writer = &named_events,
-                             .event_reader = &named_events,
-                             .report_reader = &policy_reports,
-                             .report_writer = &policy_reports},
-                            hygiene_options);
-  PolicyReconciler policy_reconciler(
-      deps, {.finalizers = &finalizers, .nodes = &node_writer}, [&](const PolicyObject& p) {
-        return density.NodesTaintedBy(p.meta.name) + remediation.NodesInFlight(p);
-      });
+  const Deps deps = DepsFor(caches, events, notifications->get(), status, metrics, options, fence);
+  Reconcilers reconcilers(rest, deps, options, identity);
 
   process::InformerCounters informer_counters(metrics);
   manager::Manager manager(
-      {&policy_reconciler, &density, &remediation, &hygiene}, ReconcileMetricsOf(metrics),
+      {&reconcilers.policy, &reconcilers.density, &reconcilers.remediation, &reconcilers.hygiene},
+      ReconcileMetricsOf(metrics),
       ManagerOptionsFor(options, metrics, caches, informer_counters, leadership, status, log));
-  if (*notifications) {
-    // A sink turned failing or recovered: every policy's NotificationsFailing
-    // condition says so (the policy reconciler's queue; cleared in Stop).
-    (*notifications)
-        ->health.OnChange([&policy_reconciler, queue = manager.QueueOf(policy_reconciler)] {
-          policy_reconciler.EnqueueAll(*queue);
-        });
-  }
+  if (*notifications) RequeuePoliciesOnSinkHealth(**notifications, reconcilers.policy, manager);
   RegisterHandlers(caches, manager, status);
 
   process::Probes probes;
@@ -535,7 +575,8 @@ int RunController(const ControllerOptions& options) {
   if (stopped.still_running > 0) {
     ExitLeavingStuckReconciles(stopped.still_running, leadership, exit_code, log);
   }
-  remediation.Shutdown();  // Stops drains before the queues they re-enqueue into go away.
+  // Stops drains before the queues they re-enqueue into go away.
+  reconcilers.remediation.Shutdown();
   status.Flush();
   events.WaitIdle(std::chrono::seconds(2));
   leadership.Release();

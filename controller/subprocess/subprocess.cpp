@@ -133,133 +133,207 @@ std::string FormatCommandLine(const std::vector<std::string>& argv) {
   return out;
 }
 
-Result<ProcessResult> Run(const std::vector<std::string>& argv, const RunOptions& options) {
-  if (argv.empty()) return Error::Invalid("empty command");
-  const milliseconds timeout = options.timeout;
+namespace {
+
+// Both ends of the child's stdout and stderr pipes. The write ends go to the
+// child and are closed here once it is spawned, so EOF on a read end means
+// every process holding the pipe has exited or closed it.
+struct Pipes {
   Fd out_read, out_write, err_read, err_write;
-  {
-    int out_pipe[2], err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0)
-      return Error::Internal("pipe: " + std::string(strerror(errno)));
-    *out_read.receive() = out_pipe[0];
-    *out_write.receive() = out_pipe[1];
-    if (::pipe2(err_pipe, O_CLOEXEC) != 0)
-      return Error::Internal("pipe: " + std::string(strerror(errno)));
-    *err_read.receive() = err_pipe[0];
-    *err_write.receive() = err_pipe[1];
-  }
-  for (int fd : {out_read.get(), err_read.get()}) {
+};
+
+Status OpenPipes(Pipes& pipes) {
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+    return Error::Internal("pipe: " + std::string(strerror(errno)));
+  *pipes.out_read.receive() = out_pipe[0];
+  *pipes.out_write.receive() = out_pipe[1];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0)
+    return Error::Internal("pipe: " + std::string(strerror(errno)));
+  *pipes.err_read.receive() = err_pipe[0];
+  *pipes.err_write.receive() = err_pipe[1];
+  // Non-blocking so one quiet stream never stalls the supervision loop.
+  for (int fd : {pipes.out_read.get(), pipes.err_read.get()}) {
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   }
+  return Status::Ok();
+}
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
-
-  // Its own process group (so a timeout can kill everything it started), no
-  // blocked signals, and default dispositions for the signals we may have
-  // changed in this process.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes,
+// Its own process group (so a timeout can kill everything it started), no
+// blocked signals, and default dispositions for the signals we may have
+// changed in this process.
+// REQUIRES: the caller destroys `attributes`.
+void InitSpawnAttributes(posix_spawnattr_t* attributes) {
+  posix_spawnattr_init(attributes);
+  posix_spawnattr_setflags(attributes,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setpgroup(attributes, 0);
   sigset_t none, defaults;
   sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigmask(attributes, &none);
   sigemptyset(&defaults);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2}) {
     sigaddset(&defaults, sig);
   }
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setsigdefault(attributes, &defaults);
+}
 
-  std::vector<std::string> env_storage = ChildEnvironment(options.env);
-  std::vector<char*> envp;
-  envp.reserve(env_storage.size() + 1);
-  for (std::string& var : env_storage) envp.push_back(var.data());
-  envp.push_back(nullptr);
+// Null-terminated pointers into `strings`, for exec.
+// REQUIRES: `strings` outlives the result and is not resized meanwhile.
+std::vector<char*> NullTerminated(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const std::string& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
 
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
+// Starts the child with stdin from /dev/null and stdout/stderr into `pipes`,
+// then closes the write ends. Sets `start` just before the spawn.
+Result<pid_t> Spawn(const std::vector<std::string>& argv, const RunOptions& options, Pipes& pipes,
+                    Clock::time_point& start) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, pipes.out_write.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.err_write.get(), STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  InitSpawnAttributes(&attributes);
 
-  const Clock::time_point start = Clock::now();
+  const std::vector<std::string> env_storage = ChildEnvironment(options.env);
+  std::vector<char*> envp = NullTerminated(env_storage);
+  std::vector<char*> args = NullTerminated(argv);
+
+  start = Clock::now();
   pid_t pid = -1;
   int spawn_error =
       ::posix_spawnp(&pid, argv[0].c_str(), &actions, &attributes, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  out_write.Close();
-  err_write.Close();
+  pipes.out_write.Close();
+  pipes.err_write.Close();
   if (spawn_error != 0) {
     std::string message = "cannot run " + argv[0] + ": " + strerror(spawn_error);
     if (spawn_error == ENOENT) return Error::NotFound(message);
     return Error::Internal(message);
   }
+  return pid;
+}
 
-  ProcessResult result;
-  bool out_open = true, err_open = true;
-  bool exited = false, reaped = false, term_sent = false, kill_sent = false;
-  Clock::time_point exit_time, term_time, kill_time;
-  int wait_status = 0;
-  const Clock::time_point deadline = start + timeout;
-  while (true) {
-    Clock::time_point now = Clock::now();
-    if (!exited) {
-      pid_t r = ::waitpid(pid, &wait_status, WNOHANG);
-      if (r == pid) {
-        exited = reaped = true;
-        exit_time = now;
-      } else if (r < 0 && errno != EINTR) {
-        exited = true;  // ECHILD: reaped elsewhere (SIGCHLD ignored?); status unknown.
-        exit_time = now;
-      }
-    }
-    if (exited && ((!out_open && !err_open) || now - exit_time >= kDrainAfterExit)) break;
-    if (!exited && !term_sent && now >= deadline) {
-      result.timed_out = true;
-      term_sent = true;
-      term_time = now;
-      ::kill(-pid, SIGTERM);
-    }
-    if (term_sent && !kill_sent && now - term_time >= options.kill_grace) {
-      kill_sent = true;
-      kill_time = now;
-      ::kill(-pid, SIGKILL);
-    }
-    if (kill_sent && !exited && now - kill_time >= kReapAfterKill) break;  // Stuck in D state.
+// Watches a spawned child: reaps it, escalates SIGTERM then SIGKILL to its
+// group on timeout, and captures its output until both pipes close (or a
+// while after it exits, since leftover children may keep them open).
+class Supervisor {
+ public:
+  Supervisor(pid_t pid, Clock::time_point start, const RunOptions& options, Pipes& pipes,
+             ProcessResult& result)
+      : pid_(pid),
+        deadline_(start + options.timeout),
+        options_(options),
+        pipes_(pipes),
+        result_(result) {}
 
+  void Run() {
+    while (true) {
+      const Clock::time_point now = Clock::now();
+      CheckExit(now);
+      if (exited_ && ((!out_open_ && !err_open_) || now - exit_time_ >= kDrainAfterExit)) break;
+      if (Escalate(now)) break;
+      ReadOutput();
+    }
+  }
+
+  bool exited() const { return exited_; }
+  bool reaped() const { return reaped_; }
+  int wait_status() const { return wait_status_; }
+
+ private:
+  void CheckExit(Clock::time_point now) {
+    if (exited_) return;
+    pid_t r = ::waitpid(pid_, &wait_status_, WNOHANG);
+    if (r == pid_) {
+      exited_ = reaped_ = true;
+      exit_time_ = now;
+    } else if (r < 0 && errno != EINTR) {
+      exited_ = true;  // ECHILD: reaped elsewhere (SIGCHLD ignored?); status unknown.
+      exit_time_ = now;
+    }
+  }
+
+  // Sends the timeout's signals when due; true when the child is stuck (in
+  // D state) and waiting longer is pointless.
+  bool Escalate(Clock::time_point now) {
+    if (!exited_ && !term_sent_ && now >= deadline_) {
+      result_.timed_out = true;
+      term_sent_ = true;
+      term_time_ = now;
+      ::kill(-pid_, SIGTERM);
+    }
+    if (term_sent_ && !kill_sent_ && now - term_time_ >= options_.kill_grace) {
+      kill_sent_ = true;
+      kill_time_ = now;
+      ::kill(-pid_, SIGKILL);
+    }
+    return kill_sent_ && !exited_ && now - kill_time_ >= kReapAfterKill;
+  }
+
+  // Waits up to one poll slice for output and reads what arrived.
+  void ReadOutput() {
     pollfd fds[2];
     nfds_t count = 0;
-    if (out_open) fds[count++] = pollfd{out_read.get(), POLLIN, 0};
-    if (err_open) fds[count++] = pollfd{err_read.get(), POLLIN, 0};
+    if (out_open_) fds[count++] = pollfd{pipes_.out_read.get(), POLLIN, 0};
+    if (err_open_) fds[count++] = pollfd{pipes_.err_read.get(), POLLIN, 0};
     if (count == 0) {
       ::poll(nullptr, 0, kPollSlice);
-      continue;
+      return;
     }
     int ready = ::poll(fds, count, kPollSlice);
-    if (ready <= 0) continue;  // Timeout or EINTR: re-check the process.
+    if (ready <= 0) return;  // Timeout or EINTR: re-check the process.
     for (nfds_t i = 0; i < count; ++i) {
       if (fds[i].revents == 0) continue;
-      if (fds[i].fd == out_read.get()) {
-        out_open = Drain(out_read.get(), result.stdout_text, options.max_capture, result.truncated);
+      if (fds[i].fd == pipes_.out_read.get()) {
+        out_open_ = Drain(pipes_.out_read.get(), result_.stdout_text, options_.max_capture,
+                          result_.truncated);
       } else {
-        err_open = Drain(err_read.get(), result.stderr_text, options.max_capture, result.truncated);
+        err_open_ = Drain(pipes_.err_read.get(), result_.stderr_text, options_.max_capture,
+                          result_.truncated);
       }
     }
   }
-  if (result.timed_out && exited) {
+
+  const pid_t pid_;
+  const Clock::time_point deadline_;
+  const RunOptions& options_;
+  Pipes& pipes_;
+  ProcessResult& result_;
+  bool out_open_ = true, err_open_ = true;
+  bool exited_ = false, reaped_ = false, term_sent_ = false, kill_sent_ = false;
+  Clock::time_point exit_time_, term_time_, kill_time_;
+  int wait_status_ = 0;
+};
+
+}  // namespace
+
+Result<ProcessResult> Run(const std::vector<std::string>& argv, const RunOptions& options) {
+  if (argv.empty()) return Error::Invalid("empty command");
+  Pipes pipes;
+  if (Status opened = OpenPipes(pipes); !opened.ok()) return opened.error();
+  Clock::time_point start;
+  Result<pid_t> pid = Spawn(argv, options, pipes, start);
+  if (!pid.ok()) return pid.error();
+
+  ProcessResult result;
+  Supervisor supervisor(*pid, start, options, pipes, result);
+  supervisor.Run();
+  if (result.timed_out && supervisor.exited()) {
     // Leftover members of the group (a backgrounded child) go too.
-    ::kill(-pid, SIGKILL);
+    ::kill(-*pid, SIGKILL);
   }
   result.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-  if (reaped && WIFEXITED(wait_status)) {
-    result.exit_code = WEXITSTATUS(wait_status);
-  } else if (reaped && WIFSIGNALED(wait_status)) {
-    result.term_signal = WTERMSIG(wait_status);
+  if (supervisor.reaped() && WIFEXITED(supervisor.wait_status())) {
+    result.exit_code = WEXITSTATUS(supervisor.wait_status());
+  } else if (supervisor.reaped() && WIFSIGNALED(supervisor.wait_status())) {
+    result.term_signal = WTERMSIG(supervisor.wait_status());
   }
   return result;
 }

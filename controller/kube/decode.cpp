@@ -78,7 +78,11 @@ error_code NullOr(od::value& v, error_code type_error) {
   return null ? SUCCESS : INCORRECT_TYPE;
 }
 
-constexpr size_t kKeepParserBytes = size_t{16} << 20;
+// Largest documents whose buffers are kept, in input bytes (the buffers hold
+// several bytes per byte): a Node with large annotations is tens of KB, a list
+// page of 500 objects a few MB.
+constexpr size_t kKeepBetweenDocumentsBytes = size_t{256} << 10;
+constexpr size_t kKeepWithinListBytes = size_t{16} << 20;
 
 }  // namespace
 
@@ -248,9 +252,16 @@ error_code DocumentParser::Parse(std::string_view json, od::document& doc) {
   return parser_.iterate(padded_.data(), json.size(), padded_.capacity()).get(doc);
 }
 
-void DocumentParser::ReleaseIfLarge() {
-  if (parser_.capacity() > kKeepParserBytes) parser_ = od::parser();
-  if (padded_.capacity() > kKeepParserBytes) std::string().swap(padded_);
+void DocumentParser::ReleaseIfLarge(bool more_pages) {
+  const size_t keep = more_pages ? kKeepWithinListBytes : kKeepBetweenDocumentsBytes;
+  if (parser_.capacity() > keep) parser_ = od::parser();
+  if (padded_.capacity() > keep) std::string().swap(padded_);
+}
+
+size_t DocumentParser::RetainedBytes() const {
+  // capacity() is the largest document the parser takes; its buffers hold
+  // several bytes per byte of it, so this is a lower bound.
+  return parser_.capacity() + padded_.capacity();
 }
 
 error_code ExpectEnd(od::document& doc) {

@@ -161,15 +161,23 @@ error_code ReadStatus(od::object& obj, Error& out, int fallback_http_status,
 // ---------------------------------------------------------------- documents
 
 // A per-thread parser and a padded copy of the input (simdjson reads up to
-// SIMDJSON_PADDING bytes past the end). Large documents (an unpaginated list)
-// grow the parser to several bytes per input byte; that memory is released
-// afterwards instead of being kept per thread.
+// SIMDJSON_PADDING bytes past the end). A document grows the parser to
+// several bytes per input byte: a list page of 500 Nodes (about 2 MB) to
+// about 14 MB. Kept for the next page of a list, that memory is released
+// once the list ends: a watch event is one object, a few KB, and an
+// informer thread that kept its list's buffers held more than its cache did
+// at 15,000 pods (docs/performance.md).
 class DocumentParser {
  public:
   static DocumentParser& ForThisThread();
   // The returned document is valid until the next Parse on this thread.
   error_code Parse(std::string_view json, od::document& doc);
-  void ReleaseIfLarge();
+  // Frees the buffers if they are larger than a single object needs; with
+  // more_pages (a list page with a continue token) only if larger than a
+  // page of any sensible size needs (an unpaginated list's).
+  void ReleaseIfLarge(bool more_pages = false);
+  // Bytes the buffers hold now (for tests).
+  size_t RetainedBytes() const;
 
  private:
   od::parser parser_;
@@ -236,7 +244,7 @@ Result<ObjectList<T>> DecodeListImpl(std::string_view json) {
     }
     return ExpectEnd(doc);
   }();
-  parser.ReleaseIfLarge();
+  parser.ReleaseIfLarge(code == simdjson::SUCCESS && !list.continue_token.empty());
   if (code != simdjson::SUCCESS) return SyntaxError("list", code);
   return list;
 }

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/time.h"
+#include "kube/decode_json.h"
 #include "kube_testdata.h"
 
 namespace nodeguard::kube {
@@ -533,6 +535,38 @@ TEST(DecodeList, SyntaxErrorFailsThePage) {
       DecodeList<Pod>(R"({"metadata":{},"items":[{"metadata":{"name":"a"}},{"metadata":}]})");
   ASSERT_FALSE(list.ok());
   EXPECT_EQ(list.error().kind, ErrorKind::kInvalid);
+}
+
+// A list page with a continue token keeps the thread's parser buffers for
+// the next page; the list's last page gives them back: watch events are one
+// object each, and an informer thread that kept its list's buffers held more
+// than its cache at 15,000 pods (docs/performance.md).
+TEST(DecodeList, TheLastPageReleasesTheParserBuffers) {
+  auto page = [](int first, std::string_view continue_token) {
+    std::string json = R"({"metadata":{"resourceVersion":"9","continue":")";
+    json.append(continue_token).append(R"("},"items":[)");
+    for (int i = 0; i < 4000; ++i) {
+      if (i > 0) json += ",";
+      json +=
+          R"({"metadata":{"name":"pod-)" + std::to_string(first + i) +
+          R"(","namespace":"default","labels":{"app":"a-label-value-to-make-the-page-large"}}})";
+    }
+    return json + "]}";
+  };
+  const std::string first = page(0, "next");
+  ASSERT_GT(first.size(), size_t{256} << 10);
+  const auto& parser = json::DocumentParser::ForThisThread();
+
+  ASSERT_EQ(Ok(DecodeList<Pod>(first)).items.size(), 4000u);
+  EXPECT_GE(parser.RetainedBytes(), first.size());  // Kept for the next page.
+
+  ASSERT_EQ(Ok(DecodeList<Pod>(page(4000, ""))).items.size(), 4000u);
+  EXPECT_LT(parser.RetainedBytes(), 64u);  // An empty string's inline buffer at most.
+
+  // A small object afterwards keeps its small buffers.
+  ASSERT_TRUE(DecodePod(R"({"metadata":{"name":"p","namespace":"default"}})").ok());
+  EXPECT_GT(parser.RetainedBytes(), 0u);
+  EXPECT_LT(parser.RetainedBytes(), size_t{64} << 10);
 }
 
 // ---------------------------------------------------------------- watch events

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     }
     // Caches that list tens of thousands of pods leave holes in the heap;
     // process/memory_release.h says why and what it costs.
+    nodeguard::process::LimitMallocArenas(2, std::getenv("MALLOC_ARENA_MAX"));
     const nodeguard::process::MemoryReleaser releaser(std::chrono::seconds(30));
     return nodeguard::runtime::RunController(controller_options);
   }

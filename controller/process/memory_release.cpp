@@ -8,6 +8,11 @@ namespace nodeguard::process {
 
 void ReleaseFreeHeapPages() { malloc_trim(0); }
 
+bool LimitMallocArenas(int max_arenas, const char* operator_setting) {
+  if (operator_setting != nullptr && *operator_setting != '\0') return false;
+  return mallopt(M_ARENA_MAX, max_arenas) == 1;
+}
+
 MemoryReleaser::MemoryReleaser(std::chrono::milliseconds period, std::function<void()> release)
     : period_(period), release_(std::move(release)), thread_([this] { Run(); }) {}
 

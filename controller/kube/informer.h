@@ -253,7 +253,7 @@ Status Informer<T>::ListAll() {
   list_options.label_selector = options_.label_selector;
   list_options.field_selector = options_.field_selector;
   list_options.limit = options_.page_size;
-  std::vector<T> items;
+  std::vector<std::shared_ptr<const T>> items;
   std::string resource_version;
   int64_t skipped = 0;
   while (true) {
@@ -277,12 +277,10 @@ Status Informer<T>::ListAll() {
     body = Result<std::string>(std::string());  // Free the page's text before the next one.
     if (!page.ok()) return page.error();
     skipped += page->skipped_items;
-    if (items.empty()) {
-      items = std::move(page->items);
-    } else {
-      items.insert(items.end(), std::make_move_iterator(page->items.begin()),
-                   std::make_move_iterator(page->items.end()));
-    }
+    // Each item into its shared instance now, so that the list's items are
+    // held once: 150,000 Pods accumulated by value and then copied into
+    // shared instances peaked at twice their size at start-up.
+    for (T& item : page->items) items.push_back(std::make_shared<const T>(std::move(item)));
     resource_version = std::move(page->resource_version);
     if (page->continue_token.empty()) break;
     list_options.continue_token = std::move(page->continue_token);

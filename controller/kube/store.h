@@ -84,6 +84,8 @@ class Store {
   // Makes the store hold exactly `objects` (a relist) and returns what
   // changed. An object whose resourceVersion is unchanged keeps its stored
   // instance and yields no delta. Sets resource_version().
+  // REQUIRES: no object is null.
+  std::vector<Delta> Replace(std::vector<ObjectPtr> objects, std::string resource_version);
   std::vector<Delta> Replace(std::vector<T> objects, std::string resource_version);
 
   ObjectPtr Get(std::string_view namespace_, std::string_view name) const;
@@ -252,6 +254,16 @@ typename Store<T>::ObjectPtr Store<T>::Erase(std::string_view namespace_, std::s
 template <typename T>
 std::vector<typename Store<T>::Delta> Store<T>::Replace(std::vector<T> objects,
                                                         std::string resource_version) {
+  std::vector<ObjectPtr> shared;
+  shared.reserve(objects.size());
+  for (T& object : objects) shared.push_back(std::make_shared<const T>(std::move(object)));
+  objects = {};
+  return Replace(std::move(shared), std::move(resource_version));
+}
+
+template <typename T>
+std::vector<typename Store<T>::Delta> Store<T>::Replace(std::vector<ObjectPtr> objects,
+                                                        std::string resource_version) {
   std::vector<Delta> deltas;
   std::unique_lock lock(mu_);
   // Keys of the new set; the views point into objects that stay stored (or
@@ -261,13 +273,13 @@ std::vector<typename Store<T>::Delta> Store<T>::Replace(std::vector<T> objects,
   };
   std::unordered_set<KeyRef, KeyRefHash> listed;
   listed.reserve(objects.size());
-  for (T& raw : objects) {
-    auto object = std::make_shared<const T>(std::move(raw));
+  for (ObjectPtr& object : objects) {
     KeyRef key{object->meta.namespace_.view(), object->meta.name};
     auto it = entries_.find(key);
     if (it != entries_.end() && !object->meta.resource_version.empty() &&
         it->object->meta.resource_version == object->meta.resource_version) {
       listed.insert(it->key());  // Unchanged: keep the stored instance.
+      object.reset();            // And free the listed one now, not after the loop.
       continue;
     }
     listed.insert(key);

@@ -606,8 +606,11 @@ def main():
         lat_names = [f"{LAT_PREFIX}{i:0{3 if 2 * samples > 99 else 2}d}"
                      for i in range(1, 2 * samples + 1)]
         if samples > 0:
+            # kwok may still be readying the last step's pods: at 150,000
+            # it took over a minute to report 20 new nodes Ready.
             e2e.sim("create-nodes", str(2 * samples), "--prefix", LAT_PREFIX,
-                    "--label", f"{LABEL}=true", "--label", f"{LAT_LABEL}=true")
+                    "--label", f"{LABEL}=true", "--label", f"{LAT_LABEL}=true",
+                    "--timeout", "900")
             observer = LatencyObserver(api)
             observer.start()
             time.sleep(5)  # The controller sees the new nodes before a sample starts.

@@ -195,7 +195,7 @@ TEST(Store, ReplaceComputesDeltas) {
   EXPECT_EQ(Names(store.ByIndex(kIndexNodeName, "n2")), (std::set<std::string>{"ns/new"}));
 
   // Relisting nothing deletes everything.
-  deltas = store.Replace({}, "11");
+  deltas = store.Replace(std::vector<Pod>{}, "11");
   EXPECT_EQ(deltas.size(), 3u);
   EXPECT_EQ(store.size(), 0u);
   EXPECT_TRUE(store.IndexValues(kIndexNodeName).empty());

@@ -278,8 +278,8 @@ Status Informer<T>::ListAll() {
     if (!page.ok()) return page.error();
     skipped += page->skipped_items;
     // Each item into its shared instance now, so that the list's items are
-    // held once: 150,000 Pods accumulated by value and then copied into
-    // shared instances peaked at twice their size at start-up.
+    // held once (accumulated by value and then copied into shared
+    // instances, every item of a start-up list was alive twice at its end).
     for (T& item : page->items) items.push_back(std::make_shared<const T>(std::move(item)));
     resource_version = std::move(page->resource_version);
     if (page->continue_token.empty()) break;
